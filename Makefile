@@ -1,0 +1,48 @@
+# Both targets build the virtual environment themselves on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck contracts pytest system-deps bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/leitstand demo
+
+test: $(STAMP) lint typecheck contracts pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check agent collector tui tests bench
+	$(BIN)/ruff format --check agent collector tui tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+contracts: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP)
+	$(BIN)/pytest -W error $(PYTEST_ARGS)
+
+# Real peers the integration tests and benchmarks run against (Debian packages).
+# Optional locally (tests skip, naming the package); CI installs them.
+system-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		prometheus-node-exporter zabbix-agent wrk
+	# The Debian packages start their daemons; tests start their own on free ports.
+	-systemctl disable --now prometheus-node-exporter zabbix-agent 2>/dev/null
+	-pkill -x prometheus-node-exporter; pkill -x zabbix_agentd; true
+
+bench: $(STAMP)
+	$(BIN)/python bench/agent_footprint.py
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
