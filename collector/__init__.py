@@ -1,0 +1,3 @@
+"""Leitstand collector: ingest, storage, tenancy and the HTTP API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,162 @@
+"""Tenants, tokens and the audit log. Functions of a connection, so the CLI
+(its own process) and the API's writer thread share them."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from . import tokens
+from .db import transaction
+from .errors import AuthError, ConflictError, NotFoundError, ValidationError
+
+__all__ = [
+    "Principal",
+    "TokenInfo",
+    "add_tenant",
+    "audit",
+    "authenticate",
+    "create_token",
+    "list_audit",
+    "list_tenants",
+    "list_tokens",
+    "revoke_token",
+]
+
+TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    role: tokens.Role
+    tenant: str | None = None
+    agent_id: str | None = None
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.token_id}"
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: str
+    role: str
+    tenant: str | None
+    agent_id: str | None
+    label: str
+    created_at: float
+    revoked_at: float | None
+
+
+def audit(conn: sqlite3.Connection, actor: str, action: str, target: str = "", **detail: object) -> None:
+    conn.execute(
+        "INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+        (time.time(), actor, action, target, json.dumps(detail, sort_keys=True) if detail else ""),
+    )
+
+
+def list_audit(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, object]]:
+    rows = conn.execute(
+        "SELECT ts, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
+    ).fetchall()
+    return [dict(zip(("ts", "actor", "action", "target", "detail"), row, strict=True)) for row in rows]
+
+
+def add_tenant(conn: sqlite3.Connection, name: str, *, actor: str) -> None:
+    if not TENANT_RE.match(name):
+        raise ValidationError(
+            f"invalid tenant name {name!r}: use lowercase letters, digits and '-' (e.g. stadt-lohne)"
+        )
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone():
+            raise ConflictError(f"tenant {name!r} already exists")
+        conn.execute("INSERT INTO tenants (name, created_at) VALUES (?, ?)", (name, time.time()))
+        audit(conn, actor, "tenant.add", name)
+
+
+def list_tenants(conn: sqlite3.Connection) -> list[dict[str, object]]:
+    rows = conn.execute(
+        "SELECT t.name, t.created_at, count(h.agent_id) FROM tenants t "
+        "LEFT JOIN hosts h ON h.tenant = t.name GROUP BY t.name ORDER BY t.name"
+    ).fetchall()
+    return [{"name": n, "created_at": c, "hosts": h} for n, c, h in rows]
+
+
+def _require_tenant(conn: sqlite3.Connection, tenant: str) -> None:
+    if not conn.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone():
+        raise NotFoundError(f"unknown tenant {tenant!r} (create it with: leitstand-collector tenant add)")
+
+
+def create_token(
+    conn: sqlite3.Connection,
+    role: str,
+    *,
+    actor: str,
+    tenant: str | None = None,
+    agent_id: str | None = None,
+    label: str = "",
+) -> tuple[str, str]:
+    """Create a token; returns (id, token). Only the hash is stored."""
+    if role not in tokens.ROLES:
+        raise ValidationError(f"unknown role {role!r}; one of: {', '.join(tokens.ROLES)}")
+    needs_tenant = role in ("enroll", "tenant", "agent")
+    if needs_tenant and not tenant:
+        raise ValidationError(f"tokens of role {role} are bound to a tenant: add --tenant NAME")
+    if not needs_tenant and tenant:
+        raise ValidationError(f"tokens of role {role} are not bound to a tenant: drop --tenant")
+    if role == "agent" and not agent_id:
+        raise ValidationError("an agent token is bound to one agent id")
+    token_id, token = tokens.new_token()
+    with transaction(conn):
+        if tenant:
+            _require_tenant(conn, tenant)
+        conn.execute(
+            "INSERT INTO tokens (id, hash, role, tenant, agent_id, label, created_at) VALUES (?,?,?,?,?,?,?)",
+            (token_id, tokens.hash_token(token), role, tenant, agent_id, label, time.time()),
+        )
+        audit(conn, actor, "token.create", token_id, role=role, tenant=tenant, agent_id=agent_id)
+    return token_id, token
+
+
+def list_tokens(conn: sqlite3.Connection, *, include_revoked: bool = False) -> list[TokenInfo]:
+    sql = "SELECT id, role, tenant, agent_id, label, created_at, revoked_at FROM tokens"
+    if not include_revoked:
+        sql += " WHERE revoked_at IS NULL"
+    return [TokenInfo(*row) for row in conn.execute(sql + " ORDER BY created_at")]
+
+
+def revoke_token(conn: sqlite3.Connection, token_id: str, *, actor: str) -> None:
+    with transaction(conn):
+        row = conn.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no token with id {token_id!r} (see: leitstand-collector token list)")
+        if row[0] is not None:
+            raise ConflictError(f"token {token_id!r} is already revoked")
+        conn.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (time.time(), token_id))
+        audit(conn, actor, "token.revoke", token_id)
+
+
+def authenticate(conn: sqlite3.Connection, authorization: str | None) -> Principal:
+    """Resolve an `Authorization: Bearer ...` header; raises AuthError."""
+    if not authorization:
+        raise AuthError("missing bearer token", ["send: Authorization: Bearer <token>"])
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("malformed Authorization header", ["expected: Authorization: Bearer <token>"])
+    token_id = tokens.parse_token(token)
+    row = None
+    if token_id is not None:
+        row = conn.execute(
+            "SELECT hash, role, tenant, agent_id, revoked_at FROM tokens WHERE id = ?", (token_id,)
+        ).fetchone()
+    if row is None or not tokens.verify(token, row[0]):
+        raise AuthError("unknown token")
+    if row[4] is not None:
+        raise AuthError("token revoked")
+    assert token_id is not None
+    return Principal(token_id=token_id, role=row[1], tenant=row[2], agent_id=row[3])

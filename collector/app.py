@@ -1,0 +1,312 @@
+"""The collector's HTTP API: an ASGI app built by a factory around a store."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from agent.wire import Batch, WireError, decode_batch
+
+from . import admin, store
+from .api_types import EnrollRequest
+from .config import Config
+from .db import connect, migrate
+from .errors import CollectorError, OverloadedError, PayloadTooLargeError, ValidationError
+from .openapi import openapi_document
+from .writer import Writer
+
+__all__ = ["Collector", "create_app", "error_response"]
+
+log = logging.getLogger("leitstand.collector.api")
+
+_json = msgspec.json.Encoder()
+# Reports stamped before this are a broken clock or a forged body, not data.
+_EARLIEST_TS = 1_000_000_000.0
+
+
+_enroll_decoder = msgspec.json.Decoder(EnrollRequest)
+
+
+@dataclass
+class Collector:
+    """Everything a request handler needs; owned by the app."""
+
+    config: Config
+    reader: sqlite3.Connection
+    writer: Writer
+    clock: Callable[[], float] = time.time
+    stats: dict[str, int] = field(default_factory=lambda: {"batches": 0, "reports": 0, "rejected": 0})
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.reader.close()
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_json.encode(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(
+    status: int, error: str, detail: list[str] | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """The one error body of every endpoint: {"error": ..., "detail": [...]}."""
+    return json_response({"error": error, "detail": list(detail or [])}, status, headers)
+
+
+def create_app(
+    db_path: Path | str, config: Config | None = None, *, clock: Callable[[], float] = time.time
+) -> Starlette:
+    """Build the app; the database is opened and migrated here, the writer
+    started. `app.state.collector.close()` (or the ASGI lifespan) stops it."""
+    config = config or Config()
+    synchronous = config.storage.synchronous
+    reader = connect(db_path, synchronous=synchronous)
+    migrate(reader)
+    retention_s = config.storage.retention_days * 86400
+
+    def housekeeping(conn: sqlite3.Connection) -> None:
+        if retention_s:
+            deleted = store.prune_samples(conn, before=clock() - retention_s)
+            if deleted:
+                log.info(
+                    "retention: %s raw samples older than %s days removed", deleted, retention_s // 86400
+                )
+
+    writer = Writer(
+        lambda: connect(db_path, synchronous=synchronous),
+        batch_max=config.ingest.writer_batch_max,
+        queue_max=config.ingest.queue_max,
+        housekeeping=housekeeping,
+    )
+    writer.start()
+    collector = Collector(config=config, reader=reader, writer=writer, clock=clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        collector.close()
+
+    routes = [
+        Route("/api/v1/reports", _post_reports, methods=["POST"]),
+        Route("/api/v1/enroll", _post_enroll, methods=["POST"]),
+        Route("/api/v1/hosts", _get_hosts, methods=["GET"]),
+        Route("/api/v1/hosts/{agent_id}", _get_host, methods=["GET"]),
+        Route("/api/v1/hosts/{agent_id}/samples", _get_samples, methods=["GET"]),
+        Route("/healthz", _healthz, methods=["GET"]),
+        Route("/openapi.json", _openapi, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            CollectorError: _collector_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+    )
+    app.state.collector = collector
+    return app
+
+
+def _c(request: Request) -> Collector:
+    collector: Collector = request.app.state.collector
+    return collector
+
+
+async def _collector_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CollectorError)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, OverloadedError) else None
+    if exc.status >= 500:
+        log.error("%s %s: %s %s", request.method, request.url.path, exc.message, exc.detail)
+    return error_response(exc.status, exc.message, exc.detail, headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, str(exc.detail).lower(), [], dict(exc.headers or {}))
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal error", [type(exc).__name__])
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, gunzipped, never more than `limit` bytes either way."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ValidationError("invalid Content-Length header")
+        if int(declared) > limit:
+            raise PayloadTooLargeError(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(limit)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        # Bounded decompression: a 10 KB gzip bomb must not become 10 GB.
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise ValidationError("body is not valid gzip", [str(exc)]) from exc
+        if len(body) > limit or inflater.unconsumed_tail:
+            raise PayloadTooLargeError(limit)
+    elif encoding not in ("identity", ""):
+        raise ValidationError(f"unsupported Content-Encoding {encoding!r}", ["use gzip or none"])
+    return body
+
+
+async def _post_reports(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    body = await _read_body(request, collector.config.server.max_body_bytes)
+    try:
+        batch = decode_batch(body)
+    except WireError as exc:
+        collector.stats["rejected"] += 1
+        raise ValidationError(str(exc), exc.detail) from exc
+    now = collector.clock()
+    _check_times(batch, now, collector.config.ingest.max_future_s)
+    ack = await collector.writer.run(lambda conn: store.ingest(conn, principal, batch, now))
+    collector.stats["batches"] += 1
+    collector.stats["reports"] += ack.stored
+    return json_response(ack)
+
+
+def _check_times(batch: Batch, now: float, max_future_s: float) -> None:
+    problems = []
+    for i, report in enumerate(batch.reports):
+        if report.ts > now + max_future_s:
+            problems.append(
+                f"$.reports[{i}].ts: seq {report.seq} is stamped {report.ts - now:.0f} s in the future "
+                f"(limit {max_future_s:.0f} s); check the agent's clock"
+            )
+        elif report.ts < _EARLIEST_TS:
+            problems.append(f"$.reports[{i}].ts: {report.ts} is before 2001; check the agent's clock")
+    if batch.agent.boot_time > now + max_future_s:
+        problems.append("$.agent.boot_time lies in the future")
+    if problems:
+        raise ValidationError("implausible timestamps", problems)
+
+
+async def _post_enroll(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    body = await _read_body(request, 64 * 1024)
+    try:
+        req = _enroll_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise ValidationError("invalid enrollment request", [str(exc)]) from exc
+    except msgspec.DecodeError as exc:
+        raise ValidationError("malformed JSON", [str(exc)]) from exc
+    hostname = req.hostname or req.agent_id
+    token = await collector.writer.run(lambda conn: store.enroll(conn, principal, req.agent_id, hostname))
+    return json_response({"token": token, "agent_id": req.agent_id, "tenant": principal.tenant})
+
+
+def _query(
+    request: Request, name: str, kind: type, default: Any = None, choices: tuple[str, ...] = ()
+) -> Any:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if choices and raw not in choices:
+        raise ValidationError(f"query parameter {name!r} must be one of: {', '.join(choices)}")
+    try:
+        value = kind(raw)
+    except ValueError as exc:
+        raise ValidationError(f"query parameter {name!r} is not a valid {kind.__name__}: {raw!r}") from exc
+    if kind is float and value != value:  # NaN
+        raise ValidationError(f"query parameter {name!r} is not a number")
+    return value
+
+
+async def _get_hosts(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    flt = store.HostFilter(
+        tenant=_query(request, "tenant", str),
+        role=_query(request, "role", str, choices=("server", "vm", "thin-client")),
+        site=_query(request, "site", str),
+        state=_query(request, "state", str, choices=("online", "offline")),
+    )
+    hosts = store.list_hosts(
+        collector.reader,
+        principal,
+        flt,
+        now=collector.clock(),
+        offline_after_s=collector.config.hosts.offline_after_s,
+    )
+    return json_response({"hosts": hosts, "count": len(hosts)})
+
+
+async def _get_host(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    host = store.get_host(
+        collector.reader,
+        principal,
+        request.path_params["agent_id"],
+        now=collector.clock(),
+        offline_after_s=collector.config.hosts.offline_after_s,
+    )
+    return json_response(host)
+
+
+async def _get_samples(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    now = collector.clock()
+    until = _query(request, "until", float, now)
+    since = _query(request, "since", float, until - 3600.0)
+    limit = _query(request, "limit", int, 1000)
+    if not 1 <= limit <= 10000:
+        raise ValidationError("query parameter 'limit' must be between 1 and 10000")
+    if since > until:
+        raise ValidationError("'since' lies after 'until'")
+    samples = store.host_samples(
+        collector.reader,
+        principal,
+        request.path_params["agent_id"],
+        since=since,
+        until=until,
+        limit=limit,
+        now=now,
+        offline_after_s=collector.config.hosts.offline_after_s,
+    )
+    return json_response({"samples": samples, "count": len(samples)})
+
+
+async def _healthz(request: Request) -> Response:
+    collector = _c(request)
+    writer = collector.writer
+    body = {
+        "status": "ok" if writer.last_error is None else "degraded",
+        "writer_queue": writer.depth,
+        "commits": writer.commits,
+        "last_error": writer.last_error,
+    }
+    return json_response(body, 200 if writer.last_error is None else 503)
+
+
+async def _openapi(request: Request) -> Response:
+    return json_response(openapi_document())

@@ -1,0 +1,229 @@
+"""`leitstand-collector`: serve the API and administer tenants and tokens.
+
+The only place that configures logging and turns library errors into
+messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__, admin
+from .config import Config, load_config
+from .db import connect, migrate
+from .errors import CollectorError, ConfigError
+from .paths import DEFAULT_LISTEN, default_config_path, default_db_path
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+EPILOG = """\
+examples:
+  leitstand-collector serve
+  leitstand-collector tenant add stadt-lohne
+  leitstand-collector token create --role enroll --tenant stadt-lohne
+  leitstand-collector token list
+  leitstand-collector token revoke 3f9a1c0b7d2e
+"""
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help=f"SQLite database (default: $LEITSTAND_DB, the config's server.db, or {default_db_path()})",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help=f"collector config TOML (default: {default_config_path()} if it exists)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leitstand-collector",
+        description="Leitstand collector: receives agent reports, stores them, serves the API.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP API", description="Run the HTTP API (uvicorn).")
+    _add_db(serve)
+    serve.add_argument("--listen", default=None, help=f"HOST:PORT (default: {DEFAULT_LISTEN})")
+
+    tenant = sub.add_parser("tenant", help="manage tenants (member municipalities)")
+    tsub = tenant.add_subparsers(dest="action", required=True, metavar="ACTION")
+    t_add = tsub.add_parser("add", help="add a tenant")
+    t_add.add_argument("name", help="lowercase name, e.g. stadt-lohne")
+    _add_db(t_add)
+    t_list = tsub.add_parser("list", help="list tenants")
+    t_list.add_argument("--json", action="store_true", help="print JSON")
+    _add_db(t_list)
+
+    token = sub.add_parser("token", help="manage API tokens (stored hashed; shown once)")
+    ksub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
+    k_create = ksub.add_parser("create", help="create a token and print it once")
+    k_create.add_argument("--role", required=True, choices=["enroll", "tenant", "billing", "admin"])
+    k_create.add_argument("--tenant", help="tenant the token is bound to (enroll and tenant roles)")
+    k_create.add_argument("--label", default="", help="free text shown by `token list`")
+    _add_db(k_create)
+    k_list = ksub.add_parser("list", help="list tokens (ids and roles, never the secrets)")
+    k_list.add_argument("--all", action="store_true", help="include revoked tokens")
+    k_list.add_argument("--json", action="store_true", help="print JSON")
+    _add_db(k_list)
+    k_revoke = ksub.add_parser("revoke", help="revoke a token by its id")
+    k_revoke.add_argument("id", help="token id as shown by `token list`")
+    _add_db(k_revoke)
+
+    audit = sub.add_parser("audit", help="show the audit log of admin actions")
+    audit.add_argument("--limit", type=int, default=50)
+    _add_db(audit)
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("file", type=Path)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    path = getattr(args, "config", None)
+    if path is None:
+        default = default_config_path()
+        path = default if default.exists() else None
+    return load_config(path)
+
+
+def _db_path(args: argparse.Namespace, config: Config) -> Path:
+    if args.db is not None:
+        return Path(args.db)
+    if config.server.db:
+        return Path(config.server.db)
+    return default_db_path()
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "check-config":
+        load_config(args.file)
+        print(f"{args.file}: OK")
+        return 0
+    config = _config(args)
+    db_path = _db_path(args, config)
+    if args.command == "serve":
+        from .server import serve
+
+        serve(db_path, config, listen=args.listen or config.server.listen)
+        return 0
+    conn = connect(db_path, synchronous=config.storage.synchronous)
+    try:
+        migrate(conn)
+        return _admin(args, conn)
+    finally:
+        conn.close()
+
+
+def _admin(args: argparse.Namespace, conn: object) -> int:
+    import sqlite3
+
+    assert isinstance(conn, sqlite3.Connection)
+    actor = _actor()
+    if args.command == "tenant" and args.action == "add":
+        admin.add_tenant(conn, args.name, actor=actor)
+        print(f"tenant {args.name} added")
+    elif args.command == "tenant" and args.action == "list":
+        tenants = admin.list_tenants(conn)
+        if args.json:
+            print(json.dumps(tenants, indent=2))
+        else:
+            rows = [[str(t["name"]), str(t["hosts"]), _when(t["created_at"])] for t in tenants]  # type: ignore[arg-type]
+            print(_table(rows, ["TENANT", "HOSTS", "CREATED"]) if rows else "no tenants yet")
+    elif args.command == "token" and args.action == "create":
+        token_id, token = admin.create_token(
+            conn, args.role, actor=actor, tenant=args.tenant, label=args.label
+        )
+        print(token)
+        print(f"token id {token_id} ({args.role}); shown once, only its hash is stored", file=sys.stderr)
+    elif args.command == "token" and args.action == "list":
+        infos = admin.list_tokens(conn, include_revoked=args.all)
+        if args.json:
+            print(json.dumps([i.__dict__ for i in infos], indent=2))
+        else:
+            rows = [
+                [
+                    i.id,
+                    i.role,
+                    i.tenant or "-",
+                    i.agent_id or "-",
+                    i.label,
+                    _when(i.created_at),
+                    _when(i.revoked_at),
+                ]
+                for i in infos
+            ]
+            header = ["ID", "ROLE", "TENANT", "AGENT", "LABEL", "CREATED", "REVOKED"]
+            print(_table(rows, header) if rows else "no tokens")
+    elif args.command == "token" and args.action == "revoke":
+        admin.revoke_token(conn, args.id, actor=actor)
+        print(f"token {args.id} revoked")
+    elif args.command == "audit":
+        for entry in reversed(admin.list_audit(conn, args.limit)):
+            print(
+                f"{_when(entry['ts'])}  {entry['actor']}  {entry['action']}  {entry['target']}  {entry['detail']}"
+            )  # type: ignore[arg-type]
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return run(args)
+    except ConfigError as exc:
+        print(f"leitstand-collector: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CollectorError as exc:
+        print(f"leitstand-collector: {exc.message}", file=sys.stderr)
+        for line in exc.detail:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

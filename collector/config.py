@@ -1,0 +1,118 @@
+"""The collector's TOML config, validated strictly.
+
+Unknown keys and wrong types are errors that name the file, the key and its
+line, so a typo never silently falls back to a default. Later features
+(tariffs, applications, alert thresholds) add sections here.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from .errors import ConfigError
+
+__all__ = ["Config", "IngestConfig", "ServerConfig", "StorageConfig", "load_config"]
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    pass
+
+
+class ServerConfig(_Section):
+    #: HOST:PORT the HTTP API listens on.
+    listen: str = "127.0.0.1:8470"
+    #: SQLite database file; empty means the XDG default.
+    db: str = ""
+    #: Largest accepted request body in bytes, before and after gzip.
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 8 * 1024 * 1024
+
+
+class IngestConfig(_Section):
+    #: Reports stamped further than this in the future are rejected (clock skew guard).
+    max_future_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
+    #: Ingest jobs waiting for the writer before the API answers 429.
+    queue_max: Annotated[int, msgspec.Meta(ge=1)] = 5000
+    #: Ingest jobs the single writer commits in one transaction at most.
+    writer_batch_max: Annotated[int, msgspec.Meta(ge=1)] = 500
+
+
+class StorageConfig(_Section):
+    #: Days raw samples are kept; 0 keeps them forever.
+    retention_days: Annotated[int, msgspec.Meta(ge=0)] = 35
+    #: SQLite `synchronous`: "full" survives power loss of acknowledged data.
+    synchronous: Literal["full", "normal"] = "full"
+
+
+class HostsConfig(_Section):
+    #: A host that has not reported for this long is shown as offline.
+    offline_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+
+
+class Config(_Section):
+    server: ServerConfig = ServerConfig()
+    ingest: IngestConfig = IngestConfig()
+    storage: StorageConfig = StorageConfig()
+    hosts: HostsConfig = HostsConfig()
+
+
+_PATH_RE = re.compile(r"\$((?:\.[A-Za-z0-9_-]+)*)")
+_FIELD_RE = re.compile(r"unknown field `([^`]+)`|missing required field `([^`]+)`")
+
+
+def load_config(path: Path | None) -> Config:
+    """Load and validate; a missing optional file (path None) gives the defaults."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_describe(path, text, str(exc))) from exc
+
+
+def _describe(path: Path, text: str, message: str) -> str:
+    """Turn msgspec's `... - at `$.server.listen`` into `file:line: key: ...`."""
+    at = _PATH_RE.search(message.rsplit(" - at ", 1)[-1]) if " - at " in message else None
+    keys = [k for k in at.group(1).split(".") if k] if at else []
+    field = _FIELD_RE.search(message)
+    if field and field.group(1):
+        keys.append(field.group(1))
+    reason = message.split(" - at ", 1)[0]
+    key = ".".join(keys) or "(top level)"
+    line = find_key_line(text, keys)
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: {key}: {reason}"
+
+
+def find_key_line(text: str, keys: list[str]) -> int | None:
+    """1-based line of a dotted key, scanning table headers; None if not found."""
+    if not keys:
+        return None
+    table: list[str] = []
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    assign = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = header.match(line)
+        if m:
+            table = [part.strip().strip("\"'") for part in m.group(1).split(".")]
+            if table == keys:
+                return number
+            continue
+        m = assign.match(line)
+        if m:
+            full = table + [part.strip().strip("\"'") for part in m.group(1).split(".")]
+            if full == keys:
+                return number
+    return None

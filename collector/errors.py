@@ -1,0 +1,79 @@
+"""Typed errors of the collector library. Only the CLI and the HTTP layer turn
+them into messages, exit codes and status codes."""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "CollectorError",
+    "ConfigError",
+    "ConflictError",
+    "ForbiddenError",
+    "NotFoundError",
+    "OverloadedError",
+    "PayloadTooLargeError",
+    "StorageError",
+    "ValidationError",
+]
+
+
+class CollectorError(Exception):
+    """Base of every error the collector library raises on purpose."""
+
+    status = 500
+
+    def __init__(self, message: str, detail: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = list(detail or [])
+
+
+class ValidationError(CollectorError):
+    status = 400
+
+
+class AuthError(CollectorError):
+    """Missing, unknown or revoked token."""
+
+    status = 401
+
+
+class ForbiddenError(CollectorError):
+    """A valid token used outside its role, tenant or agent."""
+
+    status = 403
+
+
+class NotFoundError(CollectorError):
+    status = 404
+
+
+class ConflictError(CollectorError):
+    status = 409
+
+
+class PayloadTooLargeError(CollectorError):
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body too large (limit {limit} bytes, also after gzip)")
+
+
+class OverloadedError(CollectorError):
+    status = 429
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StorageError(CollectorError):
+    """The database refused a write (disk full, I/O error). Nothing was stored."""
+
+    status = 503
+
+
+class ConfigError(CollectorError):
+    """A config file that cannot be used; the message names file, key and line."""
+
+    status = 500

@@ -1,0 +1,140 @@
+"""The OpenAPI 3.1 document, generated from the same msgspec types that
+validate requests, so the spec cannot drift from the code."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import msgspec
+
+from agent.wire import Batch, BatchAck, ErrorBody
+
+from . import __version__
+from .api_types import EnrollRequest, EnrollResponse, Health, HostDetail, HostList, SampleList
+
+__all__ = ["openapi_document"]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "invalid request; nothing stored",
+        401: "missing, unknown or revoked token",
+        403: "token not valid for this agent, tenant or role",
+        404: "not found",
+        409: "conflict",
+        413: "body too large",
+        429: "busy; retry after the Retry-After header",
+        503: "storage unavailable; nothing stored",
+    }
+    return {
+        str(c): {"description": text[c], "content": {"application/json": {"schema": _ref("ErrorBody")}}}
+        for c in codes
+    }
+
+
+def _ok(name: str, description: str = "OK") -> dict[str, Any]:
+    return {"200": {"description": description, "content": {"application/json": {"schema": _ref(name)}}}}
+
+
+def _param(name: str, schema: dict[str, Any], where: str = "query", description: str = "") -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "schema": schema,
+        "description": description,
+    }
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    _, components = msgspec.json.schema_components(
+        [Batch, BatchAck, ErrorBody, EnrollRequest, EnrollResponse, HostList, HostDetail, SampleList, Health],
+        ref_template="#/components/schemas/{name}",
+    )
+    security = [{"bearer": []}]
+    agent_id = _param("agent_id", {"type": "string"}, "path", "agent id")
+    json_body = {"application/json": {"schema": _ref("Batch")}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Leitstand collector", "version": __version__},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "paths": {
+            "/api/v1/reports": {
+                "post": {
+                    "summary": "Ingest a batch of agent reports (wire format v1)",
+                    "security": security,
+                    "requestBody": {"required": True, "content": json_body},
+                    "responses": {
+                        **_ok("BatchAck", "stored or acknowledged as already stored"),
+                        **_errors(400, 401, 403, 409, 413, 429, 503),
+                    },
+                }
+            },
+            "/api/v1/enroll": {
+                "post": {
+                    "summary": "Enroll an agent with an enroll token; returns its agent token",
+                    "security": security,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("EnrollRequest")}},
+                    },
+                    "responses": {**_ok("EnrollResponse"), **_errors(400, 401, 403, 409, 413, 429, 503)},
+                }
+            },
+            "/api/v1/hosts": {
+                "get": {
+                    "summary": "Hosts visible to the token, with latest values and state",
+                    "security": security,
+                    "parameters": [
+                        _param("tenant", {"type": "string"}),
+                        _param("role", {"type": "string", "enum": ["server", "vm", "thin-client"]}),
+                        _param("site", {"type": "string"}),
+                        _param("state", {"type": "string", "enum": ["online", "offline"]}),
+                    ],
+                    "responses": {**_ok("HostList"), **_errors(400, 401, 403)},
+                }
+            },
+            "/api/v1/hosts/{agent_id}": {
+                "get": {
+                    "summary": "One host: latest full report and open data gaps",
+                    "security": security,
+                    "parameters": [agent_id],
+                    "responses": {**_ok("HostDetail"), **_errors(401, 403, 404)},
+                }
+            },
+            "/api/v1/hosts/{agent_id}/samples": {
+                "get": {
+                    "summary": "Raw reports of a host between since and until (Unix seconds)",
+                    "security": security,
+                    "parameters": [
+                        agent_id,
+                        _param("since", {"type": "number"}, description="default: until - 3600"),
+                        _param("until", {"type": "number"}, description="default: now"),
+                        _param("limit", {"type": "integer", "minimum": 1, "maximum": 10000}),
+                    ],
+                    "responses": {**_ok("SampleList"), **_errors(400, 401, 403, 404)},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and writer health",
+                    "responses": {
+                        **_ok("Health"),
+                        "503": {
+                            "description": "storage failing",
+                            "content": {"application/json": {"schema": _ref("Health")}},
+                        },
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,301 @@
+"""What the API reads and writes: ingest, enrollment, hosts, retention.
+
+Write functions take the writer's connection and run inside its batch
+transaction; read functions take any connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+import msgspec
+
+from agent.wire import AgentInfo, Batch, BatchAck, Report
+
+from . import admin
+from .admin import Principal
+from .db import transaction
+from .errors import ConflictError, ForbiddenError, NotFoundError
+from .ingest import HostSeqState, plan_batch
+
+__all__ = [
+    "HostFilter",
+    "enroll",
+    "get_host",
+    "host_samples",
+    "ingest",
+    "list_hosts",
+    "prune_samples",
+]
+
+_report_encoder = msgspec.json.Encoder()
+_report_decoder = msgspec.json.Decoder(Report)
+
+
+def enroll(conn: sqlite3.Connection, principal: Principal, agent_id: str, hostname: str) -> str:
+    """Issue an agent token for `agent_id` in the enroll token's tenant.
+
+    Re-enrolling an agent id revokes its previous token and allows its seq to
+    restart (a re-installed agent). An agent id never moves between tenants:
+    that would hand one tenant's history to another.
+    """
+    if principal.role != "enroll" or principal.tenant is None:
+        raise ForbiddenError("enrollment needs an enroll token")
+    tenant = principal.tenant
+    now = time.time()
+    with transaction(conn):
+        row = conn.execute("SELECT tenant FROM hosts WHERE agent_id = ?", (agent_id,)).fetchone()
+        if row is not None and row[0] != tenant:
+            raise ConflictError(
+                f"agent id {agent_id!r} is enrolled in another tenant",
+                ["an operator must remove it there first"],
+            )
+        if row is None:
+            conn.execute(
+                "INSERT INTO hosts (agent_id, tenant, hostname, enrolled_at, rebase_allowed) "
+                "VALUES (?, ?, ?, ?, 1)",
+                (agent_id, tenant, hostname, now),
+            )
+        else:
+            conn.execute(
+                "UPDATE hosts SET hostname = ?, enrolled_at = ?, rebase_allowed = 1 WHERE agent_id = ?",
+                (hostname, now, agent_id),
+            )
+            conn.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE role = 'agent' AND agent_id = ? AND revoked_at IS NULL",
+                (now, agent_id),
+            )
+        _token_id, token = admin.create_token(
+            conn, "agent", actor=principal.actor, tenant=tenant, agent_id=agent_id, label=hostname
+        )
+        admin.audit(conn, principal.actor, "agent.enroll", agent_id, tenant=tenant, hostname=hostname)
+    return token
+
+
+def ingest(conn: sqlite3.Connection, principal: Principal, batch: Batch, received_at: float) -> BatchAck:
+    """Store the new reports of a batch; all or nothing (the writer's savepoint)."""
+    agent = batch.agent
+    if principal.role != "agent" or principal.agent_id != agent.id:
+        raise ForbiddenError(
+            "token not valid for this agent",
+            [f"the token belongs to agent {principal.agent_id!r}, the batch to {agent.id!r}"],
+        )
+    row = conn.execute(
+        "SELECT tenant, last_seq, last_ts, epoch, rebase_allowed, gap_count FROM hosts WHERE agent_id = ?",
+        (agent.id,),
+    ).fetchone()
+    if row is None or row[0] != principal.tenant:
+        raise ForbiddenError("agent is not enrolled in the token's tenant")
+    _tenant, last_seq, last_ts, epoch, rebase_allowed, gap_count = row
+    gaps: tuple[tuple[int, int], ...] = ()
+    if gap_count:
+        gaps = tuple(
+            conn.execute(
+                "SELECT from_seq, to_seq FROM gaps WHERE agent_id = ? AND epoch = ? ORDER BY from_seq",
+                (agent.id, epoch),
+            ).fetchall()
+        )
+    state = HostSeqState(
+        last_seq=last_seq, last_ts=last_ts, gaps=gaps, epoch=epoch, rebase_allowed=bool(rebase_allowed)
+    )
+    plan = plan_batch(state, batch.reports)
+    new_state = plan.state
+    if plan.new:
+        conn.executemany(
+            "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (agent.id, new_state.epoch, r.seq, r.ts, received_at, _report_encoder.encode(r).decode())
+                for r in plan.new
+            ],
+        )
+    if new_state.gaps != gaps or new_state.epoch != epoch:
+        conn.execute("DELETE FROM gaps WHERE agent_id = ?", (agent.id,))
+        conn.executemany(
+            "INSERT INTO gaps (agent_id, epoch, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?, ?)",
+            [(agent.id, new_state.epoch, lo, hi, received_at) for lo, hi in new_state.gaps],
+        )
+    latest = max(plan.new, key=lambda r: r.ts) if plan.new else None
+    _update_host(conn, agent, new_state, latest, received_at, len(plan.new), plan.duplicates)
+    return BatchAck(
+        accepted_through_seq=plan.accepted_through_seq, stored=len(plan.new), duplicates=plan.duplicates
+    )
+
+
+def _update_host(
+    conn: sqlite3.Connection,
+    agent: AgentInfo,
+    state: HostSeqState,
+    latest: Report | None,
+    received_at: float,
+    stored: int,
+    duplicates: int,
+) -> None:
+    params: dict[str, object] = {
+        "id": agent.id,
+        "hostname": agent.hostname,
+        "role": agent.role,
+        "site": agent.site,
+        "os": agent.os,
+        "version": agent.version,
+        "boot_time": agent.boot_time,
+        "last_seq": state.last_seq,
+        "last_ts": state.last_ts,
+        "epoch": state.epoch,
+        "seen": received_at,
+        "stored": stored,
+        "dups": duplicates,
+        "gaps": len(state.gaps),
+    }
+    sql = (
+        "UPDATE hosts SET hostname=:hostname, role=:role, site=:site, os=:os, version=:version, "
+        "boot_time=:boot_time, last_seq=:last_seq, last_ts=:last_ts, epoch=:epoch, rebase_allowed=0, "
+        "last_seen=:seen, reports_total=reports_total+:stored, duplicates_total=duplicates_total+:dups, "
+        "gap_count=:gaps"
+    )
+    if latest is not None:
+        # Only a report newer than the stored latest replaces it: a late gap
+        # filler must not make the host look like it went back in time.
+        sql += (
+            ", latest = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest ELSE latest END"
+            ", interval_s = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts"
+            " THEN :interval ELSE interval_s END"
+            ", latest_ts = max(coalesce(latest_ts, 0), :latest_ts)"
+        )
+        params.update(
+            latest=_report_encoder.encode(latest).decode(), latest_ts=latest.ts, interval=latest.interval_s
+        )
+    conn.execute(sql + " WHERE agent_id=:id", params)
+
+
+@dataclass(frozen=True)
+class HostFilter:
+    tenant: str | None = None
+    role: str | None = None
+    site: str | None = None
+    state: str | None = None  # online | offline
+
+
+_HOST_COLUMNS = (
+    "agent_id, tenant, hostname, role, site, os, version, boot_time, enrolled_at, "
+    "last_seq, last_seen, latest_ts, interval_s, reports_total, duplicates_total, gap_count, latest"
+)
+
+
+def _visible_tenant(principal: Principal, requested: str | None) -> str | None:
+    """The tenant a read is limited to; raises when the token may not read hosts."""
+    if principal.role == "admin":
+        return requested
+    if principal.role == "tenant":
+        if requested and requested != principal.tenant:
+            raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
+        return principal.tenant
+    raise ForbiddenError(f"a {principal.role} token may not read hosts")
+
+
+def list_hosts(
+    conn: sqlite3.Connection, principal: Principal, flt: HostFilter, *, now: float, offline_after_s: float
+) -> list[dict[str, object]]:
+    tenant = _visible_tenant(principal, flt.tenant)
+    where, args = [], []
+    for column, value in (("tenant", tenant), ("role", flt.role), ("site", flt.site)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if flt.state == "online":
+        where.append("last_seen >= ?")
+        args.append(now - offline_after_s)
+    elif flt.state == "offline":
+        where.append("(last_seen IS NULL OR last_seen < ?)")
+        args.append(now - offline_after_s)
+    sql = f"SELECT {_HOST_COLUMNS} FROM hosts"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = conn.execute(sql + " ORDER BY tenant, hostname", args).fetchall()
+    return [_host_summary(row, now, offline_after_s) for row in rows]
+
+
+def get_host(
+    conn: sqlite3.Connection, principal: Principal, agent_id: str, *, now: float, offline_after_s: float
+) -> dict[str, object]:
+    tenant = _visible_tenant(principal, None)
+    row = conn.execute(f"SELECT {_HOST_COLUMNS} FROM hosts WHERE agent_id = ?", (agent_id,)).fetchone()
+    # Another tenant's host is "not found", not "forbidden": its existence is not ours to tell.
+    if row is None or (tenant is not None and row[1] != tenant):
+        raise NotFoundError(f"no host {agent_id!r}")
+    host = _host_summary(row, now, offline_after_s)
+    host["report"] = json.loads(row[-1]) if row[-1] else None
+    host["gaps"] = [
+        {"from_seq": lo, "to_seq": hi, "detected_at": at}
+        for lo, hi, at in conn.execute(
+            "SELECT from_seq, to_seq, detected_at FROM gaps WHERE agent_id = ? ORDER BY from_seq", (agent_id,)
+        )
+    ]
+    return host
+
+
+def host_samples(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    agent_id: str,
+    *,
+    since: float,
+    until: float,
+    limit: int,
+    now: float,
+    offline_after_s: float,
+) -> list[dict[str, object]]:
+    get_host(conn, principal, agent_id, now=now, offline_after_s=offline_after_s)  # access check
+    rows = conn.execute(
+        "SELECT data FROM samples WHERE agent_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT ?",
+        (agent_id, since, until, limit),
+    ).fetchall()
+    return [json.loads(data) for (data,) in rows]
+
+
+def _host_summary(row: tuple[object, ...], now: float, offline_after_s: float) -> dict[str, object]:
+    names = [c.strip() for c in _HOST_COLUMNS.split(",")]
+    host = dict(zip(names, row, strict=True))
+    latest = host.pop("latest")
+    report = _report_decoder.decode(latest) if isinstance(latest, str) else None
+    last_seen = host["last_seen"]
+    host["id"] = host.pop("agent_id")
+    host["state"] = (
+        "online" if isinstance(last_seen, float) and now - last_seen <= offline_after_s else "offline"
+    )
+    host["metrics"] = _headline(report)
+    return host
+
+
+def _headline(report: Report | None) -> dict[str, float | int | None]:
+    """The few numbers a fleet table shows, derived from the latest report."""
+    if report is None:
+        return {}
+    mem = report.memory
+    disk_pct = [100.0 * d.used_bytes / d.total_bytes for d in report.disks if d.total_bytes]
+    return {
+        "cpu_percent": report.cpu.percent if report.cpu else None,
+        "memory_used_percent": round(100.0 * mem.used_bytes / mem.total_bytes, 2)
+        if mem and mem.total_bytes
+        else None,
+        "disk_used_percent_max": round(max(disk_pct), 2) if disk_pct else None,
+        "load1": report.load1,
+        "sessions": report.sessions,
+    }
+
+
+def prune_samples(conn: sqlite3.Connection, *, before: float, chunk: int = 10000) -> int:
+    """Delete raw samples received before `before`, in chunks so the writer
+    never holds the database for long."""
+    deleted = 0
+    while True:
+        cur = conn.execute(
+            "DELETE FROM samples WHERE (agent_id, epoch, seq) IN "
+            "(SELECT agent_id, epoch, seq FROM samples WHERE received_at < ? LIMIT ?)",
+            (before, chunk),
+        )
+        deleted += cur.rowcount
+        if cur.rowcount < chunk:
+            return deleted

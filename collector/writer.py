@@ -1,0 +1,168 @@
+"""The single writer: one thread, one connection, batched commits.
+
+HTTP handlers never write to SQLite themselves. They hand a job (a function of
+the connection) to the writer and await its result. The writer takes every
+job that is waiting, up to `batch_max`, runs each in its own savepoint inside
+one transaction and commits once, so a thousand concurrent agents cost one
+fsync, not a thousand, and there is never a `database is locked`. A job's
+result is delivered only after the commit: an acknowledgement always means
+the data is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from .errors import CollectorError, OverloadedError, StorageError
+
+__all__ = ["Job", "Writer"]
+
+log = logging.getLogger("leitstand.collector.writer")
+
+T = TypeVar("T")
+Job = Callable[[sqlite3.Connection], T]
+
+_STOP = object()
+
+
+class Writer:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        batch_max: int = 500,
+        queue_max: int = 5000,
+        housekeeping: Callable[[sqlite3.Connection], None] | None = None,
+        housekeeping_every_s: float = 3600.0,
+    ) -> None:
+        self._connect = connect
+        self._batch_max = batch_max
+        self._queue_max = queue_max
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._housekeeping = housekeeping
+        self._housekeeping_every_s = housekeeping_every_s
+        self.commits = 0
+        self.jobs_done = 0
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="leitstand-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish every queued job, then stop."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def submit(self, job: Job[T]) -> Future[T]:
+        if self._queue.qsize() >= self._queue_max:
+            # Back-pressure instead of unbounded memory: agents keep the
+            # reports spooled and retry after the hint.
+            raise OverloadedError("collector is busy, retry later", retry_after_s=5)
+        future: Future[T] = Future()
+        self._queue.put((job, future))
+        return future
+
+    async def run(self, job: Job[T]) -> T:
+        return await asyncio.wrap_future(self.submit(job))
+
+    def run_sync(self, job: Job[T], timeout: float = 60.0) -> T:
+        return self.submit(job).result(timeout)
+
+    def _run(self) -> None:
+        conn = self._connect()
+        next_housekeeping = time.monotonic() + 60.0
+        try:
+            while True:
+                first = self._queue.get()
+                if first is _STOP:
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < self._batch_max:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                self._commit(conn, batch)
+                if self._housekeeping and time.monotonic() >= next_housekeeping:
+                    next_housekeeping = time.monotonic() + self._housekeeping_every_s
+                    self._run_housekeeping(conn)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[tuple[Job[Any], Future[Any]]]) -> None:
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for index, (job, future) in enumerate(batch):
+                if not future.set_running_or_notify_cancel():
+                    continue
+                savepoint = f"job{index}"
+                conn.execute(f"SAVEPOINT {savepoint}")
+                try:
+                    result = job(conn)
+                except Exception as exc:
+                    if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                        raise  # the database itself failed: the whole batch goes
+                    # A rejected job (a seq conflict, or a bug) must not take
+                    # the other agents' reports in the same commit down with it.
+                    conn.execute(f"ROLLBACK TO {savepoint}")
+                    conn.execute(f"RELEASE {savepoint}")
+                    if not isinstance(exc, CollectorError):
+                        log.exception("writer job crashed")
+                    results.append((future, None, exc))
+                    continue
+                conn.execute(f"RELEASE {savepoint}")
+                results.append((future, result, None))
+            conn.execute("COMMIT")
+            self.commits += 1
+            self.last_error = None
+        except sqlite3.Error as exc:
+            # Disk full, I/O error, corruption: nothing of this batch is
+            # stored, so nobody gets an acknowledgement.
+            self.last_error = str(exc)
+            log.error("write failed, %s jobs rejected: %s", len(batch), exc)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            error = StorageError("storage unavailable, nothing stored", [str(exc)])
+            for _job, future in batch:
+                if future.running():
+                    future.set_exception(error)
+            return
+        for future, result, error_ in results:
+            self.jobs_done += 1
+            if error_ is not None:
+                future.set_exception(error_)
+            else:
+                future.set_result(result)
+
+    def _run_housekeeping(self, conn: sqlite3.Connection) -> None:
+        assert self._housekeeping is not None
+        try:
+            with conn:
+                self._housekeeping(conn)
+        except sqlite3.Error as exc:
+            log.error("housekeeping failed: %s", exc)
