@@ -8,7 +8,7 @@ here as type annotations; rules that need the collector's clock or state
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -44,6 +44,7 @@ LabelValue = Annotated[str, msgspec.Meta(max_length=1024)]
 Role = Literal["server", "vm", "thin-client"]
 
 MAX_REPORTS_PER_BATCH = 1000
+EARLIEST_TS = 1_000_000_000.0
 
 
 class _Base(msgspec.Struct, forbid_unknown_fields=False, omit_defaults=True):
@@ -104,15 +105,16 @@ class SnmpReading(_Base):
     kind: Literal["printer", "ups", "switch", "generic"] = "generic"
     ok: bool = True
     error: ShortStr = ""
-    sys: dict[str, object] = {}
-    printer: dict[str, object] | None = None
-    ups: dict[str, object] | None = None
-    interfaces: list[dict[str, object]] | None = None
+    sys: dict[str, Any] = {}
+    printer: dict[str, Any] | None = None
+    ups: dict[str, Any] | None = None
+    interfaces: list[dict[str, Any]] | None = None
 
 
 class Report(_Base):
     seq: Annotated[int, msgspec.Meta(ge=1, le=2**62)]
-    ts: NonNeg
+    #: Unix seconds; anything before 2001 is a broken clock, not data.
+    ts: Annotated[float, msgspec.Meta(ge=EARLIEST_TS)]
     interval_s: Annotated[float, msgspec.Meta(gt=0, le=86400)]
     cpu: Cpu | None = None
     memory: Memory | None = None

@@ -68,9 +68,7 @@ def list_audit(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, obj
 
 def add_tenant(conn: sqlite3.Connection, name: str, *, actor: str) -> None:
     if not TENANT_RE.match(name):
-        raise ValidationError(
-            f"invalid tenant name {name!r}: use lowercase letters, digits and '-' (e.g. stadt-lohne)"
-        )
+        raise ValidationError(f"invalid tenant name {name!r}: use lowercase letters, digits and '-' (e.g. stadt-lohne)")
     with transaction(conn):
         if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone():
             raise ConflictError(f"tenant {name!r} already exists")

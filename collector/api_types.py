@@ -6,6 +6,8 @@ document; schemathesis checks in the test suite that responses match them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from agent.wire import AgentId, Name
@@ -60,7 +62,7 @@ class Gap(msgspec.Struct):
 
 
 class HostDetail(HostSummary):
-    report: dict[str, object] | None
+    report: dict[str, Any] | None
     gaps: list[Gap]
 
 
@@ -70,7 +72,7 @@ class HostList(msgspec.Struct):
 
 
 class SampleList(msgspec.Struct):
-    samples: list[dict[str, object]]
+    samples: list[dict[str, Any]]
     count: int
 
 

@@ -34,8 +34,6 @@ __all__ = ["Collector", "create_app", "error_response"]
 log = logging.getLogger("leitstand.collector.api")
 
 _json = msgspec.json.Encoder()
-# Reports stamped before this are a broken clock or a forged body, not data.
-_EARLIEST_TS = 1_000_000_000.0
 
 
 _enroll_decoder = msgspec.json.Decoder(EnrollRequest)
@@ -82,9 +80,7 @@ def create_app(
         if retention_s:
             deleted = store.prune_samples(conn, before=clock() - retention_s)
             if deleted:
-                log.info(
-                    "retention: %s raw samples older than %s days removed", deleted, retention_s // 86400
-                )
+                log.info("retention: %s raw samples older than %s days removed", deleted, retention_s // 86400)
 
     writer = Writer(
         lambda: connect(db_path, synchronous=synchronous),
@@ -200,8 +196,6 @@ def _check_times(batch: Batch, now: float, max_future_s: float) -> None:
                 f"$.reports[{i}].ts: seq {report.seq} is stamped {report.ts - now:.0f} s in the future "
                 f"(limit {max_future_s:.0f} s); check the agent's clock"
             )
-        elif report.ts < _EARLIEST_TS:
-            problems.append(f"$.reports[{i}].ts: {report.ts} is before 2001; check the agent's clock")
     if batch.agent.boot_time > now + max_future_s:
         problems.append("$.agent.boot_time lies in the future")
     if problems:
@@ -223,9 +217,7 @@ async def _post_enroll(request: Request) -> Response:
     return json_response({"token": token, "agent_id": req.agent_id, "tenant": principal.tenant})
 
 
-def _query(
-    request: Request, name: str, kind: type, default: Any = None, choices: tuple[str, ...] = ()
-) -> Any:
+def _query(request: Request, name: str, kind: type, default: Any = None, choices: tuple[str, ...] = ()) -> Any:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default

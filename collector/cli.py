@@ -124,9 +124,7 @@ def _actor() -> str:
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
-    ]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
     return "\n".join(lines)
 
 
@@ -170,9 +168,7 @@ def _admin(args: argparse.Namespace, conn: object) -> int:
             rows = [[str(t["name"]), str(t["hosts"]), _when(t["created_at"])] for t in tenants]  # type: ignore[arg-type]
             print(_table(rows, ["TENANT", "HOSTS", "CREATED"]) if rows else "no tenants yet")
     elif args.command == "token" and args.action == "create":
-        token_id, token = admin.create_token(
-            conn, args.role, actor=actor, tenant=args.tenant, label=args.label
-        )
+        token_id, token = admin.create_token(conn, args.role, actor=actor, tenant=args.tenant, label=args.label)
         print(token)
         print(f"token id {token_id} ({args.role}); shown once, only its hash is stored", file=sys.stderr)
     elif args.command == "token" and args.action == "list":
@@ -199,9 +195,7 @@ def _admin(args: argparse.Namespace, conn: object) -> int:
         print(f"token {args.id} revoked")
     elif args.command == "audit":
         for entry in reversed(admin.list_audit(conn, args.limit)):
-            print(
-                f"{_when(entry['ts'])}  {entry['actor']}  {entry['action']}  {entry['target']}  {entry['detail']}"
-            )  # type: ignore[arg-type]
+            print(f"{_when(entry['ts'])}  {entry['actor']}  {entry['action']}  {entry['target']}  {entry['detail']}")  # type: ignore[arg-type]
     return 0
 
 

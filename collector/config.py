@@ -19,7 +19,7 @@ from .errors import ConfigError
 __all__ = ["Config", "IngestConfig", "ServerConfig", "StorageConfig", "load_config"]
 
 
-class _Section(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
@@ -54,10 +54,10 @@ class HostsConfig(_Section):
 
 
 class Config(_Section):
-    server: ServerConfig = ServerConfig()
-    ingest: IngestConfig = IngestConfig()
-    storage: StorageConfig = StorageConfig()
-    hosts: HostsConfig = HostsConfig()
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    hosts: HostsConfig = msgspec.field(default_factory=HostsConfig)
 
 
 _PATH_RE = re.compile(r"\$((?:\.[A-Za-z0-9_-]+)*)")

@@ -32,8 +32,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         503: "storage unavailable; nothing stored",
     }
     return {
-        str(c): {"description": text[c], "content": {"application/json": {"schema": _ref("ErrorBody")}}}
-        for c in codes
+        str(c): {"description": text[c], "content": {"application/json": {"schema": _ref("ErrorBody")}}} for c in codes
     }
 
 
@@ -57,7 +56,7 @@ def openapi_document() -> dict[str, Any]:
         [Batch, BatchAck, ErrorBody, EnrollRequest, EnrollResponse, HostList, HostDetail, SampleList, Health],
         ref_template="#/components/schemas/{name}",
     )
-    security = [{"bearer": []}]
+    security: list[dict[str, list[str]]] = [{"bearer": []}]
     agent_id = _param("agent_id", {"type": "string"}, "path", "agent id")
     json_body = {"application/json": {"schema": _ref("Batch")}}
     return {

@@ -55,8 +55,7 @@ def enroll(conn: sqlite3.Connection, principal: Principal, agent_id: str, hostna
             )
         if row is None:
             conn.execute(
-                "INSERT INTO hosts (agent_id, tenant, hostname, enrolled_at, rebase_allowed) "
-                "VALUES (?, ?, ?, ?, 1)",
+                "INSERT INTO hosts (agent_id, tenant, hostname, enrolled_at, rebase_allowed) VALUES (?, ?, ?, ?, 1)",
                 (agent_id, tenant, hostname, now),
             )
         else:
@@ -119,9 +118,7 @@ def ingest(conn: sqlite3.Connection, principal: Principal, batch: Batch, receive
         )
     latest = max(plan.new, key=lambda r: r.ts) if plan.new else None
     _update_host(conn, agent, new_state, latest, received_at, len(plan.new), plan.duplicates)
-    return BatchAck(
-        accepted_through_seq=plan.accepted_through_seq, stored=len(plan.new), duplicates=plan.duplicates
-    )
+    return BatchAck(accepted_through_seq=plan.accepted_through_seq, stored=len(plan.new), duplicates=plan.duplicates)
 
 
 def _update_host(
@@ -164,9 +161,7 @@ def _update_host(
             " THEN :interval ELSE interval_s END"
             ", latest_ts = max(coalesce(latest_ts, 0), :latest_ts)"
         )
-        params.update(
-            latest=_report_encoder.encode(latest).decode(), latest_ts=latest.ts, interval=latest.interval_s
-        )
+        params.update(latest=_report_encoder.encode(latest).decode(), latest_ts=latest.ts, interval=latest.interval_s)
     conn.execute(sql + " WHERE agent_id=:id", params)
 
 
@@ -199,7 +194,8 @@ def list_hosts(
     conn: sqlite3.Connection, principal: Principal, flt: HostFilter, *, now: float, offline_after_s: float
 ) -> list[dict[str, object]]:
     tenant = _visible_tenant(principal, flt.tenant)
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     for column, value in (("tenant", tenant), ("role", flt.role), ("site", flt.site)):
         if value:
             where.append(f"{column} = ?")
@@ -262,9 +258,7 @@ def _host_summary(row: tuple[object, ...], now: float, offline_after_s: float) -
     report = _report_decoder.decode(latest) if isinstance(latest, str) else None
     last_seen = host["last_seen"]
     host["id"] = host.pop("agent_id")
-    host["state"] = (
-        "online" if isinstance(last_seen, float) and now - last_seen <= offline_after_s else "offline"
-    )
+    host["state"] = "online" if isinstance(last_seen, float) and now - last_seen <= offline_after_s else "offline"
     host["metrics"] = _headline(report)
     return host
 
@@ -277,9 +271,7 @@ def _headline(report: Report | None) -> dict[str, float | int | None]:
     disk_pct = [100.0 * d.used_bytes / d.total_bytes for d in report.disks if d.total_bytes]
     return {
         "cpu_percent": report.cpu.percent if report.cpu else None,
-        "memory_used_percent": round(100.0 * mem.used_bytes / mem.total_bytes, 2)
-        if mem and mem.total_bytes
-        else None,
+        "memory_used_percent": round(100.0 * mem.used_bytes / mem.total_bytes, 2) if mem and mem.total_bytes else None,
         "disk_used_percent_max": round(max(disk_pct), 2) if disk_pct else None,
         "load1": report.load1,
         "sessions": report.sessions,

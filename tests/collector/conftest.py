@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio  # noqa: F401  (plugin presence)
+import pytest_asyncio
 from starlette.applications import Starlette
 
 from collector import admin
@@ -43,7 +43,8 @@ class Env:
         """Create a tenant, return one of its enroll tokens."""
         conn = self.db()
         try:
-            admin.add_tenant(conn, name, actor="test")
+            if not conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone():
+                admin.add_tenant(conn, name, actor="test")
             return admin.create_token(conn, "enroll", actor="test", tenant=name)[1]
         finally:
             conn.close()
