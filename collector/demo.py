@@ -1,0 +1,175 @@
+"""`leitstand demo` (what `make run` starts): a collector on its embedded
+SQLite, a demo tenant, this machine's agent enrolled and running, and a live
+view of the fleet. Nothing to configure; Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import admin
+from .db import connect, migrate
+
+__all__ = ["main"]
+
+TENANT = "demo"
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError("no free TCP port on 127.0.0.1")
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).with_name(name)
+    return str(candidate) if candidate.exists() else name
+
+
+def _get(url: str, token: str) -> object:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"collector exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1):
+                return
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise RuntimeError(f"collector not ready at {url} after {deadline_s:.0f} s")
+
+
+def _prepare(db_path: Path) -> tuple[str, str]:
+    """Demo tenant plus an enroll and an admin token (fresh ones each start:
+    only hashes are stored, so old ones cannot be shown again)."""
+    conn = connect(db_path)
+    try:
+        migrate(conn)
+        if TENANT not in {t["name"] for t in admin.list_tenants(conn)}:
+            admin.add_tenant(conn, TENANT, actor="demo")
+        enroll = admin.create_token(conn, "enroll", actor="demo", tenant=TENANT, label="demo")[1]
+        viewer = admin.create_token(conn, "admin", actor="demo", label="demo viewer")[1]
+        return enroll, viewer
+    finally:
+        conn.close()
+
+
+def _status_line(hosts: dict[str, object], started: float) -> str:
+    items = hosts.get("hosts", [])
+    assert isinstance(items, list)
+    online = sum(1 for h in items if h.get("state") == "online")
+    parts = [f"{time.strftime('%H:%M:%S')}  hosts {online}/{len(items)} online"]
+    for h in items[:3]:
+        m = h.get("metrics") or {}
+        seen = h.get("last_seen")
+        ago = f"{time.time() - seen:.0f}s ago" if isinstance(seen, float) else "never"
+        parts.append(
+            f"{h['hostname']}: cpu {m.get('cpu_percent', 0) or 0:.0f}% "
+            f"mem {m.get('memory_used_percent', 0) or 0:.0f}% "
+            f"disk {m.get('disk_used_percent_max', 0) or 0:.0f}% "
+            f"reports {h.get('reports_total')} (last {ago})"
+        )
+    return "  |  ".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="leitstand",
+        description="Leitstand demo: collector + local agent + live fleet view, in ./demo-data.",
+    )
+    parser.add_argument("command", nargs="?", default="demo", choices=["demo"])
+    parser.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="where the demo keeps its files")
+    parser.add_argument("--port", type=int, default=8470, help="preferred collector port (a free one if taken)")
+    parser.add_argument("--interval", type=float, default=5.0, help="agent sample and send interval, seconds")
+    args = parser.parse_args(argv)
+
+    data = args.data_dir.resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    db_path = data / "collector.db"
+    enroll_token, viewer_token = _prepare(db_path)
+    port = _free_port(args.port)
+    url = f"http://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = []
+    log = (data / "demo.log").open("ab")
+    try:
+        collector = subprocess.Popen(
+            [_bin("leitstand-collector"), "serve", "--db", str(db_path), "--listen", f"127.0.0.1:{port}"],
+            stdout=log,
+            stderr=log,
+        )
+        procs.append(collector)
+        _wait_ready(url, collector)
+        agent_cfg = data / "agent.toml"
+        agent_cfg.write_text(
+            f'collector_url = "{url}"\n'
+            f'state_dir = "{data / "agent-state"}"\n'
+            f"sample_interval = {args.interval}\n"
+            f"send_interval = {args.interval}\n"
+        )
+        subprocess.run(
+            [_bin("leitstand-agent"), "--config", str(agent_cfg), "enroll", "--collector", url,
+             "--enroll-token", enroll_token],
+            check=True, stdout=log, stderr=log,
+        )  # fmt: skip
+        procs.append(
+            subprocess.Popen([_bin("leitstand-agent"), "--config", str(agent_cfg), "run"], stdout=log, stderr=log)
+        )
+        print(f"Leitstand demo: collector {url}, data in {data}, log {data / 'demo.log'}")
+        print(f"Admin token for this session (API, curl):\n  {viewer_token}")
+        print("Ctrl-C stops everything.\n")
+        started = time.time()
+        while True:
+            for proc in procs:
+                if proc.poll() is not None:
+                    print(f"\n{proc.args[0]} exited with status {proc.returncode}; see {data / 'demo.log'}")
+                    return 1
+            try:
+                line = _status_line(_get(f"{url}/api/v1/hosts", viewer_token), started)  # type: ignore[arg-type]
+            except (urllib.error.URLError, OSError) as exc:
+                line = f"collector unreachable: {exc}"
+            sys.stdout.write("\r\033[K" + line[: os.get_terminal_size().columns - 1 if sys.stdout.isatty() else 400])
+            if not sys.stdout.isatty():
+                sys.stdout.write("\n")
+            sys.stdout.flush()
+            time.sleep(2.0)
+    except KeyboardInterrupt:
+        print("\nstopping ...")
+        return 0
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"leitstand demo: {exc}; see {data / 'demo.log'}", file=sys.stderr)
+        return 1
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
