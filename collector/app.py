@@ -8,7 +8,7 @@ import sqlite3
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,6 @@ class Collector:
     reader: sqlite3.Connection
     writer: Writer
     clock: Callable[[], float] = time.time
-    stats: dict[str, int] = field(default_factory=lambda: {"batches": 0, "reports": 0, "rejected": 0})
 
     def close(self) -> None:
         self.writer.stop()
@@ -178,13 +177,10 @@ async def _post_reports(request: Request) -> Response:
     try:
         batch = decode_batch(body)
     except WireError as exc:
-        collector.stats["rejected"] += 1
         raise ValidationError(str(exc), exc.detail) from exc
     now = collector.clock()
     _check_times(batch, now, collector.config.ingest.max_future_s)
     ack = await collector.writer.run(lambda conn: store.ingest(conn, principal, batch, now))
-    collector.stats["batches"] += 1
-    collector.stats["reports"] += ack.stored
     return json_response(ack)
 
 

@@ -119,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stderr=log,
         )
         procs.append(collector)
+        names = {id(collector): "collector"}
         _wait_ready(url, collector)
         agent_cfg = data / "agent.toml"
         agent_cfg.write_text(
@@ -132,9 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
              "--enroll-token", enroll_token],
             check=True, stdout=log, stderr=log,
         )  # fmt: skip
-        procs.append(
-            subprocess.Popen([_bin("leitstand-agent"), "--config", str(agent_cfg), "run"], stdout=log, stderr=log)
-        )
+        agent = subprocess.Popen([_bin("leitstand-agent"), "--config", str(agent_cfg), "run"], stdout=log, stderr=log)
+        procs.append(agent)
+        names[id(agent)] = "agent"
         print(f"Leitstand demo: collector {url}, data in {data}, log {data / 'demo.log'}")
         print(f"Admin token for this session (API, curl):\n  {viewer_token}")
         print("Ctrl-C stops everything.\n")
@@ -142,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         while True:
             for proc in procs:
                 if proc.poll() is not None:
-                    print(f"\n{proc.args[0]} exited with status {proc.returncode}; see {data / 'demo.log'}")
+                    print(f"\n{names[id(proc)]} exited with status {proc.returncode}; see {data / 'demo.log'}")
                     return 1
             try:
                 line = _status_line(_get(f"{url}/api/v1/hosts", viewer_token), started)  # type: ignore[arg-type]

@@ -1,0 +1,362 @@
+"""HTTP client of the agent: posts spooled reports to the collector, and enrolls.
+
+Standard library only (http.client, ssl, gzip): thin clients give the agent a
+tight RSS budget, and httpx or requests would cost several MB of imports for
+one POST a minute.
+
+Exception tree, modelled on httpx's (catch transport errors apart from status
+errors)::
+
+    SendError                  the request did not succeed
+    ├── TransportError         network, TLS, timeout, 5xx: retry later, data stays spooled
+    │   ├── RateLimited        429; retry_after seconds from Retry-After (None if absent)
+    │   └── ProtocolError      a 2xx answer that is not the expected JSON
+    └── RejectedError          other 4xx (and 3xx): a bug or a misconfiguration to report
+        │                      loudly; data stays spooled, the same batch is not retried quickly
+        ├── AuthError          401/403: unknown token, or not valid for this agent
+        └── PayloadTooLarge    413: the caller may retry with smaller batches
+
+Logging goes to the ``leitstand.agent`` logger; configuring it is the CLI's job.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import gzip
+import http.client
+import ipaddress
+import logging
+import os
+import random
+import ssl
+import time
+import urllib.parse
+from collections.abc import Sequence
+from datetime import UTC
+
+import msgspec
+
+from agent import __version__, wire
+
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "AuthError",
+    "Backoff",
+    "PayloadTooLarge",
+    "ProtocolError",
+    "RateLimited",
+    "RejectedError",
+    "SendError",
+    "Sender",
+    "TransportError",
+    "enroll",
+    "parse_retry_after",
+]
+
+log = logging.getLogger("leitstand.agent")
+
+REPORTS_PATH = "/api/v1/reports"
+ENROLL_PATH = "/api/v1/enroll"
+USER_AGENT = f"leitstand-agent/{__version__}"
+# A Retry-After of days would silence the agent; an hour is the most we honour.
+MAX_RETRY_AFTER = 3600.0
+# Answers are tiny JSON; anything bigger is not our collector (a proxy's HTML page, say).
+_MAX_RESPONSE = 1024 * 1024
+
+
+class SendError(Exception):
+    """Base of every error the sender raises."""
+
+
+class TransportError(SendError):
+    """The collector could not be reached or failed (network, TLS, timeout, 5xx). Retry later."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimited(TransportError):
+    """429 Too Many Requests; ``retry_after`` is the collector's wish in seconds, if it said."""
+
+    def __init__(self, message: str, *, retry_after: float | None) -> None:
+        super().__init__(message, status=429)
+        self.retry_after = retry_after
+
+
+class ProtocolError(TransportError):
+    """A success status with a body that is not the expected answer (a proxy in between?)."""
+
+
+class RejectedError(SendError):
+    """The collector refused the request (4xx other than 429). Not retried automatically."""
+
+    def __init__(self, message: str, *, status: int, error: str = "", detail: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.detail = list(detail)
+
+
+class AuthError(RejectedError):
+    """401 (unknown token) or 403 (token not valid for this agent or tenant)."""
+
+
+class PayloadTooLarge(RejectedError):
+    """413: the batch is bigger than the collector accepts."""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), capped.
+
+    Returns None when the header is absent or unparseable.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:  # "-0000" parses naive; HTTP dates are always GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+class Backoff:
+    """Exponential backoff with full jitter: delay = uniform(0, min(cap, base * 2**attempt)).
+
+    Full jitter spreads a fleet of agents that lost the collector at the same
+    moment, so they do not all come back in the same second. ``floor`` (a
+    Retry-After) is a lower bound on the returned delay.
+    """
+
+    def __init__(self, base: float = 1.0, cap: float = 300.0, *, rng: random.Random | None = None) -> None:
+        if not 0 < base <= cap:
+            raise ValueError("need 0 < base <= cap")
+        self.base = base
+        self.cap = cap
+        self._rng = rng or random.Random()
+        self._attempt = 0
+
+    @property
+    def attempt(self) -> int:
+        """Failures since the last reset."""
+        return self._attempt
+
+    def next_delay(self, floor: float | None = None) -> float:
+        # The exponent is bounded so a long outage cannot overflow the float.
+        ceiling = min(self.cap, self.base * 2.0 ** min(self._attempt, 60))
+        self._attempt += 1
+        delay = self._rng.uniform(0.0, ceiling)
+        if floor is not None:
+            delay = max(delay, min(floor, MAX_RETRY_AFTER))
+        return delay
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+class _Endpoint:
+    """One collector base URL and a reusable (keep-alive) connection to it."""
+
+    def __init__(self, base_url: str, *, ca_bundle: str | os.PathLike[str] | None, timeout: float) -> None:
+        parts = urllib.parse.urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"collector URL must be http(s)://host[:port][/prefix], got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port
+        self._prefix = parts.path.rstrip("/")
+        self._timeout = timeout
+        self._context: ssl.SSLContext | None = None
+        if self._https:
+            # cafile=None means the system trust store.
+            self._context = ssl.create_default_context(cafile=os.fspath(ca_bundle) if ca_bundle else None)
+        elif not _is_loopback(self._host):
+            log.warning("collector URL %s is plain http: the agent token travels unencrypted", self.base_url)
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self._https:
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._context)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
+        """POST and return (status, headers, body); raises TransportError when no answer came."""
+        url = self.base_url + path
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **headers}
+        for attempt in (1, 2):
+            reused = self._conn is not None
+            conn = self._conn or self._connect()
+            self._conn = conn
+            try:
+                conn.request("POST", self._prefix + path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read(_MAX_RESPONSE + 1)
+            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as exc:
+                self.close()
+                # The server may close an idle keep-alive connection just as we reuse it;
+                # one retry on a fresh connection is safe because a resent seq counts once.
+                if reused and attempt == 1:
+                    log.debug("kept-alive connection to %s was closed (%s); reconnecting", url, exc)
+                    continue
+                raise TransportError(f"POST {url}: connection lost: {exc}") from exc
+            except TimeoutError as exc:
+                self.close()
+                raise TransportError(f"POST {url}: no answer within {self._timeout:g} s") from exc
+            except ssl.SSLError as exc:
+                self.close()
+                raise TransportError(f"POST {url}: TLS failed: {exc}") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise TransportError(f"POST {url}: {exc}") from exc
+            if len(data) > _MAX_RESPONSE or response.will_close:
+                self.close()
+            return response.status, response.headers, data
+        raise AssertionError("unreachable")  # the loop either returns or raises
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_status(url: str, status: int, headers: http.client.HTTPMessage, data: bytes) -> None:
+    """Raise the matching SendError unless ``status`` is a success."""
+    if 200 <= status < 300:
+        return
+    if status == 429:
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        raise RateLimited(f"POST {url}: HTTP 429 rate limited (Retry-After: {retry_after})", retry_after=retry_after)
+    if status >= 500 or status == 408:
+        raise TransportError(f"POST {url}: HTTP {status} {_describe(data)}", status=status)
+    if 300 <= status < 400:
+        location = headers.get("Location", "")
+        raise RejectedError(f"POST {url}: HTTP {status} redirect to {location!r}: fix the collector URL", status=status)
+    error, detail = _error_body(data)
+    message = f"POST {url}: HTTP {status} {error}" + (f": {'; '.join(detail)}" if detail else "")
+    if status in (401, 403):
+        hint = "re-enroll the agent" if status == 401 else "token not valid for this agent or tenant"
+        raise AuthError(f"{message} ({hint})", status=status, error=error, detail=detail)
+    if status == 413:
+        raise PayloadTooLarge(message, status=status, error=error, detail=detail)
+    if status == 409:
+        message += " (the agent's seq restarted, e.g. a wiped state directory: run `leitstand-agent enroll --force`)"
+    raise RejectedError(message, status=status, error=error, detail=detail)
+
+
+def _error_body(data: bytes) -> tuple[str, list[str]]:
+    try:
+        body = msgspec.json.decode(data, type=wire.ErrorBody)
+    except msgspec.DecodeError:
+        return _describe(data), []
+    return body.error, list(body.detail)
+
+
+def _describe(data: bytes) -> str:
+    text = data[:300].decode("utf-8", errors="replace").strip()
+    return text or "(empty body)"
+
+
+class _EnrollAnswer(msgspec.Struct):
+    token: str
+
+
+class Sender:
+    """Posts batches of spooled reports to ``{collector_url}/api/v1/reports``.
+
+    The connection is kept alive between calls; :meth:`close` drops it (the
+    runner does after each flush, so an idle agent holds no collector socket).
+    """
+
+    def __init__(
+        self,
+        collector_url: str,
+        token: str,
+        *,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self._endpoint = _Endpoint(collector_url, ca_bundle=ca_bundle, timeout=timeout)
+        self._token = token
+
+    @property
+    def collector_url(self) -> str:
+        return self._endpoint.base_url
+
+    def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> int:
+        """Post one batch; ``reports`` are encoded wire.Report JSON objects (as spooled).
+
+        Returns ``accepted_through_seq`` from the collector's answer. Raises a
+        SendError subclass otherwise; the caller keeps the reports spooled.
+        """
+        if not reports:
+            raise ValueError("a batch needs at least one report")
+        # The spooled JSON is spliced in as is: no decode/encode round trip per report.
+        body = b'{"agent":' + wire.encode(agent) + b',"reports":[' + b",".join(reports) + b"]}"
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        }
+        url = self._endpoint.base_url + REPORTS_PATH
+        status, response_headers, data = self._endpoint.post(
+            REPORTS_PATH, gzip.compress(body, compresslevel=6, mtime=0), headers
+        )
+        _check_status(url, status, response_headers, data)
+        try:
+            ack = msgspec.json.decode(data, type=wire.BatchAck)
+        except msgspec.DecodeError as exc:
+            raise ProtocolError(f"POST {url}: HTTP {status} but no acknowledgement: {_describe(data)}") from exc
+        log.debug("collector acknowledged through seq %s (%s reports sent)", ack.accepted_through_seq, len(reports))
+        return ack.accepted_through_seq
+
+    def close(self) -> None:
+        self._endpoint.close()
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def enroll(
+    collector_url: str,
+    enroll_token: str,
+    agent_id: str,
+    hostname: str,
+    ca_bundle: str | os.PathLike[str] | None = None,
+    *,
+    timeout: float = 10.0,
+) -> str:
+    """Trade an enroll token for this agent's own token (``POST /api/v1/enroll``)."""
+    endpoint = _Endpoint(collector_url, ca_bundle=ca_bundle, timeout=timeout)
+    url = endpoint.base_url + ENROLL_PATH
+    body = wire.encode({"agent_id": agent_id, "hostname": hostname})
+    headers = {"Authorization": f"Bearer {enroll_token}", "Content-Type": "application/json"}
+    try:
+        status, response_headers, data = endpoint.post(ENROLL_PATH, body, headers)
+    finally:
+        endpoint.close()
+    _check_status(url, status, response_headers, data)
+    try:
+        answer = msgspec.json.decode(data, type=_EnrollAnswer)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"POST {url}: HTTP {status} but no token: {_describe(data)}") from exc
+    return answer.token

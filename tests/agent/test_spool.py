@@ -1,0 +1,227 @@
+"""The on-disk outbox: durable seqs, bounded size, consistent after a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from agent import wire
+from agent.spool import SendRecord, Spool, SpoolError, encode_report
+
+REPO = Path(__file__).resolve().parents[2]
+TS0 = 1763812345.0
+
+
+def fields(ts: float = TS0, **extra: object) -> dict[str, object]:
+    return {"ts": ts, "interval_s": 15.0, "cpu": {"count": 4, "percent": 12.5, "busy_seconds_total": 86123.4}, **extra}
+
+
+def seqs(spool: Spool) -> list[int]:
+    return [seq for seq, _ in spool.peek(1_000_000)]
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "spool.sqlite"
+
+
+def test_seq_starts_at_one_and_increases(path: Path) -> None:
+    with Spool(path) as spool:
+        assert spool.last_seq() == 0
+        assert [spool.enqueue(fields()) for _ in range(3)] == [1, 2, 3]
+        assert spool.pending_count() == 3
+        assert spool.last_seq() == 3
+
+
+def test_spooled_body_is_the_wire_report_with_its_seq(path: Path) -> None:
+    with Spool(path) as spool:
+        spool.enqueue(fields(ts=TS0 + 100))
+        ((seq, body),) = spool.peek(10)
+    report = msgspec.json.decode(body, type=wire.Report)
+    assert (seq, report.seq, report.ts, report.cpu) == (1, 1, TS0 + 100, wire.Cpu(4, 12.5, 86123.4))
+
+
+def test_seq_persists_across_reopen(path: Path) -> None:
+    with Spool(path) as spool:
+        spool.enqueue(fields())
+        spool.enqueue(fields())
+    with Spool(path) as spool:
+        assert spool.enqueue(fields()) == 3
+        assert seqs(spool) == [1, 2, 3]
+
+
+def test_seq_is_never_reused_after_the_outbox_was_emptied(path: Path) -> None:
+    with Spool(path) as spool:
+        for _ in range(5):
+            spool.enqueue(fields())
+        assert spool.ack_through(5) == 5
+        assert spool.pending_count() == 0
+    with Spool(path) as spool:
+        # The collector ignores a seq it already stored: a reused 1 would be lost.
+        assert spool.enqueue(fields()) == 6
+
+
+def test_peek_is_oldest_first_and_limited(path: Path) -> None:
+    with Spool(path) as spool:
+        for i in range(5):
+            spool.enqueue(fields(ts=TS0 + i))
+        batch = spool.peek(2)
+        assert [seq for seq, _ in batch] == [1, 2]
+        assert [msgspec.json.decode(body)["ts"] for _, body in batch] == [TS0, TS0 + 1]
+        assert spool.pending_count() == 5  # peek does not remove
+
+
+def test_ack_through_deletes_only_up_to_seq(path: Path) -> None:
+    with Spool(path) as spool:
+        for _ in range(5):
+            spool.enqueue(fields())
+        before = spool.pending_bytes()
+        sizes = {seq: len(body) for seq, body in spool.peek(10)}
+        assert spool.ack_through(2) == 2
+        assert seqs(spool) == [3, 4, 5]
+        assert spool.pending_bytes() == before - sizes[1] - sizes[2]
+        assert spool.ack_through(2) == 0  # acknowledging again changes nothing
+        assert spool.ack_through(99) == 3
+        assert spool.pending_count() == 0
+        assert spool.pending_bytes() == 0
+
+
+def test_pending_bytes_counts_the_stored_bodies(path: Path) -> None:
+    with Spool(path) as spool:
+        for i in range(7):
+            spool.enqueue(fields(ts=TS0 + i, sessions=i))
+        assert spool.pending_bytes() == sum(len(body) for _, body in spool.peek(100))
+
+
+def test_full_spool_drops_the_oldest_and_counts_them(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="leitstand.agent")
+    size = len(encode_report(1, fields()))
+    with Spool(path, max_bytes=int(size * 3.5)) as spool:
+        for _ in range(10):
+            spool.enqueue(fields())
+        assert seqs(spool) == [8, 9, 10]  # the newest survive, still contiguous
+        assert spool.dropped_total() == 7
+        assert spool.pending_bytes() <= spool.max_bytes
+    drops = [r.levelname for r in caplog.records if "spool full" in r.getMessage()]
+    assert drops == ["WARNING"] + ["DEBUG"] * 6  # one warning per overflow episode, not per sample
+    with Spool(path, max_bytes=int(size * 3.5)) as spool:
+        assert spool.dropped_total() == 7  # the count is durable too
+        assert spool.enqueue(fields()) == 11
+
+
+def test_a_report_larger_than_the_spool_is_kept_alone(path: Path) -> None:
+    with Spool(path, max_bytes=10) as spool:
+        spool.enqueue(fields())
+        spool.enqueue(fields())
+        assert seqs(spool) == [2]
+        assert spool.dropped_total() == 1
+
+
+def test_invalid_report_is_refused_without_using_up_a_seq(path: Path) -> None:
+    with Spool(path) as spool:
+        with pytest.raises(wire.WireError) as caught:
+            spool.enqueue(fields(cpu={"count": 4, "percent": 150.0, "busy_seconds_total": 1.0}))
+        assert "percent" in " ".join(caught.value.detail)
+        with pytest.raises(wire.WireError):
+            spool.enqueue(fields(colour="blue"))  # not a Report field
+        with pytest.raises(wire.WireError):
+            spool.enqueue({**fields(), "seq": 99})
+        with pytest.raises(wire.WireError):
+            spool.enqueue({"interval_s": 15.0})  # ts missing
+        assert spool.pending_count() == 0
+        assert spool.enqueue(fields()) == 1
+
+
+def test_sampler_structs_and_plain_dicts_encode_alike() -> None:
+    as_struct = encode_report(1, {"ts": TS0, "interval_s": 15.0, "memory": wire.Memory(8, 4)})
+    as_dict = encode_report(1, {"ts": TS0, "interval_s": 15.0, "memory": {"total_bytes": 8, "used_bytes": 4}})
+    assert msgspec.json.decode(as_struct) == msgspec.json.decode(as_dict)
+
+
+def test_spool_is_wal_on_disk(path: Path) -> None:
+    Spool(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def test_a_second_process_reads_committed_reports(path: Path) -> None:
+    with Spool(path) as writer, Spool(path) as reader:  # `leitstand-agent status` beside `run`
+        writer.enqueue(fields())
+        writer.enqueue(fields())
+        assert reader.pending_count() == 2
+        assert reader.last_seq() == 2
+
+
+def test_send_record_round_trips(path: Path) -> None:
+    with Spool(path) as spool:
+        assert spool.last_send() is None
+        spool.record_send(SendRecord(at=1.5, ok=False, detail="HTTP 503", acked_through=4))
+    with Spool(path) as spool:
+        assert spool.last_send() == SendRecord(at=1.5, ok=False, detail="HTTP 503", acked_through=4)
+
+
+def test_not_a_database_is_a_spool_error(path: Path) -> None:
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(SpoolError, match="not a usable spool"):
+        Spool(path)
+
+
+def test_spool_from_a_newer_agent_is_refused(path: Path) -> None:
+    Spool(path).close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
+    db.close()
+    with pytest.raises(SpoolError, match="newer agent"):
+        Spool(path)
+
+
+_WRITER = """
+import sys
+from agent.spool import Spool
+spool = Spool(sys.argv[1])
+while True:
+    seq = spool.enqueue({"ts": 1763812345.0, "interval_s": 15.0, "sessions": 1})
+    sys.stdout.write(f"{seq}\\n")
+    sys.stdout.flush()
+"""
+
+
+def test_writer_killed_mid_loop_leaves_a_consistent_spool(path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    last_confirmed = 0
+    for _round in range(3):  # three crashes into the same file
+        child = subprocess.Popen([sys.executable, "-c", _WRITER, str(path)], stdout=subprocess.PIPE, env=env)
+        assert child.stdout is not None
+        with child.stdout:
+            # Readiness by output, not sleep: kill once this round has committed 100 reports.
+            target = last_confirmed + 100
+            for line in child.stdout:
+                last_confirmed = int(line)
+                if last_confirmed >= target:
+                    break
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        assert child.returncode == -signal.SIGKILL
+
+        with Spool(path) as spool:
+            pending = seqs(spool)
+            # Every confirmed report is there; one more may have committed before the kill.
+            assert pending[-1] >= last_confirmed
+            assert pending == list(range(1, pending[-1] + 1))
+            assert spool.last_seq() == pending[-1]
+            assert spool.pending_bytes() == sum(len(body) for _, body in spool.peek(1_000_000))
+            last_confirmed = pending[-1]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    with Spool(path) as spool:
+        assert spool.enqueue(fields()) == last_confirmed + 1
