@@ -59,3 +59,14 @@ def test_readme_starts_with_the_two_commands() -> None:
     head = README[:1500]
     assert "make run" in head
     assert "make test" in head
+
+
+def _agent_keys() -> list[str]:
+    from agent import config
+
+    return sorted(config._KEYS)
+
+
+@pytest.mark.parametrize("key", _agent_keys())
+def test_every_agent_setting_is_documented(key: str) -> None:
+    assert f"| `{key}` |" in README, f"agent setting {key} is missing from the README's agent table"
