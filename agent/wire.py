@@ -8,7 +8,7 @@ here as type annotations; rules that need the collector's clock or state
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -27,10 +27,13 @@ __all__ = [
     "TextfileSample",
     "WireError",
     "decode_batch",
+    "decode_json",
     "encode",
 ]
 
 WIRE_VERSION = 1
+
+T = TypeVar("T")
 
 # Bounds keep one hostile report from blowing up storage or arithmetic.
 NonNeg = Annotated[float, msgspec.Meta(ge=0)]
@@ -157,16 +160,19 @@ _batch_decoder = msgspec.json.Decoder(Batch)
 _encoder = msgspec.json.Encoder()
 
 
-def decode_batch(body: bytes) -> Batch:
-    """Decode and validate a batch; raises WireError naming the offending field."""
+def decode_json(decoder: msgspec.json.Decoder[T], body: bytes, what: str) -> T:
+    """Decode and validate; raises WireError naming the offending field."""
     try:
-        batch = _batch_decoder.decode(body)
+        return decoder.decode(body)
     except msgspec.ValidationError as exc:
-        raise WireError("invalid report batch", [str(exc)]) from exc
+        raise WireError(f"invalid {what}", [str(exc)]) from exc
     except msgspec.DecodeError as exc:
         raise WireError("malformed JSON", [str(exc)]) from exc
+
+
+def decode_batch(body: bytes) -> Batch:
     # msgspec already rejects NaN, Infinity and out-of-range numbers such as 1e999.
-    return batch
+    return decode_json(_batch_decoder, body, "report batch")
 
 
 def encode(obj: object) -> bytes:

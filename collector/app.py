@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agent.wire import Batch, WireError, decode_batch
+from agent.wire import Batch, WireError, decode_batch, decode_json
 
 from . import admin, store
 from .api_types import EnrollRequest
@@ -203,11 +203,9 @@ async def _post_enroll(request: Request) -> Response:
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
     body = await _read_body(request, 64 * 1024)
     try:
-        req = _enroll_decoder.decode(body)
-    except msgspec.ValidationError as exc:
-        raise ValidationError("invalid enrollment request", [str(exc)]) from exc
-    except msgspec.DecodeError as exc:
-        raise ValidationError("malformed JSON", [str(exc)]) from exc
+        req = decode_json(_enroll_decoder, body, "enrollment request")
+    except WireError as exc:
+        raise ValidationError(str(exc), exc.detail) from exc
     hostname = req.hostname or req.agent_id
     token = await collector.writer.run(lambda conn: store.enroll(conn, principal, req.agent_id, hostname))
     return json_response({"token": token, "agent_id": req.agent_id, "tenant": principal.tenant})

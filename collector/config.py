@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from agent.config import find_key_line
+
 from .errors import ConfigError
 
 __all__ = ["Config", "IngestConfig", "ServerConfig", "StorageConfig", "load_config"]
@@ -91,28 +93,6 @@ def _describe(path: Path, text: str, message: str) -> str:
         keys.append(field.group(1))
     reason = message.split(" - at ", 1)[0]
     key = ".".join(keys) or "(top level)"
-    line = find_key_line(text, keys)
+    line = find_key_line(text, tuple(keys[:-1]), keys[-1]) if keys else None
     where = f"{path}:{line}" if line else str(path)
     return f"{where}: {key}: {reason}"
-
-
-def find_key_line(text: str, keys: list[str]) -> int | None:
-    """1-based line of a dotted key, scanning table headers; None if not found."""
-    if not keys:
-        return None
-    table: list[str] = []
-    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    assign = re.compile(r"^\s*([A-Za-z0-9_\-\"'.]+)\s*=")
-    for number, line in enumerate(text.splitlines(), start=1):
-        m = header.match(line)
-        if m:
-            table = [part.strip().strip("\"'") for part in m.group(1).split(".")]
-            if table == keys:
-                return number
-            continue
-        m = assign.match(line)
-        if m:
-            full = table + [part.strip().strip("\"'") for part in m.group(1).split(".")]
-            if full == keys:
-                return number
-    return None
