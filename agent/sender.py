@@ -21,10 +21,8 @@ Logging goes to the ``leitstand.agent`` logger; configuring it is the CLI's job.
 
 from __future__ import annotations
 
-import email.utils
 import gzip
 import http.client
-import ipaddress
 import logging
 import os
 import random
@@ -117,6 +115,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     if value.isdigit():
         seconds = float(value)
     else:
+        import email.utils  # only for the rare HTTP-date form; costs RSS at import
+
         try:
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError):
@@ -230,6 +230,8 @@ class _Endpoint:
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # once per sender; not worth its RSS for the whole run
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -7,7 +7,6 @@ only ever comes from the agent's configuration, which also overrides detection.
 from __future__ import annotations
 
 import logging
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, get_args
@@ -59,6 +58,9 @@ def systemd_detect_virt(command: Sequence[str] = DETECT_VIRT, timeout: float = 5
     ``--vm`` ignores containers on purpose: a container shares its host's hardware, so
     an agent in a container on a physical server reports ``server``.
     """
+    # Imported here: detection runs once, and subprocess costs the agent RSS for its whole life.
+    import subprocess
+
     try:
         # Not installed raises FileNotFoundError; no shutil.which, whose import costs RSS.
         done = subprocess.run(list(command), capture_output=True, text=True, timeout=timeout, check=False)
