@@ -26,6 +26,8 @@ from .api_types import EnrollRequest
 from .config import Config
 from .db import connect, migrate
 from .errors import CollectorError, OverloadedError, PayloadTooLargeError, ValidationError
+from .metering import ledger
+from .metering.ledger import MeteringSettings
 from .openapi import openapi_document
 from .writer import Writer
 
@@ -47,6 +49,10 @@ class Collector:
     reader: sqlite3.Connection
     writer: Writer
     clock: Callable[[], float] = time.time
+
+    @property
+    def metering(self) -> MeteringSettings:
+        return MeteringSettings(max_gap_s=self.config.metering.max_gap_s)
 
     def close(self) -> None:
         self.writer.stop()
@@ -76,6 +82,7 @@ def create_app(
     retention_s = config.storage.retention_days * 86400
 
     def housekeeping(conn: sqlite3.Connection) -> None:
+        ledger.prune_points(conn, before=clock() - config.metering.points_days * 86400)
         if retention_s:
             deleted = store.prune_samples(conn, before=clock() - retention_s)
             if deleted:
@@ -180,7 +187,8 @@ async def _post_reports(request: Request) -> Response:
         raise ValidationError(str(exc), exc.detail) from exc
     now = collector.clock()
     _check_times(batch, now, collector.config.ingest.max_future_s)
-    ack = await collector.writer.run(lambda conn: store.ingest(conn, principal, batch, now))
+    metering = collector.metering
+    ack = await collector.writer.run(lambda conn: store.ingest(conn, principal, batch, now, metering))
     return json_response(ack)
 
 

@@ -55,7 +55,17 @@ class HostsConfig(_Section):
     offline_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
 
 
+class MeteringConfig(_Section):
+    #: A report covers at most this many seconds: a longer silence is not billed.
+    max_gap_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    #: Days the per-report metering points are kept to pair late reports with their neighbours.
+    points_days: Annotated[int, msgspec.Meta(ge=1)] = 62
+    #: Tariff file (TOML); empty: usage is metered but not priced.
+    tariffs: str = ""
+
+
 class Config(_Section):
+    metering: MeteringConfig = msgspec.field(default_factory=MeteringConfig)
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)

@@ -83,3 +83,108 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_metering(db: Database) -> None:
+    # Quantities are integers in each meter's scaled unit (metering/model.py):
+    # exact sums, independent of arrival order. Kept ten years; never pruned
+    # with raw samples.
+    db.executescript(
+        """
+        -- what metering keeps of each report / device reading, to pair a
+        -- late point with its neighbours; pruned after metering.points_days
+        CREATE TABLE meter_points (
+            stream TEXT NOT NULL,          -- 'h:<agent>' or 'd:<device>'
+            k1 INTEGER NOT NULL,           -- epoch (hosts) or 0 (devices)
+            k2 REAL NOT NULL,              -- seq (hosts) or ts (devices)
+            ts REAL NOT NULL,
+            tenant TEXT NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (stream, k1, k2)
+        ) WITHOUT ROWID;
+        CREATE TABLE ledger (
+            tenant TEXT NOT NULL,
+            hour INTEGER NOT NULL,         -- UTC hour start, Unix seconds
+            meter TEXT NOT NULL,
+            dim TEXT NOT NULL,
+            scaled INTEGER NOT NULL,
+            PRIMARY KEY (tenant, hour, meter, dim)
+        ) WITHOUT ROWID;
+        CREATE TABLE ledger_subject (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            kind TEXT NOT NULL,            -- host | device
+            subject TEXT NOT NULL,
+            meter TEXT NOT NULL,
+            dim TEXT NOT NULL,
+            scaled INTEGER NOT NULL,
+            PRIMARY KEY (tenant, period, kind, subject, meter, dim)
+        ) WITHOUT ROWID;
+        -- late data for a closed period, booked into a later open one
+        CREATE TABLE adjustments (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            booked_period TEXT NOT NULL,
+            for_period TEXT NOT NULL,
+            meter TEXT NOT NULL,
+            dim TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            scaled INTEGER NOT NULL,
+            booked_on TEXT NOT NULL,
+            booked_at REAL NOT NULL
+        );
+        CREATE INDEX adjustments_booked ON adjustments(tenant, booked_period);
+        CREATE TABLE workplace_days (
+            agent_id TEXT NOT NULL,
+            day TEXT NOT NULL,             -- Europe/Berlin date
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            late INTEGER NOT NULL DEFAULT 0, -- arrived after its period closed
+            PRIMARY KEY (agent_id, day)
+        ) WITHOUT ROWID;
+        CREATE INDEX workplace_days_period ON workplace_days(tenant, period);
+        -- reports that arrived per host, epoch and period: coverage = arrived / seq span
+        CREATE TABLE coverage (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            stream TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            reports INTEGER NOT NULL,
+            min_seq INTEGER NOT NULL,
+            max_seq INTEGER NOT NULL,
+            PRIMARY KEY (tenant, period, stream, epoch)
+        ) WITHOUT ROWID;
+        CREATE TABLE device_coverage (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            device TEXT NOT NULL,
+            polls INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            PRIMARY KEY (tenant, period, device)
+        ) WITHOUT ROWID;
+        -- closed periods; `snapshot` freezes what is not in the ledger
+        -- (coverage, gaps, tariff) so a re-export is byte-identical
+        CREATE TABLE periods (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            closed_at REAL NOT NULL,
+            closed_by TEXT NOT NULL,
+            snapshot TEXT NOT NULL,
+            PRIMARY KEY (tenant, period)
+        );
+        -- every export of a closed period, append-only (ten-year retention)
+        CREATE TABLE exports (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            format TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            content BLOB NOT NULL,
+            created_at REAL NOT NULL,
+            UNIQUE (tenant, period, format)
+        );
+        """
+    )

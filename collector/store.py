@@ -20,6 +20,7 @@ from .admin import Principal
 from .db import transaction
 from .errors import ConflictError, ForbiddenError, NotFoundError
 from .ingest import HostSeqState, plan_batch
+from .metering.ledger import Booker, MeteringSettings
 
 __all__ = [
     "HostFilter",
@@ -74,8 +75,15 @@ def enroll(conn: sqlite3.Connection, principal: Principal, agent_id: str, hostna
     return token
 
 
-def ingest(conn: sqlite3.Connection, principal: Principal, batch: Batch, received_at: float) -> BatchAck:
-    """Store the new reports of a batch; all or nothing (the writer's savepoint)."""
+def ingest(
+    conn: sqlite3.Connection,
+    principal: Principal,
+    batch: Batch,
+    received_at: float,
+    metering: MeteringSettings | None = None,
+) -> BatchAck:
+    """Store the new reports of a batch and book their metering; all or
+    nothing (the writer's savepoint)."""
     agent = batch.agent
     if principal.role != "agent" or principal.agent_id != agent.id:
         raise ForbiddenError(
@@ -88,7 +96,7 @@ def ingest(conn: sqlite3.Connection, principal: Principal, batch: Batch, receive
     ).fetchone()
     if row is None or row[0] != principal.tenant:
         raise ForbiddenError("agent is not enrolled in the token's tenant")
-    _tenant, last_seq, last_ts, epoch, rebase_allowed, gap_count = row
+    tenant, last_seq, last_ts, epoch, rebase_allowed, gap_count = row
     gaps: tuple[tuple[int, int], ...] = ()
     if gap_count:
         gaps = tuple(
@@ -110,6 +118,8 @@ def ingest(conn: sqlite3.Connection, principal: Principal, batch: Batch, receive
                 for r in plan.new
             ],
         )
+        booker = Booker(conn, received_at, metering or MeteringSettings())
+        booker.book_host_reports(tenant, agent, new_state.epoch, plan.new)
     if new_state.gaps != gaps or new_state.epoch != epoch:
         conn.execute("DELETE FROM gaps WHERE agent_id = ?", (agent.id,))
         conn.executemany(

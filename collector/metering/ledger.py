@@ -1,0 +1,427 @@
+"""Booking metering contributions into SQLite, and reading them back.
+
+Called from the writer's ingest job, inside its transaction, so a report and
+its ledger entries are committed together or not at all. Contributions into
+a closed period become adjustments in the next open period, so a closed
+period never changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+import msgspec
+
+from agent.wire import AgentInfo, Report
+
+from ..admin import audit
+from ..db import transaction
+from ..errors import ConflictError, ValidationError
+from .model import (
+    BERLIN,
+    Adjustment,
+    Coverage,
+    GapInfo,
+    MeterTotal,
+    Period,
+    PeriodUsage,
+    SubjectTotal,
+)
+from .points import (
+    DevicePoint,
+    HostPoint,
+    combine,
+    device_contributions,
+    host_contributions,
+    host_point,
+)
+
+P = TypeVar("P", HostPoint, DevicePoint)
+
+__all__ = [
+    "Booker",
+    "MeteringSettings",
+    "close_period",
+    "list_periods",
+    "period_usage",
+    "prune_points",
+]
+
+HOST_METERS = ("cpu_core_seconds", "memory_gib_hours", "storage_gib_hours", "network_gib", "host_hours")
+DEVICE_METERS = ("printed_pages", "printed_pages_mono", "printed_pages_color")
+
+_host_point = msgspec.msgpack.Decoder(HostPoint)
+_device_point = msgspec.msgpack.Decoder(DevicePoint)
+_pack = msgspec.msgpack.Encoder()
+
+
+@dataclass(frozen=True)
+class MeteringSettings:
+    #: a report never covers more than this (a longer silence is not billed)
+    max_gap_s: float = 300.0
+
+
+@dataclass
+class Booker:
+    """Books one writer job's contributions; caches which periods are closed."""
+
+    conn: sqlite3.Connection
+    now: float
+    settings: MeteringSettings = field(default_factory=MeteringSettings)
+    _closed: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    # -- periods ---------------------------------------------------------------
+
+    def is_closed(self, tenant: str, period: Period) -> bool:
+        key = (tenant, str(period))
+        if key not in self._closed:
+            self._closed[key] = (
+                self.conn.execute("SELECT 1 FROM periods WHERE tenant = ? AND period = ?", key).fetchone() is not None
+            )
+        return self._closed[key]
+
+    def open_period_after(self, tenant: str, period: Period) -> Period:
+        later = period.next()
+        while self.is_closed(tenant, later):
+            later = later.next()
+        return later
+
+    # -- hosts -----------------------------------------------------------------
+
+    def book_host_reports(self, tenant: str, agent: AgentInfo, epoch: int, reports: Sequence[Report]) -> None:
+        stream = f"h:{agent.id}"
+        tail: tuple[tuple[int, int], HostPoint] | None = None  # last inserted point, known to be the newest
+        coverage: dict[tuple[str, int], list[int]] = {}
+        for report in sorted(reports, key=lambda r: r.seq):
+            key = (epoch, report.seq)
+            point = host_point(agent, report)
+            prev: HostPoint | None
+            nxt: HostPoint | None
+            if tail is not None and key > tail[0]:
+                prev, nxt = tail[1], None
+            else:
+                prev = self._neighbour(stream, key, before=True, decoder=_host_point)
+                nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
+            self._insert_point(stream, key, point.ts, tenant, point)
+            gap = self.settings.max_gap_s
+            if nxt is None:
+                deltas = combine(host_contributions(prev, point, max_gap_s=gap))
+            else:
+                deltas = combine(
+                    host_contributions(prev, point, max_gap_s=gap),
+                    host_contributions(point, nxt, max_gap_s=gap),
+                    host_contributions(prev, nxt, max_gap_s=gap),
+                    signs=(1, 1, -1),
+                )
+            self._book(tenant, "host", agent.id, deltas)
+            tail = (key, point) if nxt is None else None
+            self._workplace_day(tenant, agent, report)
+            period = Period.containing(report.ts)
+            if not self.is_closed(tenant, period):
+                acc = coverage.setdefault((str(period), epoch), [0, report.seq, report.seq])
+                acc[0] += 1
+                acc[1] = min(acc[1], report.seq)
+                acc[2] = max(acc[2], report.seq)
+        for (period_s, ep), (n, lo, hi) in coverage.items():
+            self.conn.execute(
+                "INSERT INTO coverage (tenant, period, stream, epoch, role, reports, min_seq, max_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, stream, epoch) DO UPDATE SET "
+                "reports = reports + excluded.reports, min_seq = min(min_seq, excluded.min_seq), "
+                "max_seq = max(max_seq, excluded.max_seq), role = excluded.role",
+                (tenant, period_s, stream, ep, agent.role, n, lo, hi),
+            )
+
+    def _workplace_day(self, tenant: str, agent: AgentInfo, report: Report) -> None:
+        if agent.role != "thin-client" or not report.sessions:
+            return
+        day = dt.datetime.fromtimestamp(report.ts, BERLIN).date()
+        period = Period(day.year, day.month)
+        closed = self.is_closed(tenant, period)
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO workplace_days (agent_id, day, tenant, period, late) VALUES (?, ?, ?, ?, ?)",
+            (agent.id, day.isoformat(), tenant, str(period), int(closed)),
+        )
+        if cur.rowcount and closed:
+            self._adjust(tenant, period, "workplace_days", "", "host", agent.id, 1)
+
+    # -- devices ---------------------------------------------------------------
+
+    def book_device_reading(self, tenant: str, device: str, point: DevicePoint, ok: bool) -> None:
+        stream = f"d:{device}"
+        key = (0, point.ts)
+        if ok:
+            if self.conn.execute(
+                "SELECT 1 FROM meter_points WHERE stream = ? AND k1 = 0 AND k2 = ?", (stream, point.ts)
+            ).fetchone():
+                return  # the same reading again
+            prev = self._neighbour(stream, key, before=True, decoder=_device_point)
+            nxt = self._neighbour(stream, key, before=False, decoder=_device_point)
+            self._insert_point(stream, key, point.ts, tenant, point)
+            if nxt is None:
+                deltas = combine(device_contributions(prev, point))
+            else:
+                deltas = combine(
+                    device_contributions(prev, point),
+                    device_contributions(point, nxt),
+                    device_contributions(prev, nxt),
+                    signs=(1, 1, -1),
+                )
+            self._book(tenant, "device", device, deltas)
+        period = Period.containing(point.ts)
+        if not self.is_closed(tenant, period):
+            self.conn.execute(
+                "INSERT INTO device_coverage (tenant, period, device, polls, ok) VALUES (?, ?, ?, 1, ?) "
+                "ON CONFLICT (tenant, period, device) DO UPDATE SET polls = polls + 1, ok = ok + excluded.ok",
+                (tenant, str(period), device, int(ok)),
+            )
+
+    # -- shared ----------------------------------------------------------------
+
+    def _neighbour(
+        self, stream: str, key: tuple[float, float], *, before: bool, decoder: msgspec.msgpack.Decoder[P]
+    ) -> P | None:
+        if before:
+            sql = "SELECT data FROM meter_points WHERE stream = ? AND (k1, k2) < (?, ?) ORDER BY k1 DESC, k2 DESC"
+        else:
+            sql = "SELECT data FROM meter_points WHERE stream = ? AND (k1, k2) > (?, ?) ORDER BY k1, k2"
+        row = self.conn.execute(sql + " LIMIT 1", (stream, *key)).fetchone()
+        return decoder.decode(row[0]) if row else None
+
+    def _insert_point(self, stream: str, key: tuple[float, float], ts: float, tenant: str, point: object) -> None:
+        self.conn.execute(
+            "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (stream, key[0], key[1], ts, tenant, _pack.encode(point)),
+        )
+
+    def _book(self, tenant: str, kind: str, subject: str, deltas: dict[tuple[str, str, int], int]) -> None:
+        per_period: dict[tuple[str, str, str], int] = {}
+        for (meter, dim, hour), scaled in deltas.items():
+            period = Period.containing(hour)
+            if self.is_closed(tenant, period):
+                self._adjust(tenant, period, meter, dim, kind, subject, scaled)
+                continue
+            self.conn.execute(
+                "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (tenant, hour, meter, dim) DO UPDATE SET scaled = scaled + excluded.scaled",
+                (tenant, hour, meter, dim, scaled),
+            )
+            key = (str(period), meter, dim)
+            per_period[key] = per_period.get(key, 0) + scaled
+        for (period_s, meter, dim), scaled in per_period.items():
+            self.conn.execute(
+                "INSERT INTO ledger_subject (tenant, period, kind, subject, meter, dim, scaled) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, kind, subject, meter, dim) "
+                "DO UPDATE SET scaled = scaled + excluded.scaled",
+                (tenant, period_s, kind, subject, meter, dim, scaled),
+            )
+
+    def _adjust(self, tenant: str, period: Period, meter: str, dim: str, kind: str, subject: str, scaled: int) -> None:
+        booked_in = self.open_period_after(tenant, period)
+        self.conn.execute(
+            "INSERT INTO adjustments (tenant, booked_period, for_period, meter, dim, kind, subject, scaled, "
+            "booked_on, booked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                tenant,
+                str(booked_in),
+                str(period),
+                meter,
+                dim,
+                kind,
+                subject,
+                scaled,
+                dt.datetime.fromtimestamp(self.now, BERLIN).date().isoformat(),
+                self.now,
+            ),
+        )
+
+
+def prune_points(conn: sqlite3.Connection, *, before: float) -> int:
+    """Drop metering points older than `before`, except each stream's newest
+    (the baseline the next report's counter deltas start from)."""
+    cur = conn.execute(
+        "DELETE FROM meter_points AS m WHERE ts < ? AND EXISTS (SELECT 1 FROM meter_points n "
+        "WHERE n.stream = m.stream AND (n.k1, n.k2) > (m.k1, m.k2))",
+        (before,),
+    )
+    return cur.rowcount
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def period_usage(conn: sqlite3.Connection, tenant: str, period: Period) -> PeriodUsage:
+    """The usage of a tenant in a period: frozen snapshot if closed, live otherwise."""
+    row = conn.execute("SELECT snapshot FROM periods WHERE tenant = ? AND period = ?", (tenant, str(period))).fetchone()
+    if row is not None:
+        return msgspec.json.decode(row[0], type=PeriodUsage)
+    return _live_usage(conn, tenant, period)
+
+
+def _live_usage(conn: sqlite3.Connection, tenant: str, period: Period) -> PeriodUsage:
+    p = str(period)
+    start, end = int(period.start_ts), int(period.end_ts)
+    meters = [
+        MeterTotal(meter, dim, int(scaled))
+        for meter, dim, scaled in conn.execute(
+            "SELECT meter, dim, sum(scaled) FROM ledger WHERE tenant = ? AND hour >= ? AND hour < ? "
+            "GROUP BY meter, dim ORDER BY meter, dim",
+            (tenant, start, end),
+        )
+    ]
+    days = conn.execute(
+        "SELECT count(*), count(DISTINCT agent_id) FROM workplace_days WHERE tenant = ? AND period = ? AND late = 0",
+        (tenant, p),
+    ).fetchone()
+    if days[0]:
+        meters.append(MeterTotal("workplace_days", "", int(days[0])))
+    names = dict(conn.execute("SELECT agent_id, hostname FROM hosts WHERE tenant = ?", (tenant,)).fetchall())
+    subjects = [
+        SubjectTotal(kind, subject, names.get(subject, subject) if kind == "host" else subject, meter, dim, int(s))
+        for kind, subject, meter, dim, s in conn.execute(
+            "SELECT kind, subject, meter, dim, scaled FROM ledger_subject WHERE tenant = ? AND period = ? "
+            "AND scaled != 0 ORDER BY kind, subject, meter, dim",
+            (tenant, p),
+        )
+    ]
+    subjects += [
+        SubjectTotal("host", agent, names.get(agent, agent), "workplace_days", "", int(n))
+        for agent, n in conn.execute(
+            "SELECT agent_id, count(*) FROM workplace_days WHERE tenant = ? AND period = ? AND late = 0 "
+            "GROUP BY agent_id ORDER BY agent_id",
+            (tenant, p),
+        )
+    ]
+    adjustments = [
+        Adjustment(for_period, meter, dim, subject, int(s), booked_on)
+        for for_period, meter, dim, subject, s, booked_on in conn.execute(
+            "SELECT for_period, meter, dim, subject, sum(scaled), min(booked_on) FROM adjustments "
+            "WHERE tenant = ? AND booked_period = ? GROUP BY for_period, meter, dim, subject "
+            "ORDER BY for_period, meter, dim, subject",
+            (tenant, p),
+        )
+    ]
+    host_rows = conn.execute(
+        "SELECT stream, epoch, role, reports, min_seq, max_seq FROM coverage WHERE tenant = ? AND period = ?",
+        (tenant, p),
+    ).fetchall()
+
+    def cov(rows: Iterable[tuple[str, int, str, int, int, int]]) -> Coverage:
+        rows = list(rows)
+        return Coverage(expected=sum(hi - lo + 1 for *_, lo, hi in rows), arrived=sum(r[3] for r in rows))
+
+    coverage = {m: cov(host_rows) for m in HOST_METERS}
+    coverage["workplace_days"] = cov(r for r in host_rows if r[2] == "thin-client")
+    polls, ok = conn.execute(
+        "SELECT coalesce(sum(polls), 0), coalesce(sum(ok), 0) FROM device_coverage WHERE tenant = ? AND period = ?",
+        (tenant, p),
+    ).fetchone()
+    for m in DEVICE_METERS:
+        coverage[m] = Coverage(expected=int(polls), arrived=int(ok))
+    gaps: list[GapInfo] = []
+    for stream, epoch, _role, _n, lo, hi in sorted(host_rows):
+        agent = stream[2:]
+        gaps += [
+            GapInfo(agent, max(a, lo), min(b, hi))
+            for a, b in conn.execute(
+                "SELECT from_seq, to_seq FROM gaps WHERE agent_id = ? AND epoch = ? AND to_seq >= ? AND from_seq <= ? "
+                "ORDER BY from_seq",
+                (agent, epoch, lo, hi),
+            )
+        ]
+    hosts_by_role = {
+        role: int(n)
+        for role, n in conn.execute(
+            "SELECT dim, count(DISTINCT subject) FROM ledger_subject WHERE tenant = ? AND period = ? "
+            "AND meter = 'host_hours' AND scaled > 0 GROUP BY dim ORDER BY dim",
+            (tenant, p),
+        )
+    }
+    return PeriodUsage(
+        tenant=tenant,
+        period=p,
+        status="open",
+        closed_at=None,
+        meters=meters,
+        subjects=subjects,
+        adjustments=adjustments,
+        coverage=coverage,
+        gaps=gaps,
+        hosts_by_role=hosts_by_role,
+        workplaces=int(days[1]),
+    )
+
+
+def close_period(
+    conn: sqlite3.Connection, period: Period, *, actor: str, now: float, tenant: str | None = None
+) -> list[str]:
+    """Freeze a period for one or all tenants; returns the tenants closed now.
+
+    Only a period that has ended can be closed: closing the running month
+    would turn the rest of its data into adjustments.
+    """
+    if now < period.end_ts:
+        raise ValidationError(
+            f"period {period} has not ended yet (it ends {period.end.isoformat()}); only past months can be closed"
+        )
+    tenants = [tenant] if tenant else [t for (t,) in conn.execute("SELECT name FROM tenants ORDER BY name")]
+    closed: list[str] = []
+    with transaction(conn):
+        for name in tenants:
+            if not conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone():
+                raise ValidationError(f"unknown tenant {name!r}")
+            if conn.execute("SELECT 1 FROM periods WHERE tenant = ? AND period = ?", (name, str(period))).fetchone():
+                if tenant:
+                    raise ConflictError(f"period {period} of tenant {name!r} is already closed")
+                continue
+            usage = _live_usage(conn, name, period)
+            frozen = replace(usage, status="closed", closed_at=now)
+            conn.execute(
+                "INSERT INTO periods (tenant, period, closed_at, closed_by, snapshot) VALUES (?, ?, ?, ?, ?)",
+                (name, str(period), now, actor, msgspec.json.encode(frozen)),
+            )
+            audit(conn, actor, "period.close", f"{name}/{period}")
+            closed.append(name)
+    return closed
+
+
+def list_periods(conn: sqlite3.Connection, tenant: str | None) -> list[dict[str, object]]:
+    """Periods with data or closed, newest first, per tenant."""
+    where, args = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
+    rows = conn.execute(
+        f"SELECT tenant, period FROM ledger_subject {where} UNION SELECT tenant, period FROM periods {where} "
+        "ORDER BY 1, 2 DESC",
+        args * 2,
+    ).fetchall()
+    closed = {
+        (t, p): (at, by) for t, p, at, by in conn.execute("SELECT tenant, period, closed_at, closed_by FROM periods")
+    }
+    return [
+        {
+            "tenant": t,
+            "period": p,
+            "status": "closed" if (t, p) in closed else "open",
+            "closed_at": closed[(t, p)][0] if (t, p) in closed else None,
+            "closed_by": closed[(t, p)][1] if (t, p) in closed else None,
+        }
+        for t, p in rows
+    ]
+
+
+def stored_export(conn: sqlite3.Connection, tenant: str, period: str, fmt: str) -> tuple[str, bytes] | None:
+    row = conn.execute(
+        "SELECT sha256, content FROM exports WHERE tenant = ? AND period = ? AND format = ?", (tenant, period, fmt)
+    ).fetchone()
+    return (row[0], bytes(row[1])) if row else None
+
+
+def store_export(
+    conn: sqlite3.Connection, tenant: str, period: str, fmt: str, sha256: str, content: bytes, now: float
+) -> None:
+    conn.execute(
+        "INSERT INTO exports (tenant, period, format, sha256, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (tenant, period, fmt, sha256, content, now),
+    )
