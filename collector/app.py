@@ -21,13 +21,14 @@ from starlette.routing import Route
 
 from agent.wire import Batch, WireError, decode_batch, decode_json
 
-from . import admin, store
+from . import admin, devices, store, usage
 from .api_types import EnrollRequest
 from .config import Config
 from .db import connect, migrate
 from .errors import CollectorError, OverloadedError, PayloadTooLargeError, ValidationError
 from .metering import ledger
 from .metering.ledger import MeteringSettings
+from .metering.tariffs import TariffBook
 from .openapi import openapi_document
 from .writer import Writer
 
@@ -49,6 +50,7 @@ class Collector:
     reader: sqlite3.Connection
     writer: Writer
     clock: Callable[[], float] = time.time
+    tariffs: TariffBook | None = None
 
     @property
     def metering(self) -> MeteringSettings:
@@ -79,11 +81,13 @@ def create_app(
     synchronous = config.storage.synchronous
     reader = connect(db_path, synchronous=synchronous)
     migrate(reader)
+    devices.sync_assignments(reader, config.devices.assign)
     retention_s = config.storage.retention_days * 86400
 
     def housekeeping(conn: sqlite3.Connection) -> None:
         ledger.prune_points(conn, before=clock() - config.metering.points_days * 86400)
         if retention_s:
+            devices.prune_readings(conn, before=clock() - retention_s)
             deleted = store.prune_samples(conn, before=clock() - retention_s)
             if deleted:
                 log.info("retention: %s raw samples older than %s days removed", deleted, retention_s // 86400)
@@ -95,7 +99,9 @@ def create_app(
         housekeeping=housekeeping,
     )
     writer.start()
-    collector = Collector(config=config, reader=reader, writer=writer, clock=clock)
+    collector = Collector(
+        config=config, reader=reader, writer=writer, clock=clock, tariffs=usage.tariff_book(config.metering.tariffs)
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -108,6 +114,11 @@ def create_app(
         Route("/api/v1/hosts", _get_hosts, methods=["GET"]),
         Route("/api/v1/hosts/{agent_id}", _get_host, methods=["GET"]),
         Route("/api/v1/hosts/{agent_id}/samples", _get_samples, methods=["GET"]),
+        Route("/api/v1/usage", _get_usage, methods=["GET"]),
+        Route("/api/v1/periods", _get_periods, methods=["GET"]),
+        Route("/api/v1/devices", devices.list_devices_handler, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}", devices.get_device_handler, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}/readings", devices.get_device_readings_handler, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]
@@ -288,6 +299,25 @@ async def _get_samples(request: Request) -> Response:
         offline_after_s=collector.config.hosts.offline_after_s,
     )
     return json_response({"samples": samples, "count": len(samples)})
+
+
+async def _get_usage(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    requested = _query(request, "tenant", str)
+    tenants = usage.readable_tenants(collector.reader, principal, requested)
+    if requested is None and len(tenants) != 1:
+        raise ValidationError("query parameter 'tenant' is required for this token")
+    period = usage.parse_period(_query(request, "period", str), collector.clock())
+    return json_response(usage.usage_document(collector.reader, tenants[0], period, collector.tariffs))
+
+
+async def _get_periods(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    tenants = usage.readable_tenants(collector.reader, principal, _query(request, "tenant", str))
+    periods = [p for p in ledger.list_periods(collector.reader, None) if p["tenant"] in tenants]
+    return json_response({"periods": periods})
 
 
 async def _healthz(request: Request) -> Response:

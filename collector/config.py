@@ -55,6 +55,13 @@ class HostsConfig(_Section):
     offline_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
 
 
+class DevicesConfig(_Section):
+    #: SNMP device id -> tenant that owns it, overriding the polling agent's tenant.
+    assign: dict[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,128}$")], str] = {}
+    #: A device with no reading for this long is shown as `stale` (its poller is silent).
+    stale_after_s: Annotated[float, msgspec.Meta(gt=0)] = 900.0
+
+
 class MeteringConfig(_Section):
     #: A report covers at most this many seconds: a longer silence is not billed.
     max_gap_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
@@ -70,6 +77,7 @@ class Config(_Section):
     ingest: IngestConfig = msgspec.field(default_factory=IngestConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     hosts: HostsConfig = msgspec.field(default_factory=HostsConfig)
+    devices: DevicesConfig = msgspec.field(default_factory=DevicesConfig)
 
 
 _PATH_RE = re.compile(r"\$((?:\.[A-Za-z0-9_-]+)*)")

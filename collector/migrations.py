@@ -188,3 +188,50 @@ def m002_metering(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m003_devices(db: Database) -> None:
+    """SNMP device inventory (issue 3), filled from the readings in each report."""
+    db.executescript(
+        """
+        -- one row per device id; poller_tenant is the tenant of the agent that
+        -- first reported it: only agents of that tenant may report it again
+        CREATE TABLE devices (
+            device_id TEXT PRIMARY KEY,
+            poller_tenant TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            address TEXT NOT NULL DEFAULT '',
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            last_ts REAL NOT NULL,
+            last_ok_ts REAL,
+            ok INTEGER NOT NULL,
+            error TEXT NOT NULL DEFAULT '',
+            readings_total INTEGER NOT NULL DEFAULT 0,
+            failures_total INTEGER NOT NULL DEFAULT 0,
+            latest TEXT NOT NULL
+        );
+        CREATE INDEX devices_tenant ON devices(poller_tenant, kind);
+        CREATE TABLE device_readings (
+            device_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            agent_id TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            ok INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (device_id, ts, agent_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX device_readings_received ON device_readings(received_at);
+        -- the collector config's [devices] assign table, synced at start-up
+        CREATE TABLE device_assignments (
+            device_id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL
+        );
+        -- who owns a device: the config's assignment, else the polling agent's tenant
+        CREATE VIEW device_owners AS
+            SELECT d.device_id, coalesce(a.tenant, d.poller_tenant) AS tenant
+            FROM devices d LEFT JOIN device_assignments a ON a.device_id = d.device_id;
+        """
+    )

@@ -15,7 +15,7 @@ import msgspec
 
 from agent.wire import AgentInfo, Batch, BatchAck, Report
 
-from . import admin
+from . import admin, devices
 from .admin import Principal
 from .db import transaction
 from .errors import ConflictError, ForbiddenError, NotFoundError
@@ -120,6 +120,7 @@ def ingest(
         )
         booker = Booker(conn, received_at, metering or MeteringSettings())
         booker.book_host_reports(tenant, agent, new_state.epoch, plan.new)
+        devices.ingest_readings(conn, tenant, agent.id, plan.new, received_at)
     if new_state.gaps != gaps or new_state.epoch != epoch:
         conn.execute("DELETE FROM gaps WHERE agent_id = ?", (agent.id,))
         conn.executemany(

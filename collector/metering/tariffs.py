@@ -283,6 +283,9 @@ def _from_msgspec(message: str) -> _Invalid:
     if named:
         where.append(named.group(1) or named.group(2))
     reason = _AT_RE.sub("", message)
+    if where and where[-1] in ("host_hours", "host_month") and "Expected `object" in reason:
+        roles = ", ".join(ROLES)
+        reason += f'; {where[-1]} takes one value per role ({roles}), e.g. {where[-1]} = {{ server = "0.05" }}'
     return _Invalid(where, reason)
 
 

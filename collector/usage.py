@@ -1,0 +1,107 @@
+"""Usage and exports for the API and the CLI: access rules, the current
+period, tariffs, and the ten-year record of every export of a closed period."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .admin import Principal
+from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from .metering import export, ledger, pricing
+from .metering.model import Period, PeriodUsage
+from .metering.tariffs import TariffBook, load_tariffs
+
+__all__ = ["EXPORT_FORMATS", "Export", "export_period", "readable_tenants", "tariff_book", "usage_document"]
+
+EXPORT_FORMATS = {"json": "json", "csv": "csv", "focus": "csv"}
+
+
+def tariff_book(path: str) -> TariffBook | None:
+    """The configured tariffs, or None when usage is metered but not priced."""
+    return load_tariffs(Path(path)) if path else None
+
+
+def readable_tenants(conn: sqlite3.Connection, principal: Principal, requested: str | None) -> list[str]:
+    """Tenants whose usage the token may read, narrowed to `requested`."""
+    if principal.role in ("admin", "billing"):
+        known = [t for (t,) in conn.execute("SELECT name FROM tenants ORDER BY name")]
+        if requested is None:
+            return known
+        if requested not in known:
+            raise NotFoundError(f"unknown tenant {requested!r}")
+        return [requested]
+    if principal.role == "tenant" and principal.tenant:
+        if requested not in (None, principal.tenant):
+            raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
+        return [principal.tenant]
+    raise ForbiddenError(f"a {principal.role} token may not read usage")
+
+
+def parse_period(text: str | None, now: float) -> Period:
+    if not text:
+        return Period.containing(now)
+    try:
+        return Period.parse(text)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def _priced(usage: PeriodUsage, book: TariffBook | None) -> pricing.Invoice:
+    return pricing.price(usage, book or TariffBook(versions=()))
+
+
+def usage_document(conn: sqlite3.Connection, tenant: str, period: Period, book: TariffBook | None) -> dict[str, Any]:
+    usage = ledger.period_usage(conn, tenant, period)
+    return export.usage_document(usage, _priced(usage, book))
+
+
+@dataclass(frozen=True)
+class Export:
+    tenant: str
+    period: str
+    format: str
+    content: bytes
+    sha256: str
+    #: a closed period's export was stored before and this one is identical
+    verified: bool
+
+
+def export_period(
+    conn: sqlite3.Connection, tenant: str, period: Period, fmt: str, book: TariffBook | None, *, now: float
+) -> Export:
+    """Render an export. For a closed period the first export is kept (ten
+    years, append-only) and every later one must be byte-identical to it:
+    a difference means the tariff file or the code changed what a sent
+    invoice says, which is refused rather than silently re-issued."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValidationError(f"unknown format {fmt!r}; one of: {', '.join(EXPORT_FORMATS)}")
+    usage = ledger.period_usage(conn, tenant, period)
+    invoice = _priced(usage, book)
+    if fmt == "json":
+        content = export.render_json(usage, invoice)
+    elif fmt == "csv":
+        content = export.render_csv(usage, invoice)
+    else:
+        content = export.render_focus(usage, invoice)
+    digest = hashlib.sha256(content).hexdigest()
+    verified = False
+    if usage.status == "closed":
+        stored = ledger.stored_export(conn, tenant, str(period), fmt)
+        if stored is None:
+            ledger.store_export(conn, tenant, str(period), fmt, digest, content, now)
+        elif stored[0] != digest:
+            raise ConflictError(
+                f"export of closed period {period} for {tenant} ({fmt}) differs from the one issued before",
+                [
+                    f"issued: sha256 {stored[0]}",
+                    f"now:    sha256 {digest}",
+                    "did the tariff file change for that period?",
+                ],
+            )
+        else:
+            verified = True
+    return Export(tenant, str(period), fmt, content, digest, verified)
