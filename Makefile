@@ -35,10 +35,10 @@ pytest: $(STAMP)
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		prometheus-node-exporter zabbix-agent wrk
+		prometheus-node-exporter zabbix-agent wrk snmpd snmp prometheus-snmp-exporter
 	# The Debian packages start their daemons; tests start their own on free ports.
-	-systemctl disable --now prometheus-node-exporter zabbix-agent 2>/dev/null
-	-pkill -x prometheus-node-exporter; pkill -x zabbix_agentd; true
+	-systemctl disable --now prometheus-node-exporter zabbix-agent snmpd prometheus-snmp-exporter 2>/dev/null
+	-pkill -x prometheus-node-exporter; pkill -x zabbix_agentd; pkill -x snmpd; pkill -x prometheus-snmp-exporter; true
 
 bench: $(STAMP)
 	$(BIN)/python bench/agent_footprint.py

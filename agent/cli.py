@@ -98,6 +98,29 @@ def _make_sampler(config: AgentConfig) -> _SamplerWithInfo:
     return Sampler(role=config.role, site=config.site, textfile_dir=textfile_dir)
 
 
+def _start_snmp(config: AgentConfig, runner: Runner) -> Any:
+    """Start the SNMP poller when devices are configured; pysnmp is imported only then."""
+    if not config.devices:
+        return None
+    from agent.snmp.poller import Poller, SnmpSampler
+
+    poller = Poller(config.devices, default_interval=config.sample_interval, concurrency=config.snmp_concurrency)
+    poller.start()
+    runner.sampler = SnmpSampler(runner.sampler, poller)
+    log.info("polling %s SNMP device(s), at most %s at once", len(config.devices), config.snmp_concurrency)
+    return poller
+
+
+def _snmp_once(config: AgentConfig) -> list[Any]:
+    if not config.devices:
+        return []
+    import asyncio
+
+    from agent.snmp.poller import poll_once
+
+    return asyncio.run(poll_once(config.devices, concurrency=config.snmp_concurrency))
+
+
 def _agent_id(config: AgentConfig, *, persist: bool) -> str:
     if config.agent_id:
         return config.agent_id
@@ -127,6 +150,7 @@ def _cmd_once(args: argparse.Namespace, config: AgentConfig) -> int:
     sampler = _make_sampler(config)
     info = sampler.agent_info(_agent_id(config, persist=False), __version__)
     fields = sampler.sample(config.sample_interval)
+    fields["snmp"] = _snmp_once(config)
     # Validated like a spooled report; seq is left out because only the spool assigns one.
     report = msgspec.json.decode(encode_report(1, fields))
     del report["seq"]
@@ -173,7 +197,12 @@ def _cmd_run(args: argparse.Namespace, config: AgentConfig) -> int:
             config.spool_path,
             spool.pending_count(),
         )
-        run_until_signalled(runner)
+        poller = _start_snmp(config, runner)
+        try:
+            run_until_signalled(runner)
+        finally:
+            if poller is not None:
+                poller.stop()
         log.info("stopped; %s report(s) stay spooled", spool.pending_count())
     return EXIT_OK
 
@@ -350,7 +379,40 @@ def build_parser() -> argparse.ArgumentParser:
         "examples:\n  leitstand-agent status\n  leitstand-agent status --json",
     )
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    snmp_parser = commands.add_parser("snmp", help="SNMP device tools", description="SNMP device tools")
+    snmp_commands = snmp_parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    probe_parser = snmp_commands.add_parser(
+        "probe",
+        help="Poll one device once and print what the poller would read.",
+        description="Poll one device once and print what the poller would read (--json: the wire-format reading).",
+        epilog="examples:\n"
+        "  leitstand-agent snmp probe 10.1.2.30 --community-env COMMUNITY\n"
+        "  AUTH=... PRIV=... leitstand-agent snmp probe usv.rathaus:161 --v3-user leitstand \\\n"
+        "      --auth sha256 --auth-key-env AUTH --priv aes256 --priv-key-env PRIV --kind ups --json\n\n"
+        "exit codes: 0 the device answered, 2 usage error, 4 the poll failed",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    probe_parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
+    probe_parser.set_defaults(func=_cmd_snmp_probe)
+    from agent.snmp import probe
+
+    probe.add_arguments(probe_parser)
     return parser
+
+
+def _cmd_snmp_probe(args: argparse.Namespace, config: AgentConfig) -> int:
+    from agent.snmp import probe
+
+    try:
+        device = probe.device_from_args(args)
+    except ValueError as exc:  # DeviceConfigError included; never carries a secret
+        raise _UsageError(str(exc)) from None
+    reading = probe.probe(device)
+    if args.json:
+        sys.stdout.write(msgspec.json.format(wire.encode(reading), indent=2).decode() + "\n")
+    else:
+        print(probe.render_text(reading))
+    return EXIT_OK if reading.ok else EXIT_TRANSPORT
 
 
 def _url_argument(value: str) -> str:

@@ -98,6 +98,10 @@ class AgentConfig:
     textfile_dir: Path | None = None
     request_timeout: float = 10.0
     agent_id: str | None = None
+    #: SNMP devices this agent polls ([[devices]] tables; agent.snmp.devices.DeviceConfig)
+    devices: tuple[Any, ...] = ()
+    snmp_concurrency: int = 32
+    snmp_secrets_file: Path | None = None
     source: Path | None = None  # the file that was read, for messages
 
     @property
@@ -183,6 +187,12 @@ def _agent_id(value: str) -> str:
     return value
 
 
+def _snmp_concurrency(value: int) -> int:
+    if not 1 <= value <= 1024:
+        raise _Invalid(f"expected 1..1024 devices polled at once, got {value}")
+    return value
+
+
 _KEYS: dict[str, _Key] = {
     "collector_url": _Key("str", _url),
     "token_file": _Key("str", _path),
@@ -197,10 +207,14 @@ _KEYS: dict[str, _Key] = {
     "textfile_dir": _Key("str", _path),
     "request_timeout": _Key("float", _seconds),
     "agent_id": _Key("str", _agent_id),
+    "snmp_concurrency": _Key("int", _snmp_concurrency),
+    "snmp_secrets_file": _Key("str", _path),
 }
-_PATH_KEYS = frozenset({"token_file", "state_dir", "ca_bundle", "textfile_dir"})
+_PATH_KEYS = frozenset({"token_file", "state_dir", "ca_bundle", "textfile_dir", "snmp_secrets_file"})
 # Settings whose absence means "use the default"; an empty environment variable unsets them.
 _OPTIONAL_KEYS = _PATH_KEYS | {"collector_url", "agent_id"}
+# Tables rather than flat keys: SNMP devices ([[devices]], see agent.snmp.devices).
+_DEVICES_KEY = "devices"
 
 _TYPE_NAMES = {"str": "a string", "float": "a number", "int": "an integer"}
 
@@ -317,12 +331,17 @@ def load_config(
     file_path = Path(path) if path is not None else default_config_path(env, is_root=is_root)
     values: dict[str, Any] = {}
     source: Path | None = None
+    devices_raw: object = None
+    devices_line: int | None = None
 
     if explicit or file_path.exists():
         text, data = _read_file(file_path)
         source = file_path
         for key, raw in data.items():
             line = find_key_line(text, (), key)
+            if key == _DEVICES_KEY:
+                devices_raw, devices_line = raw, line
+                continue
             spec = _KEYS.get(key)
             if spec is None:
                 known = ", ".join(sorted(_KEYS))
@@ -361,4 +380,17 @@ def load_config(
 
     if "state_dir" not in values:
         values["state_dir"] = default_state_dir(env, is_root=is_root)
+    if devices_raw is not None:
+        values["devices"] = _load_devices(devices_raw, values.get("snmp_secrets_file"), env, file_path, devices_line)
     return AgentConfig(source=source, **values)
+
+
+def _load_devices(raw: object, secrets_file: Path | None, env: Mapping[str, str], path: Path, line: int | None) -> Any:
+    # Imported only when devices are configured; the package itself never loads pysnmp.
+    from agent.snmp.devices import DeviceConfigError, load_secrets_file, parse_devices
+
+    try:
+        secrets = load_secrets_file(secrets_file) if secrets_file is not None else {}
+        return parse_devices(raw, secrets=secrets, env=env)
+    except DeviceConfigError as exc:
+        raise ConfigError(exc.reason, source=str(path), key=exc.key, line=line) from None

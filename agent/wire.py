@@ -8,7 +8,7 @@ here as type annotations; rules that need the collector's clock or state
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -20,11 +20,18 @@ __all__ = [
     "Cpu",
     "Disk",
     "ErrorBody",
+    "Interface",
     "Memory",
     "Nic",
+    "Printer",
+    "PrinterAlert",
+    "PrinterSupply",
+    "PrinterTray",
     "Report",
     "SnmpReading",
+    "SnmpSys",
     "TextfileSample",
+    "Ups",
     "WireError",
     "decode_batch",
     "decode_json",
@@ -100,18 +107,148 @@ class TextfileSample(_Base):
     labels: dict[LabelName, LabelValue] = {}
 
 
+# -- SNMP (issue 3) -----------------------------------------------------------------
+# A device reading as the agent's poller reports it. Fields the device does not
+# tell (or told as garbage) are null, never 0: 0 pages is a fact, null is "unknown".
+
+Oid = Annotated[str, msgspec.Meta(max_length=256, pattern=r"^[0-9]+(\.[0-9]+)*$")]
+LongStr = Annotated[str, msgspec.Meta(max_length=1024)]
+Counter = Annotated[int, msgspec.Meta(ge=0)]  # Counter64 reaches 2**64 - 1
+SnmpInt = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**32 - 1)]
+
+
+class SnmpSys(_Base):
+    """The system group (SNMPv2-MIB)."""
+
+    descr: LongStr | None = None
+    object_id: Oid | None = None
+    name: ShortStr | None = None
+    location: ShortStr | None = None
+    #: sysUpTime in seconds. Goes back (or is below the previous reading's) when
+    #: the device restarted: a counter that went down with it is a reboot, one
+    #: that went down without it a 32-bit wrap.
+    uptime_s: NonNeg | None = None
+
+
+class PrinterSupply(_Base):
+    """A row of prtMarkerSuppliesTable."""
+
+    index: ShortStr
+    description: LongStr | None = None
+    type: ShortStr | None = None  # toner, ink, wasteToner, opc, ... (PrtMarkerSuppliesTypeTC)
+    supply_class: Literal["consumed", "filled", "other"] | None = None
+    unit: ShortStr | None = None
+    level_raw: SnmpInt | None = None
+    max_capacity_raw: SnmpInt | None = None
+    #: level / max capacity x 100, or null when either is one of the MIB's special values.
+    #: For a receptacle (waste toner) it is the free space left.
+    percent: Percent | None = None
+    #: what a special level means: unrestricted (-1), unknown (-2), some_remaining (-3).
+    level_state: Literal["ok", "unrestricted", "unknown", "some_remaining", "invalid"] = "ok"
+
+
+class PrinterTray(_Base):
+    """A row of prtInputTable."""
+
+    index: ShortStr
+    name: ShortStr | None = None
+    level_raw: SnmpInt | None = None
+    max_capacity_raw: SnmpInt | None = None
+    percent: Percent | None = None
+
+
+class PrinterAlert(_Base):
+    """A row of prtAlertTable: an active condition such as a jam or an open door."""
+
+    index: ShortStr
+    severity: Literal["other", "critical", "warning", "warning_binary", "unknown"] = "unknown"
+    group: ShortStr | None = None
+    code: ShortStr | None = None
+    description: LongStr | None = None
+
+
+class Printer(_Base):
+    """Printer-MIB, HOST-RESOURCES printer rows and vendor page counters."""
+
+    #: Lifetime pages: prtMarkerLifeCount, else the vendor's total.
+    pages_total: Counter | None = None
+    pages_mono: Counter | None = None
+    pages_color: Counter | None = None
+    #: where the counters came from: printer-mib, brother, kyocera, hp (joined with +).
+    pages_source: ShortStr | None = None
+    model: ShortStr | None = None
+    serial: ShortStr | None = None
+    #: hrDeviceStatus: unknown, running, warning, testing, down
+    device_status: ShortStr | None = None
+    #: hrPrinterStatus: other, unknown, idle, printing, warmup
+    printer_status: ShortStr | None = None
+    #: hrPrinterDetectedErrorState bits set: lowPaper, noPaper, lowToner, noToner, doorOpen, jammed, ...
+    detected_errors: Annotated[list[ShortStr], msgspec.Meta(max_length=32)] = []
+    supplies: Annotated[list[PrinterSupply], msgspec.Meta(max_length=256)] = []
+    trays: Annotated[list[PrinterTray], msgspec.Meta(max_length=256)] = []
+    alerts: Annotated[list[PrinterAlert], msgspec.Meta(max_length=256)] = []
+
+
+class Ups(_Base):
+    """UPS-MIB (RFC 1628), or a vendor MIB where it is absent (APC PowerNet, Eaton XUPS)."""
+
+    source: Literal["ups-mib", "apc", "xups"]
+    on_battery: bool | None = None
+    #: normal, battery, bypass, none, booster, reducer, other
+    output_source: ShortStr | None = None
+    #: normal, low, depleted, unknown
+    battery_status: ShortStr | None = None
+    charge_pct: Percent | None = None
+    runtime_s: NonNeg | None = None
+    seconds_on_battery: NonNeg | None = None
+    load_pct: Annotated[float, msgspec.Meta(ge=0, le=1000)] | None = None
+    battery_voltage_v: NonNeg | None = None
+    battery_temperature_c: float | None = None
+    input_voltage_v: NonNeg | None = None
+    input_frequency_hz: NonNeg | None = None
+    output_voltage_v: NonNeg | None = None
+    output_frequency_hz: NonNeg | None = None
+    output_current_a: NonNeg | None = None
+    output_power_w: NonNeg | None = None
+
+
+class Interface(_Base):
+    """An IF-MIB interface (ifTable joined with ifXTable)."""
+
+    index: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+    name: ShortStr | None = None
+    descr: ShortStr | None = None
+    alias: ShortStr | None = None
+    type: SnmpInt | None = None
+    admin_status: ShortStr | None = None
+    oper_status: ShortStr | None = None
+    speed_bps: Counter | None = None
+    in_octets_total: Counter | None = None
+    out_octets_total: Counter | None = None
+    #: 64 when the octet counters are ifHC*Octets (Counter64), 32 for ifIn/OutOctets (wrap at 2**32).
+    counter_bits: Literal[32, 64] = 64
+    in_errors_total: Counter | None = None
+    out_errors_total: Counter | None = None
+    uplink: bool = False
+
+
 class SnmpReading(_Base):
-    """One device poll. The kind-specific sections are defined by the SNMP issue;
-    until then they travel as opaque JSON objects."""
+    """One poll of one SNMP device (see DESIGN.md, wire format v1)."""
 
     device: Name
     kind: Literal["printer", "ups", "switch", "generic"] = "generic"
     ok: bool = True
-    error: ShortStr = ""
-    sys: dict[str, Any] = {}
-    printer: dict[str, Any] | None = None
-    ups: dict[str, Any] | None = None
-    interfaces: list[dict[str, Any]] | None = None
+    #: why the poll failed (ok false), never containing a secret.
+    error: LongStr = ""
+    #: Unix seconds when the poll finished.
+    ts: Annotated[float, msgspec.Meta(ge=EARLIEST_TS)] | None = None
+    address: ShortStr = ""
+    sys: SnmpSys = msgspec.field(default_factory=SnmpSys)
+    printer: Printer | None = None
+    ups: Ups | None = None
+    interfaces: Annotated[list[Interface], msgspec.Meta(max_length=8192)] | None = None
+    #: fields the device answered with garbage or not at all, e.g. "printer.pages_total: noSuchObject".
+    notes: Annotated[list[LongStr], msgspec.Meta(max_length=256)] = []
 
 
 class Report(_Base):

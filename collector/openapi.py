@@ -12,6 +12,7 @@ from agent.wire import Batch, BatchAck, ErrorBody
 
 from . import __version__
 from .api_types import EnrollRequest, EnrollResponse, Health, HostDetail, HostList, SampleList
+from .devices import DeviceDetail, DeviceList, ReadingList
 
 __all__ = ["openapi_document"]
 
@@ -50,10 +51,64 @@ def _param(name: str, schema: dict[str, Any], where: str = "query", description:
     }
 
 
+def _device_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """The SNMP device inventory (collector/devices.py)."""
+    device_id = _param("device_id", {"type": "string"}, "path", "device id from the polling agent's config")
+    return {
+        "/api/v1/devices": {
+            "get": {
+                "summary": "SNMP devices visible to the token, with state (up, unreachable, stale)",
+                "security": security,
+                "parameters": [
+                    _param("tenant", {"type": "string"}),
+                    _param("kind", {"type": "string", "enum": ["printer", "ups", "switch", "generic"]}),
+                    _param("state", {"type": "string", "enum": ["up", "unreachable", "stale"]}),
+                    _param("agent_id", {"type": "string"}, description="the polling agent"),
+                ],
+                "responses": {**_ok("DeviceList"), **_errors(400, 401, 403)},
+            }
+        },
+        "/api/v1/devices/{device_id}": {
+            "get": {
+                "summary": "One SNMP device with its latest reading",
+                "security": security,
+                "parameters": [device_id],
+                "responses": {**_ok("DeviceDetail"), **_errors(401, 403, 404)},
+            }
+        },
+        "/api/v1/devices/{device_id}/readings": {
+            "get": {
+                "summary": "Readings of a device between since and until (Unix seconds)",
+                "security": security,
+                "parameters": [
+                    device_id,
+                    _param("since", {"type": "number"}, description="default: until - 86400"),
+                    _param("until", {"type": "number"}, description="default: now"),
+                    _param("limit", {"type": "integer", "minimum": 1, "maximum": 10000}),
+                ],
+                "responses": {**_ok("ReadingList"), **_errors(400, 401, 403, 404)},
+            }
+        },
+    }
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
-        [Batch, BatchAck, ErrorBody, EnrollRequest, EnrollResponse, HostList, HostDetail, SampleList, Health],
+        [
+            Batch,
+            BatchAck,
+            ErrorBody,
+            EnrollRequest,
+            EnrollResponse,
+            HostList,
+            HostDetail,
+            SampleList,
+            Health,
+            DeviceList,
+            DeviceDetail,
+            ReadingList,
+        ],
         ref_template="#/components/schemas/{name}",
     )
     security: list[dict[str, list[str]]] = [{"bearer": []}]
@@ -123,6 +178,7 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {**_ok("SampleList"), **_errors(400, 401, 403, 404)},
                 }
             },
+            **_device_paths(security),
             "/healthz": {
                 "get": {
                     "summary": "Liveness and writer health",
