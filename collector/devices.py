@@ -141,7 +141,8 @@ def ingest_readings(
         rows_out.append((reading.device, ts, agent_id, received_at, int(reading.ok), data))
         _upsert(conn, tenant, agent_id, reading, ts, received_at, data)
         known[reading.device] = (tenant, owner)
-        accepted.append((owner, reading))
+        # metering pairs readings by time: hand it the time stored here
+        accepted.append((owner, msgspec.structs.replace(reading, ts=ts)))
     if rows_out:
         conn.executemany(
             "INSERT OR IGNORE INTO device_readings (device_id, ts, agent_id, received_at, ok, data) "

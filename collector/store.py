@@ -21,6 +21,7 @@ from .db import transaction
 from .errors import ConflictError, ForbiddenError, NotFoundError
 from .ingest import HostSeqState, plan_batch
 from .metering.ledger import Booker, MeteringSettings
+from .metering.points import device_point
 
 __all__ = [
     "HostFilter",
@@ -120,7 +121,9 @@ def ingest(
         )
         booker = Booker(conn, received_at, metering or MeteringSettings())
         booker.book_host_reports(tenant, agent, new_state.epoch, plan.new)
-        devices.ingest_readings(conn, tenant, agent.id, plan.new, received_at)
+        for owner, reading in devices.ingest_readings(conn, tenant, agent.id, plan.new, received_at):
+            if reading.kind == "printer":
+                booker.book_device_reading(owner, reading.device, device_point(reading), reading.ok)
     if new_state.gaps != gaps or new_state.epoch != epoch:
         conn.execute("DELETE FROM gaps WHERE agent_id = ?", (agent.id,))
         conn.executemany(

@@ -15,11 +15,19 @@ from dataclasses import dataclass
 
 import msgspec
 
-from agent.wire import AgentInfo, Report
+from agent.wire import AgentInfo, Report, SnmpReading
 
 from .counters import counter_delta, covered_span, split_by_hour, to_scaled
 
-__all__ = ["Contribution", "DevicePoint", "HostPoint", "device_contributions", "host_contributions", "host_point"]
+__all__ = [
+    "Contribution",
+    "DevicePoint",
+    "HostPoint",
+    "device_contributions",
+    "device_point",
+    "host_contributions",
+    "host_point",
+]
 
 #: psutil's boot_time wobbles by a second or so between calls
 BOOT_TOLERANCE_S = 5.0
@@ -65,6 +73,18 @@ def host_point(agent: AgentInfo, report: Report) -> HostPoint:
         mem_used=report.memory.used_bytes if report.memory else None,
         disk_used=sum(d.used_bytes for d in report.disks) if report.disks else None,
         sessions=report.sessions,
+    )
+
+
+def device_point(reading: SnmpReading) -> DevicePoint:
+    """What metering keeps of a printer reading (its `ts` set by the ingest)."""
+    printer = reading.printer
+    return DevicePoint(
+        ts=reading.ts or 0.0,
+        uptime_s=reading.sys.uptime_s,
+        pages_total=printer.pages_total if printer else None,
+        pages_mono=printer.pages_mono if printer else None,
+        pages_color=printer.pages_color if printer else None,
     )
 
 
