@@ -170,3 +170,33 @@ def test_v3_auth_priv_against_net_snmp(snmpd: Snmpd) -> None:
     assert switch.ok and switch.interfaces
     lo = [i for i in switch.interfaces if i.descr == "lo"]
     assert lo and lo[0].counter_bits == 64 and lo[0].oper_status == "up"
+
+
+def test_poller_thread_feeds_readings_into_each_report(snmpsim: SnmpSim, blackhole: int) -> None:
+    from agent.snmp.poller import Poller, SnmpSampler
+    from tests.support import wait_until
+
+    class HostSampler:
+        def sample(self, interval_s: float) -> dict[str, Any]:
+            return {"ts": 1.8e9, "interval_s": interval_s, "snmp": []}
+
+    good = {"id": "good", "kind": "ups", "interval": 1, **snmpsim.target("eaton_connectups-ups")}
+    dead = {"id": "dead", "address": "127.0.0.1", "port": blackhole, "community": "x", "timeout": 0.3, "retries": 0}
+    poller = Poller(devices(good, {**dead, "interval": 1}), default_interval=60, concurrency=2)
+    sampler = SnmpSampler(HostSampler(), poller)
+    poller.start()
+    try:
+        seen: list[wire.SnmpReading] = []
+
+        def enough() -> bool:
+            seen.extend(sampler.sample(15)["snmp"])
+            return sum(r.device == "good" for r in seen) >= 3
+
+        wait_until(enough, timeout=30, what="three polls of the good device")
+    finally:
+        poller.stop()
+    good_readings = [r for r in seen if r.device == "good"]
+    assert all(r.ok and r.ups is not None and r.ups.charge_pct == 100 for r in good_readings)
+    assert any(r.device == "dead" and not r.ok for r in seen)
+    # Drained: each reading goes into exactly one report.
+    assert len({(r.device, r.ts) for r in seen}) == len(seen)
