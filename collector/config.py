@@ -65,8 +65,8 @@ class DevicesConfig(_Section):
 class MeteringConfig(_Section):
     #: A report covers at most this many seconds: a longer silence is not billed.
     max_gap_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
-    #: Days the per-report metering points are kept to pair late reports with their neighbours.
-    points_days: Annotated[int, msgspec.Meta(ge=1)] = 62
+    #: Days every per-report metering point is kept; after that only those late data can still need.
+    points_days: Annotated[int, msgspec.Meta(ge=1)] = 2
     #: Tariff file (TOML); empty: usage is metered but not priced.
     tariffs: str = ""
 

@@ -235,3 +235,17 @@ def m003_devices(db: Database) -> None:
             FROM devices d LEFT JOIN device_assignments a ON a.device_id = d.device_id;
         """
     )
+
+
+@migrations()
+def m005_point_horizons(db: Database) -> None:
+    # Device metering points older than this were pruned: a reading older
+    # than its stream's horizon cannot be placed between its true neighbours.
+    db.executescript(
+        """
+        CREATE TABLE point_horizons (
+            stream TEXT PRIMARY KEY,
+            pruned_before REAL NOT NULL
+        );
+        """
+    )

@@ -9,6 +9,7 @@ period never changes.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,8 @@ from .points import (
 )
 
 P = TypeVar("P", HostPoint, DevicePoint)
+
+log = logging.getLogger("leitstand.collector.metering")
 
 __all__ = [
     "Booker",
@@ -153,6 +156,12 @@ class Booker:
     def book_device_reading(self, tenant: str, device: str, point: DevicePoint, ok: bool) -> None:
         stream = f"d:{device}"
         key = (0, point.ts)
+        horizon = self.conn.execute("SELECT pruned_before FROM point_horizons WHERE stream = ?", (stream,)).fetchone()
+        if ok and horizon and point.ts < horizon[0]:
+            log.warning(
+                "reading of %s from %s is older than its pruned metering history: not metered", device, point.ts
+            )
+            ok = False
         if ok:
             if self.conn.execute(
                 "SELECT 1 FROM meter_points WHERE stream = ? AND k1 = 0 AND k2 = ?", (stream, point.ts)
@@ -240,14 +249,41 @@ class Booker:
 
 
 def prune_points(conn: sqlite3.Connection, *, before: float) -> int:
-    """Drop metering points older than `before`, except each stream's newest
-    (the baseline the next report's counter deltas start from)."""
-    cur = conn.execute(
-        "DELETE FROM meter_points AS m WHERE ts < ? AND EXISTS (SELECT 1 FROM meter_points n "
-        "WHERE n.stream = m.stream AND (n.k1, n.k2) > (m.k1, m.k2))",
+    """Drop metering points older than `before` that late data can no longer need.
+
+    A late host report is stored only if its seq fills a recorded gap, so a
+    host point is kept while it is its stream's newest (the baseline of the
+    next counter delta) or borders an open gap (the neighbour of a future
+    fill). Device readings are ordered by time, so a device stream remembers
+    how far it was pruned, and a reading older than that is not metered.
+    """
+    deleted = conn.execute(
+        "DELETE FROM meter_points AS m WHERE stream LIKE 'h:%' AND ts < ? "
+        "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND (n.k1, n.k2) > (m.k1, m.k2)) "
+        "AND NOT EXISTS (SELECT 1 FROM gaps g WHERE 'h:' || g.agent_id = m.stream AND g.epoch = m.k1 "
+        "AND m.k2 BETWEEN g.from_seq - 1 AND g.to_seq + 1)",
         (before,),
-    )
-    return cur.rowcount
+    ).rowcount
+    streams = [
+        s
+        for (s,) in conn.execute(
+            "SELECT DISTINCT stream FROM meter_points AS m WHERE stream LIKE 'd:%' AND ts < ? "
+            "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND n.k2 > m.k2)",
+            (before,),
+        )
+    ]
+    for stream in streams:
+        deleted += conn.execute(
+            "DELETE FROM meter_points AS m WHERE stream = ? AND ts < ? "
+            "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND n.k2 > m.k2)",
+            (stream, before),
+        ).rowcount
+        conn.execute(
+            "INSERT INTO point_horizons (stream, pruned_before) VALUES (?, ?) "
+            "ON CONFLICT (stream) DO UPDATE SET pruned_before = max(pruned_before, excluded.pruned_before)",
+            (stream, before),
+        )
+    return deleted
 
 
 # -- reading ---------------------------------------------------------------------

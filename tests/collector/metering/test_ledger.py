@@ -184,3 +184,40 @@ def test_report_straddling_month_end_is_split_between_months(db: tuple[sqlite3.C
     # host hours: report 2 covers 60 s, 30 of them in each month; report 1 covers 60 s in October
     assert cpu["2026-10"]["host_hours"] == 90_000  # ms
     assert cpu["2026-11"]["host_hours"] == 30_000
+
+
+def test_pruned_points_still_place_a_late_gap_fill_exactly() -> None:
+    reports = [rep(s, busy=10.0 * s + (s % 3), rx=500 * s, mem=GIB + s) for s in range(1, 21)]
+    in_order, principal = fresh()
+    send(in_order, principal, reports)
+    conn, principal = fresh()
+    send(conn, principal, reports[:10] + reports[14:])  # seq 11-14 still in flight
+    in_order.execute("BEGIN")
+    conn.execute("BEGIN")
+    ledger.prune_points(conn, before=T0 + 10**7)  # everything is old
+    conn.execute("COMMIT")
+    in_order.execute("COMMIT")
+    kept = [k2 for (k2,) in conn.execute("SELECT k2 FROM meter_points ORDER BY k2")]
+    assert kept == [10, 15, 20]  # gap borders and the newest
+    send(conn, principal, reports[10:14])
+    assert rows(conn) == rows(in_order)
+
+
+def test_device_reading_older_than_the_pruned_history_is_not_metered(
+    db: tuple[sqlite3.Connection, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from collector.metering.points import DevicePoint
+
+    conn, _ = db
+    conn.execute("BEGIN")
+    booker = ledger.Booker(conn, T0 + 10**6)
+    for h in range(5):
+        booker.book_device_reading(
+            "t1", "prn-1", DevicePoint(T0 + 3600 * h, 100.0 + 3600 * h, 100 * h, None, None), True
+        )
+    ledger.prune_points(conn, before=T0 + 3600 * 3)
+    before = rows(conn)
+    booker.book_device_reading("t1", "prn-1", DevicePoint(T0 + 1800, 1900.0, 50, None, None), True)
+    conn.execute("COMMIT")
+    assert rows(conn) == before
+    assert "older than its pruned metering history" in caplog.text
