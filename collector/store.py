@@ -120,10 +120,11 @@ def ingest(
             ],
         )
         booker = Booker(conn, received_at, metering or MeteringSettings())
-        booker.book_host_reports(tenant, agent, new_state.epoch, plan.new)
+        booker.book_host_reports(tenant, agent, new_state.epoch, plan.new, newest_after=(epoch, last_seq))
         for owner, reading in devices.ingest_readings(conn, tenant, agent.id, plan.new, received_at):
             if reading.kind == "printer":
                 booker.book_device_reading(owner, reading.device, device_point(reading), reading.ok)
+        booker.flush()
     if new_state.gaps != gaps or new_state.epoch != epoch:
         conn.execute("DELETE FROM gaps WHERE agent_id = ?", (agent.id,))
         conn.executemany(

@@ -7,7 +7,6 @@ exactly as it would travel in the wire format's ``snmp`` section.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from collections.abc import Mapping
 
@@ -66,6 +65,10 @@ def device_from_args(args: argparse.Namespace, env: Mapping[str, str] | None = N
 
 
 def probe(device: DeviceConfig) -> wire.SnmpReading:
+    # Imported here: `leitstand-agent run` builds this parser too, and asyncio
+    # (with subprocess) would cost every agent about 2 MB RSS.
+    import asyncio
+
     from agent.snmp.poller import poll_once  # imports pysnmp
 
     return asyncio.run(poll_once([device]))[0]

@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import TypeVar
 
 import msgspec
@@ -68,14 +69,30 @@ class MeteringSettings:
     max_gap_s: float = 300.0
 
 
+@lru_cache(maxsize=4096)
+def period_of_hour(hour: int) -> Period:
+    """The Berlin month of a UTC hour. Berlin's offsets are whole hours, so
+    every instant of a UTC hour lies in the same month."""
+    return Period.containing(hour)
+
+
+def _period_of(ts: float) -> Period:
+    return period_of_hour(int(ts // 3600) * 3600)
+
+
 @dataclass
 class Booker:
-    """Books one writer job's contributions; caches which periods are closed."""
+    """Books one writer job's contributions: sums them in memory and writes
+    each table once in `flush()`; caches which periods are closed."""
 
     conn: sqlite3.Connection
     now: float
     settings: MeteringSettings = field(default_factory=MeteringSettings)
     _closed: dict[tuple[str, str], bool] = field(default_factory=dict)
+    _ledger: dict[tuple[str, int, str, str], int] = field(default_factory=dict)
+    _subjects: dict[tuple[str, str, str, str, str, str], int] = field(default_factory=dict)
+    _adjustments: list[tuple[object, ...]] = field(default_factory=list)
+    _points: list[tuple[object, ...]] = field(default_factory=list)
 
     # -- periods ---------------------------------------------------------------
 
@@ -95,22 +112,34 @@ class Booker:
 
     # -- hosts -----------------------------------------------------------------
 
-    def book_host_reports(self, tenant: str, agent: AgentInfo, epoch: int, reports: Sequence[Report]) -> None:
+    def book_host_reports(
+        self,
+        tenant: str,
+        agent: AgentInfo,
+        epoch: int,
+        reports: Sequence[Report],
+        *,
+        newest_after: tuple[int, int] | None = None,
+    ) -> None:
+        """Book new reports of one host. Keys (epoch, seq) above `newest_after`
+        are known to be the newest of the stream, so no later point needs
+        re-pairing (the common case: reports arriving in order)."""
         stream = f"h:{agent.id}"
-        tail: tuple[tuple[int, int], HostPoint] | None = None  # last inserted point, known to be the newest
+        tail: tuple[tuple[int, int], HostPoint] | None = None  # last point, known to be the newest
         coverage: dict[tuple[str, int], list[int]] = {}
+        gap = self.settings.max_gap_s
         for report in sorted(reports, key=lambda r: r.seq):
             key = (epoch, report.seq)
             point = host_point(agent, report)
             prev: HostPoint | None
-            nxt: HostPoint | None
+            nxt: HostPoint | None = None
             if tail is not None and key > tail[0]:
-                prev, nxt = tail[1], None
+                prev = tail[1]
             else:
                 prev = self._neighbour(stream, key, before=True, decoder=_host_point)
-                nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
-            self._insert_point(stream, key, point.ts, tenant, point)
-            gap = self.settings.max_gap_s
+                if newest_after is None or key <= newest_after:
+                    nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
+            self._points.append((stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
             if nxt is None:
                 deltas = combine(host_contributions(prev, point, max_gap_s=gap))
             else:
@@ -123,20 +152,19 @@ class Booker:
             self._book(tenant, "host", agent.id, deltas)
             tail = (key, point) if nxt is None else None
             self._workplace_day(tenant, agent, report)
-            period = Period.containing(report.ts)
+            period = _period_of(report.ts)
             if not self.is_closed(tenant, period):
                 acc = coverage.setdefault((str(period), epoch), [0, report.seq, report.seq])
                 acc[0] += 1
                 acc[1] = min(acc[1], report.seq)
                 acc[2] = max(acc[2], report.seq)
-        for (period_s, ep), (n, lo, hi) in coverage.items():
-            self.conn.execute(
-                "INSERT INTO coverage (tenant, period, stream, epoch, role, reports, min_seq, max_seq) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, stream, epoch) DO UPDATE SET "
-                "reports = reports + excluded.reports, min_seq = min(min_seq, excluded.min_seq), "
-                "max_seq = max(max_seq, excluded.max_seq), role = excluded.role",
-                (tenant, period_s, stream, ep, agent.role, n, lo, hi),
-            )
+        self.conn.executemany(
+            "INSERT INTO coverage (tenant, period, stream, epoch, role, reports, min_seq, max_seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, stream, epoch) DO UPDATE SET "
+            "reports = reports + excluded.reports, min_seq = min(min_seq, excluded.min_seq), "
+            "max_seq = max(max_seq, excluded.max_seq), role = excluded.role",
+            [(tenant, period_s, stream, ep, agent.role, n, lo, hi) for (period_s, ep), (n, lo, hi) in coverage.items()],
+        )
 
     def _workplace_day(self, tenant: str, agent: AgentInfo, report: Report) -> None:
         if agent.role != "thin-client" or not report.sessions:
@@ -163,13 +191,14 @@ class Booker:
             )
             ok = False
         if ok:
+            self._flush_points()
             if self.conn.execute(
                 "SELECT 1 FROM meter_points WHERE stream = ? AND k1 = 0 AND k2 = ?", (stream, point.ts)
             ).fetchone():
                 return  # the same reading again
             prev = self._neighbour(stream, key, before=True, decoder=_device_point)
             nxt = self._neighbour(stream, key, before=False, decoder=_device_point)
-            self._insert_point(stream, key, point.ts, tenant, point)
+            self._points.append((stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
             if nxt is None:
                 deltas = combine(device_contributions(prev, point))
             else:
@@ -180,7 +209,7 @@ class Booker:
                     signs=(1, 1, -1),
                 )
             self._book(tenant, "device", device, deltas)
-        period = Period.containing(point.ts)
+        period = _period_of(point.ts)
         if not self.is_closed(tenant, period):
             self.conn.execute(
                 "INSERT INTO device_coverage (tenant, period, device, polls, ok) VALUES (?, ?, ?, 1, ?) "
@@ -193,6 +222,7 @@ class Booker:
     def _neighbour(
         self, stream: str, key: tuple[float, float], *, before: bool, decoder: msgspec.msgpack.Decoder[P]
     ) -> P | None:
+        self._flush_points()  # a lookup must see the points booked so far
         if before:
             sql = "SELECT data FROM meter_points WHERE stream = ? AND (k1, k2) < (?, ?) ORDER BY k1 DESC, k2 DESC"
         else:
@@ -200,52 +230,53 @@ class Booker:
         row = self.conn.execute(sql + " LIMIT 1", (stream, *key)).fetchone()
         return decoder.decode(row[0]) if row else None
 
-    def _insert_point(self, stream: str, key: tuple[float, float], ts: float, tenant: str, point: object) -> None:
-        self.conn.execute(
-            "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data) VALUES (?, ?, ?, ?, ?, ?)",
-            (stream, key[0], key[1], ts, tenant, _pack.encode(point)),
-        )
+    def _flush_points(self) -> None:
+        if self._points:
+            self.conn.executemany(
+                "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data) VALUES (?, ?, ?, ?, ?, ?)", self._points
+            )
+            self._points.clear()
 
     def _book(self, tenant: str, kind: str, subject: str, deltas: dict[tuple[str, str, int], int]) -> None:
-        per_period: dict[tuple[str, str, str], int] = {}
         for (meter, dim, hour), scaled in deltas.items():
-            period = Period.containing(hour)
+            period = period_of_hour(hour)
             if self.is_closed(tenant, period):
                 self._adjust(tenant, period, meter, dim, kind, subject, scaled)
                 continue
-            self.conn.execute(
-                "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (tenant, hour, meter, dim) DO UPDATE SET scaled = scaled + excluded.scaled",
-                (tenant, hour, meter, dim, scaled),
-            )
-            key = (str(period), meter, dim)
-            per_period[key] = per_period.get(key, 0) + scaled
-        for (period_s, meter, dim), scaled in per_period.items():
-            self.conn.execute(
-                "INSERT INTO ledger_subject (tenant, period, kind, subject, meter, dim, scaled) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, kind, subject, meter, dim) "
-                "DO UPDATE SET scaled = scaled + excluded.scaled",
-                (tenant, period_s, kind, subject, meter, dim, scaled),
-            )
+            key = (tenant, hour, meter, dim)
+            self._ledger[key] = self._ledger.get(key, 0) + scaled
+            skey = (tenant, str(period), kind, subject, meter, dim)
+            self._subjects[skey] = self._subjects.get(skey, 0) + scaled
 
     def _adjust(self, tenant: str, period: Period, meter: str, dim: str, kind: str, subject: str, scaled: int) -> None:
         booked_in = self.open_period_after(tenant, period)
-        self.conn.execute(
+        booked_on = dt.datetime.fromtimestamp(self.now, BERLIN).date().isoformat()
+        self._adjustments.append(
+            (tenant, str(booked_in), str(period), meter, dim, kind, subject, scaled, booked_on, self.now)
+        )
+
+    def flush(self) -> None:
+        """Write what this job booked: one statement per table."""
+        self._flush_points()
+        self.conn.executemany(
+            "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant, hour, meter, dim) DO UPDATE SET scaled = scaled + excluded.scaled",
+            [(*key, scaled) for key, scaled in self._ledger.items() if scaled],
+        )
+        self.conn.executemany(
+            "INSERT INTO ledger_subject (tenant, period, kind, subject, meter, dim, scaled) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, kind, subject, meter, dim) "
+            "DO UPDATE SET scaled = scaled + excluded.scaled",
+            [(*key, scaled) for key, scaled in self._subjects.items() if scaled],
+        )
+        self.conn.executemany(
             "INSERT INTO adjustments (tenant, booked_period, for_period, meter, dim, kind, subject, scaled, "
             "booked_on, booked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                tenant,
-                str(booked_in),
-                str(period),
-                meter,
-                dim,
-                kind,
-                subject,
-                scaled,
-                dt.datetime.fromtimestamp(self.now, BERLIN).date().isoformat(),
-                self.now,
-            ),
+            self._adjustments,
         )
+        self._ledger.clear()
+        self._subjects.clear()
+        self._adjustments.clear()
 
 
 def prune_points(conn: sqlite3.Connection, *, before: float) -> int:

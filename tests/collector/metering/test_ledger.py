@@ -215,9 +215,12 @@ def test_device_reading_older_than_the_pruned_history_is_not_metered(
         booker.book_device_reading(
             "t1", "prn-1", DevicePoint(T0 + 3600 * h, 100.0 + 3600 * h, 100 * h, None, None), True
         )
+    booker.flush()
+    assert rows(conn)  # the pages were booked
     ledger.prune_points(conn, before=T0 + 3600 * 3)
     before = rows(conn)
     booker.book_device_reading("t1", "prn-1", DevicePoint(T0 + 1800, 1900.0, 50, None, None), True)
+    booker.flush()
     conn.execute("COMMIT")
     assert rows(conn) == before
     assert "older than its pruned metering history" in caplog.text
