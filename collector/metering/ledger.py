@@ -70,13 +70,13 @@ class MeteringSettings:
 
 
 @lru_cache(maxsize=4096)
-def period_of_hour(hour: int) -> Period:
-    """The Berlin month of a UTC hour. Berlin's offsets are whole hours, so
-    every instant of a UTC hour lies in the same month."""
-    return Period.containing(hour)
+def period_of_hour(hour: int) -> str:
+    """The Berlin month (YYYY-MM) of a UTC hour. Berlin's offsets are whole
+    hours, so every instant of a UTC hour lies in the same month."""
+    return str(Period.containing(hour))
 
 
-def _period_of(ts: float) -> Period:
+def _period_of(ts: float) -> str:
     return period_of_hour(int(ts // 3600) * 3600)
 
 
@@ -96,19 +96,20 @@ class Booker:
 
     # -- periods ---------------------------------------------------------------
 
-    def is_closed(self, tenant: str, period: Period) -> bool:
-        key = (tenant, str(period))
-        if key not in self._closed:
-            self._closed[key] = (
+    def is_closed(self, tenant: str, period: str) -> bool:
+        key = (tenant, period)
+        closed = self._closed.get(key)
+        if closed is None:
+            closed = self._closed[key] = (
                 self.conn.execute("SELECT 1 FROM periods WHERE tenant = ? AND period = ?", key).fetchone() is not None
             )
-        return self._closed[key]
+        return closed
 
-    def open_period_after(self, tenant: str, period: Period) -> Period:
-        later = period.next()
-        while self.is_closed(tenant, later):
+    def open_period_after(self, tenant: str, period: str) -> str:
+        later = Period.parse(period).next()
+        while self.is_closed(tenant, str(later)):
             later = later.next()
-        return later
+        return str(later)
 
     # -- hosts -----------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class Booker:
             self._workplace_day(tenant, agent, report)
             period = _period_of(report.ts)
             if not self.is_closed(tenant, period):
-                acc = coverage.setdefault((str(period), epoch), [0, report.seq, report.seq])
+                acc = coverage.setdefault((period, epoch), [0, report.seq, report.seq])
                 acc[0] += 1
                 acc[1] = min(acc[1], report.seq)
                 acc[2] = max(acc[2], report.seq)
@@ -170,11 +171,11 @@ class Booker:
         if agent.role != "thin-client" or not report.sessions:
             return
         day = dt.datetime.fromtimestamp(report.ts, BERLIN).date()
-        period = Period(day.year, day.month)
+        period = str(Period(day.year, day.month))
         closed = self.is_closed(tenant, period)
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO workplace_days (agent_id, day, tenant, period, late) VALUES (?, ?, ?, ?, ?)",
-            (agent.id, day.isoformat(), tenant, str(period), int(closed)),
+            (agent.id, day.isoformat(), tenant, period, int(closed)),
         )
         if cur.rowcount and closed:
             self._adjust(tenant, period, "workplace_days", "", "host", agent.id, 1)
@@ -214,7 +215,7 @@ class Booker:
             self.conn.execute(
                 "INSERT INTO device_coverage (tenant, period, device, polls, ok) VALUES (?, ?, ?, 1, ?) "
                 "ON CONFLICT (tenant, period, device) DO UPDATE SET polls = polls + 1, ok = ok + excluded.ok",
-                (tenant, str(period), device, int(ok)),
+                (tenant, period, device, int(ok)),
             )
 
     # -- shared ----------------------------------------------------------------
@@ -245,15 +246,13 @@ class Booker:
                 continue
             key = (tenant, hour, meter, dim)
             self._ledger[key] = self._ledger.get(key, 0) + scaled
-            skey = (tenant, str(period), kind, subject, meter, dim)
+            skey = (tenant, period, kind, subject, meter, dim)
             self._subjects[skey] = self._subjects.get(skey, 0) + scaled
 
-    def _adjust(self, tenant: str, period: Period, meter: str, dim: str, kind: str, subject: str, scaled: int) -> None:
+    def _adjust(self, tenant: str, period: str, meter: str, dim: str, kind: str, subject: str, scaled: int) -> None:
         booked_in = self.open_period_after(tenant, period)
         booked_on = dt.datetime.fromtimestamp(self.now, BERLIN).date().isoformat()
-        self._adjustments.append(
-            (tenant, str(booked_in), str(period), meter, dim, kind, subject, scaled, booked_on, self.now)
-        )
+        self._adjustments.append((tenant, booked_in, period, meter, dim, kind, subject, scaled, booked_on, self.now))
 
     def flush(self) -> None:
         """Write what this job booked: one statement per table."""
@@ -269,11 +268,12 @@ class Booker:
             "DO UPDATE SET scaled = scaled + excluded.scaled",
             [(*key, scaled) for key, scaled in self._subjects.items() if scaled],
         )
-        self.conn.executemany(
-            "INSERT INTO adjustments (tenant, booked_period, for_period, meter, dim, kind, subject, scaled, "
-            "booked_on, booked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            self._adjustments,
-        )
+        if self._adjustments:
+            self.conn.executemany(
+                "INSERT INTO adjustments (tenant, booked_period, for_period, meter, dim, kind, subject, scaled, "
+                "booked_on, booked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._adjustments,
+            )
         self._ledger.clear()
         self._subjects.clear()
         self._adjustments.clear()
