@@ -52,3 +52,26 @@ async def test_disk_full_is_503_nothing_stored_then_recovers(make_env: Any, monk
     assert r.json()["stored"] == 2
     assert (await env.client.get("/healthz")).status_code == 200
     await env.client.aclose()
+
+
+async def test_retention_prunes_only_old_raw_samples(make_env: Any) -> None:
+    from collector import store
+
+    env = make_env()
+    token = await env.enroll(env.tenant("t1"), "a1")
+    env.clock.now = T0
+    await env.post(token, batch("a1", [report(1, T0 - 100)]))
+    env.clock.now = T0 + 40 * 86400
+    await env.post(token, batch("a1", [report(2, T0 + 40 * 86400 - 10)]))
+    conn = env.db()
+    try:
+        conn.execute("BEGIN")
+        deleted = store.prune_samples(conn, before=env.clock.now - 35 * 86400)
+        conn.execute("COMMIT")
+        assert deleted == 1
+        assert [s for (s,) in conn.execute("SELECT seq FROM samples")] == [2]
+        # the ledger is not touched by raw-sample retention
+        assert conn.execute("SELECT count(*) FROM ledger").fetchone()[0] > 0
+    finally:
+        conn.close()
+    await env.client.aclose()
