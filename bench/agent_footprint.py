@@ -305,7 +305,11 @@ IMPORT_CASES = [
     ("python + psutil + json + urllib.request", "import psutil, json, urllib.request"),
     ("python + msgspec + psutil + sqlite3 + http.client + ssl", "import msgspec, psutil, sqlite3, http.client, ssl"),
     ("import agent.cli", "import agent.cli"),
-    ("import agent.cli + agent.sampling.sampler (what `run` loads)", "import agent.cli, agent.sampling.sampler"),
+    ("import agent.cli + agent.sampling.sampler", "import agent.cli, agent.sampling.sampler"),
+    (
+        "the same + agent.cli.build_parser() (what `run` loads)",
+        "import agent.cli, agent.sampling.sampler; agent.cli.build_parser()",
+    ),
 ]
 
 
