@@ -145,6 +145,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from .model import METERS, Adjustment, Period, PeriodUsage, SubjectTotal
@@ -191,7 +192,9 @@ def _display(meter: str, quantity: Decimal) -> str:
     return format(round_half_up(quantity, METERS[meter].decimals), "f")
 
 
+@lru_cache(maxsize=1024)
 def _utc(ts: float | dt.datetime) -> str:
+    # cached: a FOCUS export formats the same few period bounds on every row
     when = ts if isinstance(ts, dt.datetime) else dt.datetime.fromtimestamp(ts, dt.UTC)
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -93,6 +93,7 @@ class Booker:
     _subjects: dict[tuple[str, str, str, str, str, str], int] = field(default_factory=dict)
     _adjustments: list[tuple[object, ...]] = field(default_factory=list)
     _points: list[tuple[object, ...]] = field(default_factory=list)
+    _days: set[tuple[str, dt.date]] = field(default_factory=set)
 
     # -- periods ---------------------------------------------------------------
 
@@ -171,6 +172,9 @@ class Booker:
         if agent.role != "thin-client" or not report.sessions:
             return
         day = dt.datetime.fromtimestamp(report.ts, BERLIN).date()
+        if (agent.id, day) in self._days:
+            return  # a job's reports mostly fall on the same day
+        self._days.add((agent.id, day))
         period = str(Period(day.year, day.month))
         closed = self.is_closed(tenant, period)
         cur = self.conn.execute(
