@@ -36,8 +36,8 @@ def test_unknown_key_names_file_key_and_line(tmp_path: Path) -> None:
 
 
 def test_unknown_section_names_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "# comment\n\n[alerts]\nx = 1\n")
-    with pytest.raises(ConfigError, match=r"collector.toml:3: alerts:"):
+    path = write(tmp_path, "# comment\n\n[alarme]\nx = 1\n")
+    with pytest.raises(ConfigError, match=r"collector.toml:3: alarme:"):
         load_config(path)
 
 
