@@ -9,6 +9,10 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	# grafana-client brings niquests, whose urllib3-future wheel replaces the real
+	# urllib3 at every interpreter start (a .pth file) and breaks requests-based
+	# tools; built from source with this switch, it keeps to its own namespace.
+	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install --quiet --no-binary urllib3-future urllib3-future
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -35,10 +39,13 @@ pytest: $(STAMP)
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-		prometheus-node-exporter zabbix-agent wrk snmpd snmp prometheus-snmp-exporter
+		prometheus-node-exporter zabbix-agent wrk snmpd snmp prometheus-snmp-exporter \
+		prometheus prometheus-alertmanager
 	# The Debian packages start their daemons; tests start their own on free ports.
-	-systemctl disable --now prometheus-node-exporter zabbix-agent snmpd prometheus-snmp-exporter 2>/dev/null
-	-pkill -x prometheus-node-exporter; pkill -x zabbix_agentd; pkill -x snmpd; pkill -x prometheus-snmp-exporter; true
+	-systemctl disable --now prometheus-node-exporter zabbix-agent snmpd prometheus-snmp-exporter \
+		prometheus prometheus-alertmanager 2>/dev/null
+	-pkill -x prometheus-node-exporter; pkill -x zabbix_agentd; pkill -x snmpd; pkill -x prometheus-snmp-exporter; \
+		pkill -x prometheus; pkill -x prometheus-alertmanager; true
 
 bench: $(STAMP)
 	$(BIN)/python bench/agent_footprint.py

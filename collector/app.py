@@ -22,6 +22,8 @@ from starlette.routing import Route
 from agent.wire import Batch, WireError, decode_batch, decode_json
 
 from . import admin, devices, store, usage
+from .alerting import api as alerting_api
+from .alerting import service as alerting_service
 from .api_types import EnrollRequest
 from .config import Config
 from .db import connect, migrate
@@ -29,7 +31,10 @@ from .errors import CollectorError, OverloadedError, PayloadTooLargeError, Valid
 from .metering import ledger
 from .metering.ledger import MeteringSettings
 from .metering.tariffs import TariffBook
+from .metrics import metrics_handler
 from .openapi import openapi_document
+from .readiness import api as readiness_api
+from .readiness.config import settings as readiness_settings
 from .writer import Writer
 
 __all__ = ["Collector", "create_app", "error_response"]
@@ -78,6 +83,8 @@ def create_app(
     """Build the app; the database is opened and migrated here, the writer
     started. `app.state.collector.close()` (or the ASGI lifespan) stops it."""
     config = config or Config()
+    readiness = readiness_settings(config.readiness)  # ConfigError: refuse to start rather than guess
+    alerting = alerting_service.from_config(config)
     synchronous = config.storage.synchronous
     reader = connect(db_path, synchronous=synchronous)
     migrate(reader)
@@ -105,7 +112,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with readiness_api.schedule(collector, readiness), alerting_service.schedule(collector, alerting):
+            yield
         collector.close()
 
     routes = [
@@ -119,6 +127,17 @@ def create_app(
         Route("/api/v1/devices", devices.list_devices_handler, methods=["GET"]),
         Route("/api/v1/devices/{device_id}", devices.get_device_handler, methods=["GET"]),
         Route("/api/v1/devices/{device_id}/readings", devices.get_device_readings_handler, methods=["GET"]),
+        Route("/api/v1/readiness", readiness_api.list_readiness_handler, methods=["GET"]),
+        Route("/api/v1/readiness/{app}", readiness_api.get_readiness_handler, methods=["GET"]),
+        Route("/api/v1/alerts", alerting_api.list_alerts_handler, methods=["GET"]),
+        Route("/api/v1/alerts/{alert_id}", alerting_api.get_alert_handler, methods=["GET"]),
+        Route("/api/v1/alerts/{alert_id}/ack", alerting_api.ack_handler, methods=["POST"]),
+        Route("/api/v1/silences", alerting_api.list_silences_handler, methods=["GET"]),
+        Route("/api/v1/silences", alerting_api.create_silence_handler, methods=["POST"]),
+        Route("/api/v1/silences/{silence_id}", alerting_api.delete_silence_handler, methods=["DELETE"]),
+        Route("/api/v1/rules", alerting_api.list_rules_handler, methods=["GET"]),
+        Route("/api/v1/runbooks/{name}", alerting_api.runbook_handler, methods=["GET"]),
+        Route("/metrics", metrics_handler, methods=["GET"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/openapi.json", _openapi, methods=["GET"]),
     ]
@@ -132,6 +151,8 @@ def create_app(
         },
     )
     app.state.collector = collector
+    app.state.readiness = readiness
+    app.state.alerting = alerting
     return app
 
 

@@ -17,10 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__, admin
+from .alerting import cli as alerting_cli
+from .alerting.config import settings as alert_settings
 from .config import Config, load_config
+from .dashboards import cli as dashboards_cli
 from .db import connect, migrate
 from .errors import CollectorError, ConfigError
 from .paths import DEFAULT_LISTEN, default_config_path, default_db_path
+from .readiness import cli as readiness_cli
 
 __all__ = ["main"]
 
@@ -128,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     m_periods.add_argument("--tenant", help="one tenant (default: all)")
     _add_db(m_periods)
 
+    readiness_cli.add_parser(sub, _add_db)
+
+    alerting_cli.add_parsers(sub, _add_db)
+
+    dashboards_cli.add_parser(sub)
+
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
     return parser
@@ -171,6 +181,8 @@ def run(args: argparse.Namespace) -> int:
         load_config(args.file)
         print(f"{args.file}: OK")
         return 0
+    if args.command == "dashboards":
+        return dashboards_cli.run(args)
     config = _config(args)
     db_path = _db_path(args, config)
     if args.command == "serve":
@@ -178,11 +190,17 @@ def run(args: argparse.Namespace) -> int:
 
         serve(db_path, config, listen=args.listen or config.server.listen)
         return 0
+    if args.command == "rules":
+        return alerting_cli.run_rules(args, alert_settings(config.alerts, config.server.listen))
     conn = connect(db_path, synchronous=config.storage.synchronous)
     try:
         migrate(conn)
         if args.command == "meter":
             return _meter(args, conn, config)
+        if args.command == "readiness":
+            return readiness_cli.run(args, conn, config, _actor())
+        if args.command == "alerts":
+            return alerting_cli.run_alerts(args, conn, alert_settings(config.alerts, config.server.listen), _actor())
         return _admin(args, conn)
     finally:
         conn.close()

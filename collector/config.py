@@ -16,7 +16,10 @@ import msgspec
 
 from agent.config import find_key_line
 
+from .alerting.config import AlertsConfig
+from .alerting.config import raise_for_problems as alert_problems
 from .errors import ConfigError
+from .readiness.config import ReadinessConfig, describe_indexed, raise_for_problems
 
 __all__ = ["Config", "IngestConfig", "ServerConfig", "StorageConfig", "load_config"]
 
@@ -71,6 +74,11 @@ class MeteringConfig(_Section):
     tariffs: str = ""
 
 
+class MetricsConfig(_Section):
+    #: Require a bearer token (admin, or tenant for its own tenant) on GET /metrics.
+    require_token: bool = False
+
+
 class Config(_Section):
     metering: MeteringConfig = msgspec.field(default_factory=MeteringConfig)
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
@@ -78,6 +86,9 @@ class Config(_Section):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     hosts: HostsConfig = msgspec.field(default_factory=HostsConfig)
     devices: DevicesConfig = msgspec.field(default_factory=DevicesConfig)
+    readiness: ReadinessConfig = msgspec.field(default_factory=ReadinessConfig)
+    alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
+    metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
 
 
 _PATH_RE = re.compile(r"\$((?:\.[A-Za-z0-9_-]+)*)")
@@ -97,13 +108,20 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     try:
-        return msgspec.convert(data, Config)
+        config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
         raise ConfigError(_describe(path, text, str(exc))) from exc
+    # rules across fields (readiness: durations, standbys, names, sites), with file and line
+    raise_for_problems(config.readiness, path, text)
+    alert_problems(config.alerts, path, text)
+    return config
 
 
 def _describe(path: Path, text: str, message: str) -> str:
     """Turn msgspec's `... - at `$.server.listen`` into `file:line: key: ...`."""
+    indexed = describe_indexed(path, text, message)  # inside arrays of tables: readiness.applications[1].rpo
+    if indexed:
+        return indexed
     at = _PATH_RE.search(message.rsplit(" - at ", 1)[-1]) if " - at " in message else None
     keys = [k for k in at.group(1).split(".") if k] if at else []
     field = _FIELD_RE.search(message)

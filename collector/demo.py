@@ -102,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="where the demo keeps its files")
     parser.add_argument("--port", type=int, default=8470, help="preferred collector port (a free one if taken)")
     parser.add_argument("--interval", type=float, default=5.0, help="agent sample and send interval, seconds")
+    parser.add_argument(
+        "--no-tui", action="store_true", help="print a live status line instead of opening the terminal UI"
+    )
     args = parser.parse_args(argv)
 
     data = args.data_dir.resolve()
@@ -138,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         names[id(agent)] = "agent"
         print(f"Leitstand demo: collector {url}, data in {data}, log {data / 'demo.log'}")
         print(f"Admin token for this session (API, curl):\n  {viewer_token}")
+        if not args.no_tui and sys.stdin.isatty() and sys.stdout.isatty():
+            # the TUI in the foreground; quitting it (q) stops everything (finally below)
+            tui = subprocess.run([_bin("leitstand-tui"), "--collector", url, "--token", viewer_token], check=False)
+            print("stopping ...")
+            return tui.returncode
         print("Ctrl-C stops everything.\n")
         started = time.time()
         while True:

@@ -249,3 +249,104 @@ def m005_point_horizons(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m004_readiness(db: Database) -> None:
+    """Failover readiness (issue 5): status transitions and recorded failover tests.
+
+    Both are audit records (the annual emergency-management review reads
+    them): kept for good, never pruned with raw samples.
+    """
+    db.executescript(
+        """
+        -- one row per status change of an application (and its first status)
+        CREATE TABLE readiness_history (
+            id INTEGER PRIMARY KEY,
+            app TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            ts REAL NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('ready', 'degraded', 'not_ready')),
+            score INTEGER NOT NULL,
+            failed TEXT NOT NULL DEFAULT '[]'   -- JSON list of the failed check ids
+        );
+        CREATE INDEX readiness_history_app ON readiness_history(app, ts);
+        CREATE INDEX readiness_history_tenant ON readiness_history(tenant, ts);
+        -- failover tests recorded by the admin (leitstand-collector readiness record-test)
+        CREATE TABLE failover_tests (
+            id INTEGER PRIMARY KEY,
+            app TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            date TEXT NOT NULL,                 -- YYYY-MM-DD, Europe/Berlin
+            result TEXT NOT NULL CHECK (result IN ('passed', 'failed')),
+            note TEXT NOT NULL DEFAULT '',
+            recorded_at REAL NOT NULL,
+            actor TEXT NOT NULL
+        );
+        CREATE INDEX failover_tests_app ON failover_tests(app, date);
+        """
+    )
+
+
+@migrations()
+def m006_alerts(db: Database) -> None:
+    """Alerting (issue 6): alert episodes (active and resolved history), silences,
+    and the outbox of notifications to Alertmanager and webhooks (dead letters
+    stay in it with status 'dead')."""
+    db.executescript(
+        """
+        CREATE TABLE alerts (
+            id TEXT PRIMARY KEY,
+            rule TEXT NOT NULL,
+            object TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'firing', 'resolved')),
+            labels TEXT NOT NULL DEFAULT '{}',      -- JSON
+            params TEXT NOT NULL DEFAULT '{}',      -- JSON: what the message templates need
+            value REAL,
+            threshold REAL,
+            started_at REAL NOT NULL,
+            fired_at REAL,
+            updated_at REAL NOT NULL,
+            resolved_at REAL,
+            clear_since REAL,
+            flapping INTEGER NOT NULL DEFAULT 0,
+            notified INTEGER NOT NULL DEFAULT 0,    -- its firing notification went out
+            ack_by TEXT,
+            ack_at REAL,
+            ack_comment TEXT
+        );
+        -- dedup: one open episode per rule and object
+        CREATE UNIQUE INDEX alerts_open ON alerts(rule, object) WHERE state != 'resolved';
+        CREATE INDEX alerts_state ON alerts(state, tenant, updated_at);
+        CREATE INDEX alerts_key ON alerts(rule, object, fired_at);
+        CREATE TABLE silences (
+            id TEXT PRIMARY KEY,
+            tenant TEXT,                            -- NULL: made by an admin, any tenant
+            matchers TEXT NOT NULL,                 -- JSON list of {name, value, is_regex}
+            starts_at REAL NOT NULL,
+            ends_at REAL NOT NULL,
+            created_by TEXT NOT NULL,
+            comment TEXT NOT NULL DEFAULT '',
+            created_at REAL NOT NULL,
+            deleted_at REAL,
+            deleted_by TEXT
+        );
+        CREATE INDEX silences_ends ON silences(ends_at);
+        CREATE TABLE alert_notifications (
+            id INTEGER PRIMARY KEY,
+            alert_id TEXT NOT NULL,
+            target TEXT NOT NULL,                   -- alertmanager | webhook
+            event TEXT NOT NULL,                    -- firing | resolved
+            payload TEXT NOT NULL,                  -- JSON snapshot of the alert
+            created_at REAL NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+            last_error TEXT NOT NULL DEFAULT '',
+            delivered_at REAL
+        );
+        CREATE INDEX alert_notifications_due ON alert_notifications(status, next_attempt_at);
+        """
+    )

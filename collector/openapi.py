@@ -11,8 +11,10 @@ import msgspec
 from agent.wire import Batch, BatchAck, ErrorBody
 
 from . import __version__
+from .alerting import api as alerting_api
 from .api_types import EnrollRequest, EnrollResponse, Health, HostDetail, HostList, SampleList
 from .devices import DeviceDetail, DeviceList, ReadingList
+from .readiness import api as readiness_api
 
 __all__ = ["openapi_document"]
 
@@ -108,6 +110,8 @@ def openapi_document() -> dict[str, Any]:
             DeviceList,
             DeviceDetail,
             ReadingList,
+            *readiness_api.SCHEMAS,
+            *alerting_api.SCHEMAS,
         ],
         ref_template="#/components/schemas/{name}",
     )
@@ -179,6 +183,8 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **_device_paths(security),
+            **readiness_api.openapi_paths(security, _ok, _errors, _param),
+            **alerting_api.openapi_paths(security, _ok, _errors, _param),
             "/healthz": {
                 "get": {
                     "summary": "Liveness and writer health",

@@ -1,0 +1,195 @@
+"""Scrape latency and size of the collector's /metrics at 1,000 and 10,000 hosts.
+
+Builds a collector database of N hosts (a realistic latest report each: two
+filesystems, two NICs, sessions; 5 % offline), a printer, UPS and switch per
+50 hosts, 20 tenants, 14 months of hourly ledger, 40 minutes of samples
+(for the send-interval estimate), then scrapes GET /metrics through the real
+app (in process, ASGI) several times and prints a Markdown table: median and
+worst latency, series, size plain and gzipped, and the same per tenant
+(``?tenant=``, the sharding path).
+
+    .venv/bin/python bench/metrics_scrape.py            # 1,000 and 10,000 hosts
+    .venv/bin/python bench/metrics_scrape.py --hosts 2000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+
+from collector import admin
+from collector.app import create_app
+from collector.db import connect, migrate
+
+GIB = 1 << 30
+TENANTS = 20
+
+
+def build(db: Path, hosts: int, now: float) -> str:
+    conn = connect(db, synchronous="normal")
+    migrate(conn)
+    token = admin.create_token(conn, "admin", actor="bench")[1]
+    conn.execute("BEGIN")
+    for t in range(TENANTS):
+        conn.execute("INSERT INTO tenants (name, created_at) VALUES (?, ?)", (f"tenant-{t:02d}", now))
+    host_rows, sample_rows = [], []
+    for i in range(hosts):
+        tenant = f"tenant-{i % TENANTS:02d}"
+        role = "thin-client" if i % 3 else "server"
+        last_seen = now - (3600 if i % 20 == 0 else 10)
+        report = {
+            "seq": 100,
+            "ts": last_seen,
+            "interval_s": 15,
+            "cpu": {"count": 4, "percent": 12.5, "busy_seconds_total": 86123.4},
+            "memory": {"total_bytes": 8 * GIB, "used_bytes": 3 * GIB, "swap_total_bytes": GIB, "swap_used_bytes": 0},
+            "disks": [
+                {
+                    "mount": m,
+                    "device": "sda1",
+                    "total_bytes": 100 * GIB,
+                    "used_bytes": 40 * GIB,
+                    "read_bytes_total": 10**9,
+                    "write_bytes_total": 10**9,
+                }
+                for m in ("/", "/var")
+            ],
+            "net": [{"nic": n, "rx_bytes_total": 10**9, "tx_bytes_total": 10**8} for n in ("eth0", "eth1")],
+            "load1": 0.4,
+            "sessions": 1,
+        }
+        agent = f"agent-{i:05d}"
+        host_rows.append(
+            (
+                agent,
+                tenant,
+                f"host-{i:05d}",
+                role,
+                f"site-{i % 7}",
+                "Linux 6.1",
+                "0.1.0",
+                now - 86400,
+                now,
+                100,
+                last_seen - 1,
+                last_seen,
+                last_seen,
+                15.0,
+                100,
+                json.dumps(report),
+            )
+        )
+        sample_rows += [(agent, 0, s, now - 60 * (40 - s), now - 60 * (40 - s), "{}") for s in range(40)]
+    conn.executemany(
+        "INSERT INTO hosts (agent_id, tenant, hostname, role, site, os, version, boot_time, enrolled_at, last_seq, "
+        "last_ts, latest_ts, last_seen, interval_s, reports_total, latest) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        host_rows,
+    )
+    conn.executemany(
+        "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data) VALUES (?, ?, ?, ?, ?, ?)", sample_rows
+    )
+    for d in range(hosts // 50):
+        kind = ("printer", "ups", "switch")[d % 3]
+        reading: dict[str, object] = {"device": f"dev-{d}", "kind": kind, "ok": True, "sys": {"uptime_s": 100}}
+        if kind == "printer":
+            reading["printer"] = {
+                "pages_total": 1000,
+                "device_status": "running",
+                "supplies": [{"index": "1", "description": "Black", "percent": 50}],
+            }
+        elif kind == "ups":
+            reading["ups"] = {"source": "ups-mib", "on_battery": False, "runtime_s": 1800, "charge_pct": 100}
+        else:
+            reading["interfaces"] = [
+                {
+                    "index": p,
+                    "name": f"Gi1/0/{p}",
+                    "oper_status": "up",
+                    "uplink": p > 48,
+                    "in_octets_total": 10**9,
+                    "out_octets_total": 10**9,
+                }
+                for p in range(1, 53)
+            ]
+        conn.execute(
+            "INSERT INTO devices (device_id, poller_tenant, agent_id, kind, first_seen, last_seen, last_ts, ok, "
+            "readings_total, latest) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 10, ?)",
+            (f"dev-{d}", f"tenant-{d % TENANTS:02d}", f"agent-{d * 50:05d}", kind, now, now, now, json.dumps(reading)),
+        )
+    start_hour = int(now // 3600) * 3600 - 14 * 30 * 86400
+    conn.executemany(
+        "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?)",
+        [
+            (f"tenant-{t:02d}", h, meter, "", 10**9)
+            for t in range(TENANTS)
+            for h in range(start_hour, int(now), 3600)
+            for meter in ("cpu_core_seconds", "memory_gib_hours", "storage_gib_hours", "network_gib")
+        ],
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    return token
+
+
+async def scrape(db: Path, token: str, runs: int, tenant: str | None) -> tuple[list[float], int, int, int]:
+    app = create_app(db)
+    times: list[float] = []
+    body = b""
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://collector") as client:
+            for _ in range(runs):
+                started = time.perf_counter()
+                r = await client.get(
+                    "/metrics",
+                    params={"tenant": tenant} if tenant else None,
+                    headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"},
+                )
+                times.append(time.perf_counter() - started)
+                assert r.status_code == 200, r.text
+                body = r.content
+    finally:
+        app.state.collector.close()
+    series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+    return times, series, len(body), len(gzip.compress(body, 1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--runs", type=int, default=5, help="scrapes per size (the first fills the caches)")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.hosts:
+            db = Path(tmp) / f"bench-{n}.db"
+            now = time.time()
+            started = time.perf_counter()
+            token = build(db, n, now)
+            print(f"built {n} hosts in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            for tenant in (None, "tenant-00"):
+                times, series, size, gz = asyncio.run(scrape(db, token, args.runs, tenant))
+                rows.append(
+                    f"| {n:,} | {tenant or 'all'} | {statistics.median(times[1:] or times) * 1000:,.0f} | "
+                    f"{times[0] * 1000:,.0f} | {max(times[1:] or times) * 1000:,.0f} | {series:,} | "
+                    f"{size / 1e6:.1f} | {gz / 1e6:.2f} |"
+                )
+    print("| hosts | scrape | median ms | first ms (cold caches) | worst warm ms | series | MB | MB gzip |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

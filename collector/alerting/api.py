@@ -1,0 +1,493 @@
+"""HTTP API of alerting (routes in collector/app.py).
+
+Tenant tokens see, acknowledge and silence only their tenant's alerts (another
+tenant's alert or silence answers 404); admin tokens everything; other roles
+403. A tenant token's silence only ever silences its own tenant. Every write
+is recorded in the audit log with the token as actor. Runbooks and the rule
+list need no token: on-call staff open a runbook link from a notification in
+a browser.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from typing import Annotated, Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import admin
+from ..admin import Principal
+from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from . import runbooks, storage
+from .documents import alert_document, silence_document
+from .model import Ack, Matcher, silencing
+from .rules import LANGS, RULES
+from .service import Alerting
+
+__all__ = [
+    "SCHEMAS",
+    "ack_handler",
+    "create_silence_handler",
+    "delete_silence_handler",
+    "get_alert_handler",
+    "list_alerts_handler",
+    "list_rules_handler",
+    "list_silences_handler",
+    "openapi_paths",
+    "runbook_handler",
+]
+
+_encoder = msgspec.json.Encoder()
+
+Ts = Annotated[float, msgspec.Meta(ge=0, le=1e11)]
+Comment = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+# -- request and response shapes (they feed the OpenAPI document) --------------------
+
+
+class AckRequest(msgspec.Struct, forbid_unknown_fields=True):
+    comment: Comment = ""
+
+
+class MatcherIn(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+    value: Annotated[str, msgspec.Meta(max_length=1000)]
+    is_regex: bool = False
+
+
+class SilenceRequest(msgspec.Struct, forbid_unknown_fields=True):
+    matchers: Annotated[list[MatcherIn], msgspec.Meta(min_length=1, max_length=20)]
+    ends_at: Ts
+    starts_at: Ts | None = None
+    comment: Comment = ""
+
+
+class AckOut(msgspec.Struct):
+    by: str
+    at: float
+    comment: str
+
+
+class AlertOut(msgspec.Struct):
+    id: str
+    rule: str
+    severity: str
+    state: str
+    tenant: str
+    object: str
+    labels: dict[str, str]
+    summary: str
+    description: str
+    runbook: str
+    runbook_url: str
+    started_at: float
+    fired_at: float | None
+    updated_at: float
+    resolved_at: float | None
+    value: float | None
+    threshold: float | None
+    flapping: bool
+    acknowledged: AckOut | None
+    silenced: bool
+    silence_id: str | None
+
+
+class AlertList(msgspec.Struct):
+    alerts: list[AlertOut]
+    count: int
+
+
+class SilenceOut(msgspec.Struct):
+    id: str
+    matchers: list[MatcherIn]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    created_at: float
+    tenant: str | None
+    state: str
+
+
+class SilenceList(msgspec.Struct):
+    silences: list[SilenceOut]
+    count: int
+
+
+class RunbookOut(msgspec.Struct):
+    name: str
+    title: str
+    markdown: str
+    rule: str
+    severity: str
+    owner: str
+
+
+class RuleOut(msgspec.Struct):
+    name: str
+    severity: str
+    watches: str
+    op: str
+    threshold: float
+    unit: str
+    for_s: float
+    runbook: str
+    runbook_url: str
+    summary: str
+    help: str
+
+
+class RuleList(msgspec.Struct):
+    rules: list[RuleOut]
+    count: int
+
+
+SCHEMAS: list[type[msgspec.Struct]] = [
+    AlertList,
+    AlertOut,
+    AckRequest,
+    SilenceRequest,
+    SilenceOut,
+    SilenceList,
+    RunbookOut,
+    RuleList,
+]
+
+_ack_decoder = msgspec.json.Decoder(AckRequest)
+_silence_decoder = msgspec.json.Decoder(SilenceRequest)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(_encoder.encode(body), status_code=status, media_type="application/json")
+
+
+def _context(request: Request) -> tuple[Any, Alerting, Principal]:
+    collector = request.app.state.collector
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    if principal.role not in ("admin", "tenant"):
+        raise ForbiddenError(f"a {principal.role} token may not read or change alerts")
+    return collector, request.app.state.alerting, principal
+
+
+def _scope(principal: Principal, requested: str | None) -> str | None:
+    if principal.role == "admin":
+        return requested
+    if requested and requested != principal.tenant:
+        raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
+    return principal.tenant
+
+
+def _param(request: Request, name: str, choices: tuple[str, ...] = ()) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if choices and raw not in choices:
+        raise ValidationError(f"query parameter {name!r} must be one of: {', '.join(choices)}")
+    return raw
+
+
+def _lang(request: Request) -> str:
+    return _param(request, "lang", LANGS) or "de"
+
+
+async def _body(request: Request, decoder: msgspec.json.Decoder[Any], what: str) -> Any:
+    raw = await request.body()
+    if len(raw) > 64 * 1024:
+        raise ValidationError(f"{what} too large")
+    try:
+        return decoder.decode(raw or b"{}")
+    except msgspec.ValidationError as exc:
+        raise ValidationError(f"invalid {what}", [str(exc)]) from exc
+    except msgspec.DecodeError as exc:
+        raise ValidationError(f"{what} is not valid JSON", [str(exc)]) from exc
+
+
+def _visible_alert(collector: Any, principal: Principal, alert_id: str) -> Any:
+    alert = storage.get_alert(collector.reader, alert_id)
+    # another tenant's alert is "not found": its existence is not ours to tell
+    if alert is None or (principal.role != "admin" and alert.tenant != principal.tenant):
+        raise NotFoundError(f"no alert {alert_id!r}")
+    return alert
+
+
+def _document(alerting: Alerting, alert: Any, lang: str, silences: list[Any], now: float) -> dict[str, Any]:
+    silence = silencing(alert.all_labels(), silences, now) if alert.state != "resolved" else None
+    return alert_document(alert, lang=lang, runbook_url=alerting.settings.runbook_url, silence=silence)
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+
+async def list_alerts_handler(request: Request) -> Response:
+    collector, alerting, principal = _context(request)
+    lang = _lang(request)
+    limit_raw = _param(request, "limit") or "1000"
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 10000:
+        raise ValidationError("query parameter 'limit' must be between 1 and 10000")
+    flt = storage.AlertFilter(
+        tenant=_scope(principal, _param(request, "tenant")),
+        state=_param(request, "state", ("pending", "firing", "resolved")),
+        severity=_param(request, "severity", ("critical", "warning", "info")),
+        rule=_param(request, "rule"),
+        limit=int(limit_raw),
+    )
+    now = collector.clock()
+    silences = storage.active_silences(collector.reader, now)
+    docs = [_document(alerting, a, lang, silences, now) for a in storage.list_alerts(collector.reader, flt)]
+    return _json({"alerts": docs, "count": len(docs)})
+
+
+async def get_alert_handler(request: Request) -> Response:
+    collector, alerting, principal = _context(request)
+    lang = _lang(request)
+    alert = _visible_alert(collector, principal, request.path_params["alert_id"])
+    now = collector.clock()
+    return _json(_document(alerting, alert, lang, storage.active_silences(collector.reader, now), now))
+
+
+async def ack_handler(request: Request) -> Response:
+    collector, alerting, principal = _context(request)
+    lang = _lang(request)
+    alert_id = request.path_params["alert_id"]
+    _visible_alert(collector, principal, alert_id)
+    req: AckRequest = await _body(request, _ack_decoder, "acknowledgement")
+    now = collector.clock()
+    ack = Ack(by=principal.actor, at=now, comment=req.comment)
+
+    def job(conn: Any) -> Any:
+        alert = storage.get_alert(conn, alert_id)
+        if alert is None:
+            raise NotFoundError(f"no alert {alert_id!r}")
+        if alert.state == "resolved":
+            raise ConflictError(f"alert {alert_id!r} is already resolved")
+        storage.set_ack(conn, alert_id, ack)
+        admin.audit(
+            conn, principal.actor, "alert.ack", alert_id, rule=alert.rule, object=alert.object, comment=req.comment
+        )
+        return storage.get_alert(conn, alert_id)
+
+    alert = await collector.writer.run(job)
+    return _json(_document(alerting, alert, lang, storage.active_silences(collector.reader, now), now))
+
+
+# -- silences ----------------------------------------------------------------------------
+
+
+def _matchers(req: SilenceRequest) -> list[Matcher]:
+    out = []
+    for m in req.matchers:
+        if m.is_regex:
+            try:
+                re.compile(m.value)
+            except re.error as exc:
+                raise ValidationError(f"matcher {m.name}: invalid regular expression", [str(exc)]) from exc
+        out.append(Matcher(m.name, m.value, m.is_regex))
+    return out
+
+
+async def list_silences_handler(request: Request) -> Response:
+    collector, _alerting, principal = _context(request)
+    now = collector.clock()
+    tenant = _scope(principal, _param(request, "tenant"))
+    found = storage.list_silences(collector.reader, tenant=tenant, since=now)
+    docs = [silence_document(s, now) for s in found]
+    return _json({"silences": docs, "count": len(docs)})
+
+
+async def create_silence_handler(request: Request) -> Response:
+    collector, _alerting, principal = _context(request)
+    req: SilenceRequest = await _body(request, _silence_decoder, "silence")
+    now = collector.clock()
+    starts = req.starts_at if req.starts_at is not None else now
+    if not (math.isfinite(starts) and math.isfinite(req.ends_at)):
+        raise ValidationError("starts_at and ends_at must be finite")
+    if req.ends_at <= starts:
+        raise ValidationError("'ends_at' must lie after 'starts_at'")
+    if req.ends_at <= now:
+        raise ValidationError("'ends_at' lies in the past")
+    matchers = _matchers(req)
+    tenant = principal.tenant if principal.role == "tenant" else None
+
+    def job(conn: Any) -> Any:
+        silence = storage.add_silence(
+            conn, matchers, starts_at=starts, ends_at=req.ends_at, created_by=principal.actor,
+            comment=req.comment, tenant=tenant, now=now,
+        )  # fmt: skip
+        admin.audit(
+            conn,
+            principal.actor,
+            "silence.create",
+            silence.id,
+            matchers=[f"{m.name}{'=~' if m.is_regex else '='}{m.value}" for m in matchers],
+            starts_at=starts,
+            ends_at=req.ends_at,
+            comment=req.comment,
+            tenant=tenant,
+        )
+        return silence
+
+    silence = await collector.writer.run(job)
+    return _json(silence_document(silence, now))
+
+
+async def delete_silence_handler(request: Request) -> Response:
+    collector, _alerting, principal = _context(request)
+    silence_id = request.path_params["silence_id"]
+    now = collector.clock()
+
+    def job(conn: Any) -> Any:
+        silence = storage.get_silence(conn, silence_id)
+        if silence is None or (principal.role != "admin" and silence.tenant != principal.tenant):
+            raise NotFoundError(f"no silence {silence_id!r}")
+        storage.end_silence(conn, silence_id, by=principal.actor, now=now)
+        admin.audit(conn, principal.actor, "silence.delete", silence_id)
+        return dataclasses.replace(silence, ends_at=min(silence.ends_at, now))
+
+    silence = await collector.writer.run(job)
+    return _json(silence_document(silence, now))
+
+
+# -- runbooks and rules (no token needed) --------------------------------------------------
+
+
+async def runbook_handler(request: Request) -> Response:
+    alerting: Alerting = request.app.state.alerting
+    fmt = _param(request, "format", ("markdown", "json")) or "markdown"
+    book = runbooks.load(alerting.settings.runbooks_dir, request.path_params["name"])
+    if fmt == "json":
+        return _json(
+            {
+                "name": book.name,
+                "title": book.title,
+                "markdown": book.markdown,
+                "rule": book.meta.get("rule", ""),
+                "severity": book.meta.get("severity", ""),
+                "owner": book.meta.get("owner", ""),
+            }
+        )
+    return Response(book.markdown, media_type="text/markdown; charset=utf-8")
+
+
+async def list_rules_handler(request: Request) -> Response:
+    alerting: Alerting = request.app.state.alerting
+    lang = _lang(request)
+    docs = [
+        {
+            "name": r.name,
+            "severity": r.severity,
+            "watches": r.watches,
+            "op": r.op,
+            "threshold": alerting.settings.policy.thresholds.get(r.name, r.threshold),
+            "unit": r.unit,
+            "for_s": alerting.settings.policy.for_s.get(r.name, r.for_s),
+            "runbook": r.runbook,
+            "runbook_url": alerting.settings.runbook_link(r.runbook),
+            "summary": r.summary.get(lang),
+            "help": r.help.get(lang),
+        }
+        for r in RULES
+    ]
+    return _json({"rules": docs, "count": len(docs)})
+
+
+# -- OpenAPI -------------------------------------------------------------------------------
+
+
+def openapi_paths(security: list[dict[str, list[str]]], ok: Any, errors: Any, param: Any) -> dict[str, Any]:
+    """Paths for collector/openapi.py (its _ok, _errors and _param helpers passed in)."""
+    lang = param("lang", {"type": "string", "enum": list(LANGS)}, description="language of summary and description")
+    alert_id = param("alert_id", {"type": "string"}, "path", "alert id")
+
+    def body(name: str) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}}
+
+    return {
+        "/api/v1/alerts": {
+            "get": {
+                "summary": "Alerts visible to the token: open ones first, then history (resolved)",
+                "security": security,
+                "parameters": [
+                    param("state", {"type": "string", "enum": ["pending", "firing", "resolved"]}),
+                    param("tenant", {"type": "string"}),
+                    param("severity", {"type": "string", "enum": ["critical", "warning", "info"]}),
+                    param("rule", {"type": "string"}),
+                    param("limit", {"type": "integer", "minimum": 1, "maximum": 10000}),
+                    lang,
+                ],
+                "responses": {**ok("AlertList"), **errors(400, 401, 403)},
+            }
+        },
+        "/api/v1/alerts/{alert_id}": {
+            "get": {
+                "summary": "One alert",
+                "security": security,
+                "parameters": [alert_id, lang],
+                "responses": {**ok("AlertOut"), **errors(400, 401, 403, 404)},
+            }
+        },
+        "/api/v1/alerts/{alert_id}/ack": {
+            "post": {
+                "summary": "Acknowledge an open alert (who and when from the token and clock, with a comment)",
+                "security": security,
+                "parameters": [alert_id, lang],
+                "requestBody": body("AckRequest"),
+                "responses": {**ok("AlertOut"), **errors(400, 401, 403, 404, 409, 429, 503)},
+            }
+        },
+        "/api/v1/silences": {
+            "get": {
+                "summary": "Silences that have not ended (pending or active)",
+                "security": security,
+                "parameters": [param("tenant", {"type": "string"})],
+                "responses": {**ok("SilenceList"), **errors(400, 401, 403)},
+            },
+            "post": {
+                "summary": "Silence alerts matching label matchers from starts_at (default now) to ends_at",
+                "security": security,
+                "requestBody": body("SilenceRequest"),
+                "responses": {**ok("SilenceOut"), **errors(400, 401, 403, 429, 503)},
+            },
+        },
+        "/api/v1/silences/{silence_id}": {
+            "delete": {
+                "summary": "End a silence now",
+                "security": security,
+                "parameters": [param("silence_id", {"type": "string"}, "path", "silence id")],
+                "responses": {**ok("SilenceOut"), **errors(401, 403, 404, 429, 503)},
+            }
+        },
+        "/api/v1/rules": {
+            "get": {
+                "summary": "The alert rules with their thresholds and runbooks (no token needed)",
+                "parameters": [lang],
+                "responses": {**ok("RuleList"), **errors(400)},
+            }
+        },
+        "/api/v1/runbooks/{name}": {
+            "get": {
+                "summary": "A runbook as Markdown, or as JSON with format=json (no token needed)",
+                "parameters": [
+                    param("name", {"type": "string"}, "path", "runbook name, e.g. host-down"),
+                    param("format", {"type": "string", "enum": ["markdown", "json"]}),
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the runbook",
+                        "content": {
+                            "text/markdown": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"$ref": "#/components/schemas/RunbookOut"}},
+                        },
+                    },
+                    **errors(400, 404),
+                },
+            }
+        },
+    }

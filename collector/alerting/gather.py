@@ -1,0 +1,398 @@
+"""Observations from the store: one number per rule and object.
+
+Reads only (any connection). Hosts: the latest report (``hosts.latest``),
+arrival times and gaps, recent samples for the disk projection. SNMP devices:
+the latest reading of each device that is neither stale nor failing. Metering:
+the running period's coverage per tenant. KRITIS applications: the readiness
+evaluation (issue 5), behind the small ``KritisSource`` interface.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import sqlite3
+import statistics
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..metering import ledger
+from ..metering.model import Period
+from .documents import duration
+from .model import Observation
+from .policy import Policy, Scope
+from .rules import by_name
+
+__all__ = ["KritisSource", "KritisStatus", "Sources", "observe", "readiness_source"]
+
+GIB = 1024**3
+#: a projection this far out counts as "never"
+NEVER_H = 1e9
+#: coverage is judged once this many reports were expected in the period
+MIN_EXPECTED = 20
+
+PRINTER_ERRORS: dict[str, tuple[str, str]] = {
+    "jammed": ("Papierstau", "paper jam"),
+    "doorOpen": ("Klappe offen", "door open"),
+    "offline": ("offline", "offline"),
+    "noPaper": ("kein Papier", "no paper"),
+    "noToner": ("kein Toner", "no toner"),
+    "serviceRequested": ("Wartung angefordert", "service requested"),
+    "outputFull": ("Ausgabefach voll", "output tray full"),
+    "inputTrayMissing": ("Papierfach fehlt", "input tray missing"),
+    "outputTrayMissing": ("Ausgabefach fehlt", "output tray missing"),
+    "markerSupplyMissing": ("Verbrauchsmaterial fehlt", "supply missing"),
+}
+
+
+@dataclass(frozen=True)
+class KritisStatus:
+    """What the alert rules need of a readiness evaluation."""
+
+    app: str
+    tenant: str
+    status: str  # ready | degraded | not_ready
+    #: (check, title de, title en, runbook) of the failed checks, and of the warnings
+    failed: tuple[tuple[str, str, str, str | None], ...] = ()
+    warned: tuple[tuple[str, str, str, str | None], ...] = ()
+
+
+KritisSource = Callable[[sqlite3.Connection, float], Iterable[KritisStatus]]
+
+
+def readiness_source(readiness_config: Any) -> KritisSource:
+    """The real source: collector.readiness evaluates the configured applications."""
+    from ..readiness.config import settings as readiness_settings
+    from ..readiness.evaluate import evaluate
+    from ..readiness.messages import title
+
+    configured = readiness_settings(readiness_config)
+
+    def source(conn: sqlite3.Connection, now: float) -> list[KritisStatus]:
+        if not configured.applications:
+            return []
+        out = []
+        for ev in evaluate(conn, configured, now):
+
+            def checks(verdict: str, ev: Any = ev) -> tuple[tuple[str, str, str, str | None], ...]:
+                return tuple(
+                    (c.check, title(c.check, "de"), title(c.check, "en"), c.runbook)
+                    for c in ev.checks
+                    if c.verdict == verdict
+                )
+
+            out.append(KritisStatus(ev.app.name, ev.app.tenant, ev.status, checks("fail"), checks("warn")))
+        return out
+
+    return source
+
+
+@dataclass(frozen=True)
+class Sources:
+    policy: Policy = field(default_factory=Policy)
+    disk_window_s: float = 21600.0
+    device_stale_after_s: float = 900.0
+    kritis: KritisSource | None = None
+    #: switch device id -> site (from the readiness sites); else the polling agent's site
+    device_sites: Mapping[str, str] = field(default_factory=dict)
+    runbook_link: Callable[[str], str] = lambda name: name
+
+
+def observe(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Observation]:
+    out = _hosts(conn, now, sources)
+    out += _devices(conn, now, sources)
+    out += _coverage(conn, now)
+    if sources.kritis is not None:
+        out += _kritis(conn, now, sources)
+    return out
+
+
+def _add(
+    out: list[Observation],
+    common: Mapping[str, Any],
+    rule: str,
+    obj: str,
+    value: float,
+    extra: Mapping[str, str] | None = None,
+    /,
+    **params: object,
+) -> None:
+    out.append(
+        Observation(
+            rule=rule,
+            object=obj,
+            tenant=common["tenant"],
+            value=float(value),
+            site=common["site"],
+            host=common["host"],
+            host_id=common.get("host_id", ""),
+            labels={**common["labels"], **(extra or {})},
+            params={**common.get("params", {}), **params},
+        )
+    )
+
+
+# -- hosts ---------------------------------------------------------------------------
+
+
+def _send_period(conn: sqlite3.Connection, agent_id: str, interval_s: float) -> float:
+    """Seconds between the host's sends, from the arrival times of its recent reports."""
+    arrivals = sorted(
+        {
+            r
+            for (r,) in conn.execute(
+                "SELECT received_at FROM samples WHERE agent_id = ? ORDER BY ts DESC LIMIT 40", (agent_id,)
+            )
+        }
+    )
+    gaps = [b - a for a, b in itertools.pairwise(arrivals) if b - a > 0]
+    return max(interval_s, statistics.median(gaps) if gaps else 0.0, 1.0)
+
+
+def _hosts(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Observation]:
+    host_down = by_name("host_down")
+    assert host_down is not None
+    out: list[Observation] = []
+    rows = conn.execute(
+        "SELECT agent_id, tenant, hostname, role, site, last_seen, latest_ts, interval_s, gap_count, latest "
+        "FROM hosts WHERE last_seen IS NOT NULL ORDER BY agent_id"
+    ).fetchall()
+    for agent_id, tenant, hostname, role, site, last_seen, latest_ts, interval_s, gaps, latest in rows:
+        period = _send_period(conn, agent_id, interval_s or 60.0)
+        silent = max(0.0, now - last_seen)
+        labels = {"host": hostname, "site": site, "role": role, "agent_id": agent_id}
+
+        ob = functools.partial(
+            _add, out, {"tenant": tenant, "site": site, "host": hostname, "host_id": agent_id, "labels": labels}
+        )
+
+        missed = silent / period
+        if role in host_down.roles:
+            ob("host_down", agent_id, missed, silent_for=duration(silent), period_s=period)
+        scope = Scope(tenant, site, hostname, agent_id)
+        if missed >= sources.policy.resolve(host_down, scope).threshold:
+            continue  # a silent host's last values are stale: its other alerts resolve, host_down speaks
+        report = json.loads(latest) if latest else {}
+        if latest_ts is not None:
+            delay = last_seen - latest_ts
+            ob("agent_clock_skew", agent_id, -delay)
+            ob("agent_spool_backlog", agent_id, delay, delay=duration(delay))
+        ob("agent_data_gaps", agent_id, gaps or 0)
+        cpu = report.get("cpu")
+        if cpu:
+            ob("cpu_saturated", agent_id, cpu["percent"], cpu_count=cpu.get("count"), load1=report.get("load1", "?"))
+        mem = report.get("memory")
+        if mem and mem.get("total_bytes"):
+            swap_total = mem.get("swap_total_bytes") or 0
+            ob(
+                "memory_pressure",
+                agent_id,
+                100.0 * mem["used_bytes"] / mem["total_bytes"],
+                used_gib=mem["used_bytes"] / GIB,
+                total_gib=mem["total_bytes"] / GIB,
+                swap_pct=100.0 * (mem.get("swap_used_bytes") or 0) / swap_total if swap_total else 0.0,
+            )
+        disks = [d for d in report.get("disks") or () if d.get("total_bytes")]
+        if not disks:
+            continue
+        history = _disk_history(conn, agent_id, now, sources.disk_window_s, interval_s or 60.0)
+        for d in disks:
+            mount, total, used = d["mount"], d["total_bytes"], d.get("used_bytes", 0)
+            obj = f"{agent_id}:{mount}"
+            used_pct = 100.0 * used / total
+            ob("disk_full", obj, used_pct, {"mount": mount}, free_gib=(total - used) / GIB, size_gib=total / GIB)
+            slope = _slope(history.get(mount, []), sources.disk_window_s)
+            hours = NEVER_H
+            if slope is not None and slope > 0:
+                hours = max(0.0, (total - used) / slope / 3600.0)
+            ob(
+                "disk_will_fill",
+                obj,
+                hours,
+                {"mount": mount},
+                used_pct=used_pct,
+                growth_gib_h=(slope or 0.0) * 3600 / GIB,
+                window_h=sources.disk_window_s / 3600,
+            )
+    return out
+
+
+def _disk_history(
+    conn: sqlite3.Connection, agent_id: str, now: float, window_s: float, interval_s: float
+) -> dict[str, list[tuple[float, float]]]:
+    """(ts, used bytes) per mount over the window, about 30 points (every n-th seq)."""
+    step = max(1, round(window_s / max(interval_s, 1.0) / 30))
+    out: dict[str, list[tuple[float, float]]] = {}
+    for ts, disks in conn.execute(
+        "SELECT ts, json_extract(data, '$.disks') FROM samples WHERE agent_id = ? AND ts >= ? AND ts <= ? "
+        "AND seq % ? = 0 ORDER BY ts",
+        (agent_id, now - window_s, now, step),
+    ):
+        for d in json.loads(disks or "[]"):
+            out.setdefault(d["mount"], []).append((ts, float(d.get("used_bytes", 0))))
+    return out
+
+
+def _slope(points: list[tuple[float, float]], window_s: float) -> float | None:
+    """Least-squares growth in bytes per second; None without enough history."""
+    if len(points) < 3 or points[-1][0] - points[0][0] < window_s / 4:
+        return None
+    n = len(points)
+    mt = sum(t for t, _ in points) / n
+    mu = sum(u for _, u in points) / n
+    var = sum((t - mt) ** 2 for t, _ in points)
+    if var <= 0:
+        return None
+    return sum((t - mt) * (u - mu) for t, u in points) / var
+
+
+# -- SNMP devices ----------------------------------------------------------------------
+
+
+def _devices(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Observation]:
+    out: list[Observation] = []
+    uplinks: dict[tuple[str, str], list[bool]] = {}
+    rows = conn.execute(
+        "SELECT d.device_id, o.tenant, d.kind, d.last_seen, d.ok, d.latest, coalesce(h.site, ''), "
+        "coalesce(h.hostname, '') FROM devices d JOIN device_owners o USING (device_id) "
+        "LEFT JOIN hosts h ON h.agent_id = d.agent_id ORDER BY d.device_id"
+    ).fetchall()
+    for device, tenant, kind, last_seen, ok, latest, poller_site, poller in rows:
+        if not ok or now - last_seen > sources.device_stale_after_s:
+            continue  # no current values: nothing to judge (the devices view shows it unreachable or stale)
+        reading = json.loads(latest)
+        site = sources.device_sites.get(device, poller_site)
+        name = (reading.get("sys") or {}).get("name") or device
+        labels = {"device": device, "site": site, "kind": kind}
+
+        ob = functools.partial(
+            _add,
+            out,
+            {"tenant": tenant, "site": site, "host": poller, "labels": labels, "params": {"device_name": name}},
+        )
+
+        printer = reading.get("printer")
+        if kind == "printer" and printer:
+            for s in printer.get("supplies") or ():
+                if s.get("percent") is None:
+                    continue
+                supply = s.get("description") or s.get("type") or f"#{s['index']}"
+                ob(
+                    "printer_supply_low",
+                    f"{device}/{s['index']}",
+                    s["percent"],
+                    {"supply": supply},
+                    supply_type=s.get("type") or "?",
+                )
+            errors = [PRINTER_ERRORS[e] for e in printer.get("detected_errors") or () if e in PRINTER_ERRORS]
+            if printer.get("device_status") == "down":
+                errors.append(("Gerät gestört", "device down"))
+            errors += [
+                (a.get("description") or a.get("code") or "?",) * 2
+                for a in printer.get("alerts") or ()
+                if a.get("severity") == "critical"
+            ]
+            ob(
+                "printer_error",
+                device,
+                len(errors),
+                errors=", ".join(de for de, _ in errors) or "-",
+                errors_en=", ".join(en for _, en in errors) or "-",
+            )
+        ups = reading.get("ups")
+        if kind == "ups" and ups:
+            on_battery = bool(ups.get("on_battery")) or ups.get("output_source") == "battery"
+            runtime = ups.get("runtime_s")
+            charge = ups.get("charge_pct")
+            params = {
+                "runtime": duration(runtime) if runtime is not None else "?",
+                "charge": f"{charge:.0f} %" if charge is not None else "?",
+                "on_battery_for": duration(ups.get("seconds_on_battery")),
+            }
+            ob("ups_on_battery", device, 1.0 if on_battery else 0.0, **params)
+            if runtime is not None:
+                ob("ups_runtime_low", device, runtime, **params)
+        if kind == "switch":
+            for i in reading.get("interfaces") or ():
+                if not i.get("uplink") or i.get("admin_status") == "down":
+                    continue  # administratively down: switched off on purpose
+                ifname = i.get("name") or i.get("descr") or str(i["index"])
+                up = i.get("oper_status") == "up"
+                uplinks.setdefault((tenant, site), []).append(up)
+                ob(
+                    "uplink_down",
+                    f"{device}/{ifname}",
+                    0.0 if up else 1.0,
+                    {"interface": ifname},
+                    alias=i.get("alias") or "-",
+                    oper_status=i.get("oper_status") or "unknown",
+                )
+    for (tenant, site), states in sorted(uplinks.items()):
+        out.append(
+            Observation(
+                rule="site_uplink_redundancy",
+                object=f"{tenant}/{site}",
+                tenant=tenant,
+                value=float(sum(states)),
+                site=site,
+                labels={"site": site},
+                params={"uplinks_total": len(states)},
+            )
+        )
+    return out
+
+
+# -- metering coverage -------------------------------------------------------------------
+
+
+def _coverage(conn: sqlite3.Connection, now: float) -> list[Observation]:
+    period = Period.containing(now)
+    out = []
+    for (tenant,) in conn.execute("SELECT name FROM tenants ORDER BY name").fetchall():
+        cov = ledger.period_usage(conn, tenant, period).coverage.get("host_hours")
+        if cov is None or cov.expected < MIN_EXPECTED:
+            continue
+        out.append(
+            Observation(
+                rule="metering_coverage_low",
+                object=tenant,
+                tenant=tenant,
+                value=float(cov.ratio) * 100.0,
+                params={"period": str(period), "arrived": cov.arrived, "expected": cov.expected},
+            )
+        )
+    return out
+
+
+# -- KRITIS readiness -----------------------------------------------------------------------
+
+
+def _kritis(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Observation]:
+    assert sources.kritis is not None
+    out = []
+    for st in sources.kritis(conn, now):
+        for rule, checks, active in (
+            ("kritis_not_ready", st.failed, st.status == "not_ready"),
+            ("kritis_degraded", st.warned, st.status == "degraded"),
+        ):
+
+            def listing(english: bool, checks: tuple[tuple[str, str, str, str | None], ...] = checks) -> str:
+                parts = []
+                for _check, de, en, runbook in checks:
+                    name = en if english else de
+                    parts.append(f"{name} (Runbook: {sources.runbook_link(runbook)})" if runbook else name)
+                return "; ".join(parts) or "-"
+
+            out.append(
+                Observation(
+                    rule=rule,
+                    object=st.app,
+                    tenant=st.tenant,
+                    value=1.0 if active else 0.0,
+                    labels={"app": st.app},
+                    params={"checks": listing(False), "checks_en": listing(True), "failed": [c[0] for c in checks]},
+                )
+            )
+    return out

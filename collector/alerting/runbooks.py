@@ -1,0 +1,58 @@
+"""Runbooks: one Markdown file per alert rule in ``runbooks/``, German, for on-call staff.
+
+A runbook starts with front matter (``rule``, ``severity``, ``owner``), then a
+``# title`` and the sections Symptome, Auswirkung, Diagnose, Behebung and
+Eskalation (``## ...``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import NotFoundError
+
+__all__ = ["NAME_RE", "SECTIONS", "Runbook", "list_names", "load", "parse"]
+
+SECTIONS = ("Symptome", "Auswirkung", "Diagnose", "Behebung", "Eskalation")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    title: str
+    meta: dict[str, str]
+    sections: tuple[str, ...]
+    markdown: str
+
+
+def parse(name: str, text: str) -> Runbook:
+    meta: dict[str, str] = {}
+    body = text
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        if end > 0:
+            for line in text[4:end].splitlines():
+                key, sep, value = line.partition(":")
+                if sep:
+                    meta[key.strip()] = value.strip()
+            body = text[end + 5 :]
+    title = next((line[2:].strip() for line in body.splitlines() if line.startswith("# ")), name)
+    sections = tuple(line[3:].strip() for line in body.splitlines() if line.startswith("## "))
+    return Runbook(name=name, title=title, meta=meta, sections=sections, markdown=text)
+
+
+def list_names(directory: Path) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.md") if NAME_RE.match(p.stem) and p.stem != "README")
+
+
+def load(directory: Path, name: str) -> Runbook:
+    if not NAME_RE.match(name):
+        raise NotFoundError(f"no runbook {name!r}")
+    try:
+        text = (directory / f"{name}.md").read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFoundError(f"no runbook {name!r}") from None
+    return parse(name, text)

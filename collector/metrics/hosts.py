@@ -1,0 +1,161 @@
+"""Host families: identity and state of every host, utilization from its
+latest report (``hosts.latest``). One query over ``hosts`` for all of them;
+the send interval comes from one windowed query over ``samples``, cached.
+
+Utilization is exposed only for hosts that are online: an offline host's
+last values are stale, and ``leitstand_host_up`` says why they are missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+from collections.abc import Iterator
+
+import msgspec
+
+from agent.wire import Report
+
+from ..alerting import metric_names as m
+from .source import Family, Source, counter, gauge
+
+__all__ = ["SEND_WINDOW_S", "host_families"]
+
+HOST = m.HOST_LABELS
+_decode = msgspec.json.Decoder(Report).decode
+
+#: arrivals of this window estimate each host's send interval ...
+SEND_WINDOW_S = 900.0
+#: ... recomputed at most this often
+SEND_REFRESH_S = 120.0
+
+
+def _send_intervals(src: Source, hosts: list[tuple[str, float | None]]) -> dict[str, float]:
+    """Seconds between a host's sends as the collector sees them: the mean
+    gap between distinct arrival times in the window; a host without two
+    arrivals there keeps its last estimate, or gets one from its last 40
+    reports (once), else its sample interval."""
+    state = src.state
+    if src.now - state.send_intervals_at >= SEND_REFRESH_S or src.now < state.send_intervals_at:
+        rows = src.conn.execute(
+            "SELECT agent_id, count(*), max(received_at) - min(received_at) FROM "
+            "(SELECT DISTINCT agent_id, received_at FROM samples WHERE received_at >= ?) GROUP BY agent_id",
+            (src.now - SEND_WINDOW_S,),
+        ).fetchall()
+        for agent_id, arrivals, span in rows:
+            if arrivals >= 2 and span > 0:
+                state.send_intervals[agent_id] = span / (arrivals - 1)
+        state.send_intervals_at = src.now
+    for agent_id, _ in hosts:
+        if agent_id not in state.send_intervals:
+            arrivals = sorted(
+                {
+                    r
+                    for (r,) in src.conn.execute(
+                        "SELECT received_at FROM samples WHERE agent_id = ? ORDER BY ts DESC LIMIT 40", (agent_id,)
+                    )
+                }
+            )
+            gaps = [b - a for a, b in itertools.pairwise(arrivals) if b - a > 0]
+            state.send_intervals[agent_id] = statistics.median(gaps) if gaps else 0.0
+    return {a: max(state.send_intervals.get(a, 0.0), interval_s or 0.0, 1.0) for a, interval_s in hosts}
+
+
+def host_families(src: Source) -> Iterator[Family]:
+    where, args = src.tenant_sql()
+    rows = src.conn.execute(
+        "SELECT agent_id, tenant, hostname, role, site, os, version, boot_time, last_seen, latest_ts, interval_s, "
+        f"reports_total, duplicates_total, gap_count, latest FROM hosts WHERE last_seen IS NOT NULL{where} "
+        "ORDER BY tenant, hostname",
+        args,
+    ).fetchall()
+    with src.state.lock:
+        sends = _send_intervals(src, [(r[0], r[10]) for r in rows])
+
+    info = gauge("leitstand_host_info", "Host identity; always 1.", [*HOST, "os", "version"])
+    up = gauge("leitstand_host_up", "1 while the host reports (within hosts.offline_after_s), else 0.", HOST)
+    last = gauge(m.HOST_LAST_REPORT_TIMESTAMP, "Unix time the collector last received a report from the host.", HOST)
+    send = gauge(m.HOST_SEND_INTERVAL, "Seconds between the host's sends as the collector observes them.", HOST)
+    delay = gauge(m.HOST_REPORT_DELAY, "Arrival time minus timestamp of the host's newest report.", HOST)
+    gaps = gauge(m.HOST_DATA_GAPS, "Open seq gaps (reports that never arrived) of the host.", HOST)
+    reports = counter("leitstand_host_reports_total", "Reports stored for the host.", HOST)
+    dups = counter("leitstand_host_duplicate_reports_total", "Resent reports acknowledged and ignored.", HOST)
+    boot = gauge("leitstand_host_boot_time_seconds", "Unix time the host booted.", HOST)
+    cpu = gauge(m.HOST_CPU_PERCENT, "CPU busy percent of the latest report (0-100).", HOST)
+    cores = gauge("leitstand_host_cpus", "Logical CPUs of the host.", HOST)
+    busy = counter("leitstand_host_cpu_busy_seconds_total", "CPU busy seconds since boot, all cores.", HOST)
+    load1 = gauge("leitstand_host_load1", "1-minute load average.", HOST)
+    sessions = gauge("leitstand_host_sessions", "Interactive sessions on the host.", HOST)
+    mem_used = gauge(m.HOST_MEMORY_USED_BYTES, "Memory in use.", HOST)
+    mem_total = gauge(m.HOST_MEMORY_TOTAL_BYTES, "Memory installed.", HOST)
+    swap_used = gauge("leitstand_host_swap_used_bytes", "Swap in use.", HOST)
+    swap_total = gauge("leitstand_host_swap_size_bytes", "Swap configured.", HOST)
+    disk_used = gauge(m.HOST_DISK_USED_BYTES, "Filesystem space in use.", [*HOST, "mount"])
+    disk_size = gauge(m.HOST_DISK_SIZE_BYTES, "Filesystem size.", [*HOST, "mount"])
+    disk_read = counter("leitstand_host_disk_read_bytes_total", "Bytes read since boot.", [*HOST, "mount"])
+    disk_written = counter("leitstand_host_disk_written_bytes_total", "Bytes written since boot.", [*HOST, "mount"])
+    rx = counter("leitstand_host_network_receive_bytes_total", "Bytes received since boot.", [*HOST, "nic"])
+    tx = counter("leitstand_host_network_transmit_bytes_total", "Bytes sent since boot.", [*HOST, "nic"])
+    rx_err = counter("leitstand_host_network_receive_errors_total", "Receive errors since boot.", [*HOST, "nic"])
+    tx_err = counter("leitstand_host_network_transmit_errors_total", "Transmit errors since boot.", [*HOST, "nic"])
+
+    for (
+        agent_id,
+        tenant,
+        hostname,
+        role,
+        site,
+        os_,
+        version,
+        boot_time,
+        last_seen,
+        latest_ts,
+        _interval,
+        n_reports,
+        n_dups,
+        n_gaps,
+        latest,
+    ) in rows:
+        h = [tenant, site, hostname, agent_id, role]
+        online = src.now - last_seen <= src.offline_after_s
+        info.add_metric([*h, os_, version], 1.0)
+        up.add_metric(h, 1.0 if online else 0.0)
+        last.add_metric(h, last_seen)
+        send.add_metric(h, sends[agent_id])
+        if latest_ts is not None:
+            delay.add_metric(h, last_seen - latest_ts)
+        gaps.add_metric(h, n_gaps)
+        reports.add_metric(h, n_reports)
+        dups.add_metric(h, n_dups)
+        boot.add_metric(h, boot_time)
+        if not online or not latest:
+            continue
+        r = _decode(latest)
+        if r.cpu is not None:
+            cpu.add_metric(h, r.cpu.percent)
+            cores.add_metric(h, r.cpu.count)
+            busy.add_metric(h, r.cpu.busy_seconds_total)
+        if r.load1 is not None:
+            load1.add_metric(h, r.load1)
+        if r.sessions is not None:
+            sessions.add_metric(h, r.sessions)
+        if r.memory is not None:
+            mem_used.add_metric(h, r.memory.used_bytes)
+            mem_total.add_metric(h, r.memory.total_bytes)
+            swap_used.add_metric(h, r.memory.swap_used_bytes)
+            swap_total.add_metric(h, r.memory.swap_total_bytes)
+        for d in r.disks:
+            hm = [*h, d.mount]
+            disk_used.add_metric(hm, d.used_bytes)
+            disk_size.add_metric(hm, d.total_bytes)
+            disk_read.add_metric(hm, d.read_bytes_total)
+            disk_written.add_metric(hm, d.write_bytes_total)
+        for n in r.net:
+            hn = [*h, n.nic]
+            rx.add_metric(hn, n.rx_bytes_total)
+            tx.add_metric(hn, n.tx_bytes_total)
+            rx_err.add_metric(hn, n.rx_errors_total)
+            tx_err.add_metric(hn, n.tx_errors_total)
+    yield from (info, up, last, send, delay, gaps, reports, dups, boot, cpu, cores, busy, load1, sessions)
+    yield from (mem_used, mem_total, swap_used, swap_total, disk_used, disk_size, disk_read, disk_written)
+    yield from (rx, tx, rx_err, tx_err)

@@ -1,0 +1,103 @@
+"""``GET /metrics``: the Prometheus endpoint (route in collector/app.py).
+
+Open by default, like most exporters on an internal network; with
+``metrics.require_token`` a bearer token is required. A token always
+narrows what it may see: an admin token reads every tenant (``?tenant=``
+optional), a tenant token only its own. ``?tenant=T`` scrapes one tenant,
+to shard a large fleet over several Prometheus servers or jobs; the
+collector's own health families are in every scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import sqlite3
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import admin
+from ..errors import ForbiddenError, NotFoundError
+from .collector import LeitstandCollector
+from .source import ScrapeState, Source, WriterStats
+
+__all__ = ["metrics_handler", "render"]
+
+#: bodies above this are gzipped when the scraper accepts it (Prometheus does)
+GZIP_MIN_BYTES = 4096
+
+
+def _tenant(request: Request, collector: Any) -> str | None:
+    requested = request.query_params.get("tenant") or None
+    header = request.headers.get("authorization")
+    if header is not None or collector.config.metrics.require_token:
+        principal = admin.authenticate(collector.reader, header)
+        if principal.role == "tenant":
+            if requested not in (None, principal.tenant):
+                raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
+            requested = principal.tenant
+        elif principal.role != "admin":
+            raise ForbiddenError(f"a {principal.role} token may not read metrics", ["use an admin or tenant token"])
+    if (
+        requested is not None
+        and not collector.reader.execute("SELECT 1 FROM tenants WHERE name = ?", (requested,)).fetchone()
+    ):
+        raise NotFoundError(f"unknown tenant {requested!r}")
+    return requested
+
+
+def _db_path(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else ""
+
+
+def render(source: Source, accept: str | None = None) -> tuple[bytes, str]:
+    """The exposition of one scrape on a registry of its own."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LeitstandCollector(source))
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
+
+
+async def metrics_handler(request: Request) -> Response:
+    collector = request.app.state.collector
+    tenant = _tenant(request, collector)
+    state = getattr(request.app.state, "metrics", None)
+    if state is None:
+        state = request.app.state.metrics = ScrapeState()
+    path = _db_path(collector.reader)
+    writer = collector.writer
+    stats = WriterStats(depth=writer.depth, commits=writer.commits, jobs=writer.jobs_done, last_error=writer.last_error)
+
+    def scrape() -> tuple[bytes, str]:
+        # a read-only connection of its own: the scrape runs in a worker thread
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False) if path else collector.reader
+        try:
+            conn.execute("PRAGMA busy_timeout=10000")
+            source = Source(
+                conn=conn,
+                now=collector.clock(),
+                tenant=tenant,
+                offline_after_s=collector.config.hosts.offline_after_s,
+                stale_after_s=collector.config.devices.stale_after_s,
+                writer=stats,
+                db_path=path or None,
+                tariffs=collector.tariffs,
+                readiness=getattr(request.app.state, "readiness", None),
+                state=state,
+            )
+            return render(source, request.headers.get("accept"))
+        finally:
+            if conn is not collector.reader:
+                conn.close()
+
+    body, content_type = await asyncio.to_thread(scrape)
+    headers = {"Cache-Control": "no-store"}
+    if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
+        body = await asyncio.to_thread(gzip.compress, body, 1)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=content_type, headers=headers)

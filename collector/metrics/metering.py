@@ -1,0 +1,220 @@
+"""Metering families: the ledger as counters, the running month as gauges.
+
+Counters (``leitstand_metering_*_total``) are the ledger's all-time totals
+per tenant in base units, late data for closed periods (adjustments)
+included: they only grow, so ``rate()`` and ``increase()`` work across
+month ends. The running billing period (calendar month, Europe/Berlin) is
+a gauge: ``leitstand_metering_period_quantity`` is exactly the quantity the
+invoice of that month shows so far, in the meter's invoice unit, and
+``leitstand_metering_period_cost`` its priced lines (only with tariffs).
+
+Cheap at any age of the ledger: the history before a daily cutoff is summed
+once a day (``ScrapeState``); a scrape reads the last two days and the
+running month. Late data for hours before the cutoff shows in the counters
+at the next daily refresh (they jump, never go back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+
+from ..alerting import metric_names as m
+from ..metering import pricing
+from ..metering.ledger import DEVICE_METERS, HOST_METERS
+from ..metering.model import METERS, Adjustment, MeterTotal, Period, PeriodUsage
+from ..metering.tariffs import TariffBook
+from .source import Family, Source, counter, gauge
+
+__all__ = ["COUNTERS", "metering_families"]
+
+#: meter -> (counter name, factor from the stored integer to the base unit, help)
+COUNTERS: dict[str, tuple[str, float, str]] = {
+    "cpu_core_seconds": ("leitstand_metering_cpu_seconds_total", 1e-6, "CPU core seconds (busy time)."),
+    "memory_gib_hours": ("leitstand_metering_memory_byte_seconds_total", 1024.0, "Memory in use x time."),
+    "storage_gib_hours": ("leitstand_metering_storage_byte_seconds_total", 1024.0, "Disk space in use x time."),
+    "network_gib": ("leitstand_metering_network_bytes_total", 1.0, "Network traffic received and sent."),
+    "printed_pages": ("leitstand_metering_printed_pages_total", 1.0, "Printed pages."),
+    "printed_pages_mono": ("leitstand_metering_printed_pages_mono_total", 1.0, "Printed pages, black and white."),
+    "printed_pages_color": ("leitstand_metering_printed_pages_color_total", 1.0, "Printed pages, colour."),
+    "workplace_days": (
+        "leitstand_metering_workplace_day_bookings_total",
+        1.0,
+        "Thin-client workplace days with a session (one per thin client and day).",
+    ),
+    "host_hours": ("leitstand_metering_host_seconds_total", 1e-3, "Time hosts reported, by role."),
+}
+
+Key = tuple[str, str, str]  # tenant, meter, dim
+_LEDGER = (
+    "SELECT tenant, meter, dim, sum(scaled), sum(CASE WHEN hour >= ? THEN scaled ELSE 0 END) FROM ledger WHERE {} "
+    "GROUP BY tenant, meter, dim"
+)
+
+
+def _in(tenants: list[str]) -> str:
+    return f"tenant IN ({','.join('?' * len(tenants))})"
+
+
+def _history(src: Source, cutoff: int, period: Period) -> dict[str, dict[Key, int]]:
+    """Sums of everything before the cutoff, all tenants; recomputed when the
+    cutoff (daily) or the period moves."""
+    state = src.state
+    key = (cutoff, str(period))
+    if state.history_key != key:
+        total: dict[Key, int] = {}
+        month: dict[Key, int] = {}
+        sql = _LEDGER.format("hour < ?")
+        for tenant, meter, dim, s, s_month in src.conn.execute(sql, (int(period.start_ts), cutoff)):
+            total[(tenant, meter, dim)] = int(s)
+            month[(tenant, meter, dim)] = int(s_month)
+        for tenant, n in src.conn.execute(
+            "SELECT tenant, count(*) FROM workplace_days WHERE period < ? GROUP BY tenant", (str(period),)
+        ):
+            total[(tenant, "workplace_days", "")] = int(n)
+        state.history = {"total": total, "month": month}
+        state.history_key = key
+    return state.history
+
+
+def metering_families(src: Source) -> Iterator[Family]:
+    tenants = src.tenants()
+    period = Period.containing(src.now)
+    p, pstart = str(period), int(period.start_ts)
+    cutoff = int(src.now // 86400) * 86400 - 2 * 86400
+    with src.state.lock:
+        hist = _history(src, cutoff, period)
+    total: dict[Key, int] = {k: v for k, v in hist["total"].items() if k[0] in tenants}
+    month: dict[Key, int] = {k: v for k, v in hist["month"].items() if k[0] in tenants}
+    workplaces: dict[str, int] = {}
+    hosts_by_role: dict[str, dict[str, int]] = {}
+    adjustments: dict[str, list[Adjustment]] = {}
+    if tenants:
+        tin = _in(tenants)
+        for tenant, meter, dim, s, s_month in src.conn.execute(
+            _LEDGER.format(f"{tin} AND hour >= ?"), (pstart, *tenants, cutoff)
+        ):
+            total[(tenant, meter, dim)] = total.get((tenant, meter, dim), 0) + int(s)
+            month[(tenant, meter, dim)] = month.get((tenant, meter, dim), 0) + int(s_month)
+        for tenant, meter, dim, s in src.conn.execute(
+            f"SELECT tenant, meter, dim, sum(scaled) FROM adjustments WHERE {tin} AND meter != 'workplace_days' "
+            "GROUP BY tenant, meter, dim",
+            tenants,
+        ):
+            total[(tenant, meter, dim)] = total.get((tenant, meter, dim), 0) + int(s)
+        for tenant, n, booked, hosts in src.conn.execute(
+            f"SELECT tenant, count(*), sum(late = 0), count(DISTINCT CASE WHEN late = 0 THEN agent_id END) "
+            f"FROM workplace_days WHERE {tin} AND period = ? GROUP BY tenant",
+            (*tenants, p),
+        ):
+            key = (tenant, "workplace_days", "")
+            total[key] = total.get(key, 0) + int(n)
+            month[key] = int(booked)
+            workplaces[tenant] = int(hosts)
+        if src.tariffs is not None:
+            for tenant, role, n in src.conn.execute(
+                f"SELECT tenant, dim, count(DISTINCT subject) FROM ledger_subject WHERE {tin} AND period = ? "
+                "AND meter = 'host_hours' AND scaled > 0 GROUP BY tenant, dim",
+                (*tenants, p),
+            ):
+                hosts_by_role.setdefault(tenant, {})[role] = int(n)
+            for tenant, for_period, meter, dim, s in src.conn.execute(
+                f"SELECT tenant, for_period, meter, dim, sum(scaled) FROM adjustments WHERE {tin} "
+                "AND booked_period = ? GROUP BY tenant, for_period, meter, dim",
+                (*tenants, p),
+            ):
+                adjustments.setdefault(tenant, []).append(Adjustment(for_period, meter, dim, "", int(s), ""))
+
+    families: dict[str, Family] = {}
+    for meter, (name, _f, doc) in COUNTERS.items():
+        families[meter] = counter(name, doc, ["tenant", "role"] if meter == "host_hours" else ["tenant"])
+    for (tenant, meter, dim), scaled in sorted(total.items()):
+        if meter in COUNTERS:
+            labels = [tenant, dim] if meter == "host_hours" else [tenant]
+            families[meter].add_metric(labels, scaled * COUNTERS[meter][1])
+    yield from families.values()
+
+    quantity = gauge(
+        "leitstand_metering_period_quantity",
+        "Running billing month (Europe/Berlin) so far, in the meter's invoice unit; role only for host_hours.",
+        ["tenant", "meter", "role"],
+    )
+    for (tenant, meter, dim), scaled in sorted(month.items()):
+        if meter in METERS:
+            quantity.add_metric([tenant, meter, dim], float(Decimal(scaled) / METERS[meter].scale))
+    yield quantity
+    yield _coverage(src, tenants, p)
+    if isinstance(src.tariffs, TariffBook):
+        yield _cost(src.tariffs, tenants, p, month, workplaces, hosts_by_role, adjustments)
+
+
+def _coverage(src: Source, tenants: list[str], period: str) -> Family:
+    cov = gauge(
+        m.METERING_COVERAGE_RATIO, "Share of expected reports that arrived in the running month.", ["tenant", "meter"]
+    )
+    if not tenants:
+        return cov
+    tin = _in(tenants)
+    hosts: dict[str, list[int]] = {}
+    thin: dict[str, list[int]] = {}
+    for tenant, role, arrived, expected in src.conn.execute(
+        f"SELECT tenant, role, sum(reports), sum(max_seq - min_seq + 1) FROM coverage WHERE {tin} AND period = ? "
+        "GROUP BY tenant, role",
+        (*tenants, period),
+    ):
+        for acc in (hosts, thin) if role == "thin-client" else (hosts,):
+            a = acc.setdefault(tenant, [0, 0])
+            a[0] += int(arrived)
+            a[1] += int(expected)
+    devices = {
+        tenant: [int(ok), int(polls)]
+        for tenant, polls, ok in src.conn.execute(
+            f"SELECT tenant, sum(polls), sum(ok) FROM device_coverage WHERE {tin} AND period = ? GROUP BY tenant",
+            (*tenants, period),
+        )
+    }
+    for meters, acc in ((HOST_METERS, hosts), (("workplace_days",), thin), (DEVICE_METERS, devices)):
+        for tenant, (arrived, expected) in sorted(acc.items()):
+            if expected > 0:
+                for meter in meters:
+                    cov.add_metric([tenant, meter], min(arrived, expected) / expected)
+    return cov
+
+
+def _cost(
+    book: TariffBook,
+    tenants: list[str],
+    period: str,
+    month: dict[Key, int],
+    workplaces: dict[str, int],
+    hosts_by_role: dict[str, dict[str, int]],
+    adjustments: dict[str, list[Adjustment]],
+) -> Family:
+    cost = gauge(
+        "leitstand_metering_period_cost",
+        "Priced invoice lines of the running month so far (net per line; line vat is the VAT).",
+        ["tenant", "currency", "line"],
+    )
+    for tenant in tenants:
+        usage = PeriodUsage(
+            tenant=tenant,
+            period=period,
+            status="open",
+            closed_at=None,
+            meters=[MeterTotal(meter, dim, s) for (t, meter, dim), s in sorted(month.items()) if t == tenant],
+            subjects=[],
+            adjustments=adjustments.get(tenant, []),
+            coverage={},
+            gaps=[],
+            hosts_by_role=hosts_by_role.get(tenant, {}),
+            workplaces=workplaces.get(tenant, 0),
+        )
+        invoice = pricing.price(usage, book)
+        amounts: dict[str, Decimal] = {}
+        for line in invoice.lines:
+            if line.amount is not None:
+                key = "adjustment" if line.kind == "adjustment" else line.meter
+                amounts[key] = amounts.get(key, Decimal(0)) + line.amount
+        for key, amount in amounts.items():
+            cost.add_metric([tenant, invoice.currency, key], float(amount))
+    return cost

@@ -1,0 +1,78 @@
+"""What a scrape reads: the store, the clock, the settings, and the caches
+that keep a 10,000-host scrape cheap."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+__all__ = ["Family", "ScrapeState", "Source", "WriterStats", "counter", "gauge"]
+
+Family = GaugeMetricFamily | CounterMetricFamily
+
+
+def gauge(name: str, doc: str, labels: Sequence[str] = (), *, value: float | None = None) -> GaugeMetricFamily:
+    """A gauge family; with ``value`` (and no labels) it holds that one sample."""
+    return GaugeMetricFamily(name, doc, value=value, labels=None if value is not None else list(labels))
+
+
+def counter(name: str, doc: str, labels: Sequence[str] = (), *, value: float | None = None) -> CounterMetricFamily:
+    """``name`` ends in ``_total`` (prometheus_client keeps it on the samples)."""
+    return CounterMetricFamily(name, doc, value=value, labels=None if value is not None else list(labels))
+
+
+@dataclass(frozen=True)
+class WriterStats:
+    depth: int
+    commits: int
+    jobs: int
+    last_error: str | None
+
+
+@dataclass
+class ScrapeState:
+    """Caches that live as long as the app: what is expensive to recompute on
+    every scrape and cheap to keep (see metering.py and hosts.py)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    #: agent id -> observed seconds between its sends
+    send_intervals: dict[str, float] = field(default_factory=dict)
+    send_intervals_at: float = float("-inf")
+    #: (ledger cutoff hour, period) -> sums of the ledger history before the cutoff
+    history_key: tuple[int, str] | None = None
+    history: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Source:
+    """One scrape's view; ``tenant`` narrows every tenant-labelled family."""
+
+    conn: sqlite3.Connection
+    now: float
+    tenant: str | None = None
+    offline_after_s: float = 300.0
+    stale_after_s: float = 900.0
+    writer: WriterStats | None = None
+    db_path: str | None = None
+    #: collector.metering.tariffs.TariffBook or None (usage metered, not priced)
+    tariffs: Any = None
+    #: collector.readiness.config.ReadinessSettings or None
+    readiness: Any = None
+    state: ScrapeState = field(default_factory=ScrapeState)
+    clock: Callable[[], float] | None = None
+
+    def tenant_sql(self, column: str = "tenant") -> tuple[str, tuple[str, ...]]:
+        """(`AND column = ?`, args) when the scrape is narrowed to a tenant, else nothing."""
+        if self.tenant is None:
+            return "", ()
+        return f" AND {column} = ?", (self.tenant,)
+
+    def tenants(self) -> list[str]:
+        if self.tenant is not None:
+            return [self.tenant]
+        return [t for (t,) in self.conn.execute("SELECT name FROM tenants ORDER BY name")]

@@ -1,0 +1,304 @@
+"""HTTP API of readiness (routes in collector/app.py) and the evaluation schedule.
+
+Tenant isolation as for hosts: a tenant token sees its own tenant's
+applications only, another tenant's application answers 404, the admin sees
+all. Every evaluation records a status transition if the status changed, so
+the history is complete whether the schedule or a reader noticed first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import admin
+from ..admin import Principal
+from ..errors import CollectorError, ForbiddenError, NotFoundError, ValidationError
+from .config import ReadinessSettings
+from .evaluate import evaluate, failover_tests, history, record_transitions
+from .messages import LANGS, render, title
+from .model import Evaluation
+
+__all__ = [
+    "SCHEMAS",
+    "ReadinessDetail",
+    "ReadinessList",
+    "detail_document",
+    "get_readiness_handler",
+    "list_readiness_handler",
+    "openapi_paths",
+    "run_schedule",
+    "summary_document",
+    "tick",
+]
+
+log = logging.getLogger("leitstand.collector.readiness")
+_encoder = msgspec.json.Encoder()
+
+
+# -- response shapes (they feed the OpenAPI document) --------------------------------
+
+
+class FindingOut(msgspec.Struct):
+    verdict: str
+    text: str
+    key: str
+    params: dict[str, Any]
+    runbook: str | None
+
+
+class CheckOut(msgspec.Struct):
+    id: str
+    title: str
+    verdict: str
+    runbook: str | None
+    evidence: list[FindingOut]
+
+
+class Targets(msgspec.Struct):
+    rpo_s: float
+    rto_s: float
+    mta_s: float | None
+    min_sites: int
+    min_healthy: int
+
+
+class InstanceOut(msgspec.Struct):
+    host: str
+    site: str
+    role: str
+
+
+class HistoryEntry(msgspec.Struct):
+    ts: float
+    status: str
+    score: int
+    failed: list[str]
+
+
+class FailoverTestOut(msgspec.Struct):
+    date: str
+    result: str
+    note: str
+    recorded_at: float
+
+
+class ReadinessSummary(msgspec.Struct):
+    name: str
+    tenant: str
+    criticality: str
+    status: str
+    score: int
+    since: float | None
+    evaluated_at: float
+    failed: list[str]
+    warnings: list[str]
+
+
+class ReadinessList(msgspec.Struct):
+    applications: list[ReadinessSummary]
+    count: int
+
+
+class ReadinessDetail(ReadinessSummary):
+    targets: Targets
+    instances: list[InstanceOut]
+    checks: list[CheckOut]
+    history: list[HistoryEntry]
+    failover_tests: list[FailoverTestOut]
+
+
+SCHEMAS: list[type[msgspec.Struct]] = [ReadinessList, ReadinessDetail]
+
+
+# -- documents -------------------------------------------------------------------------
+
+
+def summary_document(ev: Evaluation, since: float | None) -> dict[str, Any]:
+    return {
+        "name": ev.app.name,
+        "tenant": ev.app.tenant,
+        "criticality": ev.app.criticality,
+        "status": ev.status,
+        "score": ev.score,
+        "since": since,
+        "evaluated_at": ev.now,
+        "failed": ev.failed,
+        "warnings": ev.warned,
+    }
+
+
+def checks_document(ev: Evaluation, lang: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": c.check,
+            "title": title(c.check, lang),
+            "verdict": c.verdict,
+            "runbook": c.runbook,
+            "evidence": [
+                {
+                    "verdict": f.verdict,
+                    "text": render(f, lang),
+                    "key": f.key,
+                    "params": dict(f.params),
+                    "runbook": f.runbook,
+                }
+                for f in c.findings
+            ],
+        }
+        for c in ev.checks
+    ]
+
+
+def detail_document(ev: Evaluation, lang: str, hist: list[dict[str, Any]], tests: list[Any]) -> dict[str, Any]:
+    app = ev.app
+    return {
+        **summary_document(ev, hist[-1]["ts"] if hist else None),
+        "targets": {
+            "rpo_s": app.rpo_s,
+            "rto_s": app.rto_s,
+            "mta_s": app.mta_s,
+            "min_sites": app.min_sites,
+            "min_healthy": app.min_healthy,
+        },
+        "instances": [{"host": i.host, "site": i.site, "role": i.role} for i in app.instances],
+        "checks": checks_document(ev, lang),
+        "history": hist,
+        "failover_tests": [
+            {"date": t.date.isoformat(), "result": t.result, "note": t.note, "recorded_at": t.recorded_at}
+            for t in tests
+        ],
+    }
+
+
+# -- handlers ----------------------------------------------------------------------------
+
+
+def _visible_tenant(principal: Principal, requested: str | None) -> str | None:
+    if principal.role == "admin":
+        return requested
+    if principal.role == "tenant":
+        if requested and requested != principal.tenant:
+            raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
+        return principal.tenant
+    raise ForbiddenError(f"a {principal.role} token may not read readiness")
+
+
+def _lang(request: Request) -> str:
+    lang = request.query_params.get("lang") or "de"
+    if lang not in LANGS:
+        raise ValidationError(f"query parameter 'lang' must be one of: {', '.join(LANGS)}")
+    return lang
+
+
+def _json(body: object) -> Response:
+    return Response(_encoder.encode(body), media_type="application/json")
+
+
+def _since(conn: Any, app: str) -> float | None:
+    row = conn.execute("SELECT max(ts) FROM readiness_history WHERE app = ?", (app,)).fetchone()
+    return row[0] if row else None
+
+
+async def _evaluate_and_record(request: Request, tenant: str | None, name: str | None = None) -> list[Evaluation]:
+    collector = request.app.state.collector
+    settings: ReadinessSettings = request.app.state.readiness
+    apps = [a for a in settings.applications if (tenant is None or a.tenant == tenant)]
+    if name is not None:
+        apps = [a for a in apps if a.name == name]
+        if not apps:
+            # another tenant's application is "not found": its existence is not ours to tell
+            raise NotFoundError(f"no application {name!r}")
+    evaluations = evaluate(collector.reader, settings, collector.clock(), apps)
+    if evaluations:
+        await collector.writer.run(lambda conn: record_transitions(conn, evaluations))
+    return evaluations
+
+
+async def list_readiness_handler(request: Request) -> Response:
+    collector = request.app.state.collector
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    tenant = _visible_tenant(principal, request.query_params.get("tenant") or None)
+    _lang(request)
+    evaluations = await _evaluate_and_record(request, tenant)
+    apps = [summary_document(ev, _since(collector.reader, ev.app.name)) for ev in evaluations]
+    return _json({"applications": apps, "count": len(apps)})
+
+
+async def get_readiness_handler(request: Request) -> Response:
+    collector = request.app.state.collector
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    tenant = _visible_tenant(principal, None)
+    lang = _lang(request)
+    (ev,) = await _evaluate_and_record(request, tenant, request.path_params["app"])
+    hist = history(collector.reader, ev.app.name)
+    return _json(detail_document(ev, lang, hist, failover_tests(collector.reader, ev.app.name)))
+
+
+# -- schedule ------------------------------------------------------------------------------
+
+
+async def tick(collector: Any, settings: ReadinessSettings) -> int:
+    """One scheduled evaluation of every application; returns transitions recorded."""
+    evaluations = evaluate(collector.reader, settings, collector.clock())
+    if not evaluations:
+        return 0
+    written: int = await collector.writer.run(lambda conn: record_transitions(conn, evaluations))
+    return written
+
+
+async def run_schedule(collector: Any, settings: ReadinessSettings) -> None:
+    """Evaluate every ``settings.interval_s`` until cancelled; errors are logged, never fatal."""
+    while True:
+        try:
+            await tick(collector, settings)
+        except CollectorError as exc:
+            log.error("readiness evaluation failed: %s %s", exc.message, exc.detail)
+        except Exception:
+            log.exception("readiness evaluation crashed")
+        await asyncio.sleep(settings.interval_s)
+
+
+@contextlib.asynccontextmanager
+async def schedule(collector: Any, settings: ReadinessSettings) -> Any:
+    """Run the schedule while the app runs (ASGI lifespan); nothing without applications."""
+    task = asyncio.create_task(run_schedule(collector, settings)) if settings.applications else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+# -- OpenAPI ------------------------------------------------------------------------------
+
+
+def openapi_paths(security: list[dict[str, list[str]]], ok: Any, errors: Any, param: Any) -> dict[str, Any]:
+    """Paths for collector/openapi.py (its _ok, _errors and _param helpers passed in)."""
+    lang = param("lang", {"type": "string", "enum": list(LANGS)}, description="language of titles and evidence")
+    return {
+        "/api/v1/readiness": {
+            "get": {
+                "summary": "Failover readiness of the applications visible to the token (ready, degraded, not_ready)",
+                "security": security,
+                "parameters": [param("tenant", {"type": "string"}), lang],
+                "responses": {**ok("ReadinessList"), **errors(400, 401, 403, 429, 503)},
+            }
+        },
+        "/api/v1/readiness/{app}": {
+            "get": {
+                "summary": "One application: targets, checks with evidence and runbooks, history, failover tests",
+                "security": security,
+                "parameters": [param("app", {"type": "string"}, "path", "application name from the config"), lang],
+                "responses": {**ok("ReadinessDetail"), **errors(400, 401, 403, 404, 429, 503)},
+            }
+        },
+    }

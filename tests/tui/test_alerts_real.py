@@ -1,0 +1,51 @@
+"""Alerts against the real collector app, not the contract fake. Skipped only
+while the collector answers 404 on /api/v1/alerts (collector/alerting/ is being
+built); from then on it runs the ack round trip for real."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from textual.widgets import DataTable
+
+from tests.tui.conftest import settle
+from tests.tui.contract import Switchable
+from tests.tui.fleet import NOW, Fleet
+from tui.app import LeitstandApp
+from tui.screens.runbook import RunbookScreen
+from tui.source import NotAvailable
+
+
+async def test_ack_and_runbook_against_the_real_alerts_api(
+    fleet: Fleet, make_tui: Callable[..., tuple[LeitstandApp, Switchable]]
+) -> None:
+    app, _ = make_tui(route_alerts=False)
+    try:
+        alerts = await app.source.alerts()
+    except NotAvailable:
+        pytest.skip("GET /api/v1/alerts answers 404: the collector has no alerting yet")
+    from collector.alerting import service
+
+    collector, alerting = fleet.app.state.collector, fleet.app.state.alerting
+    await service.tick(collector, alerting, deliver_now=False)  # conditions start (pending)
+    fleet.clock.now = NOW + 200  # past the rules' hold times, before the others go offline
+    await service.tick(collector, alerting, deliver_now=False)
+    alerts = await app.source.alerts()
+    firing = [a for a in alerts if a["state"] in ("firing", "pending") and not a.get("silenced")]
+    assert firing, alerts  # the fleet has a switch uplink down, a toner at 7 %, an offline thin client
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == len(firing)
+        first = app.screen.current()  # type: ignore[attr-defined]
+        await pilot.press("k", *"Techniker informiert", "enter")
+        await settle(pilot)
+        after = {a["id"]: a for a in await app.source.alerts()}
+        assert after[first["id"]]["acknowledged"]["comment"] == "Techniker informiert"
+        await pilot.press("b")
+        await settle(pilot)
+        assert isinstance(app.screen, RunbookScreen) and app.screen.runbook == first["runbook"]
+        assert app.screen.markdown.lstrip().startswith(("#", "---"))
+        assert app.unexpected == []

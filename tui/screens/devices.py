@@ -1,0 +1,142 @@
+"""Devices: printers (pages this month, supplies, status), UPS (state, runtime,
+charge), switches (interfaces, uplinks)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from ..i18n import t, tv
+from ..model import device_summary, fmt_pct, month_start
+from .base import ViewScreen
+from .overview import load_devices
+
+__all__ = ["DevicesScreen"]
+
+
+def _bar(percent: float | None, width: int = 10) -> str:
+    if percent is None:
+        return "?" * width
+    filled = round(width * max(0.0, min(100.0, percent)) / 100)
+    return "█" * filled + "░" * (width - filled)
+
+
+class DevicesScreen(ViewScreen):
+    view = "devices"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.devices: dict[str, tuple[dict[str, Any], dict[str, Any] | None, list[str]]] = {}
+        self.month_pages: dict[str, int | None] = {}
+
+    def body(self) -> ComposeResult:
+        table: DataTable[Any] = DataTable(id="devices-table", cursor_type="row", zebra_stripes=True)
+        for key in ("col.device", "col.kind", "col.state", "col.problems", "col.summary", "col.tenant"):
+            table.add_column(t(key), key=key)
+        yield table
+        with VerticalScroll(id="device-detail"):
+            yield Static("", id="device-text")
+
+    async def load(self) -> None:
+        loaded = await load_devices(self.source)
+        self.devices = {d["id"]: (d, reading, problems) for d, reading, problems in loaded}
+        table = self.query_one(DataTable)
+        current = table.cursor_row
+        table.clear()
+        for device, reading, problems in loaded:
+            style = "bold red" if device.get("state") != "up" else ("yellow" if problems else "")
+            table.add_row(
+                Text(device.get("name") or device["id"], style=style),
+                tv("kind", device.get("kind")),
+                tv("state", device.get("state")),
+                Text(", ".join(t(p) for p in problems), style=style),
+                device_summary(device, reading),
+                device.get("tenant", ""),
+                key=device["id"],
+            )
+        if not loaded:
+            self.query_one("#device-text", Static).update(t("dev.none"))
+        elif table.row_count:
+            table.move_cursor(row=min(current, table.row_count - 1))
+            self._show(self._current_id())
+
+    def _current_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return str(key.value) if key.value is not None else None
+
+    @on(DataTable.RowHighlighted, "#devices-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        device_id = str(event.row_key.value) if event.row_key.value is not None else None
+        self._show(device_id)
+        device = self.devices.get(device_id or "")
+        if device and device[0].get("kind") == "printer" and device_id not in self.month_pages:
+            self._load_month_pages(device_id or "")
+
+    @work(exclusive=True, group="month-pages")
+    async def _load_month_pages(self, device_id: str) -> None:
+        """Pages this month: latest counter minus the first reading of the month."""
+        try:
+            now = self.lapp.clock()
+            first = await self.source.device_readings(device_id, since=month_start(now), until=now, limit=1)
+        except Exception as exc:
+            self.lapp.report(exc)
+            return
+        device = self.devices.get(device_id)
+        latest = ((device[1] or {}).get("printer") or {}).get("pages_total") if device else None
+        start = (first[0].get("printer") or {}).get("pages_total") if first else None
+        self.month_pages[device_id] = latest - start if latest is not None and start is not None else None
+        if self._current_id() == device_id:
+            self._show(device_id)
+
+    def _show(self, device_id: str | None) -> None:
+        text = self.query_one("#device-text", Static)
+        if device_id is None or device_id not in self.devices:
+            text.update("")
+            return
+        device, reading, _ = self.devices[device_id]
+        text.update(self._detail(device, reading or {}, device_id))
+
+    def _detail(self, device: Mapping[str, Any], reading: Mapping[str, Any], device_id: str) -> Text:
+        out = Text()
+        sys = reading.get("sys") or {}
+        out.append(f"{device_id} · {device.get('address', '')} · {sys.get('descr') or device.get('descr') or ''}\n")
+        if device.get("error"):
+            out.append(t("dev.error", error=device["error"]) + "\n", style="red")
+        printer = reading.get("printer")
+        if printer:
+            pages = self.month_pages.get(device_id)
+            out.append(t("dev.month_pages", pages="…" if pages is None else pages) + "\n")
+            out.append(t("dev.supplies") + "\n", style="bold")
+            for s in printer.get("supplies") or []:
+                pct = s.get("percent")
+                line = f"  {(s.get('description') or s.get('index') or '?')[:24]:<24} {_bar(pct)} {fmt_pct(pct)}\n"
+                out.append(line, style="red" if pct is not None and pct < 10 else "")
+        ups = reading.get("ups")
+        if ups:
+            out.append(device_summary(device, reading) + "\n")
+            if ups.get("load_pct") is not None:
+                out.append(
+                    t("dev.ups_load", load=f"{ups['load_pct']:.0f}", battery=ups.get("battery_status") or "–") + "\n"
+                )
+        interfaces = reading.get("interfaces")
+        if interfaces:
+            out.append(t("dev.interfaces") + "\n", style="bold")
+            for i in sorted(interfaces, key=lambda i: (not i.get("uplink"), i.get("index", 0))):
+                up = i.get("oper_status") == "up"
+                speed = f"{(i.get('speed_bps') or 0) / 1e6:.0f} Mbit/s" if i.get("speed_bps") else ""
+                flag = f" [{t('dev.uplink')}]" if i.get("uplink") else ""
+                out.append(
+                    f"  {(i.get('name') or i.get('descr') or str(i.get('index')))[:20]:<20} "
+                    f"{i.get('oper_status') or '?':<6} {speed:>12}{flag}\n",
+                    style="" if up else ("bold red" if i.get("uplink") else "dim"),
+                )
+        return out

@@ -1,0 +1,175 @@
+"""One host: sparklines of the last hours, disks, NICs, textfile inputs, its alerts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Sparkline, Static
+
+from ..i18n import t, tv
+from ..model import alerts_for_host, downsample, fmt_age, fmt_bytes, fmt_time, sort_alerts
+from ..source import optional
+from .base import ViewScreen
+
+__all__ = ["HostScreen"]
+
+HOURS = 3
+
+
+def _series(samples: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
+    cpu, mem, load = [], [], []
+    for s in samples:
+        if s.get("cpu"):
+            cpu.append(float(s["cpu"].get("percent") or 0.0))
+        m = s.get("memory") or {}
+        if m.get("total_bytes"):
+            mem.append(100.0 * m.get("used_bytes", 0) / m["total_bytes"])
+        if s.get("load1") is not None:
+            load.append(float(s["load1"]))
+    return {"cpu": cpu, "mem": mem, "load": load}
+
+
+class HostScreen(ViewScreen):
+    view = "host"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "bind.back")]
+
+    def __init__(self, agent_id: str) -> None:
+        super().__init__()
+        self.agent_id = agent_id
+        self.detail: dict[str, Any] = {}
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll(id="host-body"):
+            yield Static(t("loading"), id="host-info")
+            yield Static("", id="host-gaps")
+            for key in ("cpu", "mem", "load"):
+                yield Static("", id=f"spark-label-{key}", classes="spark-label")
+                yield Sparkline([], id=f"spark-{key}")
+            for key, columns in (
+                ("disks", ("col.mount", "col.device", "col.used", "col.size")),
+                ("nics", ("col.nic", "col.rx", "col.tx", "col.errors")),
+                ("textfile", ("col.metric", "col.labels", "col.value")),
+                ("alerts", ("al.col.severity", "al.col.state", "al.col.rule", "al.col.summary")),
+            ):
+                yield Static(t(f"host.{key}"), classes="section")
+                table: DataTable[Any] = DataTable(id=f"host-{key}", cursor_type="row", show_cursor=False)
+                table.add_columns(*(t(c) for c in columns))
+                yield table
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.sub_title = t("view.host", name=self.agent_id)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    async def load(self) -> None:
+        now = self.lapp.clock()
+        detail, samples, alerts = await asyncio.gather(
+            self.source.host(self.agent_id),
+            self.source.samples(self.agent_id, since=now - HOURS * 3600, until=now, limit=10000),
+            optional(self.source.alerts()),
+        )
+        self.detail = detail
+        self.show(detail, samples, alerts, now)
+
+    def show(
+        self,
+        d: Mapping[str, Any],
+        samples: Sequence[Mapping[str, Any]],
+        alerts: Sequence[Mapping[str, Any]] | None,
+        now: float,
+    ) -> None:
+        self.sub_title = t("view.host", name=d.get("hostname", self.agent_id))
+        self.query_one("#host-info", Static).update(
+            t(
+                "host.info",
+                hostname=d.get("hostname"),
+                id=d.get("id"),
+                tenant=d.get("tenant"),
+                site=d.get("site") or "–",
+                role=d.get("role"),
+                os=d.get("os") or "–",
+                version=d.get("version") or "–",
+                state=tv("state", d.get("state")),
+                seen=fmt_age(d.get("last_seen"), now),
+            )
+        )
+        gaps = d.get("gaps") or []
+        self.query_one("#host-gaps", Static).update(
+            t("host.gaps", gaps=", ".join(f"{g['from_seq']}–{g['to_seq']}" for g in gaps)) if gaps else ""
+        )
+        width = max(self.size.width - 4, 10)
+        for key, values in _series(samples).items():
+            label = t(f"host.spark.{key}", hours=HOURS)
+            if values:
+                fmt = "{:.0f}" if key != "load" else "{:.2f}"
+                label += "  " + t(
+                    "host.spark.range",
+                    min=fmt.format(min(values)),
+                    max=fmt.format(max(values)),
+                    now=fmt.format(values[-1]),
+                )
+            self.query_one(f"#spark-label-{key}", Static).update(label)
+            self.query_one(f"#spark-{key}", Sparkline).data = downsample(values, width)
+        report = d.get("report") or {}
+        self._fill(
+            "disks",
+            [
+                (
+                    x.get("mount", ""),
+                    x.get("device", ""),
+                    f"{100 * x.get('used_bytes', 0) / x['total_bytes']:.0f}%" if x.get("total_bytes") else "–",
+                    fmt_bytes(x.get("total_bytes")),
+                )
+                for x in report.get("disks") or []
+            ],
+        )
+        self._fill(
+            "nics",
+            [
+                (
+                    n.get("nic", ""),
+                    fmt_bytes(n.get("rx_bytes_total")),
+                    fmt_bytes(n.get("tx_bytes_total")),
+                    str(n.get("rx_errors_total", 0) + n.get("tx_errors_total", 0)),
+                )
+                for n in report.get("net") or []
+            ],
+        )
+        self._fill(
+            "textfile",
+            [
+                (
+                    s.get("name", ""),
+                    ",".join(f"{k}={v}" for k, v in sorted((s.get("labels") or {}).items())),
+                    _value(s.get("name", ""), s.get("value")),
+                )
+                for s in report.get("textfile") or []
+            ],
+        )
+        mine = sort_alerts(alerts_for_host(alerts or [], d))
+        self._fill(
+            "alerts",
+            [
+                (tv("sev", a.get("severity")), tv("state", a.get("state")), a.get("rule", ""), a.get("summary", ""))
+                for a in mine
+            ],
+        )
+
+    def _fill(self, key: str, rows: Sequence[Sequence[Any]]) -> None:
+        table = self.query_one(f"#host-{key}", DataTable)
+        table.clear()
+        table.add_rows(rows)
+        table.styles.height = len(rows) + 1 if rows else 1
+
+
+def _value(name: str, value: Any) -> str:
+    if isinstance(value, int | float) and name.endswith("timestamp_seconds"):
+        return fmt_time(float(value))
+    return str(value)
