@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from . import tokens
 from .db import transaction
-from .errors import AuthError, ConflictError, NotFoundError, ValidationError
+from .errors import AuthError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 
 __all__ = [
     "Principal",
@@ -24,6 +24,7 @@ __all__ = [
     "list_tenants",
     "list_tokens",
     "revoke_token",
+    "visible_tenant",
 ]
 
 TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -136,6 +137,19 @@ def revoke_token(conn: sqlite3.Connection, token_id: str, *, actor: str) -> None
             raise ConflictError(f"token {token_id!r} is already revoked")
         conn.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", (time.time(), token_id))
         audit(conn, actor, "token.revoke", token_id)
+
+
+def visible_tenant(principal: Principal, requested: str | None, what: str) -> str | None:
+    """The tenant a read of `what` (hosts, devices, readiness) is limited to:
+    an admin reads any (None: all), a tenant token only its own; other roles
+    may not read it at all."""
+    if principal.role == "admin":
+        return requested
+    if principal.role == "tenant":
+        if requested and requested != principal.tenant:
+            raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
+        return principal.tenant
+    raise ForbiddenError(f"a {principal.role} token may not read {what}")
 
 
 def authenticate(conn: sqlite3.Connection, authorization: str | None) -> Principal:

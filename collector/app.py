@@ -10,7 +10,6 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
@@ -28,6 +27,7 @@ from .api_types import EnrollRequest
 from .config import Config
 from .db import connect, migrate
 from .errors import CollectorError, OverloadedError, PayloadTooLargeError, ValidationError
+from .http import query_param
 from .metering import ledger
 from .metering.ledger import MeteringSettings
 from .metering.tariffs import TariffBook
@@ -251,29 +251,14 @@ async def _post_enroll(request: Request) -> Response:
     return json_response({"token": token, "agent_id": req.agent_id, "tenant": principal.tenant})
 
 
-def _query(request: Request, name: str, kind: type, default: Any = None, choices: tuple[str, ...] = ()) -> Any:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    if choices and raw not in choices:
-        raise ValidationError(f"query parameter {name!r} must be one of: {', '.join(choices)}")
-    try:
-        value = kind(raw)
-    except ValueError as exc:
-        raise ValidationError(f"query parameter {name!r} is not a valid {kind.__name__}: {raw!r}") from exc
-    if kind is float and value != value:  # NaN
-        raise ValidationError(f"query parameter {name!r} is not a number")
-    return value
-
-
 async def _get_hosts(request: Request) -> Response:
     collector = _c(request)
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
     flt = store.HostFilter(
-        tenant=_query(request, "tenant", str),
-        role=_query(request, "role", str, choices=("server", "vm", "thin-client")),
-        site=_query(request, "site", str),
-        state=_query(request, "state", str, choices=("online", "offline")),
+        tenant=query_param(request, "tenant", str),
+        role=query_param(request, "role", str, choices=("server", "vm", "thin-client")),
+        site=query_param(request, "site", str),
+        state=query_param(request, "state", str, choices=("online", "offline")),
     )
     hosts = store.list_hosts(
         collector.reader,
@@ -302,9 +287,9 @@ async def _get_samples(request: Request) -> Response:
     collector = _c(request)
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
     now = collector.clock()
-    until = _query(request, "until", float, now)
-    since = _query(request, "since", float, until - 3600.0)
-    limit = _query(request, "limit", int, 1000)
+    until = query_param(request, "until", float, now)
+    since = query_param(request, "since", float, until - 3600.0)
+    limit = query_param(request, "limit", int, 1000)
     if not 1 <= limit <= 10000:
         raise ValidationError("query parameter 'limit' must be between 1 and 10000")
     if since > until:
@@ -325,18 +310,18 @@ async def _get_samples(request: Request) -> Response:
 async def _get_usage(request: Request) -> Response:
     collector = _c(request)
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
-    requested = _query(request, "tenant", str)
+    requested = query_param(request, "tenant", str)
     tenants = usage.readable_tenants(collector.reader, principal, requested)
     if requested is None and len(tenants) != 1:
         raise ValidationError("query parameter 'tenant' is required for this token")
-    period = usage.parse_period(_query(request, "period", str), collector.clock())
+    period = usage.parse_period(query_param(request, "period", str), collector.clock())
     return json_response(usage.usage_document(collector.reader, tenants[0], period, collector.tariffs))
 
 
 async def _get_periods(request: Request) -> Response:
     collector = _c(request)
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
-    tenants = usage.readable_tenants(collector.reader, principal, _query(request, "tenant", str))
+    tenants = usage.readable_tenants(collector.reader, principal, query_param(request, "tenant", str))
     periods = [p for p in ledger.list_periods(collector.reader, None) if p["tenant"] in tenants]
     return json_response({"periods": periods})
 

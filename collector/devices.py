@@ -28,8 +28,9 @@ from starlette.responses import Response
 from agent.wire import Report, SnmpReading
 
 from . import admin
-from .admin import Principal
-from .errors import ForbiddenError, NotFoundError, ValidationError
+from .admin import Principal, visible_tenant
+from .errors import NotFoundError, ValidationError
+from .http import query_param
 
 __all__ = [
     "DeviceDetail",
@@ -228,16 +229,6 @@ class DeviceFilter:
     agent_id: str | None = None
 
 
-def _visible_tenant(principal: Principal, requested: str | None) -> str | None:
-    if principal.role == "admin":
-        return requested
-    if principal.role == "tenant":
-        if requested and requested != principal.tenant:
-            raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
-        return principal.tenant
-    raise ForbiddenError(f"a {principal.role} token may not read devices")
-
-
 _COLUMNS = (
     "d.device_id, o.tenant, d.kind, d.agent_id, d.address, d.first_seen, d.last_seen, d.last_ts, d.last_ok_ts, "
     "d.ok, d.error, d.readings_total, d.failures_total, d.latest"
@@ -276,7 +267,7 @@ def _summary(row: tuple[Any, ...], now: float, stale_after_s: float) -> tuple[di
 def list_devices(
     conn: sqlite3.Connection, principal: Principal, flt: DeviceFilter, *, now: float, stale_after_s: float
 ) -> list[dict[str, Any]]:
-    tenant = _visible_tenant(principal, flt.tenant)
+    tenant = visible_tenant(principal, flt.tenant, "devices")
     where: list[str] = []
     args: list[object] = []
     for column, value in (("o.tenant", tenant), ("d.kind", flt.kind), ("d.agent_id", flt.agent_id)):
@@ -299,7 +290,7 @@ def list_devices(
 def get_device(
     conn: sqlite3.Connection, principal: Principal, device_id: str, *, now: float, stale_after_s: float
 ) -> dict[str, Any]:
-    tenant = _visible_tenant(principal, None)
+    tenant = visible_tenant(principal, None, "devices")
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM devices d JOIN device_owners o USING (device_id) WHERE d.device_id = ?",
         (device_id,),
@@ -334,21 +325,6 @@ def device_readings(
 # -- HTTP handlers (routes in collector/app.py) ----------------------------------
 
 
-def _query(request: Request, name: str, kind: type, default: Any = None, choices: tuple[str, ...] = ()) -> Any:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    if choices and raw not in choices:
-        raise ValidationError(f"query parameter {name!r} must be one of: {', '.join(choices)}")
-    try:
-        value = kind(raw)
-    except ValueError as exc:
-        raise ValidationError(f"query parameter {name!r} is not a valid {kind.__name__}: {raw!r}") from exc
-    if kind is float and not (value == value and abs(value) != float("inf")):
-        raise ValidationError(f"query parameter {name!r} is not a finite number")
-    return value
-
-
 def _json(body: object) -> Response:
     return Response(_encoder.encode(body), media_type="application/json")
 
@@ -362,10 +338,10 @@ def _context(request: Request) -> tuple[Any, Principal, float, float]:
 async def list_devices_handler(request: Request) -> Response:
     collector, principal, now, stale = _context(request)
     flt = DeviceFilter(
-        tenant=_query(request, "tenant", str),
-        kind=_query(request, "kind", str, choices=KINDS),
-        state=_query(request, "state", str, choices=STATES),
-        agent_id=_query(request, "agent_id", str),
+        tenant=query_param(request, "tenant", str),
+        kind=query_param(request, "kind", str, choices=KINDS),
+        state=query_param(request, "state", str, choices=STATES),
+        agent_id=query_param(request, "agent_id", str),
     )
     devices = list_devices(collector.reader, principal, flt, now=now, stale_after_s=stale)
     return _json({"devices": devices, "count": len(devices)})
@@ -379,9 +355,9 @@ async def get_device_handler(request: Request) -> Response:
 
 async def get_device_readings_handler(request: Request) -> Response:
     collector, principal, now, stale = _context(request)
-    until = _query(request, "until", float, now)
-    since = _query(request, "since", float, until - 86400.0)
-    limit = _query(request, "limit", int, 1000)
+    until = query_param(request, "until", float, now)
+    since = query_param(request, "since", float, until - 86400.0)
+    limit = query_param(request, "limit", int, 1000)
     if not 1 <= limit <= 10000:
         raise ValidationError("query parameter 'limit' must be between 1 and 10000")
     if since > until:

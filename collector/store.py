@@ -16,7 +16,7 @@ import msgspec
 from agent.wire import AgentInfo, Batch, BatchAck, Report
 
 from . import admin, devices
-from .admin import Principal
+from .admin import Principal, visible_tenant
 from .db import transaction
 from .errors import ConflictError, ForbiddenError, NotFoundError
 from .ingest import HostSeqState, plan_batch
@@ -194,21 +194,10 @@ _HOST_COLUMNS = (
 )
 
 
-def _visible_tenant(principal: Principal, requested: str | None) -> str | None:
-    """The tenant a read is limited to; raises when the token may not read hosts."""
-    if principal.role == "admin":
-        return requested
-    if principal.role == "tenant":
-        if requested and requested != principal.tenant:
-            raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
-        return principal.tenant
-    raise ForbiddenError(f"a {principal.role} token may not read hosts")
-
-
 def list_hosts(
     conn: sqlite3.Connection, principal: Principal, flt: HostFilter, *, now: float, offline_after_s: float
 ) -> list[dict[str, object]]:
-    tenant = _visible_tenant(principal, flt.tenant)
+    tenant = visible_tenant(principal, flt.tenant, "hosts")
     where: list[str] = []
     args: list[object] = []
     for column, value in (("tenant", tenant), ("role", flt.role), ("site", flt.site)):
@@ -231,7 +220,7 @@ def list_hosts(
 def get_host(
     conn: sqlite3.Connection, principal: Principal, agent_id: str, *, now: float, offline_after_s: float
 ) -> dict[str, object]:
-    tenant = _visible_tenant(principal, None)
+    tenant = visible_tenant(principal, None, "hosts")
     row = conn.execute(f"SELECT {_HOST_COLUMNS} FROM hosts WHERE agent_id = ?", (agent_id,)).fetchone()
     # Another tenant's host is "not found", not "forbidden": its existence is not ours to tell.
     if row is None or (tenant is not None and row[1] != tenant):

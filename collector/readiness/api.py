@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import admin
-from ..admin import Principal
-from ..errors import CollectorError, ForbiddenError, NotFoundError, ValidationError
+from ..admin import visible_tenant
+from ..errors import CollectorError, NotFoundError, ValidationError
 from .config import ReadinessSettings
 from .evaluate import evaluate, failover_tests, history, record_transitions
 from .messages import LANGS, render, title
@@ -180,16 +180,6 @@ def detail_document(ev: Evaluation, lang: str, hist: list[dict[str, Any]], tests
 # -- handlers ----------------------------------------------------------------------------
 
 
-def _visible_tenant(principal: Principal, requested: str | None) -> str | None:
-    if principal.role == "admin":
-        return requested
-    if principal.role == "tenant":
-        if requested and requested != principal.tenant:
-            raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
-        return principal.tenant
-    raise ForbiddenError(f"a {principal.role} token may not read readiness")
-
-
 def _lang(request: Request) -> str:
     lang = request.query_params.get("lang") or "de"
     if lang not in LANGS:
@@ -224,7 +214,7 @@ async def _evaluate_and_record(request: Request, tenant: str | None, name: str |
 async def list_readiness_handler(request: Request) -> Response:
     collector = request.app.state.collector
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
-    tenant = _visible_tenant(principal, request.query_params.get("tenant") or None)
+    tenant = visible_tenant(principal, request.query_params.get("tenant") or None, "readiness")
     _lang(request)
     evaluations = await _evaluate_and_record(request, tenant)
     apps = [summary_document(ev, _since(collector.reader, ev.app.name)) for ev in evaluations]
@@ -234,7 +224,7 @@ async def list_readiness_handler(request: Request) -> Response:
 async def get_readiness_handler(request: Request) -> Response:
     collector = request.app.state.collector
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
-    tenant = _visible_tenant(principal, None)
+    tenant = visible_tenant(principal, None, "readiness")
     lang = _lang(request)
     (ev,) = await _evaluate_and_record(request, tenant, request.path_params["app"])
     hist = history(collector.reader, ev.app.name)
