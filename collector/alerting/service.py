@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CollectorError
+from ..periodic import run_periodically
 from . import storage
 from .config import Settings
 from .documents import alert_document
@@ -164,14 +164,7 @@ def _generator(settings: Settings, doc: dict[str, Any]) -> str:
 
 async def run_schedule(collector: Any, alerting: Alerting) -> None:
     """Evaluate every ``interval_s`` until cancelled; errors are logged, never fatal."""
-    while True:
-        try:
-            await tick(collector, alerting)
-        except CollectorError as exc:
-            log.error("alert evaluation failed: %s %s", exc.message, exc.detail)
-        except Exception:
-            log.exception("alert evaluation crashed")
-        await asyncio.sleep(alerting.settings.interval_s)
+    await run_periodically("alert evaluation", alerting.settings.interval_s, lambda: tick(collector, alerting))
 
 
 @contextlib.asynccontextmanager

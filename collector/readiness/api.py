@@ -19,7 +19,8 @@ from starlette.responses import Response
 
 from .. import admin
 from ..admin import visible_tenant
-from ..errors import CollectorError, NotFoundError, ValidationError
+from ..errors import NotFoundError, ValidationError
+from ..periodic import run_periodically
 from .config import ReadinessSettings
 from .evaluate import evaluate, failover_tests, history, record_transitions
 from .messages import LANGS, render, title
@@ -245,14 +246,7 @@ async def tick(collector: Any, settings: ReadinessSettings) -> int:
 
 async def run_schedule(collector: Any, settings: ReadinessSettings) -> None:
     """Evaluate every ``settings.interval_s`` until cancelled; errors are logged, never fatal."""
-    while True:
-        try:
-            await tick(collector, settings)
-        except CollectorError as exc:
-            log.error("readiness evaluation failed: %s %s", exc.message, exc.detail)
-        except Exception:
-            log.exception("readiness evaluation crashed")
-        await asyncio.sleep(settings.interval_s)
+    await run_periodically("readiness evaluation", settings.interval_s, lambda: tick(collector, settings))
 
 
 @contextlib.asynccontextmanager

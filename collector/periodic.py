@@ -1,0 +1,26 @@
+"""Background evaluation loops (alerts, readiness) started by the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from .errors import CollectorError
+
+__all__ = ["run_periodically"]
+
+log = logging.getLogger("leitstand.collector")
+
+
+async def run_periodically(what: str, interval_s: float, step: Callable[[], Awaitable[object]]) -> None:
+    """Run `step` every `interval_s` until cancelled; a failing step is logged,
+    never fatal, so one bad evaluation cannot stop the next."""
+    while True:
+        try:
+            await step()
+        except CollectorError as exc:
+            log.error("%s failed: %s %s", what, exc.message, exc.detail)
+        except Exception:
+            log.exception("%s crashed", what)
+        await asyncio.sleep(interval_s)
