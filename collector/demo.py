@@ -23,11 +23,16 @@ from .db import connect, migrate
 __all__ = ["main"]
 
 TENANT = "demo"
+#: member municipalities of the simulated fleet (bench/fleet.py --live --small)
+FLEET_TENANTS = ("stadt-lohne", "gemeinde-dinklage")
+FLEET_SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "fleet.py"
 
 
 def _free_port(preferred: int) -> int:
     for port in (preferred, 0):
         with socket.socket() as s:
+            # as uvicorn binds: a port in TIME_WAIT from the last run is free
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -75,6 +80,21 @@ def _prepare(db_path: Path) -> tuple[str, str]:
         conn.close()
 
 
+def _prepare_fleet(db_path: Path) -> list[str]:
+    """The fleet's tenants and one enroll token for each."""
+    conn = connect(db_path)
+    try:
+        existing = {t["name"] for t in admin.list_tenants(conn)}
+        tokens = []
+        for tenant in FLEET_TENANTS:
+            if tenant not in existing:
+                admin.add_tenant(conn, tenant, actor="demo")
+            tokens.append(admin.create_token(conn, "enroll", actor="demo", tenant=tenant, label="demo fleet")[1])
+        return tokens
+    finally:
+        conn.close()
+
+
 def _status_line(hosts: dict[str, object], started: float) -> str:
     items = hosts.get("hosts", [])
     assert isinstance(items, list)
@@ -105,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-tui", action="store_true", help="print a live status line instead of opening the terminal UI"
     )
+    parser.add_argument(
+        "--no-fleet", action="store_true", help="do not start the simulated fleet (bench/fleet.py --live --small)"
+    )
     args = parser.parse_args(argv)
 
     data = args.data_dir.resolve()
@@ -132,13 +155,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"send_interval = {args.interval}\n"
         )
         subprocess.run(
+            # --force: a second `make run` re-enrolls the agent kept in demo-data
             [_bin("leitstand-agent"), "--config", str(agent_cfg), "enroll", "--collector", url,
-             "--enroll-token", enroll_token],
+             "--enroll-token", enroll_token, "--force"],
             check=True, stdout=log, stderr=log,
         )  # fmt: skip
         agent = subprocess.Popen([_bin("leitstand-agent"), "--config", str(agent_cfg), "run"], stdout=log, stderr=log)
         procs.append(agent)
         names[id(agent)] = "agent"
+        if not args.no_fleet and FLEET_SCRIPT.exists():
+            fleet_argv = [sys.executable, str(FLEET_SCRIPT), "--live", "--small", "--collector", url,
+                          "--interval", str(args.interval)]  # fmt: skip
+            for token in _prepare_fleet(db_path):
+                fleet_argv += ["--enroll-token", token]
+            fleet = subprocess.Popen(fleet_argv, stdout=log, stderr=log)
+            procs.append(fleet)
+            names[id(fleet)] = "fleet simulator"
         print(f"Leitstand demo: collector {url}, data in {data}, log {data / 'demo.log'}")
         print(f"Admin token for this session (API, curl):\n  {viewer_token}")
         if not args.no_tui and sys.stdin.isatty() and sys.stdout.isatty():

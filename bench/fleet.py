@@ -1,0 +1,797 @@
+"""A county IT provider in a box: simulated agents speaking wire format v1 over real HTTP.
+
+The fleet is deterministic for a seed: member municipalities (tenants), town
+halls and two data centres (sites), servers and VMs, thin clients with
+office-hours sessions (Europe/Berlin), and SNMP devices (printers whose page
+counters grow in office hours, UPS units, switches with uplinks) whose readings
+ride in the reports of the server that polls them, as a real poller's would.
+
+Modes:
+
+  --live   real time, for the demo: every agent reports every --interval seconds
+           until Ctrl-C / SIGTERM.
+  --soak   N agents for M simulated minutes of 60 s samples, sent as fast as the
+           collector takes them (timestamps generated in the recent past, never
+           slept); prints throughput, ingest latency p50/p99, collector RSS and
+           database growth per host per day, then checks the metering ledger
+           against the simulator's own ground truth, exactly (exit 1 if not).
+
+Without --collector, --soak starts its own collector on a free port and a
+temporary database. Examples:
+
+  .venv/bin/python bench/fleet.py --soak --agents 200 --hours 24
+  .venv/bin/python bench/fleet.py --live --small --collector URL --enroll-token T
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import gzip
+import math
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import httpx
+import psutil
+
+if __package__ in (None, ""):  # run as a script: make `bench._common` and the packages importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agent.wire import (
+    AgentInfo,
+    Batch,
+    Cpu,
+    Disk,
+    Interface,
+    Memory,
+    Nic,
+    Printer,
+    PrinterSupply,
+    Report,
+    SnmpReading,
+    SnmpSys,
+    Ups,
+    encode,
+)
+from bench._common import VENV_BIN, BenchError, ManagedProcess, free_port, http_ok, start_process, wait_ready
+
+__all__ = ["Fleet", "GroundTruth", "build_fleet", "main"]
+
+BERLIN = ZoneInfo("Europe/Berlin")
+GIB = 2**30
+MIB = 2**20
+STEP_S = 60  # soak sample interval
+VERSION = "0.1.0-fleet"
+
+#: Member municipalities of a (fictional) county IT provider, and their town halls.
+TOWNS = [
+    ("stadt-lohne", "lohne"),
+    ("gemeinde-dinklage", "dinklage"),
+    ("gemeinde-steinfeld", "steinfeld"),
+    ("gemeinde-goldenstedt", "goldenstedt"),
+    ("stadt-damme", "damme"),
+    ("gemeinde-bakum", "bakum"),
+    ("gemeinde-visbek", "visbek"),
+    ("gemeinde-holdorf", "holdorf"),
+]
+DATA_CENTRES = ("rz-vechta", "rz-cloppenburg")
+
+#: Meters the soak checks, with the scale the ledger stores them in (collector/metering/model.py)
+#: and the decimals the usage API shows. Duplicated on purpose: the truth must not import the collector.
+CHECKED: dict[str, tuple[int, int]] = {
+    "cpu_core_seconds": (10**6, 3),
+    "network_gib": (2**30, 6),
+    "host_hours": (3_600_000, 3),
+    "memory_gib_hours": (2**20 * 3600, 6),
+    "storage_gib_hours": (2**20 * 3600, 6),
+    "printed_pages": (1, 0),
+    "printed_pages_mono": (1, 0),
+    "printed_pages_color": (1, 0),
+    "workplace_days": (1, 0),
+}
+
+
+# --- the model -----------------------------------------------------------------------------
+
+
+@dataclass
+class SimDevice:
+    """An SNMP device polled by a host; its counters advance with simulated time."""
+
+    device: str
+    kind: Literal["printer", "ups", "switch"]
+    colour: bool = False
+    uptime_s: float = 0.0
+    pages_mono: int = 0
+    pages_color: int = 0
+    toner_pct: float = 100.0
+    #: switch ports: [in_octets, out_octets] per port
+    octets: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
+class SimHost:
+    agent_id: str
+    hostname: str
+    tenant_index: int
+    role: Literal["server", "vm", "thin-client"]
+    site: str
+    cores: int
+    mem_total: int
+    disk_total: int
+    #: share of the cores busy in office hours and outside them
+    busy_day: float
+    busy_night: float
+    devices: list[SimDevice] = field(default_factory=list)
+    boot_time: float = 0.0
+    busy_ms: int = 0
+    rx: int = 0
+    tx: int = 0
+    disk_used: int = 0
+    last_ts: float | None = None
+    rng: random.Random = field(default_factory=random.Random)
+
+
+def office_hours(ts: float) -> bool:
+    """Monday to Friday, 07:00-17:00 in Europe/Berlin."""
+    local = dt.datetime.fromtimestamp(ts, BERLIN)
+    return local.weekday() < 5 and 7 <= local.hour < 17
+
+
+def build_fleet(seed: int, *, agents: int, tenants: int, small: bool = False) -> list[SimHost]:
+    """The fleet for a seed: per tenant a town-hall server (which polls the town hall's
+    printer, UPS and switch), VMs in the two data centres, and thin clients."""
+    rng = random.Random(seed)
+    tenants = max(1, min(tenants, len(TOWNS)))
+    hosts: list[SimHost] = []
+
+    def host(t: int, role: Literal["server", "vm", "thin-client"], site: str, name: str) -> SimHost:
+        cores = {"server": rng.choice((8, 16, 32)), "vm": rng.choice((2, 4, 8)), "thin-client": 2}[role]
+        mem = {"server": 64 * GIB, "vm": rng.choice((8, 16)) * GIB, "thin-client": 4 * GIB}[role]
+        disk = {"server": 2000 * GIB, "vm": 200 * GIB, "thin-client": 16 * GIB}[role]
+        h = SimHost(
+            agent_id=f"fleet-{name}",
+            hostname=name,
+            tenant_index=t,
+            role=role,
+            site=site,
+            cores=cores,
+            mem_total=mem,
+            disk_total=disk,
+            busy_day=rng.uniform(0.15, 0.6),
+            busy_night=rng.uniform(0.01, 0.1),
+            rng=random.Random(f"{seed}:{name}"),
+        )
+        h.disk_used = (int(disk * rng.uniform(0.2, 0.7)) // MIB) * MIB
+        return h
+
+    per_tenant = [0] * tenants
+    kinds: list[Literal["server", "vm", "thin-client"]] = (
+        ["server", "thin-client", "vm"] if small else ["server", "thin-client", "vm", "thin-client", "vm"]
+    )
+    i = 0
+    while len(hosts) < agents:
+        t = i % tenants
+        town = TOWNS[t][1]
+        n = per_tenant[t]
+        per_tenant[t] += 1
+        role = kinds[n] if n < len(kinds) else ("thin-client" if n % 4 else "vm")
+        if role == "server" and n == 0:
+            h = host(t, role, f"rathaus-{town}", f"{town}-srv-01")
+            h.devices = [
+                SimDevice(f"prn-{town}-1", "printer", colour=True),
+                SimDevice(f"ups-{town}-1", "ups"),
+                SimDevice(f"sw-{town}-core", "switch", octets=[[0, 0] for _ in range(4)]),
+            ]
+            for d in h.devices:
+                d.uptime_s = rng.uniform(1e5, 5e6)
+                d.pages_mono = rng.randint(10_000, 90_000) if d.kind == "printer" else 0
+                d.pages_color = rng.randint(1_000, 20_000) if d.kind == "printer" else 0
+        elif role == "thin-client":
+            h = host(t, role, f"rathaus-{town}", f"{town}-tc-{n:03d}")
+        else:
+            h = host(t, role, DATA_CENTRES[n % 2], f"{town}-vm-{n:03d}")
+        hosts.append(h)
+        i += 1
+    return hosts
+
+
+# --- ground truth --------------------------------------------------------------------------
+
+
+def _hour_of(ts: float) -> int:
+    """The UTC hour a counter span ending at `ts` is booked into (spans are half-open on the left)."""
+    hour = math.floor(ts / 3600) * 3600
+    return hour - 3600 if hour == ts else hour
+
+
+def _period_of_hour(hour: int) -> str:
+    local = dt.datetime.fromtimestamp(hour, BERLIN)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+@dataclass
+class GroundTruth:
+    """What the ledger must contain, computed from what was sent, in the ledger's integer units.
+
+    The simulator keeps every span inside one UTC hour (samples on whole minutes), so no
+    quantity has to be split across hours: the truth is plain integer sums.
+    """
+
+    #: (tenant index, period, meter, dim) -> scaled integer
+    scaled: dict[tuple[int, str, str, str], int] = field(default_factory=dict)
+    workplace: set[tuple[str, dt.date]] = field(default_factory=set)
+
+    def add(self, tenant: int, ts: float, meter: str, dim: str, scaled: int) -> None:
+        if scaled:
+            key = (tenant, _period_of_hour(_hour_of(ts)), meter, dim)
+            self.scaled[key] = self.scaled.get(key, 0) + scaled
+
+    def day(self, tenant: int, agent_id: str, ts: float) -> None:
+        day = dt.datetime.fromtimestamp(ts, BERLIN).date()
+        if (agent_id, day) not in self.workplace:
+            self.workplace.add((agent_id, day))
+            self.add(tenant, ts, "workplace_days", "", 1)
+
+    def expected(self) -> dict[tuple[int, str], dict[tuple[str, str], str]]:
+        """{(tenant index, period): {(meter, dim): quantity as the usage API shows it}}."""
+        out: dict[tuple[int, str], dict[tuple[str, str], str]] = {}
+        for (tenant, period, meter, dim), scaled in sorted(self.scaled.items()):
+            scale, decimals = CHECKED[meter]
+            quantum = Decimal(1).scaleb(-decimals)
+            out.setdefault((tenant, period), {})[(meter, dim)] = format(
+                (Decimal(scaled) / Decimal(scale)).quantize(quantum, rounding=ROUND_HALF_UP), "f"
+            )
+        return out
+
+
+# --- sampling ------------------------------------------------------------------------------
+
+
+def sample(h: SimHost, ts: float, interval_s: float, seq: int, truth: GroundTruth | None) -> Report:
+    """Advance one host to `ts` and return its report; books the ground truth."""
+    rng = h.rng
+    day = office_hours(ts)
+    share = h.busy_day if day else h.busy_night
+    if h.role == "thin-client" and not day:
+        share = 0.01
+    busy_ms = int(h.cores * interval_s * 1000 * min(1.0, max(0.0, rng.gauss(share, share / 4))))
+    scale = 50 if day else 5
+    rx = rng.randint(0, 400_000) * scale
+    tx = rng.randint(0, 150_000) * scale
+    mem_used = (int(h.mem_total * (0.35 + 0.4 * share)) // 1024) * 1024
+    h.disk_used = min(h.disk_total, h.disk_used + rng.randint(0, 64) * 1024 * (4 if day else 1))
+    sessions = (1 if day else 0) if h.role == "thin-client" else (rng.randint(0, 2) if h.role == "server" else 0)
+    first = h.last_ts is None
+    h.busy_ms += busy_ms
+    h.rx += rx
+    h.tx += tx
+    if truth is not None:
+        t = h.tenant_index
+        covered = interval_s if first or h.last_ts is None else ts - h.last_ts
+        truth.add(t, ts, "host_hours", h.role, round(covered * 1000))
+        truth.add(t, ts, "memory_gib_hours", "", mem_used // 1024 * round(covered))
+        truth.add(t, ts, "storage_gib_hours", "", h.disk_used // 1024 * round(covered))
+        if not first:
+            truth.add(t, ts, "cpu_core_seconds", "", busy_ms * 1000)
+            truth.add(t, ts, "network_gib", "", rx + tx)
+        if h.role == "thin-client" and sessions:
+            truth.day(t, h.agent_id, ts)
+    snmp = [_poll(d, ts, interval_s, day, first, h.tenant_index, truth) for d in h.devices]
+    h.last_ts = ts
+    return Report(
+        seq=seq,
+        ts=ts,
+        interval_s=interval_s,
+        cpu=Cpu(count=h.cores, percent=round(100 * busy_ms / (h.cores * interval_s * 1000), 1),
+                busy_seconds_total=h.busy_ms / 1000),
+        memory=Memory(total_bytes=h.mem_total, used_bytes=mem_used),
+        disks=[Disk(mount="/", device="sda1", total_bytes=h.disk_total, used_bytes=h.disk_used,
+                    read_bytes_total=h.rx // 3, write_bytes_total=h.tx // 2)],
+        net=[Nic(nic="eth0", rx_bytes_total=h.rx, tx_bytes_total=h.tx)],
+        load1=round(h.cores * share, 2),
+        sessions=sessions,
+        snmp=snmp,
+    )  # fmt: skip
+
+
+def _poll(
+    d: SimDevice, ts: float, interval_s: float, day: bool, first: bool, tenant: int, truth: GroundTruth | None
+) -> SnmpReading:
+    """One SNMP reading, modelled on the recordings in /work/shared/snmp (Brother, Eaton, EdgeSwitch)."""
+    d.uptime_s += interval_s
+    sys_ = SnmpSys(descr=_DESCR[d.kind], name=d.device, uptime_s=round(d.uptime_s, 2))
+    if d.kind == "printer":
+        rng = random.Random(f"{d.device}:{ts}")
+        mono = rng.randint(0, 6) if day else 0
+        color = rng.randint(0, 2) if day and d.colour else 0
+        d.pages_mono += mono
+        d.pages_color += color
+        d.toner_pct = max(3.0, d.toner_pct - 0.002 * (mono + color))
+        if truth is not None and not first:
+            truth.add(tenant, ts, "printed_pages", "", mono + color)
+            truth.add(tenant, ts, "printed_pages_mono", "", mono)
+            truth.add(tenant, ts, "printed_pages_color", "", color)
+        printer = Printer(
+            pages_total=d.pages_mono + d.pages_color,
+            pages_mono=d.pages_mono,
+            pages_color=d.pages_color,
+            pages_source="printer-mib+brother",
+            model="Brother HL-L8260CDW series",
+            serial="U64641E7J134163",
+            device_status="running",
+            printer_status="printing" if mono + color else "idle",
+            supplies=[
+                PrinterSupply(index="1.1", description="Black Toner Cartridge", type="toner",
+                              supply_class="consumed", unit="percent", level_raw=int(d.toner_pct),
+                              max_capacity_raw=100, percent=round(d.toner_pct, 1)),
+            ],
+        )  # fmt: skip
+        return SnmpReading(device=d.device, kind="printer", ts=ts, sys=sys_, printer=printer)
+    if d.kind == "ups":
+        ups = Ups(
+            source="xups", on_battery=False, output_source="normal", battery_status="normal",
+            charge_pct=100.0, runtime_s=2700.0, load_pct=31.0 if day else 22.0, battery_voltage_v=78.0,
+            input_voltage_v=228.0, input_frequency_hz=50.0, output_voltage_v=230.0, output_frequency_hz=50.0,
+        )  # fmt: skip
+        return SnmpReading(device=d.device, kind="ups", ts=ts, sys=sys_, ups=ups)
+    interfaces = []
+    for i, port in enumerate(d.octets):
+        uplink = i < 2
+        port[0] += int((2_000_000 if uplink else 300_000) * interval_s * (1 if day else 0.1))
+        port[1] += int((1_500_000 if uplink else 200_000) * interval_s * (1 if day else 0.1))
+        interfaces.append(
+            Interface(index=i + 1, name=f"0/{i + 1}", descr=f"Slot: 0 Port: {i + 1} Gigabit - Level",
+                      alias="uplink rz" if uplink else "", type=6, admin_status="up", oper_status="up",
+                      speed_bps=10**9, in_octets_total=port[0], out_octets_total=port[1], uplink=uplink)
+        )  # fmt: skip
+    return SnmpReading(device=d.device, kind="switch", ts=ts, sys=sys_, interfaces=interfaces)
+
+
+_DESCR = {
+    "printer": "Brother NC-8700w, Firmware Ver.Y  ,MID 84E-822",
+    "ups": "ConnectUPS Web/SNMP Card V4.38",
+    "switch": "EdgeSwitch 48-Port, 1.7.1.4993748, Linux 3.6.5-f4a26ed5",
+}
+
+
+# --- HTTP ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    latencies_ms: list[float] = field(default_factory=list)
+    requests: int = 0
+    reports: int = 0
+    retries: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def enroll(client: httpx.AsyncClient, token: str, h: SimHost) -> tuple[str, str]:
+    """(agent token, tenant name) for a simulated host."""
+    r = await client.post("/api/v1/enroll", json={"agent_id": h.agent_id, "hostname": h.hostname}, headers=_auth(token))
+    if r.status_code != 200:
+        raise BenchError(f"enrolling {h.agent_id} failed: {r.status_code} {r.text}")
+    body = r.json()
+    return str(body["token"]), str(body["tenant"])
+
+
+async def post_batch(client: httpx.AsyncClient, token: str, h: SimHost, reports: list[Report], stats: Stats) -> None:
+    """Post until acknowledged, as the agent does: 429 and transport errors are retried, other 4xx are bugs."""
+    info = AgentInfo(id=h.agent_id, hostname=h.hostname, version=VERSION, role=h.role, site=h.site,
+                     os="Linux 6.1", boot_time=h.boot_time)  # fmt: skip
+    body = gzip.compress(encode(Batch(agent=info, reports=reports)), compresslevel=1)
+    headers = {**_auth(token), "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    for attempt in range(20):
+        start = time.perf_counter()
+        try:
+            r = await client.post("/api/v1/reports", content=body, headers=headers)
+        except httpx.TransportError as exc:
+            stats.retries += 1
+            await asyncio.sleep(min(5.0, 0.1 * 2**attempt))
+            last = str(exc)
+            continue
+        stats.latencies_ms.append((time.perf_counter() - start) * 1000)
+        stats.requests += 1
+        if r.status_code == 200:
+            ack = int(r.json()["accepted_through_seq"])
+            if ack < reports[-1].seq:
+                raise BenchError(f"{h.agent_id}: acknowledged through {ack}, sent through {reports[-1].seq}")
+            stats.reports += len(reports)
+            return
+        if r.status_code in (429, 503):
+            stats.retries += 1
+            await asyncio.sleep(float(r.headers.get("Retry-After", "1")))
+            last = f"{r.status_code} {r.text}"
+            continue
+        raise BenchError(f"{h.agent_id}: collector answered {r.status_code}: {r.text}")
+    raise BenchError(f"{h.agent_id}: not acknowledged after 20 attempts ({last})")
+
+
+# --- soak ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Fleet:
+    hosts: list[SimHost]
+    tokens: dict[str, str] = field(default_factory=dict)
+    #: tenant index -> tenant name (as the collector enrolled it)
+    tenant_names: dict[int, str] = field(default_factory=dict)
+
+
+async def enroll_all(client: httpx.AsyncClient, fleet: Fleet, enroll_tokens: Sequence[str]) -> None:
+    sem = asyncio.Semaphore(16)
+
+    async def one(h: SimHost) -> None:
+        async with sem:
+            token, tenant = await enroll(client, enroll_tokens[h.tenant_index % len(enroll_tokens)], h)
+        fleet.tokens[h.agent_id] = token
+        fleet.tenant_names[h.tenant_index] = tenant
+
+    await asyncio.gather(*(one(h) for h in fleet.hosts))
+
+
+async def run_soak(
+    client: httpx.AsyncClient, fleet: Fleet, *, minutes: int, batch: int, concurrency: int, now: float
+) -> tuple[GroundTruth, Stats, float]:
+    """Send `minutes` of 60 s samples per host ending at the last whole minute before `now`.
+
+    Returns (truth, stats, wall seconds of the sending)."""
+    truth = GroundTruth()
+    stats = Stats()
+    end = math.floor(now / STEP_S) * STEP_S
+    start = end - minutes * STEP_S
+    for h in fleet.hosts:
+        h.boot_time = float(start - h.rng.randint(3600, 40 * 86400))
+    sem = asyncio.Semaphore(concurrency)
+
+    async def agent(h: SimHost) -> None:
+        token = fleet.tokens[h.agent_id]
+        for first in range(1, minutes + 1, batch):
+            steps = range(first, min(first + batch, minutes + 1))
+            reports = [sample(h, start + k * STEP_S, STEP_S, k, truth) for k in steps]
+            async with sem:
+                await post_batch(client, token, h, reports, stats)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(agent(h) for h in fleet.hosts))
+    return truth, stats, time.perf_counter() - t0
+
+
+async def compare_ledger(client: httpx.AsyncClient, fleet: Fleet, truth: GroundTruth, usage_token: str) -> list[str]:
+    """Differences between the usage API and the ground truth; empty when they agree exactly."""
+    diffs: list[str] = []
+    for (tenant_index, period), want in truth.expected().items():
+        tenant = fleet.tenant_names[tenant_index]
+        r = await client.get("/api/v1/usage", params={"tenant": tenant, "period": period}, headers=_auth(usage_token))
+        if r.status_code != 200:
+            diffs.append(f"{tenant} {period}: usage answered {r.status_code}: {r.text}")
+            continue
+        got = {(m["meter"], m.get("dim", "")): m["quantity"] for m in r.json()["meters"] if m["meter"] in CHECKED}
+        for key in sorted(set(want) | set(got)):
+            if want.get(key) != got.get(key):
+                meter, dim = key
+                name = f"{meter}[{dim}]" if dim else meter
+                diffs.append(f"{tenant} {period} {name}: ledger {got.get(key)} != truth {want.get(key)}")
+    return diffs
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+class RssSampler:
+    """Peak RSS of the collector process, sampled in a thread."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.peak = 0
+        self._proc = psutil.Process(pid) if pid else None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="rss", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(0.25)
+
+    def sample(self) -> int:
+        if self._proc is None:
+            return 0
+        with contextlib.suppress(psutil.Error):
+            rss = int(self._proc.memory_info().rss)
+            self.peak = max(self.peak, rss)
+            return rss
+        return 0
+
+    def __enter__(self) -> RssSampler:
+        if self._proc is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2)
+
+
+def db_bytes(db: Path) -> int:
+    return sum(p.stat().st_size for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+
+
+@dataclass
+class SoakResult:
+    agents: int
+    minutes: int
+    reports: int
+    requests: int
+    retries: int
+    wall_s: float
+    p50_ms: float
+    p99_ms: float
+    rss_peak_mb: float | None
+    differences: list[str]
+    checked: int
+    #: the meters the truth has a quantity for
+    meters: frozenset[str] = frozenset()
+    db_before: int = 0
+    db_growth_per_host_day_kib: float | None = None
+
+    def measure_db(self, db: Path) -> None:
+        """Database growth per host per simulated day (call once the collector has stopped and checkpointed)."""
+        self.db_growth_per_host_day_kib = (db_bytes(db) - self.db_before) / 1024 / self.agents / (self.minutes / 1440)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+    def render(self) -> str:
+        rows = [
+            ("agents", f"{self.agents}"),
+            ("simulated time", f"{self.minutes} min of 60 s samples ({self.reports:,} reports)"),
+            ("requests", f"{self.requests:,} ({self.retries} retried)"),
+            ("wall time", f"{self.wall_s:.1f} s"),
+            ("throughput", f"{self.reports / self.wall_s:,.0f} reports/s, {self.requests / self.wall_s:,.1f} req/s"),
+            ("ingest latency", f"p50 {self.p50_ms:.1f} ms, p99 {self.p99_ms:.1f} ms"),
+            ("collector RSS peak", f"{self.rss_peak_mb:.0f} MB" if self.rss_peak_mb is not None else "n/a (not ours)"),
+            (
+                "database growth",
+                f"{self.db_growth_per_host_day_kib:,.0f} KiB per host per day"
+                if self.db_growth_per_host_day_kib is not None
+                else "n/a (not ours)",
+            ),
+        ]
+        width = max(len(k) for k, _ in rows)
+        lines = [f"{k.ljust(width)}  {v}" for k, v in rows]
+        if self.ok:
+            lines.append(f"ledger check: OK ({self.checked} meter totals equal the ground truth exactly)")
+        else:
+            lines.append(f"ledger check: MISMATCH ({len(self.differences)} of {self.checked})")
+            lines += [f"  {d}" for d in self.differences]
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def own_collector(log_dir: Path, tenants: int) -> Iterator[tuple[str, list[str], str, ManagedProcess, Path]]:
+    """A collector on a free port and a fresh database: (url, enroll tokens, admin token, process, db)."""
+    from collector import admin  # the bench's own collector: tenants and tokens go straight into its database
+    from collector.db import connect, migrate
+
+    db = log_dir / "collector.db"
+    conn = connect(db)
+    try:
+        migrate(conn)
+        enroll_tokens = []
+        for tenant, _ in TOWNS[:tenants]:
+            admin.add_tenant(conn, tenant, actor="fleet")
+            enroll_tokens.append(admin.create_token(conn, "enroll", actor="fleet", tenant=tenant)[1])
+        admin_token = admin.create_token(conn, "billing", actor="fleet", label="fleet soak")[1]
+    finally:
+        conn.close()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    collector_bin = VENV_BIN / "leitstand-collector"
+    proc = start_process(
+        "collector",
+        [str(collector_bin), "serve", "--db", str(db), "--listen", f"127.0.0.1:{port}"],
+        log_dir=log_dir,
+    )
+    try:
+        wait_ready(http_ok(f"{url}/healthz"), deadline_s=30, what="collector", process=proc)
+        yield url, enroll_tokens, admin_token, proc, db
+    finally:
+        proc.stop()
+
+
+async def soak(
+    url: str,
+    enroll_tokens: Sequence[str],
+    usage_token: str,
+    *,
+    agents: int,
+    minutes: int,
+    seed: int,
+    batch: int,
+    concurrency: int,
+    pid: int | None = None,
+    db: Path | None = None,
+    tenants: int | None = None,
+    now: float | None = None,
+) -> SoakResult:
+    fleet = Fleet(build_fleet(seed, agents=agents, tenants=tenants or len(enroll_tokens)))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        await enroll_all(client, fleet, enroll_tokens)
+        size_before = db_bytes(db) if db else 0
+        with RssSampler(pid) as rss:
+            truth, stats, wall = await run_soak(
+                client, fleet, minutes=minutes, batch=batch, concurrency=concurrency, now=now or time.time()
+            )
+            rss.sample()
+        diffs = await compare_ledger(client, fleet, truth, usage_token)
+    return SoakResult(
+        agents=agents,
+        minutes=minutes,
+        reports=stats.reports,
+        requests=stats.requests,
+        retries=stats.retries,
+        wall_s=wall,
+        p50_ms=statistics.median(stats.latencies_ms) if stats.latencies_ms else float("nan"),
+        p99_ms=percentile(stats.latencies_ms, 99),
+        rss_peak_mb=rss.peak / 1e6 if pid else None,
+        db_before=size_before,
+        differences=diffs,
+        checked=sum(len(v) for v in truth.expected().values()),
+        meters=frozenset(meter for _, _, meter, _ in truth.scaled),
+    )
+
+
+# --- live ----------------------------------------------------------------------------------
+
+
+async def live(url: str, enroll_tokens: Sequence[str], *, agents: int, tenants: int, seed: int, interval: float,
+               small: bool, stop: asyncio.Event, out: Callable[[str], None]) -> None:  # fmt: skip
+    """Every host reports every `interval` seconds at the real time until `stop` is set."""
+    fleet = Fleet(build_fleet(seed, agents=agents, tenants=tenants, small=small))
+    boot = time.time()
+    for h in fleet.hosts:
+        h.boot_time = boot  # a restarted simulator is a rebooted fleet: counters start again
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        await enroll_all(client, fleet, enroll_tokens)
+        names = ", ".join(sorted(set(fleet.tenant_names.values())))
+        out(f"fleet: {len(fleet.hosts)} simulated hosts in {names}, reporting every {interval:g} s to {url}")
+        stats = Stats()
+        while not stop.is_set():
+            ts = time.time()
+            seq = int(ts // interval)  # consecutive per tick, and above every seq of an earlier run
+            results = await asyncio.gather(
+                *(post_batch(client, fleet.tokens[h.agent_id], h, [sample(h, ts, interval, seq, None)], stats)
+                  for h in fleet.hosts),
+                return_exceptions=True,
+            )  # fmt: skip
+            for exc in results:
+                if isinstance(exc, Exception):
+                    out(f"fleet: {exc}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, (seq + 1) * interval - time.time()))
+
+
+# --- CLI -----------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fleet.py",
+        description="Simulate a county IT provider's fleet against a Leitstand collector (wire format v1 over HTTP).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "soak:  fleet.py --soak --agents 200 --hours 24     (own collector, temporary database)\n"
+            "live:  fleet.py --live --small --collector URL --enroll-token T [--enroll-token T2]"
+        ),
+    )
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--live", action="store_true", help="report in real time every --interval until Ctrl-C")
+    mode.add_argument("--soak", action="store_true", help="send simulated time as fast as possible, then check")
+    p.add_argument("--small", action="store_true", help="the demo's fleet: 2 tenants, 6 hosts, printer, UPS, switch")
+    p.add_argument("--agents", type=int, default=50, help="simulated hosts (default 50)")
+    p.add_argument("--tenants", type=int, default=4, help=f"member municipalities, at most {len(TOWNS)} (default 4)")
+    p.add_argument("--minutes", type=int, default=None, help="soak: simulated minutes (default 60)")
+    p.add_argument("--hours", type=float, default=None, help="soak: simulated hours (instead of --minutes)")
+    p.add_argument("--speedup", action="store_true", help="accepted for clarity: --soak never waits for the clock")
+    p.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same fleet and data")
+    p.add_argument("--batch", type=int, default=15, help="soak: reports per request (a spooled agent's batch)")
+    p.add_argument("--concurrency", type=int, default=8, help="soak: requests in flight")
+    p.add_argument("--interval", type=float, default=60.0, help="live: seconds between reports (default 60)")
+    p.add_argument("--collector", help="URL of a running collector (default: --soak starts its own)")
+    p.add_argument(
+        "--enroll-token",
+        action="append",
+        default=[],
+        help="enroll token; repeat for more tenants (simulated tenant i uses token i mod count)",
+    )
+    p.add_argument("--admin-token", help="admin or billing token for GET /api/v1/usage (soak with --collector)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    agents, tenants = (6, 2) if args.small else (args.agents, args.tenants)
+    if args.live:
+        if not args.collector or not args.enroll_token:
+            print("fleet.py: --live needs --collector and --enroll-token", file=sys.stderr)
+            return 2
+        return _run_live(args, agents, tenants)
+    minutes = args.minutes if args.minutes is not None else round((args.hours or 1) * 60)
+    if minutes < 2:
+        print("fleet.py: --soak needs at least 2 simulated minutes", file=sys.stderr)
+        return 2
+    kw: dict[str, Any] = {
+        "agents": agents,
+        "minutes": minutes,
+        "seed": args.seed,
+        "batch": max(1, args.batch),
+        "concurrency": max(1, args.concurrency),
+    }
+    try:
+        if args.collector:
+            if not args.enroll_token or not args.admin_token:
+                print("fleet.py: --soak --collector needs --enroll-token and --admin-token", file=sys.stderr)
+                return 2
+            print("note: the tenants must receive no other data during the run, or the ledger check cannot agree")
+            result = asyncio.run(soak(args.collector, args.enroll_token, args.admin_token, tenants=tenants, **kw))
+        else:
+            with contextlib.ExitStack() as stack:
+                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="leitstand-fleet-")))
+                url, enroll_tokens, admin_token, proc, db = stack.enter_context(own_collector(tmp, tenants))
+                print(f"collector {url} (pid {proc.pid}), database {db}", flush=True)
+                result = asyncio.run(soak(url, enroll_tokens, admin_token, pid=proc.pid, db=db, **kw))
+                proc.stop()  # checkpoints the WAL, so the file size is the database's
+                result.measure_db(db)
+    except BenchError as exc:
+        print(f"fleet.py: {exc}", file=sys.stderr)
+        return 1
+    print(result.render())
+    return 0 if result.ok else 1
+
+
+def _run_live(args: argparse.Namespace, agents: int, tenants: int) -> int:
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await live(args.collector, args.enroll_token, agents=agents, tenants=tenants, seed=args.seed,
+                   interval=args.interval, small=args.small, stop=stop, out=lambda s: print(s, flush=True))  # fmt: skip
+
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        pass  # a second Ctrl-C while the loop was closing: stopping anyway
+    except BenchError as exc:
+        print(f"fleet.py: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
