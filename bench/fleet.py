@@ -391,6 +391,8 @@ class Stats:
     #: HTTP status -> count, and the first body seen for each status
     statuses: dict[int, int] = field(default_factory=dict)
     bodies: dict[int, str] = field(default_factory=dict)
+    #: when set and not open, agents hold their next send (a fault injector's pause)
+    gate: asyncio.Event | None = None
 
 
 def _auth(token: str) -> dict[str, str]:
@@ -510,6 +512,8 @@ async def run_soak(
         for first in range(1, minutes + 1, batch):
             steps = range(first, min(first + batch, minutes + 1))
             reports = [sample(h, start + k * STEP_S, STEP_S, k, truth) for k in steps]
+            if stats.gate is not None:
+                await stats.gate.wait()
             async with sem:
                 await post_batch(client, token, h, reports, stats, policy)
 
@@ -993,15 +997,21 @@ async def soak_with_fault(
 
         async def outage() -> None:
             at = await progressed(0.3)
+            # Hold new sends while the collector shuts down: on a fast machine the
+            # rest of the load could otherwise finish inside its graceful stop.
+            stats.gate = asyncio.Event()
             await asyncio.to_thread(ctl.stop)
             before = stats.transport_errors
             down = time.monotonic()
-            # hold the collector down: the agents must find it unreachable and back off
-            await until(lambda: stats.transport_errors >= before + agents, deadline_s=fault_deadline_s,
-                        what="agents to notice the outage")  # fmt: skip
-            await asyncio.sleep(max(0.0, outage_s - (time.monotonic() - down)))  # the outage's length
-            stuck = stats.reports
-            await asyncio.to_thread(ctl.start)
+            stats.gate.set()
+            try:
+                # hold the collector down: the agents must find it unreachable and back off
+                await until(lambda: stats.transport_errors >= before + agents, deadline_s=fault_deadline_s,
+                            what="agents to notice the outage")  # fmt: skip
+                await asyncio.sleep(max(0.0, outage_s - (time.monotonic() - down)))  # the outage's length
+            finally:
+                stuck = stats.reports
+                await asyncio.to_thread(ctl.start)
             held = time.monotonic() - down
             await until(lambda: stats.reports > stuck, deadline_s=fault_deadline_s, what="ingest after the outage")
             outcome.recovered = stuck == at or stats.reports > stuck
