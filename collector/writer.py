@@ -82,9 +82,6 @@ class Writer:
     async def run(self, job: Job[T]) -> T:
         return await asyncio.wrap_future(self.submit(job))
 
-    def run_sync(self, job: Job[T], timeout: float = 60.0) -> T:
-        return self.submit(job).result(timeout)
-
     def _run(self) -> None:
         conn = self._connect()
         next_housekeeping = time.monotonic() + 60.0
