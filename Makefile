@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck contracts pytest system-deps bench clean
+.PHONY: run test lint typecheck contracts pytest pytest-postgres system-deps bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/leitstand demo
 
-test: $(STAMP) lint typecheck contracts pytest
+test: $(STAMP) lint typecheck contracts pytest pytest-postgres
 
 lint: $(STAMP)
 	$(BIN)/ruff check agent collector tui tests bench
@@ -34,16 +34,22 @@ contracts: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -W error $(PYTEST_ARGS)
 
+# The store's suite once more on PostgreSQL: every test that opens a SQLite
+# path gets a fresh database on a throwaway server instead (tests/conftest.py).
+pytest-postgres: $(STAMP)
+	LEITSTAND_TEST_BACKEND=postgres $(BIN)/pytest -W error -q tests/collector $(PYTEST_ARGS)
+
 # Real peers the integration tests and benchmarks run against (Debian packages).
 # Optional locally (tests skip, naming the package); CI installs them.
 system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		prometheus-node-exporter zabbix-agent wrk snmpd snmp prometheus-snmp-exporter \
-		prometheus prometheus-alertmanager
+		prometheus prometheus-alertmanager postgresql
 	# The Debian packages start their daemons; tests start their own on free ports.
 	-systemctl disable --now prometheus-node-exporter zabbix-agent snmpd prometheus-snmp-exporter \
-		prometheus prometheus-alertmanager 2>/dev/null
+		prometheus prometheus-alertmanager postgresql 2>/dev/null
+	-pg_ctlcluster --mode fast $$(ls /etc/postgresql 2>/dev/null | head -n1) main stop 2>/dev/null
 	-pkill -x prometheus-node-exporter; pkill -x zabbix_agentd; pkill -x snmpd; pkill -x prometheus-snmp-exporter; \
 		pkill -x prometheus; pkill -x prometheus-alertmanager; true
 

@@ -44,7 +44,9 @@ T = TypeVar("T")
 
 # Bounds keep one hostile report from blowing up storage or arithmetic.
 NonNeg = Annotated[float, msgspec.Meta(ge=0)]
-NonNegInt = Annotated[int, msgspec.Meta(ge=0)]
+# 2**63 - 1: the largest integer SQLite and PostgreSQL (BIGINT) store; a counter
+# beyond it is refused with its field named instead of failing the write.
+NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 ShortStr = Annotated[str, msgspec.Meta(max_length=256)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]

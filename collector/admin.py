@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 
 from . import tokens
-from .db import transaction
+from .db import Connection, transaction
 from .errors import AuthError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 
 __all__ = [
@@ -53,21 +52,21 @@ class TokenInfo:
     revoked_at: float | None
 
 
-def audit(conn: sqlite3.Connection, actor: str, action: str, target: str = "", **detail: object) -> None:
+def audit(conn: Connection, actor: str, action: str, target: str = "", **detail: object) -> None:
     conn.execute(
         "INSERT INTO audit (ts, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
         (time.time(), actor, action, target, json.dumps(detail, sort_keys=True) if detail else ""),
     )
 
 
-def list_audit(conn: sqlite3.Connection, limit: int = 100) -> list[dict[str, object]]:
+def list_audit(conn: Connection, limit: int = 100) -> list[dict[str, object]]:
     rows = conn.execute(
         "SELECT ts, actor, action, target, detail FROM audit ORDER BY id DESC LIMIT ?", (limit,)
     ).fetchall()
     return [dict(zip(("ts", "actor", "action", "target", "detail"), row, strict=True)) for row in rows]
 
 
-def add_tenant(conn: sqlite3.Connection, name: str, *, actor: str) -> None:
+def add_tenant(conn: Connection, name: str, *, actor: str) -> None:
     if not TENANT_RE.match(name):
         raise ValidationError(f"invalid tenant name {name!r}: use lowercase letters, digits and '-' (e.g. stadt-lohne)")
     with transaction(conn):
@@ -77,7 +76,7 @@ def add_tenant(conn: sqlite3.Connection, name: str, *, actor: str) -> None:
         audit(conn, actor, "tenant.add", name)
 
 
-def list_tenants(conn: sqlite3.Connection) -> list[dict[str, object]]:
+def list_tenants(conn: Connection) -> list[dict[str, object]]:
     rows = conn.execute(
         "SELECT t.name, t.created_at, count(h.agent_id) FROM tenants t "
         "LEFT JOIN hosts h ON h.tenant = t.name GROUP BY t.name ORDER BY t.name"
@@ -85,13 +84,13 @@ def list_tenants(conn: sqlite3.Connection) -> list[dict[str, object]]:
     return [{"name": n, "created_at": c, "hosts": h} for n, c, h in rows]
 
 
-def _require_tenant(conn: sqlite3.Connection, tenant: str) -> None:
+def _require_tenant(conn: Connection, tenant: str) -> None:
     if not conn.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone():
         raise NotFoundError(f"unknown tenant {tenant!r} (create it with: leitstand-collector tenant add)")
 
 
 def create_token(
-    conn: sqlite3.Connection,
+    conn: Connection,
     role: str,
     *,
     actor: str,
@@ -121,14 +120,14 @@ def create_token(
     return token_id, token
 
 
-def list_tokens(conn: sqlite3.Connection, *, include_revoked: bool = False) -> list[TokenInfo]:
+def list_tokens(conn: Connection, *, include_revoked: bool = False) -> list[TokenInfo]:
     sql = "SELECT id, role, tenant, agent_id, label, created_at, revoked_at FROM tokens"
     if not include_revoked:
         sql += " WHERE revoked_at IS NULL"
     return [TokenInfo(*row) for row in conn.execute(sql + " ORDER BY created_at")]
 
 
-def revoke_token(conn: sqlite3.Connection, token_id: str, *, actor: str) -> None:
+def revoke_token(conn: Connection, token_id: str, *, actor: str) -> None:
     with transaction(conn):
         row = conn.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,)).fetchone()
         if row is None:
@@ -152,7 +151,7 @@ def visible_tenant(principal: Principal, requested: str | None, what: str) -> st
     raise ForbiddenError(f"a {principal.role} token may not read {what}")
 
 
-def authenticate(conn: sqlite3.Connection, authorization: str | None) -> Principal:
+def authenticate(conn: Connection, authorization: str | None) -> Principal:
     """Resolve an `Authorization: Bearer ...` header; raises AuthError."""
     if not authorization:
         raise AuthError("missing bearer token", ["send: Authorization: Bearer <token>"])

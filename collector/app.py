@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sqlite3
+import re
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
@@ -20,12 +20,12 @@ from starlette.routing import Route
 
 from agent.wire import Batch, WireError, decode_batch, decode_json
 
-from . import admin, devices, store, usage
+from . import admin, devices, rollups, store, usage
 from .alerting import api as alerting_api
 from .alerting import service as alerting_service
 from .api_types import EnrollRequest
 from .config import Config
-from .db import connect, migrate
+from .db import Connection, Leadership, connect, migrate
 from .errors import CollectorError, OverloadedError, PayloadTooLargeError, ValidationError
 from .http import query_param
 from .metering import ledger
@@ -52,10 +52,14 @@ class Collector:
     """Everything a request handler needs; owned by the app."""
 
     config: Config
-    reader: sqlite3.Connection
+    reader: Connection
     writer: Writer
     clock: Callable[[], float] = time.time
     tariffs: TariffBook | None = None
+    #: where the store is: a SQLite path or a postgresql:// URL
+    target: str = ""
+    #: whether this process runs the periodic evaluations (see db.Leadership)
+    leader: Leadership | None = None
 
     @property
     def metering(self) -> MeteringSettings:
@@ -64,6 +68,8 @@ class Collector:
     def close(self) -> None:
         self.writer.stop()
         self.reader.close()
+        if self.leader is not None:
+            self.leader.close()
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -91,8 +97,17 @@ def create_app(
     devices.sync_assignments(reader, config.devices.assign)
     retention_s = config.storage.retention_days * 86400
 
-    def housekeeping(conn: sqlite3.Connection) -> None:
+    def housekeeping(conn: Connection) -> None:
         ledger.prune_points(conn, before=clock() - config.metering.points_days * 86400)
+        # before the raw prune: rollups are built from the raw samples it deletes
+        rolled, expired = rollups.housekeep(
+            conn,
+            now=clock(),
+            downsample_after_s=config.storage.downsample_after_days * 86400,
+            rollup_retention_s=config.storage.rollup_retention_days * 86400,
+        )
+        if rolled or expired:
+            log.info("rollups: %s buckets rolled up, %s expired ones removed", rolled, expired)
         if retention_s:
             devices.prune_readings(conn, before=clock() - retention_s)
             deleted = store.prune_samples(conn, before=clock() - retention_s)
@@ -107,7 +122,13 @@ def create_app(
     )
     writer.start()
     collector = Collector(
-        config=config, reader=reader, writer=writer, clock=clock, tariffs=usage.tariff_book(config.metering.tariffs)
+        config=config,
+        reader=reader,
+        writer=writer,
+        clock=clock,
+        tariffs=usage.tariff_book(config.metering.tariffs),
+        target=str(db_path),
+        leader=Leadership(db_path),
     )
 
     @contextlib.asynccontextmanager
@@ -206,7 +227,15 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLargeError(limit)
     elif encoding not in ("identity", ""):
         raise ValidationError(f"unsupported Content-Encoding {encoding!r}", ["use gzip or none"])
+    if _JSON_NUL.search(body):
+        # No text column of either backend can hold it (PostgreSQL refuses it
+        # outright), and no host name, mount or message needs it.
+        raise ValidationError("a JSON string contains a NUL character (\\u0000), which is not allowed")
     return body
+
+
+#: an escaped NUL in a JSON string: \u0000 preceded by an even number of backslashes
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 async def _post_reports(request: Request) -> Response:

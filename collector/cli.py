@@ -10,7 +10,7 @@ import argparse
 import getpass
 import json
 import logging
-import sqlite3
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +21,7 @@ from .alerting import cli as alerting_cli
 from .alerting.config import settings as alert_settings
 from .config import Config, load_config
 from .dashboards import cli as dashboards_cli
-from .db import connect, migrate
+from .db import Connection, Target, connect, is_postgres, migrate
 from .errors import CollectorError, ConfigError
 from .paths import DEFAULT_LISTEN, default_config_path, default_db_path
 from .readiness import cli as readiness_cli
@@ -44,9 +44,10 @@ examples:
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--db",
-        type=Path,
         default=None,
-        help=f"SQLite database (default: $LEITSTAND_DB, the config's server.db, or {default_db_path()})",
+        metavar="PATH|URL",
+        help="SQLite file or postgresql://user@host/dbname URL "
+        f"(default: the config's server.db, $LEITSTAND_DB, or {default_db_path()})",
     )
     p.add_argument(
         "--config",
@@ -151,11 +152,11 @@ def _config(args: argparse.Namespace) -> Config:
     return load_config(path)
 
 
-def _db_path(args: argparse.Namespace, config: Config) -> Path:
-    if args.db is not None:
-        return Path(args.db)
-    if config.server.db:
-        return Path(config.server.db)
+def _db_path(args: argparse.Namespace, config: Config) -> Target:
+    for given in (args.db, config.server.db, os.environ.get("LEITSTAND_DB")):
+        if given:
+            # a URL must stay a string: Path() would fold its "//"
+            return str(given) if is_postgres(given) else Path(given)
     return default_db_path()
 
 
@@ -206,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
         conn.close()
 
 
-def _meter(args: argparse.Namespace, conn: sqlite3.Connection, config: Config) -> int:
+def _meter(args: argparse.Namespace, conn: Connection, config: Config) -> int:
     from .db import transaction
     from .metering import ledger
     from .usage import EXPORT_FORMATS, export_period, parse_period, tariff_book
@@ -255,7 +256,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _admin(args: argparse.Namespace, conn: sqlite3.Connection) -> int:
+def _admin(args: argparse.Namespace, conn: Connection) -> int:
     actor = _actor()
     if args.command == "tenant" and args.action == "add":
         admin.add_tenant(conn, args.name, actor=actor)

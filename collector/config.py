@@ -31,7 +31,8 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class ServerConfig(_Section):
     #: HOST:PORT the HTTP API listens on.
     listen: str = "127.0.0.1:8470"
-    #: SQLite database file; empty means the XDG default.
+    #: SQLite database file, or a postgresql:// URL for several collectors sharing one
+    #: database; empty means the XDG default.
     db: str = ""
     #: Largest accepted request body in bytes, before and after gzip.
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 8 * 1024 * 1024
@@ -49,6 +50,10 @@ class IngestConfig(_Section):
 class StorageConfig(_Section):
     #: Days raw samples are kept; 0 keeps them forever.
     retention_days: Annotated[int, msgspec.Meta(ge=0)] = 35
+    #: Raw samples older than this many days are rolled up into 5-minute rollups; 0: no rollups.
+    downsample_after_days: Annotated[int, msgspec.Meta(ge=0)] = 2
+    #: Days rollups are kept; 0 keeps them forever.
+    rollup_retention_days: Annotated[int, msgspec.Meta(ge=0)] = 400
     #: SQLite `synchronous`: "full" survives power loss of acknowledged data.
     synchronous: Literal["full", "normal"] = "full"
 
@@ -114,7 +119,32 @@ def load_config(path: Path | None) -> Config:
     # rules across fields (readiness: durations, standbys, names, sites), with file and line
     raise_for_problems(config.readiness, path, text)
     alert_problems(config.alerts, path, text)
+    _storage_problems(config.storage, path, text)
     return config
+
+
+def _storage_problems(storage: StorageConfig, path: Path, text: str) -> None:
+    """Rules across the storage keys: rollups are built from raw samples, so
+    they must be built before those are deleted and kept longer than it takes."""
+    down, raw, kept = storage.downsample_after_days, storage.retention_days, storage.rollup_retention_days
+    if down and raw and down >= raw:
+        keys = ("downsample_after_days", "retention_days")
+        message = (
+            f"must be less than storage.retention_days ({raw}): raw samples are deleted "
+            f"after {raw} days, before storage.downsample_after_days ({down}) could roll them up"
+        )
+    elif down and kept and kept <= down:
+        keys = ("rollup_retention_days", "downsample_after_days")
+        message = (
+            f"must be greater than storage.downsample_after_days ({down}): rollups of "
+            f"samples {down} days old would be deleted at once"
+        )
+    else:
+        return
+    # the line of the key at fault, else of the other one (the first may be a default)
+    line = find_key_line(text, ("storage",), keys[0]) or find_key_line(text, ("storage",), keys[1])
+    where = f"{path}:{line}" if line else str(path)
+    raise ConfigError(f"{where}: storage.{keys[0]}: {message}")
 
 
 def _describe(path: Path, text: str, message: str) -> str:

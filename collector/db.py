@@ -1,50 +1,223 @@
-"""Opening the SQLite file: pragmas and migrations in one place."""
+"""Opening the store: SQLite (the default, one file) or PostgreSQL (a URL).
+
+Everything above this module speaks one interface, `Connection`: the subset
+of `sqlite3.Connection` the store uses, which `collector.pg.PgConnection`
+provides on PostgreSQL. The store's SQL is the dialect both engines share.
+"""
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from sqlite_utils import Database
 
 from .errors import StorageError
 from .migrations import migrations
 
-__all__ = ["connect", "migrate", "transaction"]
+__all__ = [
+    "ERRORS",
+    "INTEGRITY_ERRORS",
+    "RETRYABLE_ERRORS",
+    "Connection",
+    "Leadership",
+    "Target",
+    "connect",
+    "describe",
+    "dialect",
+    "is_postgres",
+    "migrate",
+    "transaction",
+]
 
 _savepoints = itertools.count()
 
+#: a SQLite file, ":memory:", or a postgresql:// URL
+Target = Path | str
 
-def connect(path: Path | str, *, synchronous: str = "full") -> sqlite3.Connection:
-    """A connection in autocommit mode; transactions are explicit."""
-    if str(path) != ":memory:":
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create the data directory for {path}: {exc.strerror}") from exc
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the store needs of a database connection (autocommit; explicit transactions)."""
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Any: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any: ...
+
+
+def _driver_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    errors: list[type[Exception]] = [sqlite3.Error]
+    integrity: list[type[Exception]] = [sqlite3.IntegrityError]
+    retryable: list[type[Exception]] = []
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        import psycopg
+        from psycopg import errors as pg_errors
+    except ImportError:  # the postgres extra is not installed: SQLite only
+        pass
+    else:
+        errors.append(psycopg.Error)
+        integrity.append(psycopg.IntegrityError)
+        # Two collectors' batches touching the same rows in a different order:
+        # PostgreSQL aborts one, which can simply run again.
+        retryable += [pg_errors.DeadlockDetected, pg_errors.SerializationFailure]
+    return tuple(errors), tuple(integrity), tuple(retryable)
+
+
+#: every error a database driver raises
+ERRORS, INTEGRITY_ERRORS, RETRYABLE_ERRORS = _driver_errors()
+
+
+def is_postgres(target: object) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def dialect(conn: Connection) -> Literal["sqlite", "postgres"]:
+    return "sqlite" if isinstance(conn, sqlite3.Connection) else "postgres"
+
+
+def describe(target: Target) -> str:
+    """The target for logs and messages: a PostgreSQL URL without its password."""
+    if not is_postgres(target):
+        return str(target)
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(str(target))
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def connect(target: Target, *, synchronous: str = "full") -> Connection:
+    """A connection in autocommit mode; transactions are explicit."""
+    if is_postgres(target):
+        try:
+            from . import pg
+        except ImportError as exc:
+            raise StorageError(
+                "PostgreSQL storage needs psycopg: pip install 'leitstand[postgres]'", [str(exc)]
+            ) from exc
+        try:
+            return pg.connect(str(target))
+        except ERRORS as exc:
+            raise StorageError(f"cannot connect to {describe(target)}: {str(exc).strip()}") from exc
+    if str(target) != ":memory:":
+        try:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the data directory for {target}: {exc.strerror}") from exc
+    try:
+        conn = sqlite3.connect(str(target), isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA foreign_keys=ON")
     except sqlite3.Error as exc:
-        raise StorageError(f"cannot open database {path}: {exc}") from exc
+        raise StorageError(f"cannot open database {target}: {exc}") from exc
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> None:
+def migrate(conn: Connection) -> None:
     try:
-        migrations.apply(Database(conn))
-    except sqlite3.Error as exc:
+        if isinstance(conn, sqlite3.Connection):
+            migrations.apply(Database(conn))
+        else:
+            from . import pg
+
+            assert isinstance(conn, pg.PgConnection)
+            pg.migrate(conn, [(m.name, m.fn) for m in migrations._migrations])
+    except ERRORS as exc:
         raise StorageError(f"cannot migrate database: {exc}") from exc
 
 
+def begin(conn: Connection) -> None:
+    """Start a write transaction that runs alone, as the store's logic assumes.
+
+    On SQLite, IMMEDIATE takes the database's write lock now, so a transaction
+    never fails half-way on a lock it could not upgrade. On PostgreSQL, where
+    several collectors may write at once, a transaction-scoped advisory lock
+    does the same: the seq bookkeeping reads before it writes, and the
+    ledger's upserts would otherwise deadlock between collectors' batches.
+    So every write transaction (a writer batch, a CLI command) sees the
+    committed state of all earlier ones and none is aborted for another.
+    Reads never wait for it."""
+    if isinstance(conn, sqlite3.Connection):
+        conn.execute("BEGIN IMMEDIATE")
+    else:
+        conn.execute("BEGIN")
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+
+
+#: the advisory lock every write transaction on PostgreSQL holds
+WRITE_LOCK = 0x4C656975
+
+
+_LEADERSHIP_ERRORS: tuple[type[Exception], ...] = (StorageError, *ERRORS)
+
+
+class Leadership:
+    """Whether this collector runs the periodic evaluations (alerts, readiness).
+
+    On SQLite there is one collector per database: always. On PostgreSQL the
+    first collector to take a session advisory lock leads until its
+    connection ends (it stopped or died); the others ask again every tick.
+    """
+
+    _KEY = 0x4C656976
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._conn: Connection | None = None
+        self._held = False
+
+    def __call__(self) -> bool:
+        if not is_postgres(self._target):
+            return True
+        try:
+            if self._conn is None:
+                self._conn = connect(self._target)
+            if self._held:
+                self._conn.execute("SELECT 1")  # the lock lives as long as this session
+            else:
+                self._held = bool(self._conn.execute("SELECT pg_try_advisory_lock(?)", (self._KEY,)).fetchone()[0])
+        except _LEADERSHIP_ERRORS:
+            self.close()
+        return self._held
+
+    def close(self) -> None:
+        self._held = False
+        if self._conn is not None:
+            with suppress(*ERRORS):
+                self._conn.close()
+            self._conn = None
+
+
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+def transaction(conn: Connection) -> Iterator[Connection]:
     """Atomic block that nests: a savepoint inside the writer's batch
     transaction, a transaction of its own when called from the CLI."""
     if conn.in_transaction:
@@ -58,7 +231,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
             raise
         conn.execute(f"RELEASE {name}")
         return
-    conn.execute("BEGIN IMMEDIATE")
+    begin(conn)
     try:
         yield conn
     except BaseException:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from agent.wire import Report, SnmpReading
 
 from . import admin
 from .admin import Principal, visible_tenant
+from .db import Connection, dialect
 from .errors import NotFoundError, ValidationError
 from .http import query_param
 
@@ -94,7 +94,7 @@ class ReadingList(msgspec.Struct):
 # -- writing (inside the writer's ingest transaction) ------------------------------
 
 
-def sync_assignments(conn: sqlite3.Connection, assign: Mapping[str, str]) -> None:
+def sync_assignments(conn: Connection, assign: Mapping[str, str]) -> None:
     """Make ``device_assignments`` equal the config's ``[devices] assign`` table."""
     with conn:
         conn.execute("DELETE FROM device_assignments")
@@ -102,7 +102,7 @@ def sync_assignments(conn: sqlite3.Connection, assign: Mapping[str, str]) -> Non
 
 
 def ingest_readings(
-    conn: sqlite3.Connection, tenant: str, agent_id: str, reports: Iterable[Report], received_at: float
+    conn: Connection, tenant: str, agent_id: str, reports: Iterable[Report], received_at: float
 ) -> list[tuple[str, SnmpReading]]:
     """Store the SNMP readings of newly stored reports; returns (owner tenant, reading)
     for each reading accepted, oldest first, for metering to book.
@@ -146,8 +146,8 @@ def ingest_readings(
         accepted.append((owner, msgspec.structs.replace(reading, ts=ts)))
     if rows_out:
         conn.executemany(
-            "INSERT OR IGNORE INTO device_readings (device_id, ts, agent_id, received_at, ok, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO device_readings (device_id, ts, agent_id, received_at, ok, data) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             rows_out,
         )
     for device in sorted(rejected):
@@ -160,8 +160,15 @@ def ingest_readings(
     return accepted
 
 
+# A failed poll keeps the last good values on show, marked as failed.
+_MARK_FAILED = {
+    "sqlite": "json_set(d.latest, '$.ok', json('false'), '$.error', :error)",
+    "postgres": "(CAST(d.latest AS jsonb) || jsonb_build_object('ok', false, 'error', CAST(:error AS TEXT)))::text",
+}
+
+
 def _upsert(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tenant: str,
     agent_id: str,
     reading: SnmpReading,
@@ -171,22 +178,24 @@ def _upsert(
 ) -> None:
     ok = int(reading.ok)
     conn.execute(
-        "INSERT INTO devices (device_id, poller_tenant, agent_id, kind, address, first_seen, last_seen, last_ts, "
+        "INSERT INTO devices AS d (device_id, poller_tenant, agent_id, kind, address, first_seen, last_seen, last_ts, "
         "last_ok_ts, ok, error, readings_total, failures_total, latest) "
         "VALUES (:id, :tenant, :agent, :kind, :address, :seen, :seen, :ts, :ok_ts, :ok, :error, 1, :fail, :data) "
         "ON CONFLICT (device_id) DO UPDATE SET "
-        " readings_total = readings_total + 1, failures_total = failures_total + :fail, last_seen = :seen,"
-        " last_ok_ts = CASE WHEN :ok THEN max(coalesce(last_ok_ts, 0), :ts) ELSE last_ok_ts END,"
+        # the existing row's columns are qualified: PostgreSQL finds a bare name ambiguous here
+        " readings_total = d.readings_total + 1, failures_total = d.failures_total + :fail, last_seen = :seen,"
+        " last_ok_ts = CASE WHEN :ok = 1 AND (d.last_ok_ts IS NULL OR :ts > d.last_ok_ts) THEN :ts"
+        "                   ELSE d.last_ok_ts END,"
         # only a newer reading replaces the latest one (a late resend must not turn back time)
-        " agent_id = CASE WHEN :ts >= last_ts THEN :agent ELSE agent_id END,"
-        " kind = CASE WHEN :ts >= last_ts AND (:ok OR kind = 'generic') THEN :kind ELSE kind END,"
-        " address = CASE WHEN :ts >= last_ts THEN :address ELSE address END,"
-        " ok = CASE WHEN :ts >= last_ts THEN :ok ELSE ok END,"
-        " error = CASE WHEN :ts >= last_ts THEN :error ELSE error END,"
-        " latest = CASE WHEN :ts >= last_ts AND (:ok OR NOT ok) THEN :data"
-        "               WHEN :ts >= last_ts THEN json_set(latest, '$.ok', json('false'), '$.error', :error)"
-        "               ELSE latest END,"
-        " last_ts = max(last_ts, :ts)",
+        " agent_id = CASE WHEN :ts >= d.last_ts THEN :agent ELSE d.agent_id END,"
+        " kind = CASE WHEN :ts >= d.last_ts AND (:ok = 1 OR d.kind = 'generic') THEN :kind ELSE d.kind END,"
+        " address = CASE WHEN :ts >= d.last_ts THEN :address ELSE d.address END,"
+        " ok = CASE WHEN :ts >= d.last_ts THEN :ok ELSE d.ok END,"
+        " error = CASE WHEN :ts >= d.last_ts THEN :error ELSE d.error END,"
+        " latest = CASE WHEN :ts >= d.last_ts AND (:ok = 1 OR d.ok = 0) THEN :data"
+        f"               WHEN :ts >= d.last_ts THEN {_MARK_FAILED[dialect(conn)]}"
+        "               ELSE d.latest END,"
+        " last_ts = CASE WHEN :ts > d.last_ts THEN :ts ELSE d.last_ts END",
         {
             "id": reading.device,
             "tenant": tenant,
@@ -204,7 +213,7 @@ def _upsert(
     )
 
 
-def prune_readings(conn: sqlite3.Connection, *, before: float, chunk: int = 10000) -> int:
+def prune_readings(conn: Connection, *, before: float, chunk: int = 10000) -> int:
     """Delete device readings received before ``before`` (raw-sample retention)."""
     deleted = 0
     while True:
@@ -265,7 +274,7 @@ def _summary(row: tuple[Any, ...], now: float, stale_after_s: float) -> tuple[di
 
 
 def list_devices(
-    conn: sqlite3.Connection, principal: Principal, flt: DeviceFilter, *, now: float, stale_after_s: float
+    conn: Connection, principal: Principal, flt: DeviceFilter, *, now: float, stale_after_s: float
 ) -> list[dict[str, Any]]:
     tenant = visible_tenant(principal, flt.tenant, "devices")
     where: list[str] = []
@@ -288,7 +297,7 @@ def list_devices(
 
 
 def get_device(
-    conn: sqlite3.Connection, principal: Principal, device_id: str, *, now: float, stale_after_s: float
+    conn: Connection, principal: Principal, device_id: str, *, now: float, stale_after_s: float
 ) -> dict[str, Any]:
     tenant = visible_tenant(principal, None, "devices")
     row = conn.execute(
@@ -304,7 +313,7 @@ def get_device(
 
 
 def device_readings(
-    conn: sqlite3.Connection,
+    conn: Connection,
     principal: Principal,
     device_id: str,
     *,

@@ -16,6 +16,8 @@ def query_param(request: Request, name: str, kind: type, default: Any = None, ch
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
+    if "\x00" in raw:
+        raise ValidationError(f"query parameter {name!r} contains a NUL character")
     if choices and raw not in choices:
         raise ValidationError(f"query parameter {name!r} must be one of: {', '.join(choices)}")
     try:

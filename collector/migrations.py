@@ -350,3 +350,11 @@ def m006_alerts(db: Database) -> None:
         CREATE INDEX alert_notifications_due ON alert_notifications(status, next_attempt_at);
         """
     )
+
+
+@migrations()
+def m007_rollups(db: Database) -> None:
+    """Downsampled history (collector/rollups.py): kept after raw samples are pruned."""
+    from .rollups import ROLLUPS_DDL  # the rollups module owns its portable DDL
+
+    db.executescript(ROLLUPS_DDL)

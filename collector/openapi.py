@@ -43,7 +43,12 @@ def _ok(name: str, description: str = "OK") -> dict[str, Any]:
     return {"200": {"description": description, "content": {"application/json": {"schema": _ref(name)}}}}
 
 
+_NO_NUL = "^[^\\u0000]*$"
+
+
 def _param(name: str, schema: dict[str, Any], where: str = "query", description: str = "") -> dict[str, Any]:
+    if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema:
+        schema = {**schema, "pattern": _NO_NUL}  # no text column can hold a NUL (400)
     return {
         "name": name,
         "in": where,

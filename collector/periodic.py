@@ -13,12 +13,17 @@ __all__ = ["run_periodically"]
 log = logging.getLogger("leitstand.collector")
 
 
-async def run_periodically(what: str, interval_s: float, step: Callable[[], Awaitable[object]]) -> None:
+async def run_periodically(
+    what: str, interval_s: float, step: Callable[[], Awaitable[object]], leader: Callable[[], bool] | None = None
+) -> None:
     """Run `step` every `interval_s` until cancelled; a failing step is logged,
-    never fatal, so one bad evaluation cannot stop the next."""
+    never fatal, so one bad evaluation cannot stop the next. With `leader`,
+    only while it says this process leads (collectors sharing a database
+    evaluate once, not once each)."""
     while True:
         try:
-            await step()
+            if leader is None or leader():
+                await step()
         except CollectorError as exc:
             log.error("%s failed: %s %s", what, exc.message, exc.detail)
         except Exception:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import uvicorn
 
 from .app import create_app
 from .config import Config
+from .db import Target, describe
 from .errors import ConfigError
 
 __all__ = ["parse_listen", "serve"]
@@ -23,8 +23,8 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def serve(db_path: Path, config: Config, *, listen: str) -> None:
+def serve(db_path: Target, config: Config, *, listen: str) -> None:
     host, port = parse_listen(listen)
     app = create_app(db_path, config)
-    log.info("collector on http://%s:%s, database %s", host, port, db_path)
+    log.info("collector on http://%s:%s, database %s", host, port, describe(db_path))
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)

@@ -7,7 +7,6 @@ transaction; read functions take any connection.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from agent.wire import AgentInfo, Batch, BatchAck, Report
 
 from . import admin, devices
 from .admin import Principal, visible_tenant
-from .db import transaction
+from .db import Connection, transaction
 from .errors import ConflictError, ForbiddenError, NotFoundError
 from .ingest import HostSeqState, plan_batch
 from .metering.ledger import Booker, MeteringSettings
@@ -37,7 +36,7 @@ _report_encoder = msgspec.json.Encoder()
 _report_decoder = msgspec.json.Decoder(Report)
 
 
-def enroll(conn: sqlite3.Connection, principal: Principal, agent_id: str, hostname: str) -> str:
+def enroll(conn: Connection, principal: Principal, agent_id: str, hostname: str) -> str:
     """Issue an agent token for `agent_id` in the enroll token's tenant.
 
     Re-enrolling an agent id revokes its previous token and allows its seq to
@@ -77,7 +76,7 @@ def enroll(conn: sqlite3.Connection, principal: Principal, agent_id: str, hostna
 
 
 def ingest(
-    conn: sqlite3.Connection,
+    conn: Connection,
     principal: Principal,
     batch: Batch,
     received_at: float,
@@ -137,7 +136,7 @@ def ingest(
 
 
 def _update_host(
-    conn: sqlite3.Connection,
+    conn: Connection,
     agent: AgentInfo,
     state: HostSeqState,
     latest: Report | None,
@@ -174,7 +173,7 @@ def _update_host(
             ", latest = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest ELSE latest END"
             ", interval_s = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts"
             " THEN :interval ELSE interval_s END"
-            ", latest_ts = max(coalesce(latest_ts, 0), :latest_ts)"
+            ", latest_ts = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest_ts ELSE latest_ts END"
         )
         params.update(latest=_report_encoder.encode(latest).decode(), latest_ts=latest.ts, interval=latest.interval_s)
     conn.execute(sql + " WHERE agent_id=:id", params)
@@ -195,7 +194,7 @@ _HOST_COLUMNS = (
 
 
 def list_hosts(
-    conn: sqlite3.Connection, principal: Principal, flt: HostFilter, *, now: float, offline_after_s: float
+    conn: Connection, principal: Principal, flt: HostFilter, *, now: float, offline_after_s: float
 ) -> list[dict[str, object]]:
     tenant = visible_tenant(principal, flt.tenant, "hosts")
     where: list[str] = []
@@ -218,7 +217,7 @@ def list_hosts(
 
 
 def get_host(
-    conn: sqlite3.Connection, principal: Principal, agent_id: str, *, now: float, offline_after_s: float
+    conn: Connection, principal: Principal, agent_id: str, *, now: float, offline_after_s: float
 ) -> dict[str, object]:
     tenant = visible_tenant(principal, None, "hosts")
     row = conn.execute(f"SELECT {_HOST_COLUMNS} FROM hosts WHERE agent_id = ?", (agent_id,)).fetchone()
@@ -237,7 +236,7 @@ def get_host(
 
 
 def host_samples(
-    conn: sqlite3.Connection,
+    conn: Connection,
     principal: Principal,
     agent_id: str,
     *,
@@ -282,7 +281,7 @@ def _headline(report: Report | None) -> dict[str, float | int | None]:
     }
 
 
-def prune_samples(conn: sqlite3.Connection, *, before: float, chunk: int = 10000) -> int:
+def prune_samples(conn: Connection, *, before: float, chunk: int = 10000) -> int:
     """Delete raw samples received before `before`, in chunks so the writer
     never holds the database for long."""
     deleted = 0

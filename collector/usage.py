@@ -4,12 +4,12 @@ period, tariffs, and the ten-year record of every export of a closed period."""
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .admin import Principal
+from .db import Connection
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from .metering import export, ledger, pricing
 from .metering.model import Period, PeriodUsage
@@ -25,7 +25,7 @@ def tariff_book(path: str) -> TariffBook | None:
     return load_tariffs(Path(path)) if path else None
 
 
-def readable_tenants(conn: sqlite3.Connection, principal: Principal, requested: str | None) -> list[str]:
+def readable_tenants(conn: Connection, principal: Principal, requested: str | None) -> list[str]:
     """Tenants whose usage the token may read, narrowed to `requested`."""
     if principal.role in ("admin", "billing"):
         known = [t for (t,) in conn.execute("SELECT name FROM tenants ORDER BY name")]
@@ -54,7 +54,7 @@ def _priced(usage: PeriodUsage, book: TariffBook | None) -> pricing.Invoice:
     return pricing.price(usage, book or TariffBook(versions=()))
 
 
-def usage_document(conn: sqlite3.Connection, tenant: str, period: Period, book: TariffBook | None) -> dict[str, Any]:
+def usage_document(conn: Connection, tenant: str, period: Period, book: TariffBook | None) -> dict[str, Any]:
     usage = ledger.period_usage(conn, tenant, period)
     return export.usage_document(usage, _priced(usage, book))
 
@@ -71,7 +71,7 @@ class Export:
 
 
 def export_period(
-    conn: sqlite3.Connection, tenant: str, period: Period, fmt: str, book: TariffBook | None, *, now: float
+    conn: Connection, tenant: str, period: Period, fmt: str, book: TariffBook | None, *, now: float
 ) -> Export:
     """Render an export. For a closed period the first export is kept (ten
     years, append-only) and every later one must be byte-identical to it:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from . import db
+from .db import Connection
 from .errors import CollectorError, OverloadedError, StorageError
 
 __all__ = ["Job", "Writer"]
@@ -28,19 +29,21 @@ __all__ = ["Job", "Writer"]
 log = logging.getLogger("leitstand.collector.writer")
 
 T = TypeVar("T")
-Job = Callable[[sqlite3.Connection], T]
+Job = Callable[[Connection], T]
 
 _STOP = object()
+#: times a batch runs again after losing a deadlock to another collector
+_RETRIES = 3
 
 
 class Writer:
     def __init__(
         self,
-        connect: Callable[[], sqlite3.Connection],
+        connect: Callable[[], Connection],
         *,
         batch_max: int = 500,
         queue_max: int = 5000,
-        housekeeping: Callable[[sqlite3.Connection], None] | None = None,
+        housekeeping: Callable[[Connection], None] | None = None,
         housekeeping_every_s: float = 3600.0,
     ) -> None:
         self._connect = connect
@@ -110,45 +113,24 @@ class Writer:
         finally:
             conn.close()
 
-    def _commit(self, conn: sqlite3.Connection, batch: list[tuple[Job[Any], Future[Any]]]) -> None:
+    def _commit(self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]]) -> None:
+        batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for index, (job, future) in enumerate(batch):
-                if not future.set_running_or_notify_cancel():
+        for attempt in range(_RETRIES + 1):
+            try:
+                results = self._attempt(conn, batch)
+            except db.RETRYABLE_ERRORS as exc:
+                # PostgreSQL chose this batch as a deadlock victim against another
+                # collector's: nothing of it is stored, so it can run again.
+                if attempt < _RETRIES and self._rolled_back(conn):
+                    log.warning("write conflict with another collector, retrying the batch: %s", exc)
                     continue
-                savepoint = f"job{index}"
-                conn.execute(f"SAVEPOINT {savepoint}")
-                try:
-                    result = job(conn)
-                except Exception as exc:
-                    if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-                        raise  # the database itself failed: the whole batch goes
-                    # A rejected job (a seq conflict, or a bug) must not take
-                    # the other agents' reports in the same commit down with it.
-                    conn.execute(f"ROLLBACK TO {savepoint}")
-                    conn.execute(f"RELEASE {savepoint}")
-                    if not isinstance(exc, CollectorError):
-                        log.exception("writer job crashed")
-                    results.append((future, None, exc))
-                    continue
-                conn.execute(f"RELEASE {savepoint}")
-                results.append((future, result, None))
-            conn.execute("COMMIT")
-            self.commits += 1
-            self.last_error = None
-        except sqlite3.Error as exc:
-            # Disk full, I/O error, corruption: nothing of this batch is
-            # stored, so nobody gets an acknowledgement.
-            self.last_error = str(exc)
-            log.error("write failed, %s jobs rejected: %s", len(batch), exc)
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            error = StorageError("storage unavailable, nothing stored", [str(exc)])
-            for _job, future in batch:
-                if future.running():
-                    future.set_exception(error)
-            return
+                self._fail(conn, batch, exc)
+                return
+            except db.ERRORS as exc:
+                self._fail(conn, batch, exc)
+                return
+            break
         for future, result, error_ in results:
             self.jobs_done += 1
             if error_ is not None:
@@ -156,10 +138,58 @@ class Writer:
             else:
                 future.set_result(result)
 
-    def _run_housekeeping(self, conn: sqlite3.Connection) -> None:
+    @staticmethod
+    def _rolled_back(conn: Connection) -> bool:
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except db.ERRORS:
+            return False
+        return True
+
+    def _fail(self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]], exc: BaseException) -> None:
+        # Disk full, I/O error, corruption, a lost database server: nothing of
+        # this batch is stored, so nobody gets an acknowledgement.
+        self.last_error = str(exc).strip()
+        log.error("write failed, %s jobs rejected: %s", len(batch), self.last_error)
+        self._rolled_back(conn)  # a lost connection is replaced before the next batch
+        error = StorageError("storage unavailable, nothing stored", [self.last_error])
+        for _job, future in batch:
+            if future.running():
+                future.set_exception(error)
+
+    def _attempt(
+        self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]]
+    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        db.begin(conn)
+        for index, (job, future) in enumerate(batch):
+            savepoint = f"job{index}"
+            conn.execute(f"SAVEPOINT {savepoint}")
+            try:
+                result = job(conn)
+            except Exception as exc:
+                if isinstance(exc, db.ERRORS) and not isinstance(exc, db.INTEGRITY_ERRORS):
+                    raise  # the database itself failed: the whole batch goes
+                # A rejected job (a seq conflict, or a bug) must not take
+                # the other agents' reports in the same commit down with it.
+                conn.execute(f"ROLLBACK TO {savepoint}")
+                conn.execute(f"RELEASE {savepoint}")
+                if not isinstance(exc, CollectorError):
+                    log.exception("writer job crashed")
+                results.append((future, None, exc))
+                continue
+            conn.execute(f"RELEASE {savepoint}")
+            results.append((future, result, None))
+        conn.execute("COMMIT")
+        self.commits += 1
+        self.last_error = None
+        return results
+
+    def _run_housekeeping(self, conn: Connection) -> None:
         assert self._housekeeping is not None
         try:
             with conn:
                 self._housekeeping(conn)
-        except sqlite3.Error as exc:
+        except db.ERRORS as exc:
             log.error("housekeeping failed: %s", exc)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import admin
-from ..db import transaction
+from ..db import Connection, transaction
 from ..errors import ConflictError, NotFoundError, ValidationError
 from . import storage
 from .config import Settings
@@ -142,7 +141,7 @@ def run_rules(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def run_alerts(args: argparse.Namespace, conn: sqlite3.Connection, settings: Settings, actor: str) -> int:
+def run_alerts(args: argparse.Namespace, conn: Connection, settings: Settings, actor: str) -> int:
     now = time.time()
     if args.action == "list":
         flt = storage.AlertFilter(tenant=args.tenant, state=args.state, severity=args.severity, limit=args.limit)

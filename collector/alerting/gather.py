@@ -12,12 +12,14 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import sqlite3
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from ..db import Connection
 from ..metering import ledger
 from ..metering.model import Period
 from .documents import duration
@@ -59,7 +61,7 @@ class KritisStatus:
     warned: tuple[tuple[str, str, str, str | None], ...] = ()
 
 
-KritisSource = Callable[[sqlite3.Connection, float], Iterable[KritisStatus]]
+KritisSource = Callable[[Connection, float], Iterable[KritisStatus]]
 
 
 def readiness_source(readiness_config: Any) -> KritisSource:
@@ -70,7 +72,7 @@ def readiness_source(readiness_config: Any) -> KritisSource:
 
     configured = readiness_settings(readiness_config)
 
-    def source(conn: sqlite3.Connection, now: float) -> list[KritisStatus]:
+    def source(conn: Connection, now: float) -> list[KritisStatus]:
         if not configured.applications:
             return []
         out = []
@@ -100,7 +102,7 @@ class Sources:
     runbook_link: Callable[[str], str] = lambda name: name
 
 
-def observe(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Observation]:
+def observe(conn: Connection, now: float, sources: Sources) -> list[Observation]:
     out = _hosts(conn, now, sources)
     out += _devices(conn, now, sources)
     out += _coverage(conn, now)
@@ -137,7 +139,7 @@ def _add(
 # -- hosts ---------------------------------------------------------------------------
 
 
-def _send_period(conn: sqlite3.Connection, agent_id: str, interval_s: float) -> float:
+def _send_period(conn: Connection, agent_id: str, interval_s: float) -> float:
     """Seconds between the host's sends, from the arrival times of its recent reports."""
     arrivals = sorted(
         {
@@ -151,7 +153,7 @@ def _send_period(conn: sqlite3.Connection, agent_id: str, interval_s: float) -> 
     return max(interval_s, statistics.median(gaps) if gaps else 0.0, 1.0)
 
 
-def _hosts(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Observation]:
+def _hosts(conn: Connection, now: float, sources: Sources) -> list[Observation]:
     host_down = by_name("host_down")
     assert host_down is not None
     out: list[Observation] = []
@@ -219,19 +221,32 @@ def _hosts(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Obser
     return out
 
 
+class _Disk(msgspec.Struct):
+    mount: str
+    used_bytes: float = 0
+
+
+class _Disks(msgspec.Struct):
+    """Only what the fill trend needs of a stored report; the rest is skipped unparsed."""
+
+    disks: list[_Disk] = msgspec.field(default_factory=list)
+
+
+_disks_only = msgspec.json.Decoder(_Disks)
+
+
 def _disk_history(
-    conn: sqlite3.Connection, agent_id: str, now: float, window_s: float, interval_s: float
+    conn: Connection, agent_id: str, now: float, window_s: float, interval_s: float
 ) -> dict[str, list[tuple[float, float]]]:
     """(ts, used bytes) per mount over the window, about 30 points (every n-th seq)."""
     step = max(1, round(window_s / max(interval_s, 1.0) / 30))
     out: dict[str, list[tuple[float, float]]] = {}
-    for ts, disks in conn.execute(
-        "SELECT ts, json_extract(data, '$.disks') FROM samples WHERE agent_id = ? AND ts >= ? AND ts <= ? "
-        "AND seq % ? = 0 ORDER BY ts",
+    for ts, data in conn.execute(
+        "SELECT ts, data FROM samples WHERE agent_id = ? AND ts >= ? AND ts <= ? AND seq % ? = 0 ORDER BY ts",
         (agent_id, now - window_s, now, step),
     ):
-        for d in json.loads(disks or "[]"):
-            out.setdefault(d["mount"], []).append((ts, float(d.get("used_bytes", 0))))
+        for d in _disks_only.decode(data).disks:
+            out.setdefault(d.mount, []).append((ts, float(d.used_bytes)))
     return out
 
 
@@ -251,7 +266,7 @@ def _slope(points: list[tuple[float, float]], window_s: float) -> float | None:
 # -- SNMP devices ----------------------------------------------------------------------
 
 
-def _devices(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Observation]:
+def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation]:
     out: list[Observation] = []
     uplinks: dict[tuple[str, str], list[bool]] = {}
     rows = conn.execute(
@@ -347,7 +362,7 @@ def _devices(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Obs
 # -- metering coverage -------------------------------------------------------------------
 
 
-def _coverage(conn: sqlite3.Connection, now: float) -> list[Observation]:
+def _coverage(conn: Connection, now: float) -> list[Observation]:
     period = Period.containing(now)
     out = []
     for (tenant,) in conn.execute("SELECT name FROM tenants ORDER BY name").fetchall():
@@ -369,7 +384,7 @@ def _coverage(conn: sqlite3.Connection, now: float) -> list[Observation]:
 # -- KRITIS readiness -----------------------------------------------------------------------
 
 
-def _kritis(conn: sqlite3.Connection, now: float, sources: Sources) -> list[Observation]:
+def _kritis(conn: Connection, now: float, sources: Sources) -> list[Observation]:
     assert sources.kritis is not None
     out = []
     for st in sources.kritis(conn, now):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..db import Connection
 from ..periodic import run_periodically
 from . import storage
 from .config import Settings
@@ -75,7 +75,7 @@ async def tick(collector: Any, alerting: Alerting, *, deliver_now: bool = True) 
     settings = alerting.settings
     targets = [t.name for t in settings.targets]
 
-    def job(conn: sqlite3.Connection) -> tuple[Outcome, int]:
+    def job(conn: Connection) -> tuple[Outcome, int]:
         book = storage.load_book(conn, now, settings.eval.flap_window_s)
         outcome = evaluate(_RULES, observations, book, settings.policy, settings.eval, now)
         silences = storage.active_silences(conn, now)
@@ -164,7 +164,12 @@ def _generator(settings: Settings, doc: dict[str, Any]) -> str:
 
 async def run_schedule(collector: Any, alerting: Alerting) -> None:
     """Evaluate every ``interval_s`` until cancelled; errors are logged, never fatal."""
-    await run_periodically("alert evaluation", alerting.settings.interval_s, lambda: tick(collector, alerting))
+    await run_periodically(
+        "alert evaluation",
+        alerting.settings.interval_s,
+        lambda: tick(collector, alerting),
+        getattr(collector, "leader", None),
+    )
 
 
 @contextlib.asynccontextmanager

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..db import Connection
 from .model import Ack, Alert, Book, Key, Matcher, Silence
 from .notify import Notification
 
@@ -69,7 +69,7 @@ def _finite(x: float) -> float | None:
     return x if x == x and abs(x) != float("inf") else None
 
 
-def load_book(conn: sqlite3.Connection, now: float, flap_window_s: float) -> Book:
+def load_book(conn: Connection, now: float, flap_window_s: float) -> Book:
     open_ = {a.key: a for a in map(_alert, conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE state != 'resolved'"))}
     fires: dict[Key, list[float]] = {}
     for rule, obj, fired in conn.execute(
@@ -81,7 +81,7 @@ def load_book(conn: sqlite3.Connection, now: float, flap_window_s: float) -> Boo
 
 
 def save(
-    conn: sqlite3.Connection,
+    conn: Connection,
     alerts: Iterable[Alert],
     dropped: Iterable[str],
     notifications: Iterable[tuple[Notification, dict[str, Any]]],
@@ -128,7 +128,7 @@ class AlertFilter:
     limit: int = 1000
 
 
-def list_alerts(conn: sqlite3.Connection, flt: AlertFilter) -> list[Alert]:
+def list_alerts(conn: Connection, flt: AlertFilter) -> list[Alert]:
     where, args = [], []
     for column, value in (("tenant", flt.tenant), ("state", flt.state), ("severity", flt.severity), ("rule", flt.rule)):
         if value:
@@ -145,12 +145,12 @@ def list_alerts(conn: sqlite3.Connection, flt: AlertFilter) -> list[Alert]:
     return [_alert(r) for r in conn.execute(sql, [*args, flt.limit])]
 
 
-def get_alert(conn: sqlite3.Connection, alert_id: str) -> Alert | None:
+def get_alert(conn: Connection, alert_id: str) -> Alert | None:
     row = conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,)).fetchone()
     return _alert(row) if row else None
 
 
-def set_ack(conn: sqlite3.Connection, alert_id: str, ack: Ack) -> None:
+def set_ack(conn: Connection, alert_id: str, ack: Ack) -> None:
     conn.execute(
         "UPDATE alerts SET ack_by = ?, ack_at = ?, ack_comment = ? WHERE id = ?",
         (ack.by, ack.at, ack.comment, alert_id),
@@ -178,7 +178,7 @@ _SILENCE_COLUMNS = "id, tenant, matchers, starts_at, ends_at, created_by, commen
 
 
 def add_silence(
-    conn: sqlite3.Connection,
+    conn: Connection,
     matchers: Sequence[Matcher],
     *,
     starts_at: float,
@@ -214,14 +214,14 @@ def add_silence(
     return silence
 
 
-def get_silence(conn: sqlite3.Connection, silence_id: str) -> Silence | None:
+def get_silence(conn: Connection, silence_id: str) -> Silence | None:
     row = conn.execute(
         f"SELECT {_SILENCE_COLUMNS} FROM silences WHERE id = ? AND deleted_at IS NULL", (silence_id,)
     ).fetchone()
     return _silence(row) if row else None
 
 
-def list_silences(conn: sqlite3.Connection, *, tenant: str | None, since: float) -> list[Silence]:
+def list_silences(conn: Connection, *, tenant: str | None, since: float) -> list[Silence]:
     """Silences not deleted that end after `since`; of one tenant when given."""
     sql = f"SELECT {_SILENCE_COLUMNS} FROM silences WHERE deleted_at IS NULL AND ends_at > ?"
     args: list[object] = [since]
@@ -231,14 +231,15 @@ def list_silences(conn: sqlite3.Connection, *, tenant: str | None, since: float)
     return [_silence(r) for r in conn.execute(sql + " ORDER BY starts_at, id", args)]
 
 
-def active_silences(conn: sqlite3.Connection, now: float) -> list[Silence]:
+def active_silences(conn: Connection, now: float) -> list[Silence]:
     return [s for s in list_silences(conn, tenant=None, since=now) if s.active(now)]
 
 
-def end_silence(conn: sqlite3.Connection, silence_id: str, *, by: str, now: float) -> None:
+def end_silence(conn: Connection, silence_id: str, *, by: str, now: float) -> None:
     conn.execute(
-        "UPDATE silences SET deleted_at = ?, deleted_by = ?, ends_at = min(ends_at, ?) WHERE id = ?",
-        (now, by, now, silence_id),
+        "UPDATE silences SET deleted_at = ?, deleted_by = ?, ends_at = CASE WHEN ends_at < ? THEN ends_at ELSE ? END "
+        "WHERE id = ?",
+        (now, by, now, now, silence_id),
     )
 
 
@@ -255,7 +256,7 @@ class Delivery:
     attempts: int
 
 
-def due_notifications(conn: sqlite3.Connection, now: float, limit: int = 100) -> list[Delivery]:
+def due_notifications(conn: Connection, now: float, limit: int = 100) -> list[Delivery]:
     rows = conn.execute(
         "SELECT id, alert_id, target, event, payload, attempts FROM alert_notifications "
         "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
@@ -264,9 +265,7 @@ def due_notifications(conn: sqlite3.Connection, now: float, limit: int = 100) ->
     return [Delivery(i, a, t, e, json.loads(p), n) for i, a, t, e, p, n in rows]
 
 
-def record_deliveries(
-    conn: sqlite3.Connection, results: Iterable[tuple[int, str, int, float, str]], now: float
-) -> None:
+def record_deliveries(conn: Connection, results: Iterable[tuple[int, str, int, float, str]], now: float) -> None:
     """(id, status, attempts, next_attempt_at, error) per notification tried."""
     conn.executemany(
         "UPDATE alert_notifications SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
@@ -275,7 +274,7 @@ def record_deliveries(
     )
 
 
-def notifications(conn: sqlite3.Connection, status: str | None = None) -> list[dict[str, Any]]:
+def notifications(conn: Connection, status: str | None = None) -> list[dict[str, Any]]:
     sql = (
         "SELECT id, alert_id, target, event, status, attempts, last_error, created_at, delivered_at "
         "FROM alert_notifications"
@@ -288,7 +287,7 @@ def notifications(conn: sqlite3.Connection, status: str | None = None) -> list[d
     return [dict(zip(names, r, strict=True)) for r in conn.execute(sql + " ORDER BY id", args)]
 
 
-def prune(conn: sqlite3.Connection, before: float) -> int:
+def prune(conn: Connection, before: float) -> int:
     """Forget resolved episodes, finished notifications and ended silences older than `before`."""
     n = conn.execute("DELETE FROM alerts WHERE state = 'resolved' AND resolved_at < ?", (before,)).rowcount
     conn.execute("DELETE FROM alert_notifications WHERE status != 'pending' AND created_at < ?", (before,))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -21,7 +20,7 @@ import msgspec
 from agent.wire import AgentInfo, Report
 
 from ..admin import audit
-from ..db import transaction
+from ..db import Connection, transaction
 from ..errors import ConflictError, ValidationError
 from .model import (
     BERLIN,
@@ -85,7 +84,7 @@ class Booker:
     """Books one writer job's contributions: sums them in memory and writes
     each table once in `flush()`; caches which periods are closed."""
 
-    conn: sqlite3.Connection
+    conn: Connection
     now: float
     settings: MeteringSettings = field(default_factory=MeteringSettings)
     _closed: dict[tuple[str, str], bool] = field(default_factory=dict)
@@ -161,10 +160,12 @@ class Booker:
                 acc[1] = min(acc[1], report.seq)
                 acc[2] = max(acc[2], report.seq)
         self.conn.executemany(
-            "INSERT INTO coverage (tenant, period, stream, epoch, role, reports, min_seq, max_seq) "
+            "INSERT INTO coverage AS c (tenant, period, stream, epoch, role, reports, min_seq, max_seq) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, stream, epoch) DO UPDATE SET "
-            "reports = reports + excluded.reports, min_seq = min(min_seq, excluded.min_seq), "
-            "max_seq = max(max_seq, excluded.max_seq), role = excluded.role",
+            "reports = c.reports + excluded.reports, "
+            "min_seq = CASE WHEN excluded.min_seq < c.min_seq THEN excluded.min_seq ELSE c.min_seq END, "
+            "max_seq = CASE WHEN excluded.max_seq > c.max_seq THEN excluded.max_seq ELSE c.max_seq END, "
+            "role = excluded.role",
             [(tenant, period_s, stream, ep, agent.role, n, lo, hi) for (period_s, ep), (n, lo, hi) in coverage.items()],
         )
 
@@ -178,7 +179,8 @@ class Booker:
         period = str(Period(day.year, day.month))
         closed = self.is_closed(tenant, period)
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO workplace_days (agent_id, day, tenant, period, late) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO workplace_days (agent_id, day, tenant, period, late) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (agent.id, day.isoformat(), tenant, period, int(closed)),
         )
         if cur.rowcount and closed:
@@ -217,8 +219,8 @@ class Booker:
         period = _period_of(point.ts)
         if not self.is_closed(tenant, period):
             self.conn.execute(
-                "INSERT INTO device_coverage (tenant, period, device, polls, ok) VALUES (?, ?, ?, 1, ?) "
-                "ON CONFLICT (tenant, period, device) DO UPDATE SET polls = polls + 1, ok = ok + excluded.ok",
+                "INSERT INTO device_coverage AS c (tenant, period, device, polls, ok) VALUES (?, ?, ?, 1, ?) "
+                "ON CONFLICT (tenant, period, device) DO UPDATE SET polls = c.polls + 1, ok = c.ok + excluded.ok",
                 (tenant, period, device, int(ok)),
             )
 
@@ -262,14 +264,14 @@ class Booker:
         """Write what this job booked: one statement per table."""
         self._flush_points()
         self.conn.executemany(
-            "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (tenant, hour, meter, dim) DO UPDATE SET scaled = scaled + excluded.scaled",
+            "INSERT INTO ledger AS l (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant, hour, meter, dim) DO UPDATE SET scaled = l.scaled + excluded.scaled",
             [(*key, scaled) for key, scaled in self._ledger.items() if scaled],
         )
         self.conn.executemany(
-            "INSERT INTO ledger_subject (tenant, period, kind, subject, meter, dim, scaled) "
+            "INSERT INTO ledger_subject AS l (tenant, period, kind, subject, meter, dim, scaled) "
             "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, kind, subject, meter, dim) "
-            "DO UPDATE SET scaled = scaled + excluded.scaled",
+            "DO UPDATE SET scaled = l.scaled + excluded.scaled",
             [(*key, scaled) for key, scaled in self._subjects.items() if scaled],
         )
         if self._adjustments:
@@ -283,7 +285,7 @@ class Booker:
         self._adjustments.clear()
 
 
-def prune_points(conn: sqlite3.Connection, *, before: float) -> int:
+def prune_points(conn: Connection, *, before: float) -> int:
     """Drop metering points older than `before` that late data can no longer need.
 
     A late host report is stored only if its seq fills a recorded gap, so a
@@ -314,8 +316,9 @@ def prune_points(conn: sqlite3.Connection, *, before: float) -> int:
             (stream, before),
         ).rowcount
         conn.execute(
-            "INSERT INTO point_horizons (stream, pruned_before) VALUES (?, ?) "
-            "ON CONFLICT (stream) DO UPDATE SET pruned_before = max(pruned_before, excluded.pruned_before)",
+            "INSERT INTO point_horizons AS h (stream, pruned_before) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET "
+            "pruned_before = CASE WHEN excluded.pruned_before > h.pruned_before THEN excluded.pruned_before "
+            "ELSE h.pruned_before END",
             (stream, before),
         )
     return deleted
@@ -324,7 +327,7 @@ def prune_points(conn: sqlite3.Connection, *, before: float) -> int:
 # -- reading ---------------------------------------------------------------------
 
 
-def period_usage(conn: sqlite3.Connection, tenant: str, period: Period) -> PeriodUsage:
+def period_usage(conn: Connection, tenant: str, period: Period) -> PeriodUsage:
     """The usage of a tenant in a period: frozen snapshot if closed, live otherwise."""
     row = conn.execute("SELECT snapshot FROM periods WHERE tenant = ? AND period = ?", (tenant, str(period))).fetchone()
     if row is not None:
@@ -332,7 +335,7 @@ def period_usage(conn: sqlite3.Connection, tenant: str, period: Period) -> Perio
     return _live_usage(conn, tenant, period)
 
 
-def _live_usage(conn: sqlite3.Connection, tenant: str, period: Period) -> PeriodUsage:
+def _live_usage(conn: Connection, tenant: str, period: Period) -> PeriodUsage:
     p = str(period)
     start, end = int(period.start_ts), int(period.end_ts)
     meters = [
@@ -426,9 +429,7 @@ def _live_usage(conn: sqlite3.Connection, tenant: str, period: Period) -> Period
     )
 
 
-def close_period(
-    conn: sqlite3.Connection, period: Period, *, actor: str, now: float, tenant: str | None = None
-) -> list[str]:
+def close_period(conn: Connection, period: Period, *, actor: str, now: float, tenant: str | None = None) -> list[str]:
     """Freeze a period for one or all tenants; returns the tenants closed now.
 
     Only a period that has ended can be closed: closing the running month
@@ -452,14 +453,14 @@ def close_period(
             frozen = replace(usage, status="closed", closed_at=now)
             conn.execute(
                 "INSERT INTO periods (tenant, period, closed_at, closed_by, snapshot) VALUES (?, ?, ?, ?, ?)",
-                (name, str(period), now, actor, msgspec.json.encode(frozen)),
+                (name, str(period), now, actor, msgspec.json.encode(frozen).decode()),
             )
             audit(conn, actor, "period.close", f"{name}/{period}")
             closed.append(name)
     return closed
 
 
-def list_periods(conn: sqlite3.Connection, tenant: str | None) -> list[dict[str, object]]:
+def list_periods(conn: Connection, tenant: str | None) -> list[dict[str, object]]:
     """Periods with data or closed, newest first, per tenant."""
     where, args = ("WHERE tenant = ?", (tenant,)) if tenant else ("", ())
     rows = conn.execute(
@@ -482,16 +483,14 @@ def list_periods(conn: sqlite3.Connection, tenant: str | None) -> list[dict[str,
     ]
 
 
-def stored_export(conn: sqlite3.Connection, tenant: str, period: str, fmt: str) -> tuple[str, bytes] | None:
+def stored_export(conn: Connection, tenant: str, period: str, fmt: str) -> tuple[str, bytes] | None:
     row = conn.execute(
         "SELECT sha256, content FROM exports WHERE tenant = ? AND period = ? AND format = ?", (tenant, period, fmt)
     ).fetchone()
     return (row[0], bytes(row[1])) if row else None
 
 
-def store_export(
-    conn: sqlite3.Connection, tenant: str, period: str, fmt: str, sha256: str, content: bytes, now: float
-) -> None:
+def store_export(conn: Connection, tenant: str, period: str, fmt: str, sha256: str, content: bytes, now: float) -> None:
     conn.execute(
         "INSERT INTO exports (tenant, period, format, sha256, content, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         (tenant, period, fmt, sha256, content, now),

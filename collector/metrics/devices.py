@@ -40,7 +40,7 @@ def device_families(src: Source) -> Iterator[Family]:
     rows = src.conn.execute(
         "SELECT d.device_id, o.tenant, d.kind, d.agent_id, coalesce(h.site, ''), d.last_seen, d.last_ts, d.ok, "
         "d.readings_total, d.failures_total, d.latest FROM devices d JOIN device_owners o USING (device_id) "
-        f"LEFT JOIN hosts h ON h.agent_id = d.agent_id WHERE 1{where} ORDER BY o.tenant, d.device_id",
+        f"LEFT JOIN hosts h ON h.agent_id = d.agent_id WHERE 1 = 1{where} ORDER BY o.tenant, d.device_id",
         args,
     ).fetchall()
     sites = _device_sites(src)

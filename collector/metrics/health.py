@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from .. import __version__
+from .. import __version__, db
 from .source import Family, Source, counter, gauge
 
 __all__ = ["health_families", "scrape_duration"]
@@ -43,9 +43,20 @@ def health_families(src: Source) -> Iterator[Family]:
             "1 if the writer's last commit failed (see /healthz for the error), else 0.",
             value=1.0 if w.last_error else 0.0,
         )
-    size = _db_bytes(src.db_path)
+    size = _db_bytes(src.db_path) if src.db_path else _server_db_bytes(src)
     if size is not None:
-        yield gauge("leitstand_collector_database_size_bytes", "SQLite database file with its WAL.", value=size)
+        yield gauge(
+            "leitstand_collector_database_size_bytes",
+            "The database: SQLite file with its WAL, or pg_database_size on PostgreSQL.",
+            value=size,
+        )
+
+
+def _server_db_bytes(src: Source) -> float | None:
+    if db.dialect(src.conn) != "postgres":
+        return None
+    row = src.conn.execute("SELECT pg_database_size(current_database())").fetchone()
+    return float(row[0]) if row else None
 
 
 def scrape_duration(seconds: float) -> Family:

@@ -39,7 +39,7 @@ def _send_intervals(src: Source, hosts: list[tuple[str, float | None]]) -> dict[
     if src.now - state.send_intervals_at >= SEND_REFRESH_S or src.now < state.send_intervals_at:
         rows = src.conn.execute(
             "SELECT agent_id, count(*), max(received_at) - min(received_at) FROM "
-            "(SELECT DISTINCT agent_id, received_at FROM samples WHERE received_at >= ?) GROUP BY agent_id",
+            "(SELECT DISTINCT agent_id, received_at FROM samples WHERE received_at >= ?) AS arrivals GROUP BY agent_id",
             (src.now - SEND_WINDOW_S,),
         ).fetchall()
         for agent_id, arrivals, span in rows:

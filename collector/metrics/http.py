@@ -20,7 +20,8 @@ from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import admin
+from .. import admin, db
+from ..db import Connection
 from ..errors import ForbiddenError, NotFoundError
 from .collector import LeitstandCollector
 from .source import ScrapeState, Source, WriterStats
@@ -50,9 +51,23 @@ def _tenant(request: Request, collector: Any) -> str | None:
     return requested
 
 
-def _db_path(conn: sqlite3.Connection) -> str:
+def _db_path(conn: Connection) -> str:
+    if db.dialect(conn) != "sqlite":
+        return ""
     row = conn.execute("PRAGMA database_list").fetchone()
     return str(row[2]) if row and row[2] else ""
+
+
+def _scrape_connection(collector: Any, path: str) -> Connection:
+    """A connection of the scrape's own: it runs in a worker thread, and a
+    long scrape must not hold up the API's reads on the shared one."""
+    if path:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+    if db.is_postgres(collector.target):
+        return db.connect(collector.target)
+    return collector.reader
 
 
 def render(source: Source, accept: str | None = None) -> tuple[bytes, str]:
@@ -75,9 +90,8 @@ async def metrics_handler(request: Request) -> Response:
 
     def scrape() -> tuple[bytes, str]:
         # a read-only connection of its own: the scrape runs in a worker thread
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False) if path else collector.reader
+        conn = _scrape_connection(collector, path)
         try:
-            conn.execute("PRAGMA busy_timeout=10000")
             source = Source(
                 conn=conn,
                 now=collector.clock(),

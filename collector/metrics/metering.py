@@ -103,7 +103,8 @@ def metering_families(src: Source) -> Iterator[Family]:
         ):
             total[(tenant, meter, dim)] = total.get((tenant, meter, dim), 0) + int(s)
         for tenant, n, booked, hosts in src.conn.execute(
-            f"SELECT tenant, count(*), sum(late = 0), count(DISTINCT CASE WHEN late = 0 THEN agent_id END) "
+            "SELECT tenant, count(*), sum(CASE WHEN late = 0 THEN 1 ELSE 0 END), "
+            "count(DISTINCT CASE WHEN late = 0 THEN agent_id END) "
             f"FROM workplace_days WHERE {tin} AND period = ? GROUP BY tenant",
             (*tenants, p),
         ):

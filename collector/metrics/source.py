@@ -3,13 +3,14 @@ that keep a 10,000-host scrape cheap."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from ..db import Connection
 
 __all__ = ["Family", "ScrapeState", "Source", "WriterStats", "counter", "gauge"]
 
@@ -52,7 +53,7 @@ class ScrapeState:
 class Source:
     """One scrape's view; ``tenant`` narrows every tenant-labelled family."""
 
-    conn: sqlite3.Connection
+    conn: Connection
     now: float
     tenant: str | None = None
     offline_after_s: float = 300.0

@@ -53,14 +53,13 @@ def alert_families(src: Source) -> Iterator[Family]:
         ["tenant", "severity", "state"],
     )
     counts = {(t, sev, st): 0 for t in src.tenants() for sev in SEVERITIES for st in ALERT_STATES}
-    if src.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").fetchone():
-        where, args = src.tenant_sql()
-        for tenant, severity, state, n in src.conn.execute(
-            f"SELECT tenant, severity, state, count(*) FROM alerts WHERE state != 'resolved'{where} "
-            "GROUP BY tenant, severity, state",
-            args,
-        ):
-            counts[(tenant, severity, state)] = int(n)
+    where, args = src.tenant_sql()
+    for tenant, severity, state, n in src.conn.execute(
+        f"SELECT tenant, severity, state, count(*) FROM alerts WHERE state != 'resolved'{where} "
+        "GROUP BY tenant, severity, state",
+        args,
+    ):
+        counts[(tenant, severity, state)] = int(n)
     for (tenant, severity, state), n in sorted(counts.items()):
         alerts.add_metric([tenant, severity, state], n)
     yield alerts

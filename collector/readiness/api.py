@@ -246,7 +246,12 @@ async def tick(collector: Any, settings: ReadinessSettings) -> int:
 
 async def run_schedule(collector: Any, settings: ReadinessSettings) -> None:
     """Evaluate every ``settings.interval_s`` until cancelled; errors are logged, never fatal."""
-    await run_periodically("readiness evaluation", settings.interval_s, lambda: tick(collector, settings))
+    await run_periodically(
+        "readiness evaluation",
+        settings.interval_s,
+        lambda: tick(collector, settings),
+        getattr(collector, "leader", None),
+    )
 
 
 @contextlib.asynccontextmanager

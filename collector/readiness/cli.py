@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..db import Connection
 from ..errors import NotFoundError, ValidationError
 from .api import checks_document, summary_document
 from .config import settings as readiness_settings
@@ -69,7 +69,7 @@ def _date(raw: str, what: str) -> dt.date:
         raise ValidationError(f"{what}: invalid date {raw!r}, use YYYY-MM-DD") from exc
 
 
-def run(args: argparse.Namespace, conn: sqlite3.Connection, config: Config, actor: str) -> int:
+def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) -> int:
     settings = readiness_settings(config.readiness)
     now = time.time()
     if args.action == "record-test":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -20,7 +19,7 @@ import msgspec
 from agent.wire import Report
 
 from .. import admin
-from ..db import transaction
+from ..db import Connection, transaction
 from ..errors import NotFoundError, ValidationError
 from .checks import evaluate_application
 from .config import ReadinessSettings
@@ -61,7 +60,7 @@ class _Host:
         self.report: Report | None = _report.decode(latest) if latest else None
 
 
-def _tenant_hosts(conn: sqlite3.Connection, tenant: str) -> list[_Host]:
+def _tenant_hosts(conn: Connection, tenant: str) -> list[_Host]:
     rows = conn.execute(
         "SELECT agent_id, hostname, site, last_seen, latest FROM hosts WHERE tenant = ? "
         "ORDER BY coalesce(last_seen, 0) DESC, agent_id",
@@ -113,7 +112,7 @@ def _samples(app: Application, sel: Selector, hosts: Sequence[_Host]) -> tuple[S
     return tuple(sorted(out, key=lambda s: (s.host, s.series)))
 
 
-def _devices(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, tuple[float, bool, str, dict[str, Any]]]:
+def _devices(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[float, bool, str, dict[str, Any]]]:
     if not ids:
         return {}
     rows = conn.execute(
@@ -154,7 +153,7 @@ def _switch(device: str, found: tuple[float, bool, str, dict[str, Any]] | None) 
 
 
 def gather(
-    conn: sqlite3.Connection,
+    conn: Connection,
     app: Application,
     settings: ReadinessSettings,
     now: float,
@@ -183,7 +182,7 @@ def gather(
 
 
 def evaluate(
-    conn: sqlite3.Connection, settings: ReadinessSettings, now: float, apps: Iterable[Application] | None = None
+    conn: Connection, settings: ReadinessSettings, now: float, apps: Iterable[Application] | None = None
 ) -> list[Evaluation]:
     """Evaluate ``apps`` (default: every configured application), by name."""
     chosen = sorted(settings.applications if apps is None else apps, key=lambda a: a.name)
@@ -199,7 +198,7 @@ def evaluate(
 # -- status history ------------------------------------------------------------------
 
 
-def record_transitions(conn: sqlite3.Connection, evaluations: Iterable[Evaluation]) -> int:
+def record_transitions(conn: Connection, evaluations: Iterable[Evaluation]) -> int:
     """Append a history row for each application whose status changed since its
     last row (or that has none); returns how many were written."""
     written = 0
@@ -221,7 +220,7 @@ def record_transitions(conn: sqlite3.Connection, evaluations: Iterable[Evaluatio
 
 
 def history(
-    conn: sqlite3.Connection, app: str, *, since: float | None = None, until: float | None = None
+    conn: Connection, app: str, *, since: float | None = None, until: float | None = None
 ) -> list[dict[str, Any]]:
     """Status transitions, oldest first. With ``since``, the row in force at
     ``since`` comes first (the status the period started with)."""
@@ -241,7 +240,7 @@ def history(
 # -- failover tests -------------------------------------------------------------------
 
 
-def failover_tests(conn: sqlite3.Connection, app: str) -> list[FailoverTest]:
+def failover_tests(conn: Connection, app: str) -> list[FailoverTest]:
     rows = conn.execute(
         "SELECT date, result, note, recorded_at FROM failover_tests WHERE app = ? ORDER BY date, recorded_at", (app,)
     ).fetchall()
@@ -262,7 +261,7 @@ def parse_test_date(raw: str | None, now: float) -> dt.date:
 
 
 def record_failover_test(
-    conn: sqlite3.Connection,
+    conn: Connection,
     settings: ReadinessSettings,
     app_name: str,
     *,

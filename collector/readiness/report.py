@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from typing import Any
 
+from ..db import Connection
 from .api import checks_document
 from .config import ReadinessSettings
 from .evaluate import BERLIN, evaluate, failover_tests, history
@@ -25,7 +25,7 @@ def _day_start(day: dt.date) -> float:
 
 
 def report_document(
-    conn: sqlite3.Connection,
+    conn: Connection,
     settings: ReadinessSettings,
     tenant: str,
     *,

@@ -3,7 +3,6 @@ httpx.ASGITransport: real requests, no socket."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from starlette.applications import Starlette
 from collector import admin
 from collector.app import create_app
 from collector.config import Config
-from collector.db import connect, migrate
+from collector.db import Connection, connect, migrate
 
 
 class FakeClock:
@@ -36,7 +35,7 @@ class Env:
     clock: FakeClock
     admin_token: str
 
-    def db(self) -> sqlite3.Connection:
+    def db(self) -> Connection:
         return connect(self.db_path)
 
     def tenant(self, name: str) -> str:

@@ -6,6 +6,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from agent.wire import AgentInfo, Batch, Cpu, Report
 from collector import admin, store
 from collector.db import connect, migrate
@@ -43,6 +45,7 @@ def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.sqlite_only  # drives the CLI in a subprocess on a SQLite path
 def test_close_then_export_all_writes_files_with_checksums(tmp_path: Path) -> None:
     db = _db(tmp_path)
     periods = cli(db, "meter", "periods")

@@ -16,6 +16,7 @@ from tests.collector.conftest import batch, report
 T0 = 1_764_000_000.0
 
 
+@pytest.mark.sqlite_only  # fills the disk under a SQLite file
 async def test_disk_full_is_503_nothing_stored_then_recovers(make_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     writer_conns: list[sqlite3.Connection] = []
 

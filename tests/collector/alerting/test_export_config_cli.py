@@ -120,6 +120,7 @@ def test_exported_rules_use_only_the_shared_metric_names() -> None:
     assert used and used <= set(metric_names.METRICS)
 
 
+@pytest.mark.sqlite_only  # drives the CLI in a subprocess on a SQLite path
 async def test_alerts_cli_list_ack_silence_unsilence(make_env: Callable[..., Env], tmp_path: Path) -> None:
     env = make_env()
     token = await env.enroll(env.tenant("stadt-a"), "srv-1")
