@@ -76,6 +76,29 @@ class SampleList(msgspec.Struct):
     count: int
 
 
+class Rollup(msgspec.Struct):
+    """One host's bucket of downsampled reports (collector/rollups.py)."""
+
+    resolution_s: int
+    bucket: int
+    samples: int
+    cpu_pct_avg: float | None
+    cpu_pct_max: float | None
+    mem_pct_avg: float | None
+    mem_pct_max: float | None
+    load1_avg: float | None
+    load1_max: float | None
+    disk_pct_max: float | None
+    rx_bytes: int | None
+    tx_bytes: int | None
+    sessions_max: int | None
+
+
+class RollupList(msgspec.Struct):
+    rollups: list[Rollup]
+    count: int
+
+
 class Health(msgspec.Struct):
     status: str
     writer_queue: int

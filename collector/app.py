@@ -143,6 +143,7 @@ def create_app(
         Route("/api/v1/hosts", _get_hosts, methods=["GET"]),
         Route("/api/v1/hosts/{agent_id}", _get_host, methods=["GET"]),
         Route("/api/v1/hosts/{agent_id}/samples", _get_samples, methods=["GET"]),
+        Route("/api/v1/hosts/{agent_id}/rollups", _get_rollups, methods=["GET"]),
         Route("/api/v1/usage", _get_usage, methods=["GET"]),
         Route("/api/v1/periods", _get_periods, methods=["GET"]),
         Route("/api/v1/devices", devices.list_devices_handler, methods=["GET"]),
@@ -334,6 +335,23 @@ async def _get_samples(request: Request) -> Response:
         offline_after_s=collector.config.hosts.offline_after_s,
     )
     return json_response({"samples": samples, "count": len(samples)})
+
+
+async def _get_rollups(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    now = collector.clock()
+    until = query_param(request, "until", float, now)
+    since = query_param(request, "since", float, until - 7 * 86400.0)
+    if since > until:
+        raise ValidationError("'since' lies after 'until'")
+    if until - since > 400 * 86400:
+        raise ValidationError("at most 400 days of rollups per request")
+    agent_id = request.path_params["agent_id"]
+    offline_after_s = collector.config.hosts.offline_after_s
+    store.get_host(collector.reader, principal, agent_id, now=now, offline_after_s=offline_after_s)  # access check
+    rows = rollups.host_rollups(collector.reader, agent_id, since=since, until=until)
+    return json_response({"rollups": rows, "count": len(rows)})
 
 
 async def _get_usage(request: Request) -> Response:

@@ -12,7 +12,7 @@ from agent.wire import Batch, BatchAck, ErrorBody
 
 from . import __version__
 from .alerting import api as alerting_api
-from .api_types import EnrollRequest, EnrollResponse, Health, HostDetail, HostList, SampleList
+from .api_types import EnrollRequest, EnrollResponse, Health, HostDetail, HostList, RollupList, SampleList
 from .devices import DeviceDetail, DeviceList, ReadingList
 from .readiness import api as readiness_api
 
@@ -111,6 +111,7 @@ def openapi_document() -> dict[str, Any]:
             HostList,
             HostDetail,
             SampleList,
+            RollupList,
             Health,
             DeviceList,
             DeviceDetail,
@@ -185,6 +186,18 @@ def openapi_document() -> dict[str, Any]:
                         _param("limit", {"type": "integer", "minimum": 1, "maximum": 10000}),
                     ],
                     "responses": {**_ok("SampleList"), **_errors(400, 401, 403, 404)},
+                }
+            },
+            "/api/v1/hosts/{agent_id}/rollups": {
+                "get": {
+                    "summary": "5-minute rollups of a host whose bucket starts between since and until",
+                    "security": security,
+                    "parameters": [
+                        agent_id,
+                        _param("since", {"type": "number"}, description="default: until - 7 days"),
+                        _param("until", {"type": "number"}, description="default: now"),
+                    ],
+                    "responses": {**_ok("RollupList"), **_errors(400, 401, 403, 404)},
                 }
             },
             **_device_paths(security),

@@ -43,6 +43,7 @@ OPERATIONS = [
     ("/api/v1/hosts", "GET"),
     ("/api/v1/hosts/{agent_id}", "GET"),
     ("/api/v1/hosts/{agent_id}/samples", "GET"),
+    ("/api/v1/hosts/{agent_id}/rollups", "GET"),
     ("/api/v1/devices", "GET"),
     ("/api/v1/devices/{device_id}", "GET"),
     ("/api/v1/devices/{device_id}/readings", "GET"),
@@ -81,7 +82,12 @@ def test_api_never_fails_and_matches_its_schema(
     # future (against the collector's clock), `since` after `until`. For those
     # two operations a 400 on schema-valid input is correct; every other check
     # (no 5xx, documented status codes, response schemas) still runs.
-    cross_field = ("/api/v1/reports", "/api/v1/hosts/{agent_id}/samples", "/api/v1/devices/{device_id}/readings")
+    cross_field = (
+        "/api/v1/reports",
+        "/api/v1/hosts/{agent_id}/samples",
+        "/api/v1/hosts/{agent_id}/rollups",
+        "/api/v1/devices/{device_id}/readings",
+    )
     # a silence must end after it starts and after now, with valid regexes: 400 on schema-valid input is right
     cross_field += ("/api/v1/silences",)
     excluded = [schemathesis.checks.positive_data_acceptance] if path in cross_field else []

@@ -23,7 +23,7 @@ from collector.config import Config, StorageConfig, load_config
 from collector.db import Connection, connect, migrate
 from collector.errors import ConfigError
 from collector.rollups import Rollup, bucket_of, rollup_reports, summarize
-from tests.collector.conftest import Env, batch, report
+from tests.collector.conftest import Env, auth, batch, report
 
 T0 = 1_764_000_000.0  # the fake clock's now; a multiple of 300 and of 3600
 B = int(T0) - 86_400  # a bucket start one day back
@@ -501,6 +501,23 @@ async def test_hourly_resolution_and_read_window(env: Env, conn: Connection) -> 
     window = rollups.host_rollups(conn, "a1", since=B + 1, until=B + 3600, resolution_s=3600)
     assert [r["bucket"] for r in window] == [B + 3600]
     assert rollups.host_rollups(conn, "nobody", since=0, until=T0) == []
+
+
+async def test_rollups_endpoint_serves_a_tenant_its_own_hosts_only(env: Env, conn: Connection) -> None:
+    await post(env, "a1", _hand_reports())
+    rollups.rollup_samples(conn, before=B + 600 + 299, resolution_s=300)
+    own = env.token("tenant", "t1")
+    r = await env.client.get("/api/v1/hosts/a1/rollups", params={"since": B - 1, "until": B + 900}, headers=auth(own))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"rollups": HAND, "count": len(HAND)}
+    r = await env.client.get("/api/v1/hosts/a1/rollups", params={"since": B + 1}, headers=auth(own))
+    assert r.json()["count"] == 1  # only the bucket starting at B + 300 lies in the window
+    env.tenant("t2")
+    other = env.token("tenant", "t2")
+    r = await env.client.get("/api/v1/hosts/a1/rollups", headers=auth(other))
+    assert r.status_code == 404
+    r = await env.client.get("/api/v1/hosts/a1/rollups", params={"since": 10, "until": 5}, headers=auth(own))
+    assert r.status_code == 400 and "since" in r.json()["error"]
 
 
 @pytest.mark.sqlite_only
