@@ -25,6 +25,7 @@ from collector.errors import ValidationError
 from collector.pg import translate, translate_ddl
 from tests.collector.conftest import batch, report
 from tests.e2e.conftest import CollectorProcess
+from tests.support import free_port, leitstand, run_cli
 
 pytestmark = pytest.mark.sqlite_only  # each test picks its backend itself
 
@@ -261,3 +262,22 @@ def test_one_collector_leads_the_periodic_evaluations(postgres_url: str, tmp_pat
     finally:
         first.close()
         second.close()
+
+
+def test_cli_takes_a_postgres_url_and_names_an_unreachable_one(postgres_url: str) -> None:
+    exe = leitstand("leitstand-collector")
+    r = run_cli(exe, "tenant", "add", "stadt-vechta", "--db", postgres_url)
+    assert r.returncode == 0, r.stderr
+    r = run_cli(exe, "token", "create", "--role", "enroll", "--tenant", "stadt-vechta", "--db", postgres_url)
+    assert r.returncode == 0, r.stderr
+    r = run_cli(exe, "tenant", "list", "--db", postgres_url)
+    assert r.returncode == 0 and "stadt-vechta" in r.stdout
+    conn = db.connect(postgres_url)
+    try:
+        assert conn.execute("SELECT count(*) FROM tokens WHERE role = 'enroll'").fetchone()[0] == 1
+    finally:
+        conn.close()
+    unreachable = f"postgresql://leitstand:geheim@127.0.0.1:{free_port()}/leitstand"
+    r = run_cli(exe, "tenant", "list", "--db", unreachable)
+    assert r.returncode != 0
+    assert "cannot connect to postgresql://leitstand:***@127.0.0.1" in r.stderr and "geheim" not in r.stderr
