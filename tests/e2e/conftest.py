@@ -17,7 +17,8 @@ from tests.support import free_port, leitstand, wait_until
 
 
 class CollectorProcess:
-    def __init__(self, db: Path, log: Path) -> None:
+    def __init__(self, db: Path | str, log: Path) -> None:
+        # a SQLite file, or a postgresql:// URL
         self.db = db
         self.log = log
         self.port = free_port()

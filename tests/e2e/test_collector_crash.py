@@ -6,11 +6,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from collector import db
 from tests.collector.conftest import batch, report
 from tests.e2e.conftest import CollectorProcess
 
@@ -48,10 +51,13 @@ def _send_all(url: str, agent: str, token: str, acked: dict[str, int], stop: thr
             seq = acked[agent] + 1
 
 
-def _stored(db: Any) -> dict[str, list[int]]:
-    conn = sqlite3.connect(db)
-    try:
+def _stored(target: Any) -> dict[str, list[int]]:
+    if db.is_postgres(target):
+        conn: Any = db.connect(target)  # PostgreSQL's own recovery; nothing to check by hand
+    else:
+        conn = sqlite3.connect(target)
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    try:
         rows = conn.execute("SELECT agent_id, seq FROM samples ORDER BY agent_id, seq").fetchall()
     finally:
         conn.close()
@@ -61,8 +67,16 @@ def _stored(db: Any) -> dict[str, list[int]]:
     return out
 
 
-def test_kill9_mid_ingest_loses_nothing_acknowledged(collector_proc: CollectorProcess) -> None:
-    c = collector_proc
+@pytest.fixture(params=["sqlite", "postgres"])
+def crashing_collector(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CollectorProcess]:
+    target = tmp_path / "collector.db" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    proc = CollectorProcess(target, tmp_path / "collector.log")
+    yield proc
+    proc.stop()
+
+
+def test_kill9_mid_ingest_loses_nothing_acknowledged(crashing_collector: CollectorProcess) -> None:
+    c = crashing_collector
     enroll = c.token("enroll", "t1")
     c.start()
     tokens = _enroll(c, enroll, AGENTS)
