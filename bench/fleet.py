@@ -9,12 +9,27 @@ ride in the reports of the server that polls them, as a real poller's would.
 Modes:
 
   --live   real time, for the demo: every agent reports every --interval seconds
-           until Ctrl-C / SIGTERM.
+           until Ctrl-C / SIGTERM. The SNMP devices are served by snmpsim from
+           recordings of real devices (../shared/snmp, PyPI snmpsim-data) whose
+           page, uptime and octet counters advance with the clock, and polled by
+           the agent's own SNMP poller (agent/snmp); without snmpsim or the
+           recordings their readings are synthesized (one line says why).
   --soak   N agents for M simulated minutes of 60 s samples, sent as fast as the
            collector takes them (timestamps generated in the recent past, never
            slept); prints throughput, ingest latency p50/p99, collector RSS and
            database growth per host per day, then checks the metering ledger
            against the simulator's own ground truth, exactly (exit 1 if not).
+           SNMP readings are synthesized: snmpsim cannot run faster than the clock.
+  --collector-config FILE
+           writes the collector config (TOML) that declares the --small fleet's
+           KRITIS applications and data centres for failover readiness.
+
+The --small fleet (the demo's) also runs two KRITIS applications of the county
+IT provider, each with a primary in rz-vechta and a standby in rz-magdeburg
+(237 km apart): fachverfahren-emw (Einwohnermeldewesen, stadt-lohne, healthy)
+and finanzwesen-kasse (gemeinde-dinklage, degraded: its replication lag is above
+80 % of its RPO). Their servers report backup timestamps and replication lag as
+textfile samples, and in each data centre an agent polls the UPS and core switch.
 
 Without --collector, --soak starts its own collector on a free port and a
 temporary database. Examples:
@@ -22,12 +37,14 @@ temporary database. Examples:
   .venv/bin/python bench/fleet.py --soak --agents 200 --hours 24
   .venv/bin/python bench/fleet.py --soak --agents 20 --hours 2 --faults kill,outage,slow,malformed,diskfull
   .venv/bin/python bench/fleet.py --live --small --collector URL --enroll-token T
+  .venv/bin/python bench/fleet.py --small --collector-config collector.toml
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bz2
 import contextlib
 import copy
 import datetime as dt
@@ -35,8 +52,10 @@ import errno
 import gzip
 import json
 import math
+import os
 import random
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -58,6 +77,7 @@ import psutil
 if __package__ in (None, ""):  # run as a script: make `bench._common` and the packages importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.textfile import parse_exposition
 from agent.wire import (
     AgentInfo,
     Batch,
@@ -71,12 +91,28 @@ from agent.wire import (
     Report,
     SnmpReading,
     SnmpSys,
+    TextfileSample,
     Ups,
     encode,
 )
-from bench._common import VENV_BIN, BenchError, ManagedProcess, free_port, http_ok, start_process, wait_ready
+from bench._common import REPO, VENV_BIN, BenchError, ManagedProcess, free_port, http_ok, start_process, wait_ready
 
-__all__ = ["Fleet", "GroundTruth", "build_fleet", "main"]
+__all__ = [
+    "KRITIS_APPS",
+    "RECORDINGS",
+    "SITES",
+    "Fleet",
+    "GroundTruth",
+    "KritisApp",
+    "Recording",
+    "SnmpFarm",
+    "build_fleet",
+    "collector_config",
+    "main",
+    "snmpsim_missing",
+    "start_snmp_farm",
+    "variated_recording",
+]
 
 BERLIN = ZoneInfo("Europe/Berlin")
 GIB = 2**30
@@ -95,7 +131,42 @@ TOWNS = [
     ("gemeinde-visbek", "visbek"),
     ("gemeinde-holdorf", "holdorf"),
 ]
-DATA_CENTRES = ("rz-vechta", "rz-cloppenburg")
+DATA_CENTRES = ("rz-vechta", "rz-magdeburg")
+#: WGS 84 coordinates of the data centres (the towns they are in): 237 km apart, beyond
+#: the 200 km the BSI recommends for geo-redundant sites (readiness check site_distance)
+SITES: dict[str, tuple[float, float]] = {"rz-vechta": (52.7306, 8.2867), "rz-magdeburg": (52.1205, 11.6276)}
+
+
+@dataclass(frozen=True)
+class KritisApp:
+    """A KRITIS application of a member municipality: a database primary in the first data
+    centre, its standby in the second. The primary's backup job writes the time of its last
+    success and the standby the replication lag into the agent's textfile directory."""
+
+    #: application name in the collector's [[readiness.applications]]
+    name: str
+    title: str
+    tenant_index: int
+    #: host name prefix: <town>-<short>-db-1 (primary), -db-2 (standby)
+    short: str
+    #: label `job` of backup_last_success_timestamp_seconds
+    job: str
+    rpo: str
+    rto: str
+    mta: str
+    #: a backup succeeds every this many seconds (5 minutes past the slot)
+    backup_every_s: float
+    #: range of the standby's replication lag, seconds
+    lag_s: tuple[float, float]
+
+
+#: The --small fleet's KRITIS applications: one ready, one degraded (lag above 80 % of the 1 h RPO).
+KRITIS_APPS = (
+    KritisApp(name="fachverfahren-emw", title="Einwohnermeldewesen", tenant_index=0, short="emw", job="emw",
+              rpo="4h", rto="4h", mta="3d", backup_every_s=3600, lag_s=(0.5, 12.0)),
+    KritisApp(name="finanzwesen-kasse", title="Finanzwesen / Kasse", tenant_index=1, short="kasse", job="kasse",
+              rpo="1h", rto="8h", mta="5d", backup_every_s=900, lag_s=(2950.0, 3250.0)),
+)  # fmt: skip
 
 #: Meters the soak checks, with the scale the ledger stores them in (collector/metering/model.py)
 #: and the decimals the usage API shows. Duplicated on purpose: the truth must not import the collector.
@@ -117,11 +188,15 @@ CHECKED: dict[str, tuple[int, int]] = {
 
 @dataclass
 class SimDevice:
-    """An SNMP device polled by a host; its counters advance with simulated time."""
+    """An SNMP device polled by a host; its counters advance with simulated time (synthesized
+    readings), or it is served by snmpsim from `recording` (a key of RECORDINGS) in --live."""
 
     device: str
     kind: Literal["printer", "ups", "switch"]
     colour: bool = False
+    recording: str = ""
+    #: served by snmpsim and polled by the agent's poller: sample() takes its readings from the caller
+    served: bool = False
     uptime_s: float = 0.0
     pages_mono: int = 0
     pages_color: int = 0
@@ -151,6 +226,8 @@ class SimHost:
     disk_used: int = 0
     last_ts: float | None = None
     rng: random.Random = field(default_factory=random.Random)
+    #: a KRITIS database server: its application and role
+    kritis: tuple[KritisApp, Literal["primary", "standby"]] | None = None
 
 
 def office_hours(ts: float) -> bool:
@@ -161,7 +238,9 @@ def office_hours(ts: float) -> bool:
 
 def build_fleet(seed: int, *, agents: int, tenants: int, small: bool = False) -> list[SimHost]:
     """The fleet for a seed: per tenant a town-hall server (which polls the town hall's
-    printer, UPS and switch), VMs in the two data centres, and thin clients."""
+    printer, UPS and switch), VMs in the two data centres, and thin clients. The small
+    fleet adds the KRITIS applications' primary and standby servers (KRITIS_APPS), the
+    first of which in each data centre polls its UPS and core switch."""
     rng = random.Random(seed)
     tenants = max(1, min(tenants, len(TOWNS)))
     hosts: list[SimHost] = []
@@ -199,22 +278,53 @@ def build_fleet(seed: int, *, agents: int, tenants: int, small: bool = False) ->
         role = kinds[n] if n < len(kinds) else ("thin-client" if n % 4 else "vm")
         if role == "server" and n == 0:
             h = host(t, role, f"rathaus-{town}", f"{town}-srv-01")
+            printer = "kyocera" if t % 2 == 0 else "hp"  # a colour MFP, a mono laser printer
             h.devices = [
-                SimDevice(f"prn-{town}-1", "printer", colour=True),
-                SimDevice(f"ups-{town}-1", "ups"),
-                SimDevice(f"sw-{town}-core", "switch", octets=[[0, 0] for _ in range(4)]),
+                SimDevice(f"prn-{town}-1", "printer", colour=RECORDINGS[printer].colour, recording=printer),
+                SimDevice(f"ups-{town}-1", "ups", recording="eaton-connectups"),
+                SimDevice(f"sw-{town}-core", "switch", octets=[[0, 0] for _ in range(4)], recording="cisco-c3560"),
             ]
             for d in h.devices:
                 d.uptime_s = rng.uniform(1e5, 5e6)
                 d.pages_mono = rng.randint(10_000, 90_000) if d.kind == "printer" else 0
-                d.pages_color = rng.randint(1_000, 20_000) if d.kind == "printer" else 0
+                d.pages_color = rng.randint(1_000, 20_000) if d.kind == "printer" and d.colour else 0
         elif role == "thin-client":
             h = host(t, role, f"rathaus-{town}", f"{town}-tc-{n:03d}")
         else:
             h = host(t, role, DATA_CENTRES[n % 2], f"{town}-vm-{n:03d}")
         hosts.append(h)
         i += 1
+    if small:
+        hosts += _kritis_hosts(host, rng, tenants)
     return hosts
+
+
+def _kritis_hosts(
+    host: Callable[[int, Literal["server", "vm", "thin-client"], str, str], SimHost], rng: random.Random, tenants: int
+) -> list[SimHost]:
+    """Primary (first data centre) and standby (second) of each KRITIS application of the
+    first `tenants` towns; the standby idles with room for the primary's load."""
+    out: list[SimHost] = []
+    polled: set[str] = set()
+    for app in KRITIS_APPS:
+        if app.tenant_index >= tenants:
+            continue
+        town = TOWNS[app.tenant_index][1]
+        for n, (role, site) in enumerate((("primary", DATA_CENTRES[0]), ("standby", DATA_CENTRES[1])), start=1):
+            h = host(app.tenant_index, "server", site, f"{town}-{app.short}-db-{n}")
+            h.cores, h.mem_total = 16, 64 * GIB
+            h.busy_day, h.busy_night = (0.3, 0.08) if role == "primary" else (0.05, 0.03)
+            h.kritis = (app, "primary" if role == "primary" else "standby")
+            if site not in polled:  # the data centre's UPS and core switch
+                polled.add(site)
+                h.devices = [
+                    SimDevice(f"ups-{site}-1", "ups", recording="eaton-93e"),
+                    SimDevice(f"sw-{site}-core", "switch", octets=[[0, 0] for _ in range(4)], recording="cisco-c3560"),
+                ]
+                for d in h.devices:
+                    d.uptime_s = rng.uniform(1e6, 2e7)
+            out.append(h)
+    return out
 
 
 # --- ground truth --------------------------------------------------------------------------
@@ -269,8 +379,18 @@ class GroundTruth:
 # --- sampling ------------------------------------------------------------------------------
 
 
-def sample(h: SimHost, ts: float, interval_s: float, seq: int, truth: GroundTruth | None) -> Report:
-    """Advance one host to `ts` and return its report; books the ground truth."""
+def sample(
+    h: SimHost,
+    ts: float,
+    interval_s: float,
+    seq: int,
+    truth: GroundTruth | None,
+    polled: Sequence[SnmpReading] = (),
+) -> Report:
+    """Advance one host to `ts` and return its report; books the ground truth.
+
+    `polled`: readings of the host's served devices (snmpsim, the agent's poller) finished
+    since its last report; the other devices' readings are synthesized."""
     rng = h.rng
     day = office_hours(ts)
     share = h.busy_day if day else h.busy_night
@@ -298,7 +418,8 @@ def sample(h: SimHost, ts: float, interval_s: float, seq: int, truth: GroundTrut
             truth.add(t, ts, "network_gib", "", rx + tx)
         if h.role == "thin-client" and sessions:
             truth.day(t, h.agent_id, ts)
-    snmp = [_poll(d, ts, interval_s, day, first, h.tenant_index, truth) for d in h.devices]
+    snmp = [_poll(d, ts, interval_s, day, first, h.tenant_index, truth) for d in h.devices if not d.served]
+    snmp += polled
     h.last_ts = ts
     return Report(
         seq=seq,
@@ -312,8 +433,36 @@ def sample(h: SimHost, ts: float, interval_s: float, seq: int, truth: GroundTrut
         net=[Nic(nic="eth0", rx_bytes_total=h.rx, tx_bytes_total=h.tx)],
         load1=round(h.cores * share, 2),
         sessions=sessions,
+        textfile=_textfile(h, ts),
         snmp=snmp,
     )  # fmt: skip
+
+
+#: Seconds past its slot a backup job finishes.
+BACKUP_OFFSET_S = 300
+
+
+def _textfile(h: SimHost, ts: float) -> list[TextfileSample]:
+    """What a KRITIS server's textfile directory holds at `ts`, read by the agent's parser:
+    the primary's backup job writes its last success, the standby its replication lag."""
+    if h.kritis is None:
+        return []
+    app, role = h.kritis
+    if role == "primary":
+        slot = math.floor((ts - BACKUP_OFFSET_S) / app.backup_every_s) * app.backup_every_s + BACKUP_OFFSET_S
+        text = (
+            "# HELP backup_last_success_timestamp_seconds Unix time of the last successful backup.\n"
+            "# TYPE backup_last_success_timestamp_seconds gauge\n"
+            f'backup_last_success_timestamp_seconds{{job="{app.job}"}} {slot:.0f}\n'
+        )
+    else:
+        lag = h.rng.uniform(*app.lag_s)
+        text = (
+            "# HELP pg_replication_lag_seconds Replay lag of this standby behind its primary.\n"
+            "# TYPE pg_replication_lag_seconds gauge\n"
+            f"pg_replication_lag_seconds {lag:.1f}\n"
+        )
+    return parse_exposition(text).samples
 
 
 def _poll(
@@ -336,10 +485,10 @@ def _poll(
         printer = Printer(
             pages_total=d.pages_mono + d.pages_color,
             pages_mono=d.pages_mono,
-            pages_color=d.pages_color,
-            pages_source="printer-mib+brother",
-            model="Brother HL-L8260CDW series",
-            serial="U64641E7J134163",
+            pages_color=d.pages_color if d.colour else None,
+            pages_source="printer-mib+brother" if d.colour else "printer-mib+hp",
+            model="Brother HL-L8260CDW series" if d.colour else "HP LaserJet MFP M130nw",
+            serial="U64641E7J134163" if d.colour else "VNCRC48198",
             device_status="running",
             printer_status="printing" if mono + color else "idle",
             supplies=[
@@ -374,6 +523,338 @@ _DESCR = {
     "ups": "ConnectUPS Web/SNMP Card V4.38",
     "switch": "EdgeSwitch 48-Port, 1.7.1.4993748, Linux 3.6.5-f4a26ed5",
 }
+
+
+# --- SNMP devices served by snmpsim ---------------------------------------------------------
+
+#: Recordings of real printers, UPS units and switches (snmprec files, community = file stem).
+#: Tests and the demo read them from here; they are never copied into the repository.
+SHARED_SNMP = REPO.parent / "shared" / "snmp"
+#: The served counters (pages, uptime, octets) advance from their recorded values at this
+#: instant (2026-01-01 00:00 UTC), as a function of the clock alone: a restarted simulator
+#: continues them instead of turning them back, which the collector would take for a reboot.
+SNMP_EPOCH = 1767225600.0
+#: Pages are added in whole steps, all page counters of a printer at the same instants, so
+#: the total stays mono + colour as the device counts them.
+PAGE_TICK_S = 60.0
+
+_LIFE_COUNT = "1.3.6.1.2.1.43.10.2.1.4.1.1"  # prtMarkerLifeCount of marker 1.1
+_SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+_IF_TYPE = "1.3.6.1.2.1.2.2.1.3."
+_IF_OPER = "1.3.6.1.2.1.2.2.1.8."
+_IF_NAME = "1.3.6.1.2.1.31.1.1.1.1."
+#: octet counter columns -> (direction, 64-bit)
+_OCTETS = {
+    "1.3.6.1.2.1.2.2.1.10.": ("in", False),  # ifInOctets
+    "1.3.6.1.2.1.2.2.1.16.": ("out", False),  # ifOutOctets
+    "1.3.6.1.2.1.31.1.1.1.6.": ("in", True),  # ifHCInOctets
+    "1.3.6.1.2.1.31.1.1.1.10.": ("out", True),  # ifHCOutOctets
+}
+#: bytes per second on an uplink and on another port that is up: (in, out)
+_UPLINK_BPS = (2_000_000, 1_500_000)
+_PORT_BPS = (300_000, 200_000)
+_INTEGER_TAGS = {"2", "65", "66", "67", "70"}
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A recording of a real device that snmpsim serves for a simulated one."""
+
+    #: file name: in ../shared/snmp, or under snmpsim_data/data (PyPI snmpsim-data)
+    file: str
+    source: Literal["shared", "snmpsim-data"]
+    kind: Literal["printer", "ups", "switch"]
+    #: page counter OID -> pages it gains per PAGE_TICK_S (the OIDs of `<name>.expected.json`)
+    pages: tuple[tuple[str, int], ...] = ()
+    #: switch interfaces that are uplinks (names, as the [[devices]] key `uplinks` takes them)
+    uplinks: tuple[str, ...] = ()
+    colour: bool = False
+
+    def path(self) -> Path | None:
+        """Where the recording is here, or None."""
+        if self.source == "shared":
+            path = SHARED_SNMP / self.file
+        else:
+            try:
+                import snmpsim_data  # type: ignore[import-untyped]
+            except ImportError:
+                return None
+            path = Path(snmpsim_data.__file__).parent / "data" / self.file
+        return path if path.is_file() else None
+
+
+#: Which recording serves which simulated device (SimDevice.recording).
+RECORDINGS: dict[str, Recording] = {
+    # Kyocera CS 4053ci: prtMarkerLifeCount, the printer-function total, pages by colour mode
+    # (printer B&W .1.1, printer full colour .1.3; the poller reads mono = mode 1, colour = modes 2+3)
+    # and the device's total printed; 1 mono + 1 colour page per tick.
+    "kyocera": Recording("kyocera_cs-4053ci.snmprec", "shared", "printer", colour=True, pages=(
+        (_LIFE_COUNT, 2),
+        ("1.3.6.1.4.1.1347.42.3.1.1.1.1.1", 2),
+        ("1.3.6.1.4.1.1347.42.3.1.2.1.1.1.1", 1),
+        ("1.3.6.1.4.1.1347.42.3.1.2.1.1.1.3", 1),
+        ("1.3.6.1.4.1.1347.43.10.1.1.12.1.1", 2),
+    )),
+    # HP LaserJet MFP M130nw (mono): prtMarkerLifeCount, total-engine and total-mono page counts.
+    "hp": Recording("hp_laserjet-mfp-m130nw.snmprec", "shared", "printer", pages=(
+        (_LIFE_COUNT, 1),
+        ("1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.5.0", 1),
+        ("1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.6.0", 1),
+    )),
+    # Eaton ConnectUPS card (XUPS-MIB; it does not tell the battery runtime): a town hall's UPS.
+    "eaton-connectups": Recording("eaton_connectups-ups.snmprec", "shared", "ups"),
+    # Eaton 93E 80 kVA (standard UPS-MIB with runtime): a data centre's UPS.
+    "eaton-93e": Recording("UPS/eaton-93e-80.snmprec.bz2", "snmpsim-data", "ups"),
+    # Cisco Catalyst 3560 (IF-MIB with 64-bit counters; Gi0/49 and Gi0/50 are up). The shared
+    # EdgeSwitch recording has no interface table, so it cannot show an uplink.
+    "cisco-c3560": Recording("network/switch/cisco-c3560.snmprec.bz2", "snmpsim-data", "switch",
+                             uplinks=("Gi0/49", "Gi0/50")),
+}  # fmt: skip
+
+
+def _read_recording(path: Path) -> str:
+    opener: Callable[..., Any] = bz2.open if path.suffix == ".bz2" else open
+    with opener(path, "rb") as f:
+        return f.read().decode("iso-8859-1")  # snmpsim reads its files as latin-1, byte for byte
+
+
+def _numeric(oid: str, tag: str, **settings: object) -> str:
+    """`oid|tag:numeric|k=v,...`, a line for snmpsim's numeric variation module
+    (snmpsim/variation/numeric.py), with `atime`: value = initial + function(now * rate) *
+    scale + offset, clamped to [min, max] (or wrapped with `wrap`)."""
+    return f"{oid}|{tag}:numeric|" + ",".join(f"{k}={v}" for k, v in settings.items())
+
+
+def variated_recording(
+    text: str, rec: Recording, *, epoch: float, tick_s: float = PAGE_TICK_S, speed: float = 1.0
+) -> tuple[str, dict[str, int]]:
+    """The recording with its counters advancing from their recorded values at `epoch`:
+    page counters (rec.pages, whole steps every `tick_s`), sysUpTime and the octet counters
+    of the interfaces that are up (uplinks faster, scaled by `speed`). Every other line is
+    served as recorded. Returns the text and the recorded values of the changed OIDs."""
+    rows: list[tuple[str, str, str] | str] = []
+    for line in text.split("\n"):
+        parts = line.rstrip("\r").split("|", 2)
+        rows.append((parts[0], parts[1], parts[2]) if len(parts) == 3 else line.rstrip("\r"))
+    column = {oid: (tag, value) for row in rows if isinstance(row, tuple) for oid, tag, value in [row]}
+
+    def text_of(oid: str) -> str:
+        tag, value = column.get(oid, ("4", ""))
+        return bytes.fromhex(value).decode("iso-8859-1") if tag.endswith("x") else value
+
+    up: dict[str, bool] = {}  # ifIndex -> uplink
+    for oid, (_, value) in column.items():
+        if oid.startswith(_IF_OPER) and value.strip() == "1":
+            index = oid[len(_IF_OPER) :]
+            if text_of(_IF_TYPE + index).strip() not in ("1", "24"):  # not "other" (Null0), not loopback
+                up[index] = text_of(_IF_NAME + index) in rec.uplinks
+    pages = dict(rec.pages)
+    rate = 1 / tick_s
+    started: dict[str, int] = {}
+    out: list[str] = []
+    for row in rows:
+        if isinstance(row, str):
+            out.append(row)
+            continue
+        oid, tag, value = row
+        numeric = tag in _INTEGER_TAGS and value.strip().lstrip("-").isdigit()
+        initial = int(value) if numeric else 0
+        if numeric and oid in pages:
+            k = pages[oid]
+            offset = -k * math.floor(epoch * rate)
+            out.append(_numeric(oid, tag, function="floor", rate=repr(rate), scale=k, offset=offset,
+                                initial=initial, min=initial, atime=1))  # fmt: skip
+        elif numeric and oid == _SYS_UPTIME:
+            out.append(_numeric(oid, tag, rate=100, offset=repr(-100 * epoch), initial=initial, min=initial, atime=1))
+        elif numeric and (col := next((c for c in _OCTETS if oid.startswith(c)), None)) and oid[len(col) :] in up:
+            direction, wide = _OCTETS[col]
+            bps = round((_UPLINK_BPS if up[oid[len(col) :]] else _PORT_BPS)[direction == "out"] * speed)
+            if wide:
+                out.append(_numeric(oid, tag, rate=bps, offset=-bps * epoch, initial=initial, min=initial, atime=1))
+            else:  # Counter32 wraps, as the device's does
+                out.append(_numeric(oid, tag, rate=bps, offset=-bps * epoch, initial=initial, atime=1, wrap=1))
+        else:
+            if tag == "4" and value != value.strip():  # snmpsim strips lines: keep blanks, as hex
+                tag, value = "4x", value.encode("iso-8859-1").hex()
+            out.append(f"{oid}|{tag}|{value}")
+            continue
+        started[oid] = initial
+    return "\n".join(out), started
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: SIGTERM the child when the simulator dies, so a killed fleet leaves no snmpsim behind."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class SnmpFarm:
+    """snmpsim on a free UDP port serving a variated copy of a recording per served device
+    (community = device id), and per polling host the agent's own SNMP poller
+    (agent.snmp.poller.Poller, as `leitstand-agent run` starts it for [[devices]])."""
+
+    port: int
+    epoch: float
+    tick_s: float
+    work: Path
+    process: subprocess.Popen[bytes]
+    #: device id -> key of RECORDINGS
+    served: dict[str, str]
+    #: device id -> {OID: recorded value} of the counters that advance
+    started: dict[str, dict[str, int]]
+    #: device id -> its [[devices]] entry, as in the polling agent's config
+    entries: dict[str, dict[str, Any]]
+    #: agent id -> poller of that host's served devices
+    pollers: dict[str, Any] = field(default_factory=dict)
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def wait_ready(self, deadline_s: float = 120.0) -> float:
+        """Poll one served device until snmpsim answers (it indexes its files first); seconds it took."""
+        from agent.snmp.devices import parse_devices
+        from agent.snmp.poller import poll_once
+
+        first = next(iter(self.served))
+        probe = {**self.entries[first], "id": "ready", "kind": "generic", "timeout": 0.5, "retries": 0}
+        device = parse_devices([probe], env={})[0]
+        start = time.monotonic()
+        while True:
+            if self.process.poll() is not None:
+                raise BenchError(f"snmpsim exited with {self.process.returncode}: {self.log_tail()}")
+            if asyncio.run(poll_once([device]))[0].ok:
+                return time.monotonic() - start
+            if time.monotonic() - start > deadline_s:
+                raise BenchError(f"snmpsim not answering after {deadline_s:.0f} s: {self.log_tail()}")
+            time.sleep(0.1)  # polling interval
+
+    def log_tail(self) -> str:
+        log = self.work / "snmpsim.log"
+        return log.read_text(errors="replace")[-1500:] if log.exists() else ""
+
+    def start_pollers(self, hosts: Sequence[SimHost], interval: float) -> None:
+        from agent.snmp.devices import parse_devices
+        from agent.snmp.poller import Poller
+
+        for h in hosts:
+            mine = [self.entries[d.device] for d in h.devices if d.device in self.served]
+            if mine:
+                poller = Poller(parse_devices(mine, env={}), default_interval=interval)
+                poller.start()
+                self.pollers[h.agent_id] = poller
+
+    def drain(self, h: SimHost) -> list[SnmpReading]:
+        """The readings of the host's served devices finished since the last call (SnmpSampler does the same)."""
+        poller = self.pollers.get(h.agent_id)
+        return list(poller.drain()) if poller is not None else []
+
+    def close(self) -> None:
+        for poller in self.pollers.values():
+            poller.stop()
+        self.pollers.clear()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+
+def snmpsim_missing() -> str | None:
+    """Why snmpsim cannot serve the recordings here, or None."""
+    if not SHARED_SNMP.is_dir():
+        return f"{SHARED_SNMP} not found (the recordings of real devices)"
+    if not (VENV_BIN / "snmpsim-command-responder").exists():
+        return "snmpsim-command-responder not installed (pip install -e '.[dev]')"
+    try:
+        import pysnmp  # noqa: F401
+    except ImportError:
+        return "pysnmp not installed, the agent cannot poll (pip install 'leitstand[snmp]')"
+    return None
+
+
+def start_snmp_farm(
+    hosts: Sequence[SimHost],
+    *,
+    epoch: float = SNMP_EPOCH,
+    tick_s: float = PAGE_TICK_S,
+    work: Path | None = None,
+) -> tuple[SnmpFarm | None, str]:
+    """Write the served recordings and start snmpsim (not waiting for it: SnmpFarm.wait_ready).
+
+    Returns (farm or None, one line saying what serves the SNMP devices and why). Devices
+    whose recording is not here keep synthesized readings; the devices served get `served`."""
+    devices = [d for h in hosts for d in h.devices if d.recording]
+    if not devices:
+        return None, "fleet: no SNMP devices to serve"
+    missing = snmpsim_missing()
+    if missing:
+        return None, f"fleet: SNMP readings synthesized: {missing}"
+    tmp: tempfile.TemporaryDirectory[str] | None = None
+    if work is None:
+        tmp = tempfile.TemporaryDirectory(prefix="leitstand-fleet-snmpsim-")
+        work = Path(tmp.name)
+    data = work / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    served: dict[str, str] = {}
+    started: dict[str, dict[str, int]] = {}
+    entries: dict[str, dict[str, Any]] = {}
+    absent: set[str] = set()
+    texts: dict[str, str] = {}
+    for d in devices:
+        rec = RECORDINGS[d.recording]
+        path = rec.path()
+        if path is None:
+            absent.add(rec.file)
+            continue
+        if d.recording not in texts:
+            texts[d.recording] = _read_recording(path)
+        speed = 0.6 + random.Random(d.device).random() * 0.8  # each switch its own traffic
+        text, started[d.device] = variated_recording(texts[d.recording], rec, epoch=epoch, tick_s=tick_s, speed=speed)
+        (data / f"{d.device}.snmprec").write_bytes(text.encode("iso-8859-1"))
+        served[d.device] = d.recording
+    if not served:
+        if tmp is not None:
+            tmp.cleanup()
+        return None, f"fleet: SNMP readings synthesized: recordings not found ({', '.join(sorted(absent))})"
+    port = _free_udp_port()
+    for dev_id, key in served.items():
+        rec = RECORDINGS[key]
+        entry: dict[str, Any] = {"id": dev_id, "address": "127.0.0.1", "port": port, "kind": rec.kind,
+                                 "community": dev_id}  # fmt: skip
+        if rec.uplinks:
+            entry["uplinks"] = list(rec.uplinks)
+        entries[dev_id] = entry
+    log = (work / "snmpsim.log").open("wb")
+    try:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "snmpsim-command-responder"), f"--data-dir={data}", f"--cache-dir={work / 'cache'}",
+             f"--agent-udpv4-endpoint=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "SNMPSIM_ALLOW_ROOT": "true"},
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )  # fmt: skip
+    finally:
+        log.close()
+    for d in devices:
+        d.served = d.device in served
+    farm = SnmpFarm(port=port, epoch=epoch, tick_s=tick_s, work=work, process=process, served=served,
+                    started=started, entries=entries, _tmp=tmp)  # fmt: skip
+    by_file = ", ".join(f"{dev} <- {RECORDINGS[key].file.rsplit('/', 1)[-1]}" for dev, key in served.items())
+    note = f"fleet: snmpsim on udp 127.0.0.1:{port} serves {by_file}; polled by the agent's SNMP poller"
+    if absent:
+        note += f"; synthesized where not found: {', '.join(sorted(absent))}"
+    return farm, note
 
 
 # --- HTTP ----------------------------------------------------------------------------------
@@ -1181,30 +1662,106 @@ def run_faults(faults: Sequence[str], *, tenants: int, disk_mb: int = 16, **kw: 
 
 
 async def live(url: str, enroll_tokens: Sequence[str], *, agents: int, tenants: int, seed: int, interval: float,
-               small: bool, stop: asyncio.Event, out: Callable[[str], None]) -> None:  # fmt: skip
-    """Every host reports every `interval` seconds at the real time until `stop` is set."""
+               small: bool, stop: asyncio.Event, out: Callable[[str], None], snmpsim: bool = True,
+               snmp_epoch: float = SNMP_EPOCH) -> None:  # fmt: skip
+    """Every host reports every `interval` seconds at the real time until `stop` is set.
+
+    With `snmpsim` (and snmpsim and the recordings here) the SNMP devices are served by
+    snmpsim and polled by the agent's poller (start_snmp_farm); otherwise synthesized."""
     fleet = Fleet(build_fleet(seed, agents=agents, tenants=tenants, small=small))
     boot = time.time()
     for h in fleet.hosts:
         h.boot_time = boot  # a restarted simulator is a rebooted fleet: counters start again
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        await enroll_all(client, fleet, enroll_tokens)
-        names = ", ".join(sorted(set(fleet.tenant_names.values())))
-        out(f"fleet: {len(fleet.hosts)} simulated hosts in {names}, reporting every {interval:g} s to {url}")
-        stats = Stats()
-        while not stop.is_set():
-            ts = time.time()
-            seq = int(ts // interval)  # consecutive per tick, and above every seq of an earlier run
-            results = await asyncio.gather(
-                *(post_batch(client, fleet.tokens[h.agent_id], h, [sample(h, ts, interval, seq, None)], stats)
-                  for h in fleet.hosts),
-                return_exceptions=True,
-            )  # fmt: skip
-            for exc in results:
-                if isinstance(exc, Exception):
-                    out(f"fleet: {exc}")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(0.0, (seq + 1) * interval - time.time()))
+    farm: SnmpFarm | None = None
+    try:
+        if snmpsim:
+            farm, note = start_snmp_farm(fleet.hosts, epoch=snmp_epoch)
+            out(note)
+            if farm is not None:
+                took = await asyncio.to_thread(farm.wait_ready)
+                out(f"fleet: snmpsim ready after {took:.1f} s")
+                farm.start_pollers(fleet.hosts, interval)
+        else:
+            out("fleet: SNMP readings synthesized (--no-snmpsim)")
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            await enroll_all(client, fleet, enroll_tokens)
+            names = ", ".join(sorted(set(fleet.tenant_names.values())))
+            out(f"fleet: {len(fleet.hosts)} simulated hosts in {names}, reporting every {interval:g} s to {url}")
+            stats = Stats()
+            while not stop.is_set():
+                ts = time.time()
+                seq = int(ts // interval)  # consecutive per tick, and above every seq of an earlier run
+                results = await asyncio.gather(
+                    *(post_batch(client, fleet.tokens[h.agent_id], h,
+                                 [sample(h, ts, interval, seq, None, farm.drain(h) if farm else ())], stats)
+                      for h in fleet.hosts),
+                    return_exceptions=True,
+                )  # fmt: skip
+                for exc in results:
+                    if isinstance(exc, Exception):
+                        out(f"fleet: {exc}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=max(0.0, (seq + 1) * interval - time.time()))
+    finally:
+        if farm is not None:
+            await asyncio.to_thread(farm.close)
+
+
+# --- collector config: the KRITIS applications -----------------------------------------------
+
+
+def _toml_str(value: str) -> str:
+    return json.dumps(value)  # a TOML basic string for the plain ASCII written here
+
+
+def collector_config(hosts: Sequence[SimHost]) -> str:
+    """A collector config (TOML) declaring the fleet's data centres (coordinates, the UPS and
+    core switch polled there) and its KRITIS applications with their instances and evidence
+    (README "Failover readiness"); empty applications when the fleet has no KRITIS servers."""
+    devices: dict[str, list[SimDevice]] = {}
+    for h in hosts:
+        if h.site in SITES:
+            devices.setdefault(h.site, []).extend(h.devices)
+    lines = [
+        "# The simulated fleet's data centres and KRITIS applications (bench/fleet.py --collector-config).",
+        "# Failover tests are recorded with `leitstand-collector readiness record-test`.",
+        "",
+    ]
+    for site, (lat, lon) in SITES.items():
+        ups = [d.device for d in devices.get(site, []) if d.kind == "ups"]
+        switches = [d.device for d in devices.get(site, []) if d.kind == "switch"]
+        lines += [
+            f"[readiness.sites.{site}]",
+            f"lat = {lat}",
+            f"lon = {lon}",
+            f"ups = [{', '.join(map(_toml_str, ups))}]",
+            f"switches = [{', '.join(map(_toml_str, switches))}]",
+            "",
+        ]
+    for app in KRITIS_APPS:
+        servers = {role: [h for h in hosts if h.kritis == (app, role)] for role in ("primary", "standby")}
+        if not servers["primary"]:
+            continue
+        instances = [f'  {{host = {_toml_str(h.hostname)}, site = {_toml_str(h.site)}, role = "{role}"}},'
+                     for role, group in servers.items() for h in group]  # fmt: skip
+        standby = servers["standby"][0].hostname
+        lines += [
+            f"# {app.title}",
+            "[[readiness.applications]]",
+            f"name = {_toml_str(app.name)}",
+            f"tenant = {_toml_str(TOWNS[app.tenant_index][0])}",
+            'criticality = "kritis"',
+            f"rpo = {_toml_str(app.rpo)}",
+            f"rto = {_toml_str(app.rto)}",
+            f"mta = {_toml_str(app.mta)}",
+            "instances = [",
+            *instances,
+            "]",
+            f'backup = {{metric = "backup_last_success_timestamp_seconds", labels = {{job = {_toml_str(app.job)}}}}}',
+            f'replication = {{metric = "pg_replication_lag_seconds", host = {_toml_str(standby)}}}',
+            "",
+        ]
+    return "\n".join(lines)
 
 
 # --- CLI -----------------------------------------------------------------------------------
@@ -1216,14 +1773,33 @@ def _parser() -> argparse.ArgumentParser:
         description="Simulate a county IT provider's fleet against a Leitstand collector (wire format v1 over HTTP).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
-            "soak:  fleet.py --soak --agents 200 --hours 24     (own collector, temporary database)\n"
-            "live:  fleet.py --live --small --collector URL --enroll-token T [--enroll-token T2]"
+            "soak:    fleet.py --soak --agents 200 --hours 24     (own collector, temporary database)\n"
+            "live:    fleet.py --live --small --collector URL --enroll-token T [--enroll-token T2]\n"
+            "config:  fleet.py --small --collector-config collector.toml\n"
+            "\n"
+            "SNMP devices: --live serves them with snmpsim from recordings of real devices\n"
+            f"({SHARED_SNMP}, PyPI snmpsim-data) whose page, uptime and octet counters\n"
+            "advance with the clock (pages: whole steps every minute), polled by the agent's SNMP\n"
+            "poller; without snmpsim or the recordings (or with --no-snmpsim) their readings are\n"
+            "synthesized. --soak always synthesizes them: it runs faster than real time."
         ),
     )
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--live", action="store_true", help="report in real time every --interval until Ctrl-C")
-    mode.add_argument("--soak", action="store_true", help="send simulated time as fast as possible, then check")
-    p.add_argument("--small", action="store_true", help="the demo's fleet: 2 tenants, 6 hosts, printer, UPS, switch")
+    mode.add_argument(
+        "--soak", action="store_true", help="send simulated time as fast as possible, then check (SNMP synthesized)"
+    )
+    mode.add_argument(
+        "--collector-config",
+        type=Path,
+        metavar="FILE",
+        help="write the collector config declaring the --small fleet's data centres and KRITIS applications",
+    )
+    p.add_argument(
+        "--small",
+        action="store_true",
+        help="the demo's fleet: 2 tenants, 10 hosts, town-hall printer, UPS and switch, 2 KRITIS applications",
+    )
     p.add_argument("--agents", type=int, default=50, help="simulated hosts (default 50)")
     p.add_argument("--tenants", type=int, default=4, help=f"member municipalities, at most {len(TOWNS)} (default 4)")
     p.add_argument("--minutes", type=int, default=None, help="soak: simulated minutes (default 60)")
@@ -1233,6 +1809,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=15, help="soak: reports per request (a spooled agent's batch)")
     p.add_argument("--concurrency", type=int, default=8, help="soak: requests in flight")
     p.add_argument("--interval", type=float, default=60.0, help="live: seconds between reports (default 60)")
+    p.add_argument("--no-snmpsim", action="store_true", help="live: synthesize the SNMP readings, start no snmpsim")
+    p.add_argument(
+        "--snmp-epoch",
+        type=float,
+        default=SNMP_EPOCH,
+        help="live: Unix time at which the served counters have their recorded values (default 2026-01-01 00:00 UTC)",
+    )
     p.add_argument("--collector", help="URL of a running collector (default: --soak starts its own)")
     p.add_argument(
         "--enroll-token",
@@ -1251,6 +1834,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     agents, tenants = (6, 2) if args.small else (args.agents, args.tenants)
+    if args.collector_config:
+        if not args.small:
+            print("fleet.py: --collector-config needs --small (only the demo's fleet runs KRITIS applications)",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        hosts = build_fleet(args.seed, agents=agents, tenants=tenants, small=True)
+        args.collector_config.write_text(collector_config(hosts), encoding="utf-8")
+        print(f"{args.collector_config}: {len(KRITIS_APPS)} KRITIS applications in {', '.join(SITES)}")
+        return 0
     if args.live:
         if not args.collector or not args.enroll_token:
             print("fleet.py: --live needs --collector and --enroll-token", file=sys.stderr)
@@ -1310,7 +1902,8 @@ def _run_live(args: argparse.Namespace, agents: int, tenants: int) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await live(args.collector, args.enroll_token, agents=agents, tenants=tenants, seed=args.seed,
-                   interval=args.interval, small=args.small, stop=stop, out=lambda s: print(s, flush=True))  # fmt: skip
+                   interval=args.interval, small=args.small, stop=stop, out=lambda s: print(s, flush=True),
+                   snmpsim=not args.no_snmpsim, snmp_epoch=args.snmp_epoch)  # fmt: skip
 
     try:
         asyncio.run(go())

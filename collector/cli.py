@@ -42,9 +42,11 @@ examples:
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS, not None: a nested action (`readiness record-test`) adds these
+    # again, and its unset default would silently overwrite the parent's value.
     p.add_argument(
         "--db",
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="PATH|URL",
         help="SQLite file or postgresql://user@host/dbname URL "
         f"(default: the config's server.db, $LEITSTAND_DB, or {default_db_path()})",
@@ -52,7 +54,7 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--config",
         type=Path,
-        default=None,
+        default=argparse.SUPPRESS,
         help=f"collector config TOML (default: {default_config_path()} if it exists)",
     )
 
@@ -153,7 +155,7 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 def _db_path(args: argparse.Namespace, config: Config) -> Target:
-    for given in (args.db, config.server.db, os.environ.get("LEITSTAND_DB")):
+    for given in (getattr(args, "db", None), config.server.db, os.environ.get("LEITSTAND_DB")):
         if given:
             # a URL must stay a string: Path() would fold its "//"
             return str(given) if is_postgres(given) else Path(given)

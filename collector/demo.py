@@ -1,10 +1,16 @@
 """`leitstand demo` (what `make run` starts): a collector on its embedded
 SQLite, a demo tenant, this machine's agent enrolled and running, and a live
-view of the fleet. Nothing to configure; Ctrl-C stops everything."""
+view of the fleet. Nothing to configure; Ctrl-C stops everything.
+
+With the simulated fleet (bench/fleet.py --live --small) the collector runs with
+a config the fleet writes (demo-data/collector.toml): its two data centres and
+two KRITIS applications, so the readiness view shows real statuses; each
+application gets one recorded (passed) failover test the first time."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import signal
@@ -12,10 +18,13 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from . import admin
 from .db import connect, migrate
@@ -26,6 +35,11 @@ TENANT = "demo"
 #: member municipalities of the simulated fleet (bench/fleet.py --live --small)
 FLEET_TENANTS = ("stadt-lohne", "gemeinde-dinklage")
 FLEET_SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "fleet.py"
+#: the collector config the fleet writes into the data dir: its data centres and KRITIS applications
+CONFIG_NAME = "collector.toml"
+#: keeps the instant the fleet's SNMP counters (snmpsim) start from, so a restarted demo continues them
+SNMP_EPOCH_NAME = "fleet-snmp-epoch"
+FAILOVER_TEST_AGE_DAYS = 75
 
 
 def _free_port(preferred: int) -> int:
@@ -95,11 +109,78 @@ def _prepare_fleet(db_path: Path) -> list[str]:
         conn.close()
 
 
-def _status_line(hosts: dict[str, object], started: float) -> str:
+def write_fleet_config(data: Path, log: IO[bytes] | None = None) -> Path:
+    """The collector config declaring the fleet's data centres and KRITIS applications,
+    written by the fleet itself (one source for its host names, sites and device ids)."""
+    path = data / CONFIG_NAME
+    subprocess.run(
+        [sys.executable, str(FLEET_SCRIPT), "--small", "--collector-config", str(path)],
+        check=True,
+        stdout=log,
+        stderr=log,
+    )
+    return path
+
+
+def record_failover_tests(db_path: Path, config: Path, log: IO[bytes] | None = None) -> list[str]:
+    """A passed failover test for each configured application that has none yet, recorded
+    as an admin would (`leitstand-collector readiness record-test`, audited); their names."""
+    apps = tomllib.loads(config.read_text(encoding="utf-8")).get("readiness", {}).get("applications", [])
+    conn = connect(db_path)
+    try:
+        tested = {row[0] for row in conn.execute("SELECT DISTINCT app FROM failover_tests").fetchall()}
+    finally:
+        conn.close()
+    day = dt.datetime.now(ZoneInfo("Europe/Berlin")).date() - dt.timedelta(days=FAILOVER_TEST_AGE_DAYS)
+    recorded = []
+    for app in apps:
+        name = str(app["name"])
+        if name in tested:
+            continue
+        subprocess.run(
+            # --db and --config after the action: the action's own options (argparse keeps the last)
+            [_bin("leitstand-collector"), "readiness", "record-test", "--db", str(db_path), "--config", str(config),
+             "--app", name, "--date", day.isoformat(), "--result", "passed",
+             "--note", "Demo: Umschalttest RZ Vechta -> RZ Magdeburg"],
+            check=True, stdout=log, stderr=log,
+        )  # fmt: skip
+        recorded.append(name)
+    return recorded
+
+
+def snmp_epoch(data: Path) -> float:
+    """When the fleet's served SNMP counters have their recorded values: the first demo's
+    start, kept in the data dir (a later demo continues the counters instead of turning them
+    back, which the collector would take for a device restart)."""
+    path = data / SNMP_EPOCH_NAME
+    try:
+        return float(path.read_text().strip())
+    except (OSError, ValueError):
+        epoch = float(int(time.time()))
+        path.write_text(f"{epoch:.0f}\n")
+        return epoch
+
+
+def fleet_argv(url: str, interval: float, enroll_tokens: Sequence[str], epoch: float) -> list[str]:
+    argv = [sys.executable, str(FLEET_SCRIPT), "--live", "--small", "--collector", url, "--interval", str(interval),
+            "--snmp-epoch", f"{epoch:.0f}"]  # fmt: skip
+    for token in enroll_tokens:
+        argv += ["--enroll-token", token]
+    return argv
+
+
+def _readiness_part(readiness: Any) -> str:
+    apps = readiness.get("applications", []) if isinstance(readiness, dict) else []
+    return "readiness " + ", ".join(f"{a['name']} {a['status']}" for a in apps) if apps else ""
+
+
+def _status_line(hosts: dict[str, object], started: float, readiness: str = "") -> str:
     items = hosts.get("hosts", [])
     assert isinstance(items, list)
     online = sum(1 for h in items if h.get("state") == "online")
     parts = [f"{time.strftime('%H:%M:%S')}  hosts {online}/{len(items)} online"]
+    if readiness:
+        parts.append(readiness)
     for h in items[:3]:
         m = h.get("metrics") or {}
         seen = h.get("last_seen")
@@ -111,6 +192,10 @@ def _status_line(hosts: dict[str, object], started: float) -> str:
             f"reports {h.get('reports_total')} (last {ago})"
         )
     return "  |  ".join(parts)
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,6 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-fleet", action="store_true", help="do not start the simulated fleet (bench/fleet.py --live --small)"
     )
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # stop everything as on Ctrl-C
 
     data = args.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
@@ -138,12 +224,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
     log = (data / "demo.log").open("ab")
+    fleet_on = not args.no_fleet and FLEET_SCRIPT.exists()
     try:
-        collector = subprocess.Popen(
-            [_bin("leitstand-collector"), "serve", "--db", str(db_path), "--listen", f"127.0.0.1:{port}"],
-            stdout=log,
-            stderr=log,
-        )
+        serve = [_bin("leitstand-collector"), "serve", "--db", str(db_path), "--listen", f"127.0.0.1:{port}"]
+        if fleet_on:
+            config = write_fleet_config(data, log)
+            record_failover_tests(db_path, config, log)
+            serve += ["--config", str(config)]
+        collector = subprocess.Popen(serve, stdout=log, stderr=log)
         procs.append(collector)
         names = {id(collector): "collector"}
         _wait_ready(url, collector)
@@ -163,12 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         agent = subprocess.Popen([_bin("leitstand-agent"), "--config", str(agent_cfg), "run"], stdout=log, stderr=log)
         procs.append(agent)
         names[id(agent)] = "agent"
-        if not args.no_fleet and FLEET_SCRIPT.exists():
-            fleet_argv = [sys.executable, str(FLEET_SCRIPT), "--live", "--small", "--collector", url,
-                          "--interval", str(args.interval)]  # fmt: skip
-            for token in _prepare_fleet(db_path):
-                fleet_argv += ["--enroll-token", token]
-            fleet = subprocess.Popen(fleet_argv, stdout=log, stderr=log)
+        if fleet_on:
+            argv = fleet_argv(url, args.interval, _prepare_fleet(db_path), snmp_epoch(data))
+            fleet = subprocess.Popen(argv, stdout=log, stderr=log)
             procs.append(fleet)
             names[id(fleet)] = "fleet simulator"
         print(f"Leitstand demo: collector {url}, data in {data}, log {data / 'demo.log'}")
@@ -186,7 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"\n{names[id(proc)]} exited with status {proc.returncode}; see {data / 'demo.log'}")
                     return 1
             try:
-                line = _status_line(_get(f"{url}/api/v1/hosts", viewer_token), started)  # type: ignore[arg-type]
+                ready = _readiness_part(_get(f"{url}/api/v1/readiness", viewer_token)) if fleet_on else ""
+                line = _status_line(_get(f"{url}/api/v1/hosts", viewer_token), started, ready)  # type: ignore[arg-type]
             except (urllib.error.URLError, OSError) as exc:
                 line = f"collector unreachable: {exc}"
             sys.stdout.write("\r\033[K" + line[: os.get_terminal_size().columns - 1 if sys.stdout.isatty() else 400])
