@@ -1545,7 +1545,14 @@ async def soak_with_fault(
                 body = json.loads(stats.bodies.get(503, "{}"))
                 if body.get("error") != STORAGE_ERROR or not body.get("detail"):
                     outcome.problems.append(f"503 body {body} is not the documented storage error")
+                # A small commit can still fit into pages SQLite already owns, and
+                # /healthz tells the last commit's fate: while the disk stays full
+                # it must say "degraded" again soon, so poll it with a deadline.
+                deadline = time.monotonic() + fault_deadline_s
                 health = await side.get("/healthz")
+                while health.status_code != 503 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)  # polling interval
+                    health = await side.get("/healthz")
                 if health.status_code != 503 or health.json().get("status") != "degraded":
                     outcome.problems.append(f"/healthz on a full disk: {health.status_code} {health.text}")
                 check = await asyncio.to_thread(integrity, ctl.db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import re
@@ -10,6 +11,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 from starlette.applications import Starlette
@@ -47,6 +49,9 @@ _json = msgspec.json.Encoder()
 _enroll_decoder = msgspec.json.Decoder(EnrollRequest)
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Collector:
     """Everything a request handler needs; owned by the app."""
@@ -64,6 +69,21 @@ class Collector:
     @property
     def metering(self) -> MeteringSettings:
         return MeteringSettings(max_gap_s=self.config.metering.max_gap_s)
+
+    async def read_off_loop(self, read: Callable[[Connection], T]) -> T:
+        """Run a long read (a whole-fleet evaluation) in a worker thread on a
+        connection of its own, so the event loop keeps answering agents."""
+
+        def run() -> T:
+            if not self.target or self.target == ":memory:":
+                return read(self.reader)
+            conn = connect(self.target)
+            try:
+                return read(conn)
+            finally:
+                conn.close()
+
+        return await asyncio.to_thread(run)
 
     def close(self) -> None:
         self.writer.stop()

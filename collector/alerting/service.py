@@ -71,7 +71,8 @@ class TickResult:
 async def tick(collector: Any, alerting: Alerting, *, deliver_now: bool = True) -> TickResult:
     """One round at ``collector.clock()``."""
     now = collector.clock()
-    observations = observe(collector.reader, now, alerting.sources())
+    sources = alerting.sources()
+    observations = await collector.read_off_loop(lambda conn: observe(conn, now, sources))
     settings = alerting.settings
     targets = [t.name for t in settings.targets]
 

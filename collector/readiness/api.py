@@ -237,7 +237,8 @@ async def get_readiness_handler(request: Request) -> Response:
 
 async def tick(collector: Any, settings: ReadinessSettings) -> int:
     """One scheduled evaluation of every application; returns transitions recorded."""
-    evaluations = evaluate(collector.reader, settings, collector.clock())
+    now = collector.clock()
+    evaluations = await collector.read_off_loop(lambda conn: evaluate(conn, settings, now))
     if not evaluations:
         return 0
     written: int = await collector.writer.run(lambda conn: record_transitions(conn, evaluations))
