@@ -29,6 +29,7 @@ from .api_types import EnrollRequest
 from .config import Config
 from .db import Connection, Leadership, connect, migrate
 from .errors import CollectorError, OverloadedError, PayloadTooLargeError, ValidationError
+from .housekeeping import Housekeeper
 from .http import query_param
 from .metering import ledger
 from .metering.ledger import MeteringSettings
@@ -65,6 +66,7 @@ class Collector:
     target: str = ""
     #: whether this process runs the periodic evaluations (see db.Leadership)
     leader: Leadership | None = None
+    housekeeper: Housekeeper | None = None
 
     @property
     def metering(self) -> MeteringSettings:
@@ -86,6 +88,8 @@ class Collector:
         return await asyncio.to_thread(run)
 
     def close(self) -> None:
+        if self.housekeeper is not None:
+            self.housekeeper.stop()
         self.writer.stop()
         self.reader.close()
         if self.leader is not None:
@@ -138,9 +142,10 @@ def create_app(
         lambda: connect(db_path, synchronous=synchronous),
         batch_max=config.ingest.writer_batch_max,
         queue_max=config.ingest.queue_max,
-        housekeeping=housekeeping,
     )
     writer.start()
+    housekeeper = Housekeeper(lambda: connect(db_path, synchronous=synchronous), housekeeping)
+    housekeeper.start()
     collector = Collector(
         config=config,
         reader=reader,
@@ -149,6 +154,7 @@ def create_app(
         tariffs=usage.tariff_book(config.metering.tariffs),
         target=str(db_path),
         leader=Leadership(db_path),
+        housekeeper=housekeeper,
     )
 
     @contextlib.asynccontextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -170,6 +170,20 @@ def begin(conn: Connection) -> None:
     else:
         conn.execute("BEGIN")
         conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+
+
+def pipeline(conn: Connection) -> AbstractContextManager[object]:
+    """PostgreSQL's pipeline mode for a run of statements; nothing on SQLite,
+    which has no round trips to save."""
+    if isinstance(conn, sqlite3.Connection):
+        return nullcontext()
+    return conn.pipeline()  # type: ignore[attr-defined]
+
+
+def sync(conn: Connection) -> None:
+    """Wait for every pipelined statement's result; raises the first error."""
+    if not isinstance(conn, sqlite3.Connection):
+        conn.sync()  # type: ignore[attr-defined]
 
 
 #: the advisory lock every write transaction on PostgreSQL holds

@@ -18,10 +18,11 @@ under an advisory lock, and every write transaction holds another one
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -113,6 +114,29 @@ def _refuse_nul(parameters: Sequence[Any] | Mapping[str, Any]) -> None:
 _IN_TRANSACTION = (TransactionStatus.ACTIVE, TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 
+class _PipelinedCursor:
+    """A cursor in pipeline mode: its row count is known only after a sync
+    (psycopg syncs by itself for the fetch methods)."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any], pipe: psycopg.Pipeline) -> None:
+        self._cursor = cursor
+        self._pipe = pipe
+
+    @property
+    def rowcount(self) -> int:
+        self._pipe.sync()
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cursor)
+
+
 class PgConnection:
     """The subset of `sqlite3.Connection` the store uses, on a psycopg connection.
 
@@ -128,6 +152,7 @@ class PgConnection:
         self.url = url
         self._lock = threading.RLock()
         self._conn = self._open()
+        self._pipe: psycopg.Pipeline | None = None
 
     def _open(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
@@ -147,18 +172,32 @@ class PgConnection:
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (), /) -> psycopg.Cursor[Any]:
         _refuse_nul(parameters)
         with self._lock:
-            conn = self._conn if self.in_transaction else self._ready()
-            return conn.execute(translate(sql), parameters)
+            conn = self._conn if self.in_transaction or self._pipe else self._ready()
+            cur = conn.execute(translate(sql), parameters)
+            return cur if self._pipe is None else _PipelinedCursor(cur, self._pipe)  # type: ignore[return-value]
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any] | Mapping[str, Any]], /) -> psycopg.Cursor[Any]:
         parameters = list(parameters)
         for row in parameters:
             _refuse_nul(row)
         with self._lock:
-            conn = self._conn if self.in_transaction else self._ready()
+            conn = self._conn if self.in_transaction or self._pipe else self._ready()
             cur = conn.cursor()
             cur.executemany(translate(sql), parameters)
             return cur
+
+    @contextlib.contextmanager
+    def pipeline(self) -> Iterator[None]:
+        with self._lock, self._conn.pipeline() as pipe:
+            self._pipe = pipe
+            try:
+                yield
+            finally:
+                self._pipe = None
+
+    def sync(self) -> None:
+        if self._pipe is not None:
+            self._pipe.sync()
 
     def executescript(self, script: str) -> None:
         """Several statements, no parameters (psycopg's simple query protocol)."""

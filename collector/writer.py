@@ -15,7 +15,6 @@ import asyncio
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -43,16 +42,12 @@ class Writer:
         *,
         batch_max: int = 500,
         queue_max: int = 5000,
-        housekeeping: Callable[[Connection], None] | None = None,
-        housekeeping_every_s: float = 3600.0,
     ) -> None:
         self._connect = connect
         self._batch_max = batch_max
         self._queue_max = queue_max
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._housekeeping = housekeeping
-        self._housekeeping_every_s = housekeeping_every_s
         self.commits = 0
         self.jobs_done = 0
         self.last_error: str | None = None
@@ -87,7 +82,6 @@ class Writer:
 
     def _run(self) -> None:
         conn = self._connect()
-        next_housekeeping = time.monotonic() + 60.0
         try:
             while True:
                 first = self._queue.get()
@@ -105,9 +99,6 @@ class Writer:
                         break
                     batch.append(item)
                 self._commit(conn, batch)
-                if self._housekeeping and time.monotonic() >= next_housekeeping:
-                    next_housekeeping = time.monotonic() + self._housekeeping_every_s
-                    self._run_housekeeping(conn)
                 if stop:
                     return
         finally:
@@ -162,34 +153,31 @@ class Writer:
         self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]]
     ) -> list[tuple[Future[Any], Any, BaseException | None]]:
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
-        db.begin(conn)
-        for index, (job, future) in enumerate(batch):
-            savepoint = f"job{index}"
-            conn.execute(f"SAVEPOINT {savepoint}")
-            try:
-                result = job(conn)
-            except Exception as exc:
-                if isinstance(exc, db.ERRORS) and not isinstance(exc, db.INTEGRITY_ERRORS):
-                    raise  # the database itself failed: the whole batch goes
-                # A rejected job (a seq conflict, or a bug) must not take
-                # the other agents' reports in the same commit down with it.
-                conn.execute(f"ROLLBACK TO {savepoint}")
+        # On PostgreSQL the batch is pipelined: statements whose results a job
+        # does not read go out without a round trip each, and the sync after
+        # each job pins any error on the job that caused it.
+        with db.pipeline(conn):
+            db.begin(conn)
+            for index, (job, future) in enumerate(batch):
+                savepoint = f"job{index}"
+                conn.execute(f"SAVEPOINT {savepoint}")
+                try:
+                    result = job(conn)
+                    db.sync(conn)
+                except Exception as exc:
+                    if isinstance(exc, db.ERRORS) and not isinstance(exc, db.INTEGRITY_ERRORS):
+                        raise  # the database itself failed: the whole batch goes
+                    # A rejected job (a seq conflict, or a bug) must not take
+                    # the other agents' reports in the same commit down with it.
+                    conn.execute(f"ROLLBACK TO {savepoint}")
+                    conn.execute(f"RELEASE {savepoint}")
+                    if not isinstance(exc, CollectorError):
+                        log.exception("writer job crashed")
+                    results.append((future, None, exc))
+                    continue
                 conn.execute(f"RELEASE {savepoint}")
-                if not isinstance(exc, CollectorError):
-                    log.exception("writer job crashed")
-                results.append((future, None, exc))
-                continue
-            conn.execute(f"RELEASE {savepoint}")
-            results.append((future, result, None))
-        conn.execute("COMMIT")
+                results.append((future, result, None))
+            conn.execute("COMMIT")
         self.commits += 1
         self.last_error = None
         return results
-
-    def _run_housekeeping(self, conn: Connection) -> None:
-        assert self._housekeeping is not None
-        try:
-            with conn:
-                self._housekeeping(conn)
-        except db.ERRORS as exc:
-            log.error("housekeeping failed: %s", exc)

@@ -294,13 +294,17 @@ def prune_points(conn: Connection, *, before: float) -> int:
     fill). Device readings are ordered by time, so a device stream remembers
     how far it was pruned, and a reading older than that is not metered.
     """
-    deleted = conn.execute(
-        "DELETE FROM meter_points AS m WHERE stream LIKE 'h:%' AND ts < ? "
-        "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND (n.k1, n.k2) > (m.k1, m.k2)) "
-        "AND NOT EXISTS (SELECT 1 FROM gaps g WHERE 'h:' || g.agent_id = m.stream AND g.epoch = m.k1 "
-        "AND m.k2 BETWEEN g.from_seq - 1 AND g.to_seq + 1)",
-        (before,),
-    ).rowcount
+    # Each step is a write transaction of its own (db.begin): it must not
+    # interleave with a booking that reads the same stream's neighbours, and
+    # must not hold the writer for the whole round either.
+    with transaction(conn):
+        deleted = conn.execute(
+            "DELETE FROM meter_points AS m WHERE stream LIKE 'h:%' AND ts < ? "
+            "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND (n.k1, n.k2) > (m.k1, m.k2)) "
+            "AND NOT EXISTS (SELECT 1 FROM gaps g WHERE 'h:' || g.agent_id = m.stream AND g.epoch = m.k1 "
+            "AND m.k2 BETWEEN g.from_seq - 1 AND g.to_seq + 1)",
+            (before,),
+        ).rowcount
     streams = [
         s
         for (s,) in conn.execute(
@@ -310,17 +314,19 @@ def prune_points(conn: Connection, *, before: float) -> int:
         )
     ]
     for stream in streams:
-        deleted += conn.execute(
-            "DELETE FROM meter_points AS m WHERE stream = ? AND ts < ? "
-            "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND n.k2 > m.k2)",
-            (stream, before),
-        ).rowcount
-        conn.execute(
-            "INSERT INTO point_horizons AS h (stream, pruned_before) VALUES (?, ?) ON CONFLICT (stream) DO UPDATE SET "
-            "pruned_before = CASE WHEN excluded.pruned_before > h.pruned_before THEN excluded.pruned_before "
-            "ELSE h.pruned_before END",
-            (stream, before),
-        )
+        with transaction(conn):
+            deleted += conn.execute(
+                "DELETE FROM meter_points AS m WHERE stream = ? AND ts < ? "
+                "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND n.k2 > m.k2)",
+                (stream, before),
+            ).rowcount
+            conn.execute(
+                "INSERT INTO point_horizons AS h (stream, pruned_before) VALUES (?, ?) "
+                "ON CONFLICT (stream) DO UPDATE SET pruned_before = "
+                "CASE WHEN excluded.pruned_before > h.pruned_before THEN excluded.pruned_before "
+                "ELSE h.pruned_before END",
+                (stream, before),
+            )
     return deleted
 
 
