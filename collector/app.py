@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from agent.wire import Batch, WireError, decode_batch, decode_json
 
-from . import admin, devices, rollups, store, usage
+from . import admin, db, devices, rollups, store, usage
 from .alerting import api as alerting_api
 from .alerting import service as alerting_service
 from .api_types import EnrollRequest
@@ -223,6 +223,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, db.ERRORS):
+        # the database is down or was restarted under a read: the client retries
+        log.error("%s %s: database error: %s", request.method, request.url.path, str(exc).strip())
+        return error_response(503, "storage unavailable, nothing stored", [str(exc).strip()], {"Retry-After": "5"})
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(500, "internal error", [type(exc).__name__])
 

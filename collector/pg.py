@@ -111,6 +111,10 @@ def _refuse_nul(parameters: Sequence[Any] | Mapping[str, Any]) -> None:
             raise ValidationError("text contains a NUL character, which cannot be stored")
 
 
+def _is_read(sql: str) -> bool:
+    return sql.lstrip()[:6].upper() == "SELECT"
+
+
 _IN_TRANSACTION = (TransactionStatus.ACTIVE, TransactionStatus.INTRANS, TransactionStatus.INERROR)
 
 
@@ -172,9 +176,18 @@ class PgConnection:
     def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] = (), /) -> psycopg.Cursor[Any]:
         _refuse_nul(parameters)
         with self._lock:
-            conn = self._conn if self.in_transaction or self._pipe else self._ready()
-            cur = conn.execute(translate(sql), parameters)
-            return cur if self._pipe is None else _PipelinedCursor(cur, self._pipe)  # type: ignore[return-value]
+            if self.in_transaction or self._pipe:
+                cur = self._conn.execute(translate(sql), parameters)
+                return cur if self._pipe is None else _PipelinedCursor(cur, self._pipe)  # type: ignore[return-value]
+            try:
+                return self._ready().execute(translate(sql), parameters)
+            except psycopg.OperationalError:
+                # A server restart or failover ends the session under a read: a
+                # read outside a transaction can simply run again on a new one
+                # (a write might have committed, so it is never repeated).
+                if not self._conn.broken or not _is_read(sql):
+                    raise
+                return self._ready().execute(translate(sql), parameters)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any] | Mapping[str, Any]], /) -> psycopg.Cursor[Any]:
         parameters = list(parameters)
@@ -188,7 +201,8 @@ class PgConnection:
 
     @contextlib.contextmanager
     def pipeline(self) -> Iterator[None]:
-        with self._lock, self._conn.pipeline() as pipe:
+        # _ready(): a batch after a lost connection starts on a new one
+        with self._lock, (self._conn if self.in_transaction else self._ready()).pipeline() as pipe:
             self._pipe = pipe
             try:
                 yield

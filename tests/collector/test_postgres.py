@@ -18,14 +18,16 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from collector import admin, db
+from collector.app import create_app
 from collector.errors import ValidationError
 from collector.pg import translate, translate_ddl
 from tests.collector.conftest import batch, report
 from tests.e2e.conftest import CollectorProcess
-from tests.support import free_port, leitstand, run_cli
+from tests.support import free_port, leitstand, run_cli, wait_until
 
 pytestmark = pytest.mark.sqlite_only  # each test picks its backend itself
 
@@ -129,9 +131,15 @@ def test_a_lost_connection_is_replaced(postgres_url: str) -> None:
     try:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
         other.execute("SELECT pg_terminate_backend(?)", (pid,))
+        # a read runs again on a new session
+        second = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+        assert second != pid
+        # a write is never repeated (it may have committed): it fails, the next one runs
+        other.execute("SELECT pg_terminate_backend(?)", (second,))
         with pytest.raises(db.ERRORS):
-            conn.execute("SELECT 1")
-        assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] != pid
+            conn.execute("CREATE TABLE once (a BIGINT)")
+        conn.execute("CREATE TABLE once (a BIGINT)")
+        assert conn.execute("SELECT count(*) FROM once").fetchone()[0] == 0
     finally:
         conn.close()
         other.close()
@@ -257,7 +265,8 @@ def test_one_collector_leads_the_periodic_evaluations(postgres_url: str, tmp_pat
         assert second() is False
         assert first() is True  # it keeps the lead while its session lives
         first.close()  # the leading collector stops (or dies: its session ends)
-        assert second() is True
+        # the server releases the lock once that session's backend has exited
+        wait_until(second, timeout=10, what="the second collector to take the lead")
         assert db.Leadership(tmp_path / "c.db")() is True  # one SQLite collector always leads
     finally:
         first.close()
@@ -281,3 +290,37 @@ def test_cli_takes_a_postgres_url_and_names_an_unreachable_one(postgres_url: str
     r = run_cli(exe, "tenant", "list", "--db", unreachable)
     assert r.returncode != 0
     assert "cannot connect to postgresql://leitstand:***@127.0.0.1" in r.stderr and "geheim" not in r.stderr
+
+
+async def test_the_writer_comes_back_after_its_connection_was_killed(postgres_url: str) -> None:
+    """A PostgreSQL failover or restart ends every session: the batch in
+    flight fails (nothing acknowledged), the next one runs on a new connection."""
+    enroll = _token(postgres_url, "enroll", "t1")
+    app = create_app(postgres_url)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as client:
+            r = await client.post(
+                "/api/v1/enroll", json={"agent_id": "a1"}, headers={"Authorization": f"Bearer {enroll}"}
+            )
+            token = {"Authorization": f"Bearer {r.json()['token']}"}
+            t0 = time.time() - 600
+            r = await client.post("/api/v1/reports", json=batch("a1", [report(1, t0)]), headers=token)
+            assert r.status_code == 200, r.text
+            killer = db.connect(postgres_url)
+            try:
+                killed = killer.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchone()[0]
+            finally:
+                killer.close()
+            assert killed >= 2  # the API's reader and the writer at least
+            statuses = []
+            for seq in range(2, 5):
+                r = await client.post("/api/v1/reports", json=batch("a1", [report(seq, t0 + seq)]), headers=token)
+                statuses.append(r.status_code)
+            assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
+            stored = _host_totals(postgres_url)["a1"]
+            assert stored == (1 + statuses.count(200), 4)  # what failed is not stored; nothing twice
+    finally:
+        app.state.collector.close()
