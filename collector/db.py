@@ -22,7 +22,6 @@ from .migrations import migrations
 __all__ = [
     "ERRORS",
     "INTEGRITY_ERRORS",
-    "RETRYABLE_ERRORS",
     "Connection",
     "Leadership",
     "Target",
@@ -68,26 +67,21 @@ class Connection(Protocol):
     def __exit__(self, exc_type: Any, exc: Any, tb: Any, /) -> Any: ...
 
 
-def _driver_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+def _driver_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
     errors: list[type[Exception]] = [sqlite3.Error]
     integrity: list[type[Exception]] = [sqlite3.IntegrityError]
-    retryable: list[type[Exception]] = []
     try:
         import psycopg
-        from psycopg import errors as pg_errors
     except ImportError:  # the postgres extra is not installed: SQLite only
         pass
     else:
         errors.append(psycopg.Error)
         integrity.append(psycopg.IntegrityError)
-        # Two collectors' batches touching the same rows in a different order:
-        # PostgreSQL aborts one, which can simply run again.
-        retryable += [pg_errors.DeadlockDetected, pg_errors.SerializationFailure]
-    return tuple(errors), tuple(integrity), tuple(retryable)
+    return tuple(errors), tuple(integrity)
 
 
-#: every error a database driver raises
-ERRORS, INTEGRITY_ERRORS, RETRYABLE_ERRORS = _driver_errors()
+#: every error a database driver raises, and those that reject one statement's data
+ERRORS, INTEGRITY_ERRORS = _driver_errors()
 
 
 def is_postgres(target: object) -> bool:

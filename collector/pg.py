@@ -150,8 +150,6 @@ class PgConnection:
     restart is replaced before the next statement outside a transaction.
     """
 
-    dialect = "postgres"
-
     def __init__(self, url: str) -> None:
         self.url = url
         self._lock = threading.RLock()

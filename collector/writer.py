@@ -31,8 +31,6 @@ T = TypeVar("T")
 Job = Callable[[Connection], T]
 
 _STOP = object()
-#: times a batch runs again after losing a deadlock to another collector
-_RETRIES = 3
 
 
 class Writer:
@@ -106,22 +104,11 @@ class Writer:
 
     def _commit(self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]]) -> None:
         batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
-        for attempt in range(_RETRIES + 1):
-            try:
-                results = self._attempt(conn, batch)
-            except db.RETRYABLE_ERRORS as exc:
-                # PostgreSQL chose this batch as a deadlock victim against another
-                # collector's: nothing of it is stored, so it can run again.
-                if attempt < _RETRIES and self._rolled_back(conn):
-                    log.warning("write conflict with another collector, retrying the batch: %s", exc)
-                    continue
-                self._fail(conn, batch, exc)
-                return
-            except db.ERRORS as exc:
-                self._fail(conn, batch, exc)
-                return
-            break
+        try:
+            results = self._attempt(conn, batch)
+        except db.ERRORS as exc:
+            self._fail(conn, batch, exc)
+            return
         for future, result, error_ in results:
             self.jobs_done += 1
             if error_ is not None:
@@ -129,21 +116,16 @@ class Writer:
             else:
                 future.set_result(result)
 
-    @staticmethod
-    def _rolled_back(conn: Connection) -> bool:
-        try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        except db.ERRORS:
-            return False
-        return True
-
     def _fail(self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]], exc: BaseException) -> None:
         # Disk full, I/O error, corruption, a lost database server: nothing of
         # this batch is stored, so nobody gets an acknowledgement.
         self.last_error = str(exc).strip()
         log.error("write failed, %s jobs rejected: %s", len(batch), self.last_error)
-        self._rolled_back(conn)  # a lost connection is replaced before the next batch
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except db.ERRORS:
+            pass  # the connection is lost; the next batch starts on a new one
         error = StorageError("storage unavailable, nothing stored", [self.last_error])
         for _job, future in batch:
             if future.running():
