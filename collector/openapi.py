@@ -99,6 +99,19 @@ def _device_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
     }
 
 
+def _no_nul_in_strings(schema: Any) -> None:
+    """Every request body is refused with a 400 if a JSON string in it holds a
+    NUL (app._read_body): say so in the schema of every free-form string."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not {"pattern", "enum", "const", "format"} & schema.keys():
+            schema["pattern"] = _NO_NUL
+        for value in schema.values():
+            _no_nul_in_strings(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _no_nul_in_strings(value)
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
@@ -121,6 +134,7 @@ def openapi_document() -> dict[str, Any]:
         ],
         ref_template="#/components/schemas/{name}",
     )
+    _no_nul_in_strings(components)
     security: list[dict[str, list[str]]] = [{"bearer": []}]
     agent_id = _param("agent_id", {"type": "string"}, "path", "agent id")
     json_body = {"application/json": {"schema": _ref("Batch")}}
