@@ -22,6 +22,7 @@ from .migrations import migrations
 __all__ = [
     "ERRORS",
     "INTEGRITY_ERRORS",
+    "STORAGE_FAILURES",
     "Connection",
     "Leadership",
     "Target",
@@ -37,17 +38,6 @@ _savepoints = itertools.count()
 
 #: a SQLite file, ":memory:", or a postgresql:// URL
 Target = Path | str
-
-
-class Cursor(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
 
 
 class Connection(Protocol):
@@ -184,7 +174,8 @@ def sync(conn: Connection) -> None:
 WRITE_LOCK = 0x4C656975
 
 
-_LEADERSHIP_ERRORS: tuple[type[Exception], ...] = (StorageError, *ERRORS)
+#: what a background task (leadership, housekeeping) logs and tries again later
+STORAGE_FAILURES: tuple[type[Exception], ...] = (StorageError, *ERRORS)
 
 
 class Leadership:
@@ -212,7 +203,7 @@ class Leadership:
                 self._conn.execute("SELECT 1")  # the lock lives as long as this session
             else:
                 self._held = bool(self._conn.execute("SELECT pg_try_advisory_lock(?)", (self._KEY,)).fetchone()[0])
-        except _LEADERSHIP_ERRORS:
+        except STORAGE_FAILURES:
             self.close()
         return self._held
 

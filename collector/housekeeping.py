@@ -16,13 +16,10 @@ from collections.abc import Callable
 
 from . import db
 from .db import Connection
-from .errors import StorageError
 
 __all__ = ["Housekeeper"]
 
 log = logging.getLogger("leitstand.collector.housekeeping")
-
-_FAILURES: tuple[type[Exception], ...] = (StorageError, *db.ERRORS)
 
 
 class Housekeeper:
@@ -67,7 +64,7 @@ class Housekeeper:
         while not self._stop.wait(wait):
             try:
                 self.run_once()
-            except _FAILURES as exc:
+            except db.STORAGE_FAILURES as exc:
                 # next round tries again; nothing half-done stays behind (each step commits or not)
                 log.error("housekeeping failed: %s", exc)
             wait = self._every_s
