@@ -80,14 +80,12 @@ def translate_ddl(script: str) -> str:
 
 
 class _WholeNumeric(adapt.Loader):
-    """NUMERIC as int when whole (sum of BIGINTs), else float: what SQLite returns."""
+    """NUMERIC as int when it has no fraction (a sum of BIGINTs), else float
+    (an average, NaN): what SQLite returns."""
 
     def load(self, data: Any) -> int | float:
         text = bytes(data).decode()
-        if "." in text or "e" in text or "N" in text:
-            value = float(text)
-            return int(value) if value.is_integer() and "." not in text else value
-        return int(text)
+        return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
 class _BoolAsInt(adapt.Dumper):
