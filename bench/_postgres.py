@@ -118,6 +118,7 @@ def postgres_server(*, fsync: bool = True, extra: dict[str, str] | None = None) 
         os.chown(root, pw.pw_uid, pw.pw_gid)
         os.chown(datadir, pw.pw_uid, pw.pw_gid)
     server = PostgresServer(bindir=bindir, datadir=datadir, port=_free_port())
+    log = None
     try:
         init = subprocess.run(
             _as_postgres(
@@ -151,7 +152,7 @@ def postgres_server(*, fsync: bool = True, extra: dict[str, str] | None = None) 
         argv = [str(bindir / "postgres"), "-D", str(datadir)]
         for key, value in settings.items():
             argv += ["-c", f"{key}={value}"]
-        log = open(root / "server.log", "wb")  # noqa: SIM115 - closed in finally
+        log = (root / "server.log").open("wb")  # closed in finally
         server.process = subprocess.Popen(_as_postgres(argv), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         delay = 0.02
@@ -170,6 +171,6 @@ def postgres_server(*, fsync: bool = True, extra: dict[str, str] | None = None) 
             except subprocess.TimeoutExpired:
                 server.process.kill()
                 server.process.wait()
-        with contextlib.suppress(NameError):
+        if log is not None:
             log.close()
         shutil.rmtree(root, ignore_errors=True)
