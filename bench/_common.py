@@ -32,15 +32,19 @@ __all__ = [
     "VENV_BIN",
     "BenchError",
     "ManagedProcess",
+    "Profiler",
     "TreeSampler",
     "TreeStats",
+    "finish_profiler",
     "free_port",
     "http_get",
     "machine_notes",
     "missing_peer",
     "pinned",
     "print_table",
+    "profile_summary",
     "start_process",
+    "start_profiler",
     "wait_ready",
 ]
 
@@ -432,3 +436,65 @@ def machine_notes() -> str:
         f"{now}; nproc {os.cpu_count()}, {model}, {mem_gib:.0f} GiB RAM; "
         f"Linux {kernel}; Python {platform.python_version()}"
     )
+
+
+# --- py-spy ------------------------------------------------------------------------------
+
+
+@dataclass
+class Profiler:
+    process: subprocess.Popen[bytes]
+    raw: Path
+
+
+def start_profiler(pid: int, duration_s: float, raw: Path, *, rate: int = 250, core: int | None = None) -> Profiler:
+    """py-spy on a running server for `duration_s`, non-blocking (it reads the
+    server's memory without stopping it), optionally pinned to `core`."""
+    py_spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
+    if not Path(py_spy).exists():
+        raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    argv = [py_spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration_s) - 1)), "--nonblocking",
+            "--rate", str(rate), "--threads", "--format", "raw", "-o", str(raw)]  # fmt: skip
+    if core is not None:
+        argv = pinned(core, argv)
+    return Profiler(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), raw)
+
+
+def finish_profiler(profiler: Profiler, name: str, *, top: int = 18, wait_s: float = 30) -> str:
+    """Wait for py-spy, then the summary of where the CPU went (or why there is none)."""
+    try:
+        profiler.process.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        profiler.process.kill()
+        profiler.process.wait()
+    if not profiler.raw.exists():
+        return f"  py-spy wrote no profile for {name} (exit {profiler.process.returncode})"
+    return profile_summary(profiler.raw, name, top)
+
+
+def profile_summary(raw: Path, name: str, top: int = 18) -> str:
+    """Inclusive share of CPU samples per function and per thread, from py-spy's collapsed stacks."""
+    inclusive: dict[str, int] = {}
+    threads: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        thread = frames[0]
+        threads[thread] = threads.get(thread, 0) + count
+        for frame in set(frames[1:]):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+    if not total:
+        return f"  py-spy: no samples for {name}"
+    lines = [f"\n  where the server's CPU went ({name}; py-spy, {total} samples, share of busy samples):"]
+    for thread, count in sorted(threads.items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {100 * count / total:5.1f} %  {thread}")
+    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"    {100 * count / total:5.1f} %  {frame}")
+    lines.append(f"  collapsed stacks: {raw} (flamegraph.pl or speedscope.app read them)")
+    return "\n".join(lines)

@@ -21,7 +21,6 @@ import json
 import os
 import resource
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
@@ -42,6 +41,7 @@ from _common import (
     BenchError,
     ManagedProcess,
     TreeSampler,
+    finish_profiler,
     fmt,
     free_port,
     http_get,
@@ -53,8 +53,12 @@ from _common import (
     print_table,
     running,
     start_process,
+    start_profiler,
     wait_ready,
 )
+
+if TYPE_CHECKING:
+    from collector.db import Connection
 
 GOAL_BATCH1 = 2000.0  # reports/s, batches of 1
 GOAL_BATCH10 = 5000.0  # reports/s, batches of 10
@@ -544,13 +548,17 @@ def drive(
         runs.append(result)
         if refresh_seqs is not None:
             refresh_seqs()
-    profiler = start_profiler(server, spec, profile_dir, tag) if profile_dir is not None else None
+    profiler = (
+        start_profiler(server.pid, spec.duration_s, profile_dir / f"collector-{tag}.txt", core=LOADGEN_CORE)
+        if profile_dir is not None
+        else None
+    )
     sampler = TreeSampler(server.pid, interval_s=0.5, pss=False)
     sampler.start_window()
     result, output = run_wrk(wrk, spec, tag) if wrk else run_python_loadgen(spec, tag)
     stats = sampler.finish()
     if profiler is not None:
-        finish_profiler(profiler, name)
+        print(finish_profiler(profiler, name))
     result.server_cpu_pct = 100.0 * stats.cpu_s / stats.wall_s if stats.wall_s else float("nan")
     (spec.workdir / f"loadgen-{tag}.out").write_text(output)
     runs.append(result)
@@ -564,64 +572,6 @@ def drive(
 
 
 # --- profiling the server with py-spy --------------------------------------------------
-
-
-@dataclass
-class Profiler:
-    process: subprocess.Popen[bytes]
-    raw: Path
-
-
-def start_profiler(server: ManagedProcess, spec: LoadSpec, profile_dir: Path, tag: str) -> Profiler:
-    """py-spy on the load generator's core (it reads the server's memory without stopping it)."""
-    py_spy = shutil.which("py-spy") or str(VENV_BIN / "py-spy")
-    if not Path(py_spy).exists():
-        raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
-    profile_dir.mkdir(parents=True, exist_ok=True)
-    raw = profile_dir / f"collector-{tag}.txt"
-    common = ["--pid", str(server.pid), "--duration", str(max(1, int(spec.duration_s) - 1)), "--nonblocking"]
-    argv = pinned(LOADGEN_CORE, [py_spy, "record", *common, "--rate", "250", "--threads", "--format", "raw", "-o"])
-    process = subprocess.Popen([*argv, str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return Profiler(process=process, raw=raw)
-
-
-def finish_profiler(profiler: Profiler, name: str) -> None:
-    try:
-        profiler.process.wait(30)
-    except subprocess.TimeoutExpired:
-        profiler.process.kill()
-        profiler.process.wait()
-    if not profiler.raw.exists():
-        print(f"  py-spy wrote no profile for {name} (exit {profiler.process.returncode})")
-        return
-    print(profile_summary(profiler.raw, name))
-
-
-def profile_summary(raw: Path, name: str, top: int = 18) -> str:
-    """Inclusive share of CPU samples per function and per thread, from py-spy's collapsed stacks."""
-    inclusive: dict[str, int] = {}
-    threads: dict[str, int] = {}
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        total += count
-        frames = stack.split(";")
-        thread = frames[0]
-        threads[thread] = threads.get(thread, 0) + count
-        for frame in set(frames[1:]):
-            inclusive[frame] = inclusive.get(frame, 0) + count
-    if not total:
-        return f"  py-spy: no samples for {name}"
-    lines = [f"\n  where the server's CPU went ({name}; py-spy, {total} samples, share of busy samples):"]
-    for thread, count in sorted(threads.items(), key=lambda kv: -kv[1]):
-        lines.append(f"    {100 * count / total:5.1f} %  {thread}")
-    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"    {100 * count / total:5.1f} %  {frame}")
-    lines.append(f"  collapsed stacks: {raw} (flamegraph.pl or speedscope.app read them)")
-    return "\n".join(lines)
 
 
 # --- the SQLite write path, in process ------------------------------------------------
@@ -734,10 +684,10 @@ def _through_writer(
     return expected / elapsed, commits, rows
 
 
-def _ingest_job(principal: Any, batch: Any, received_at: float) -> Callable[[sqlite3.Connection], Any]:
+def _ingest_job(principal: Any, batch: Any, received_at: float) -> Callable[[Connection], Any]:
     from collector import store
 
-    def job(conn: sqlite3.Connection) -> Any:
+    def job(conn: Connection) -> Any:
         return store.ingest(conn, principal, batch, received_at)
 
     return job

@@ -49,7 +49,6 @@ import collections
 import contextlib
 import gc
 import gzip
-import importlib
 import json
 import math
 import os
@@ -79,6 +78,7 @@ from bench._common import (
     ManagedProcess,
     TreeSampler,
     TreeStats,
+    finish_profiler,
     fmt,
     free_port,
     http_get,
@@ -88,6 +88,7 @@ from bench._common import (
     print_table,
     running,
     start_process,
+    start_profiler,
     wait_ready,
 )
 
@@ -866,13 +867,14 @@ def measure(
         time.sleep(max(0.0, t0 + args.warmup - time.monotonic()))  # the warm-up interval
         for sampler in samplers.values():
             sampler.start_window()
-        profiler = start_profiler(collector.pid, args.duration, args.profile, backend) if args.profile else None
+        raw = args.profile / f"collector-sustained-{backend}.txt" if args.profile else None
+        profiler = start_profiler(collector.pid, args.duration, raw, rate=100) if raw else None
         time.sleep(max(0.0, t0 + args.warmup + args.duration - time.monotonic()))  # the measured window
         stats = {name: sampler.finish() for name, sampler in samplers.items()}
         out.collector, out.loadgen = stats["collector"], stats["loadgen"]
         out.dbserver = stats.get("dbserver")
         if profiler is not None:
-            out.profile = finish_profiler(profiler, backend)
+            out.profile = finish_profiler(profiler, f"collector, {backend}", top=25, wait_s=60)
         out.load = worker.expect("done", deadline_s=120 + 3 * args.timeout)
     finally:
         worker.stop()
@@ -901,41 +903,6 @@ def verify(out: Outcome, hosts: int) -> None:
         detail += f", {out.duplicates} duplicates"
     verdict = "exact" if exact else ("within the unanswered" if within else "MISMATCH")
     out.verified = f"{'OK' if out.verified_ok else 'FAIL'} ({verdict}): {detail}; {hosts:,} hosts"
-
-
-# --- py-spy ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Profiler:
-    process: subprocess.Popen[bytes]
-    raw: Path
-
-
-def start_profiler(pid: int, duration: float, profile_dir: Path, tag: str) -> Profiler:
-    """py-spy on the generator's cores (inherited affinity), non-blocking, for the measured window."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
-    profile_dir.mkdir(parents=True, exist_ok=True)
-    raw = profile_dir / f"collector-sustained-{tag}.txt"
-    argv = [py_spy, "record", "--pid", str(pid), "--duration", str(max(1, int(duration) - 1)), "--nonblocking",
-            "--rate", "100", "--threads", "--format", "raw", "-o", str(raw)]  # fmt: skip
-    return Profiler(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), raw)
-
-
-def finish_profiler(profiler: Profiler, name: str) -> str:
-    try:
-        profiler.process.wait(60)
-    except subprocess.TimeoutExpired:
-        profiler.process.kill()
-        profiler.process.wait()
-    if not profiler.raw.exists():
-        return f"  py-spy wrote no profile for {name} (exit {profiler.process.returncode})"
-    # bench/ingest.py imports `_common` by its bare name, so it is loaded only here, by name (a static
-    # import would make mypy see bench/_common.py under two module names).
-    summary: str = importlib.import_module("bench.ingest").profile_summary(profiler.raw, f"collector, {name}", top=25)
-    return summary
 
 
 # --- output ---------------------------------------------------------------------------------
