@@ -11,13 +11,13 @@ contrib(prev, next), and the total is the same as if it had arrived in order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import msgspec
 
 from agent.wire import AgentInfo, Report, SnmpReading
 
 from .counters import counter_delta, covered_span, split_by_hour, to_scaled
+from .plausibility import Contribution
 
 __all__ = [
     "Contribution",
@@ -52,14 +52,6 @@ class DevicePoint(msgspec.Struct, array_like=True, frozen=True):
     pages_total: int | None
     pages_mono: int | None
     pages_color: int | None
-
-
-@dataclass(frozen=True)
-class Contribution:
-    meter: str
-    dim: str
-    hour: int
-    scaled: int
 
 
 def host_point(agent: AgentInfo, report: Report) -> HostPoint:
