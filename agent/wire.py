@@ -71,6 +71,9 @@ class AgentInfo(_Base):
     site: ShortStr = ""
     os: ShortStr = ""
     boot_time: NonNeg = 0.0
+    #: health: reports this agent moved to its dead-letter table because the
+    #: collector could never take them (see `leitstand-agent status`)
+    dead_letters: NonNegInt = 0
 
 
 class Cpu(_Base):
@@ -278,6 +281,10 @@ class BatchAck(_Base):
     accepted_through_seq: int
     stored: int = 0
     duplicates: int = 0
+    #: one line per SNMP device whose readings the collector refused (ownership)
+    refused: list[str] = []
+    #: field paths of this batch the collector does not know (ignored, counted)
+    unknown_fields: list[str] = []
 
 
 class ErrorBody(msgspec.Struct):
