@@ -32,6 +32,7 @@ from .model import (
     PeriodUsage,
     SubjectTotal,
 )
+from .plausibility import Limits
 from .points import (
     DevicePoint,
     HostPoint,
@@ -66,6 +67,8 @@ _pack = msgspec.msgpack.Encoder()
 class MeteringSettings:
     #: a report never covers more than this (a longer silence is not billed)
     max_gap_s: float = 300.0
+    #: physical ceilings every delta and gauge is checked against (`[metering.limits]`)
+    limits: Limits = field(default_factory=Limits)
 
 
 @lru_cache(maxsize=4096)
