@@ -358,3 +358,58 @@ def m007_rollups(db: Database) -> None:
     from .rollups import ROLLUPS_DDL  # the rollups module owns its portable DDL
 
     db.executescript(ROLLUPS_DDL)
+
+
+@migrations()
+def m008_quarantine(db: Database) -> None:
+    """Implausible quantities held for a billing operator's review (issue 13),
+    and inventory events found between two metering points (a device replaced).
+
+    Both are keyed by the pair of points that produced them, so re-pairing a
+    late point can find and supersede them again. `quantity` is the scaled
+    integer as text: a hostile reading may exceed 64 bits."""
+    db.executescript(
+        """
+        CREATE TABLE quarantine (
+            id TEXT PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,           -- Berlin month of the span's end
+            stream TEXT NOT NULL,           -- 'h:<agent>' or 'd:<tenant>/<device>'
+            subject_kind TEXT NOT NULL,     -- host | device
+            subject TEXT NOT NULL,          -- agent id or device id
+            agent_id TEXT NOT NULL,         -- the agent that reported it
+            rule TEXT NOT NULL,
+            meter TEXT NOT NULL,
+            dim TEXT NOT NULL,
+            quantity TEXT NOT NULL,
+            start_ts REAL NOT NULL,
+            end_ts REAL NOT NULL,
+            evidence TEXT NOT NULL,
+            raw TEXT NOT NULL,              -- JSON
+            status TEXT NOT NULL,           -- pending | released | dismissed | superseded
+            reviewed_by TEXT,
+            reviewed_at REAL,
+            reason TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX quarantine_period ON quarantine(tenant, period, status);
+        CREATE INDEX quarantine_pair ON quarantine(stream, start_ts, end_ts);
+        CREATE INDEX quarantine_status ON quarantine(status, tenant);
+        CREATE TABLE inventory_events (
+            id INTEGER PRIMARY KEY,
+            tenant TEXT NOT NULL,
+            stream TEXT NOT NULL,
+            subject_kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            start_ts REAL NOT NULL,
+            end_ts REAL NOT NULL,
+            evidence TEXT NOT NULL,
+            raw TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX inventory_events_pair ON inventory_events(stream, start_ts, end_ts);
+        CREATE INDEX inventory_events_tenant ON inventory_events(tenant, created_at);
+        """
+    )
