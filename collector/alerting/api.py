@@ -11,8 +11,6 @@ a browser.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from typing import Annotated, Any
 
 import msgspec
@@ -22,8 +20,9 @@ from starlette.responses import Response
 from .. import admin
 from ..admin import Principal
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from . import runbooks, storage
+from . import regex, runbooks, storage
 from .documents import alert_document, silence_document
+from .limits import silence_window
 from .model import Ack, Matcher, silencing
 from .rules import LANGS, RULES
 from .service import Alerting
@@ -56,7 +55,7 @@ class AckRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class MatcherIn(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
-    value: Annotated[str, msgspec.Meta(max_length=1000)]
+    value: Annotated[str, msgspec.Meta(max_length=regex.MAX_PATTERN_CHARS)]
     is_regex: bool = False
 
 
@@ -286,9 +285,9 @@ def _matchers(req: SilenceRequest) -> list[Matcher]:
     for m in req.matchers:
         if m.is_regex:
             try:
-                re.compile(m.value)
-            except re.error as exc:
-                raise ValidationError(f"matcher {m.name}: invalid regular expression", [str(exc)]) from exc
+                regex.check(m.value)
+            except ValidationError as exc:
+                raise ValidationError(f"matcher {m.name}: {exc.message}", exc.detail) from exc
         out.append(Matcher(m.name, m.value, m.is_regex))
     return out
 
@@ -303,16 +302,10 @@ async def list_silences_handler(request: Request) -> Response:
 
 
 async def create_silence_handler(request: Request) -> Response:
-    collector, _alerting, principal = _context(request)
+    collector, alerting, principal = _context(request)
     req: SilenceRequest = await _body(request, _silence_decoder, "silence")
     now = collector.clock()
-    starts = req.starts_at if req.starts_at is not None else now
-    if not (math.isfinite(starts) and math.isfinite(req.ends_at)):
-        raise ValidationError("starts_at and ends_at must be finite")
-    if req.ends_at <= starts:
-        raise ValidationError("'ends_at' must lie after 'starts_at'")
-    if req.ends_at <= now:
-        raise ValidationError("'ends_at' lies in the past")
+    starts, _ends = silence_window(req.starts_at, req.ends_at, now, alerting.settings.max_silence_s)
     matchers = _matchers(req)
     tenant = principal.tenant if principal.role == "tenant" else None
 

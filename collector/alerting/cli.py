@@ -20,10 +20,11 @@ from typing import Any
 from .. import admin
 from ..db import Connection, transaction
 from ..errors import ConflictError, NotFoundError, ValidationError
-from . import storage
+from . import regex, storage
 from .config import Settings
 from .documents import alert_document, silence_document
 from .export import prometheus_rules
+from .limits import silence_window
 from .model import Ack, Matcher, silencing
 from .rules import RULES
 
@@ -46,9 +47,9 @@ def _matcher(text: str) -> Matcher:
         raise ValidationError(f"invalid matcher {text!r}; use NAME=VALUE or NAME=~REGEX, e.g. site=rathaus")
     if op == "=~":
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValidationError(f"invalid regular expression in {text!r}: {exc}") from exc
+            regex.check(value)
+        except ValidationError as exc:
+            raise ValidationError(f"matcher {text!r}: {exc.message}", exc.detail) from exc
     return Matcher(name, value, op == "=~")
 
 
@@ -182,9 +183,8 @@ def run_alerts(args: argparse.Namespace, conn: Connection, settings: Settings, a
         return 0
     if args.action == "silence":
         matchers = [_matcher(m) for m in args.match]
-        ends = args.until if args.until is not None else now + parse_duration(args.duration)
-        if ends <= now:
-            raise ValidationError("the silence would end in the past")
+        until = args.until if args.until is not None else now + parse_duration(args.duration)
+        _starts, ends = silence_window(None, until, now, settings.max_silence_s)
         with transaction(conn):
             silence = storage.add_silence(
                 conn,

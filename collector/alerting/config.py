@@ -17,6 +17,7 @@ from agent.config import find_key_line
 
 from ..errors import ConfigError
 from .evaluate import EvalSettings
+from .limits import DEFAULT_MAX_SILENCE_S
 from .policy import Override, Policy
 from .rules import RULES
 
@@ -89,6 +90,8 @@ class AlertsConfig(_Section):
     flap_threshold: Annotated[int, msgspec.Meta(ge=2, le=1000)] = 3
     flap_hold_s: Seconds = 1800.0
     ack_expiry_s: Seconds = 0.0
+    #: longest silence the API and the CLI accept (a longer one is refused with 400)
+    max_silence_s: Annotated[float, msgspec.Meta(ge=60, le=10 * 365 * 86400)] = DEFAULT_MAX_SILENCE_S
     history_days: Annotated[int, msgspec.Meta(ge=1)] = 90
     disk_projection_window_s: Annotated[float, msgspec.Meta(ge=600, le=30 * 86400)] = 21600.0
     alertmanager: AlertmanagerConfig = msgspec.field(default_factory=AlertmanagerConfig)
@@ -119,6 +122,7 @@ class Settings:
     disk_projection_window_s: float
     targets: tuple[Target, ...]
     alertmanager_resend_s: float
+    max_silence_s: float = DEFAULT_MAX_SILENCE_S
 
     def target(self, name: str) -> Target | None:
         return next((t for t in self.targets if t.name == name), None)
@@ -173,6 +177,7 @@ def settings(cfg: AlertsConfig, listen: str = "127.0.0.1:8470") -> Settings:
         disk_projection_window_s=cfg.disk_projection_window_s,
         targets=tuple(targets),
         alertmanager_resend_s=am.resend_s,
+        max_silence_s=cfg.max_silence_s,
     )
 
 
