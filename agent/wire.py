@@ -44,6 +44,8 @@ T = TypeVar("T")
 
 # Bounds keep one hostile report from blowing up storage or arithmetic.
 NonNeg = Annotated[float, msgspec.Meta(ge=0)]
+#: seconds of CPU busy time: the ledger keeps them in µs as a signed 64-bit integer
+BusySeconds = Annotated[float, msgspec.Meta(ge=0, le=(2**63 - 1) / 10**6)]
 # 2**63 - 1: the largest integer SQLite and PostgreSQL (BIGINT) store; a counter
 # beyond it is refused with its field named instead of failing the write.
 NonNegInt = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
@@ -79,7 +81,7 @@ class AgentInfo(_Base):
 class Cpu(_Base):
     count: Annotated[int, msgspec.Meta(ge=1, le=65536)]
     percent: Percent
-    busy_seconds_total: NonNeg
+    busy_seconds_total: BusySeconds
 
 
 class Memory(_Base):
@@ -118,7 +120,10 @@ class TextfileSample(_Base):
 
 Oid = Annotated[str, msgspec.Meta(max_length=256, pattern=r"^[0-9]+(\.[0-9]+)*$")]
 LongStr = Annotated[str, msgspec.Meta(max_length=1024)]
-Counter = Annotated[int, msgspec.Meta(ge=0)]  # Counter64 reaches 2**64 - 1
+# Counter64 reaches 2**64 - 1 in theory, but neither store holds more than a signed
+# 64-bit integer: a value above it is refused with its field named (in practice
+# a 64-bit octet counter needs centuries at 100 Gbit/s to get there).
+Counter = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 SnmpInt = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**32 - 1)]
 
 
@@ -265,7 +270,7 @@ class Report(_Base):
     memory: Memory | None = None
     disks: Annotated[list[Disk], msgspec.Meta(max_length=512)] = []
     net: Annotated[list[Nic], msgspec.Meta(max_length=512)] = []
-    load1: NonNeg | None = None
+    load1: Annotated[float, msgspec.Meta(ge=0, le=1e9)] | None = None
     sessions: NonNegInt | None = None
     textfile: Annotated[list[TextfileSample], msgspec.Meta(max_length=10000)] = []
     textfile_errors: Annotated[list[ShortStr], msgspec.Meta(max_length=1000)] = []
@@ -314,6 +319,10 @@ def decode_json(decoder: msgspec.json.Decoder[T], body: bytes, what: str) -> T:
         raise WireError(f"invalid {what}", [str(exc)]) from exc
     except msgspec.DecodeError as exc:
         raise WireError("malformed JSON", [str(exc)]) from exc
+    except RecursionError as exc:
+        # msgspec stops at the interpreter's recursion limit; refusing the body
+        # here keeps a 100,000-deep unknown value a 400 instead of a 500
+        raise WireError("JSON nested too deeply", [str(exc)]) from exc
 
 
 def decode_batch(body: bytes) -> Batch:
