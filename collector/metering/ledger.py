@@ -131,10 +131,10 @@ class Booker:
         stream = f"h:{agent.id}"
         tail: tuple[tuple[int, int], HostPoint] | None = None  # last point, known to be the newest
         coverage: dict[tuple[str, int], list[int]] = {}
-        gap = self.settings.max_gap_s
+        limits = replace(self.settings.limits, max_interval_s=self.settings.max_gap_s)
         for report in sorted(reports, key=lambda r: r.seq):
             key = (epoch, report.seq)
-            point = host_point(agent, report)
+            point = host_point(agent, report, tenant=tenant, limits=limits)
             prev: HostPoint | None
             nxt: HostPoint | None = None
             if tail is not None and key > tail[0]:
@@ -145,12 +145,12 @@ class Booker:
                     nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
             self._points.append((stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
             if nxt is None:
-                deltas = combine(host_contributions(prev, point, max_gap_s=gap))
+                deltas = combine(host_contributions(prev, point, limits=limits).contributions)
             else:
                 deltas = combine(
-                    host_contributions(prev, point, max_gap_s=gap),
-                    host_contributions(point, nxt, max_gap_s=gap),
-                    host_contributions(prev, nxt, max_gap_s=gap),
+                    host_contributions(prev, point, limits=limits).contributions,
+                    host_contributions(point, nxt, limits=limits).contributions,
+                    host_contributions(prev, nxt, limits=limits).contributions,
                     signs=(1, 1, -1),
                 )
             self._book(tenant, "host", agent.id, deltas)
@@ -210,12 +210,12 @@ class Booker:
             nxt = self._neighbour(stream, key, before=False, decoder=_device_point)
             self._points.append((stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
             if nxt is None:
-                deltas = combine(device_contributions(prev, point))
+                deltas = combine(device_contributions(prev, point, limits=self.settings.limits).contributions)
             else:
                 deltas = combine(
-                    device_contributions(prev, point),
-                    device_contributions(point, nxt),
-                    device_contributions(prev, nxt),
+                    device_contributions(prev, point, limits=self.settings.limits).contributions,
+                    device_contributions(point, nxt, limits=self.settings.limits).contributions,
+                    device_contributions(prev, nxt, limits=self.settings.limits).contributions,
                     signs=(1, 1, -1),
                 )
             self._book(tenant, "device", device, deltas)

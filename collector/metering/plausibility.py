@@ -11,9 +11,10 @@ and the ledger (quarantine storage, review, exports).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["RULES", "Anomaly", "Contribution", "Limits", "Outcome"]
+__all__ = ["EVENTS", "RULES", "Anomaly", "Contribution", "Event", "Limits", "NicFilter", "Outcome"]
 
 #: rule id -> what it means (English; the runbook explains them in German)
 RULES: dict[str, str] = {
@@ -25,6 +26,51 @@ RULES: dict[str, str] = {
     "value_out_of_range": "a quantity beyond what the ledger can hold",
 }
 
+#: event kind -> what it means (an inventory fact, not a quantity)
+EVENTS: dict[str, str] = {
+    "device_replaced": "the device's serial number or model changed: a new unit, its counters start again",
+}
+
+#: physical interfaces only: loopback, bridges, virtual pairs, tunnels and
+#: container/VM plumbing carry traffic that a physical NIC already counts
+DEFAULT_NIC_EXCLUDE: tuple[str, ...] = (
+    "lo",
+    "lo*",
+    "Loopback*",
+    "br*",
+    "virbr*",
+    "docker*",
+    "podman*",
+    "cni*",
+    "cali*",
+    "flannel*",
+    "vxlan*",
+    "veth*",
+    "tap*",
+    "tun*",
+    "wg*",
+    "vnet*",
+    "kube-*",
+    "cilium*",
+    "weave*",
+    "ovs-*",
+    "genev_sys_*",
+)
+
+
+@dataclass(frozen=True)
+class NicFilter:
+    """Which interfaces count for `network_gib` (shell globs, case-sensitive).
+
+    An interface counts when it matches one of `include`, none of `exclude`,
+    and (with `exclude_bond_members`) is not enslaved to a bond: the bond
+    itself carries its members' traffic.
+    """
+
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = DEFAULT_NIC_EXCLUDE
+    exclude_bond_members: bool = True
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -32,12 +78,33 @@ class Limits:
 
     #: CPU busy may exceed cores x wall time by this factor (clock jitter, rounding)
     cpu_tolerance: float = 1.05
-    #: ...plus this many seconds
+    #: ...plus this many seconds of wall time (x cores)
     cpu_slack_s: float = 2.0
-    #: bytes per second per host where no interface speed is known (default 100 Gbit/s)
-    network_ceiling_bps: float = 100e9 / 8
+    #: bits per second per interface where the agent knows no link speed (100 Gbit/s)
+    network_ceiling_bps: float = 100e9
+    #: traffic may exceed speed x wall time by this factor (counters read a moment apart from ts)
+    network_tolerance: float = 1.05
+    #: ...plus this many seconds of wall time (x speed)
+    network_slack_s: float = 2.0
     #: pages per minute per printer (the fastest office/production MFPs print ~150 ppm)
     pages_per_minute: float = 300.0
+    #: ...plus this many pages (a printer may count a finished job at once)
+    pages_slack: float = 20.0
+    #: a report never covers more than this many seconds (the wire format's cap)
+    max_interval_s: float = 86400.0
+    #: which interfaces count for network_gib, by default and per tenant or role
+    nics: NicFilter = field(default_factory=NicFilter)
+    #: tenant -> filter (wins over a role's)
+    nics_by_tenant: Mapping[str, NicFilter] = field(default_factory=dict)
+    #: role -> filter
+    nics_by_role: Mapping[str, NicFilter] = field(default_factory=dict)
+
+    def nic_filter(self, tenant: str, role: str) -> NicFilter:
+        """The filter for a host: its tenant's, else its role's, else the default."""
+        found = self.nics_by_tenant.get(tenant)
+        if found is None:
+            found = self.nics_by_role.get(role, self.nics)
+        return found
 
 
 @dataclass(frozen=True)
@@ -60,6 +127,22 @@ class Anomaly:
 
 
 @dataclass(frozen=True)
+class Event:
+    """An inventory fact found between two points (e.g. a device replaced).
+
+    Like an Anomaly it is a pure function of the pair: the ledger stores it
+    keyed by (stream, start, end, kind) and drops it again when re-pairing
+    negates that pair.
+    """
+
+    kind: str  # a key of EVENTS
+    start: float  # prev point's ts
+    end: float  # this point's ts
+    evidence: str
+    raw: dict[str, float | int | str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Contribution:
     """A quantity booked to one meter, dimension and UTC hour (scaled unit)."""
 
@@ -71,7 +154,8 @@ class Contribution:
 
 @dataclass
 class Outcome:
-    """What a point adds: contributions to book, and anomalies to quarantine."""
+    """What a point adds: contributions to book, anomalies to quarantine, events to record."""
 
     contributions: list[Contribution] = field(default_factory=list)
     anomalies: list[Anomaly] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)

@@ -17,7 +17,7 @@ import msgspec
 from agent.wire import AgentInfo, Report, SnmpReading
 
 from .counters import counter_delta, covered_span, split_by_hour, to_scaled
-from .plausibility import Contribution
+from .plausibility import Contribution, Limits, Outcome
 
 __all__ = [
     "Contribution",
@@ -44,6 +44,13 @@ class HostPoint(msgspec.Struct, array_like=True, frozen=True):
     mem_used: int | None
     disk_used: int | None
     sessions: int | None
+    # Added later: at the end with defaults, so points stored before still decode.
+    cpu_count: int | None = None
+    mem_total: int | None = None
+    #: (mount, used_bytes, total_bytes) per disk
+    disks: tuple[tuple[str, int, int], ...] = ()
+    #: nic -> link speed in bit/s, for the interfaces whose speed the agent knows
+    nic_speeds: dict[str, int] = {}
 
 
 class DevicePoint(msgspec.Struct, array_like=True, frozen=True):
@@ -52,9 +59,12 @@ class DevicePoint(msgspec.Struct, array_like=True, frozen=True):
     pages_total: int | None
     pages_mono: int | None
     pages_color: int | None
+    # Added later (a change of either means the unit was replaced)
+    serial: str | None = None
+    model: str | None = None
 
 
-def host_point(agent: AgentInfo, report: Report) -> HostPoint:
+def host_point(agent: AgentInfo, report: Report, *, tenant: str, limits: Limits) -> HostPoint:
     return HostPoint(
         ts=report.ts,
         interval_s=report.interval_s,
@@ -65,6 +75,9 @@ def host_point(agent: AgentInfo, report: Report) -> HostPoint:
         mem_used=report.memory.used_bytes if report.memory else None,
         disk_used=sum(d.used_bytes for d in report.disks) if report.disks else None,
         sessions=report.sessions,
+        cpu_count=report.cpu.count if report.cpu else None,
+        mem_total=report.memory.total_bytes if report.memory else None,
+        disks=tuple((d.mount, d.used_bytes, d.total_bytes) for d in report.disks),
     )
 
 
@@ -77,6 +90,8 @@ def device_point(reading: SnmpReading) -> DevicePoint:
         pages_total=printer.pages_total if printer else None,
         pages_mono=printer.pages_mono if printer else None,
         pages_color=printer.pages_color if printer else None,
+        serial=printer.serial if printer else None,
+        model=printer.model if printer else None,
     )
 
 
@@ -85,11 +100,11 @@ def _spread(meter: str, dim: str, start: float, end: float, scaled: int) -> Iter
         yield Contribution(meter, dim, hour, part)
 
 
-def host_contributions(prev: HostPoint | None, cur: HostPoint, *, max_gap_s: float) -> list[Contribution]:
+def host_contributions(prev: HostPoint | None, cur: HostPoint, *, limits: Limits) -> Outcome:
     """What `cur` adds to the ledger, given the point before it."""
     out: list[Contribution] = []
     prev_ts = prev.ts if prev is not None and prev.ts < cur.ts else None
-    start, end = covered_span(cur.ts, cur.interval_s, prev_ts, max_gap_s)
+    start, end = covered_span(cur.ts, cur.interval_s, prev_ts, limits.max_interval_s)
     covered = end - start
     if covered > 0:
         # Gauges: value at the end of the interval × covered time.
@@ -100,7 +115,7 @@ def host_contributions(prev: HostPoint | None, cur: HostPoint, *, max_gap_s: flo
         if cur.disk_used is not None:
             out += _spread("storage_gib_hours", "", start, end, to_scaled(cur.disk_used / 1024 * covered, 1))
     if prev is None or prev_ts is None:
-        return out  # the first point is the baseline of every counter
+        return Outcome(out)  # the first point is the baseline of every counter
     # Counters: the delta belongs to the span between the two readings.
     rebooted = abs(cur.boot_time - prev.boot_time) > BOOT_TOLERANCE_S
     if cur.cpu_busy is not None and prev.cpu_busy is not None:
@@ -114,13 +129,13 @@ def host_contributions(prev: HostPoint | None, cur: HostPoint, *, max_gap_s: flo
         traffic += int(counter_delta(before[0], rx, reset=rebooted)) + int(counter_delta(before[1], tx, reset=rebooted))
     if traffic:
         out += _spread("network_gib", "", prev.ts, cur.ts, traffic)  # bytes
-    return out
+    return Outcome(out)
 
 
-def device_contributions(prev: DevicePoint | None, cur: DevicePoint) -> list[Contribution]:
+def device_contributions(prev: DevicePoint | None, cur: DevicePoint, *, limits: Limits) -> Outcome:
     """Printed pages between two readings of one printer."""
     if prev is None or prev.ts >= cur.ts:
-        return []
+        return Outcome()
     rebooted = prev.uptime_s is not None and cur.uptime_s is not None and cur.uptime_s < prev.uptime_s
     out: list[Contribution] = []
     for meter, before, now in (
@@ -133,7 +148,7 @@ def device_contributions(prev: DevicePoint | None, cur: DevicePoint) -> list[Con
         # Page counters are Counter32: a decrease without a reboot is a wrap.
         delta = int(counter_delta(before, now, reset=rebooted, bits=32))
         out += _spread(meter, "", prev.ts, cur.ts, delta)
-    return out
+    return Outcome(out)
 
 
 def _total(p: DevicePoint) -> int | None:
