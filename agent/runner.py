@@ -8,11 +8,31 @@ fails. What happens after a failure:
   per :class:`~agent.sender.Backoff` (exponential, full jitter, capped), even
   if that is sooner than the next regular flush; a RateLimited's Retry-After is
   a lower bound.
-* PayloadTooLarge (413): the same flush retries with half the batch, down to one.
-* RejectedError (other 4xx): logged at ERROR with the collector's error body;
-  sending pauses for a long backoff (at least ``REJECTED_MIN_PAUSE``) while
-  sampling goes on. The reports stay spooled and are not hammered at the
-  collector again.
+* BatchRefused (400, 413, 422: the collector refused the batch, nothing of it
+  stored) and a 500 that repeats for the same batch (``INTERNAL_ERROR_STRIKES``
+  times, with backoff in between): the batch is split, oldest half first, until
+  the one report the collector cannot take is found; that report moves to the
+  spool's dead-letter table (with the status, the error and the time) and the
+  rest flows on. At most ``MAX_REFUSALS_PER_FLUSH`` refused requests per flush;
+  then the next regular flush goes on. A batch refused for its agent header
+  (every problem named under ``$.agent``) is no report's fault: it is treated
+  like a RejectedError. See :meth:`Runner._internal_error_repeats` for why a
+  500 needs more proof than a 400.
+* RejectedError (other 4xx: 401/403 token, 409 seq restart, 404 wrong URL):
+  logged at ERROR with the collector's error body; sending pauses for a long
+  backoff (at least ``REJECTED_MIN_PAUSE``) while sampling goes on. The
+  reports stay spooled and are not hammered at the collector again; nothing
+  is dead-lettered.
+
+Transient answers (no connection, timeouts, 429, 502, 503, 504) never
+dead-letter anything. A report leaves the spool only acknowledged, dropped
+because the spool was full (counted), or dead-lettered: exactly once holds,
+also when the agent is killed mid-split (the split state is only in memory;
+the spool is the truth).
+
+Each batch carries the dead-letter count as ``AgentInfo.dead_letters``. What an
+ack says the collector refused (SNMP devices) or ignored (unknown fields) is
+logged once per distinct line and kept in the spool for ``status``.
 
 The logic is testable without real time: the clock is injected, and
 :meth:`Runner.sample_once`, :meth:`Runner.flush` and :meth:`Runner.maybe_flush`
@@ -34,13 +54,16 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
 
+import msgspec
 import schedule
 
 from agent import wire
-from agent.sender import Backoff, PayloadTooLarge, RateLimited, RejectedError, SendError, TransportError
-from agent.spool import SendRecord, Spool
+from agent.sender import Backoff, BatchRefused, RateLimited, RejectedError, SendError, TransportError
+from agent.spool import AckNotes, SendRecord, Spool
 
 __all__ = [
+    "INTERNAL_ERROR_STRIKES",
+    "MAX_REFUSALS_PER_FLUSH",
     "REJECTED_MAX_PAUSE",
     "REJECTED_MIN_PAUSE",
     "FlushResult",
@@ -57,6 +80,15 @@ REJECTED_MAX_PAUSE = 6 * 3600.0
 # A report claims at most this many nominal intervals: time the process was frozen
 # (SIGSTOP, a paused VM) was not observed and must not be billed as covered.
 MAX_INTERVAL_FACTOR = 4.0
+# A 500 for the same batch this often in a row (with backoff in between) is taken
+# as the collector's answer to the data, not a passing fault.
+INTERNAL_ERROR_STRIKES = 3
+# Splitting a batch costs one request per halving: bounded per flush, so a spool
+# full of reports the collector refuses does not turn into a request storm.
+MAX_REFUSALS_PER_FLUSH = 16
+# Distinct "refused"/"unknown field" lines warned about once per process; more are
+# still warned about, just not remembered (a hostile collector cannot grow memory).
+MAX_ACK_LINES_REMEMBERED = 1000
 
 
 class SamplerLike(Protocol):
@@ -64,7 +96,7 @@ class SamplerLike(Protocol):
 
 
 class SenderLike(Protocol):
-    def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> int: ...
+    def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> wire.BatchAck: ...
 
     def close(self) -> None: ...
 
@@ -147,6 +179,14 @@ class Runner:
         self._retry_pending = False
         self._last_sample_at: float | None = None
         self._stop_requested = False
+        # Splitting batches the collector cannot take (see the module docstring).
+        self._limit = batch_max
+        self._bisect_end: int | None = None
+        self._strike_key: tuple[int, bool] | None = None
+        self._strikes = 0
+        self._armed_for_500 = True
+        self._ack_lines_logged: set[tuple[str, str]] = set()
+        self._last_ack_notes: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     # -- stopping -------------------------------------------------------------
 
@@ -213,39 +253,62 @@ class Runner:
         """
         sent = 0
         acked: int | None = None
-        limit = self.batch_max
+        refusals = 0
+        self._refresh_health()
         try:
             while not self._stop_requested:
-                batch = self.spool.peek(limit)
+                batch = self.spool.peek(self._limit)
                 if not batch:
                     break
-                first, last = batch[0][0], batch[-1][0]
+                seqs = [seq for seq, _ in batch]
+                first, last = seqs[0], seqs[-1]
                 try:
-                    through = self.sender.send(self.agent, [body for _, body in batch])
-                except PayloadTooLarge as exc:
-                    if len(batch) > 1:
-                        limit = max(1, len(batch) // 2)
-                        log.warning("collector says the batch is too large (%s); retrying with %s", exc, limit)
-                        continue
-                    return self._rejected(exc, sent, acked, first, last)
+                    ack = self.sender.send(self.agent, [body for _, body in batch])
                 except RateLimited as exc:
                     return self._transport_failed(exc, sent, acked, floor=exc.retry_after)
                 except TransportError as exc:
-                    return self._transport_failed(exc, sent, acked)
+                    if exc.status != 500 or not self._internal_error_repeats(batch, exc):
+                        return self._transport_failed(exc, sent, acked)
+                    refusal: SendError = exc
+                except BatchRefused as exc:
+                    if exc.about_agent_header:
+                        return self._rejected(exc, sent, acked, first, last)
+                    refusal = exc
                 except RejectedError as exc:
                     return self._rejected(exc, sent, acked, first, last)
-                if through > last:
-                    # Trusting this would delete reports the collector never saw.
-                    log.warning("collector acknowledged through seq %s but was sent only up to %s", through, last)
-                    through = last
-                if through < first:
-                    error = TransportError(
-                        f"collector acknowledged through seq {through}, nothing of seqs {first}..{last}"
+                else:
+                    through = self._check_ack(ack, first, last)
+                    if through is None:
+                        error = TransportError(
+                            f"collector acknowledged through seq {ack.accepted_through_seq}, "
+                            f"nothing of seqs {first}..{last}"
+                        )
+                        return self._transport_failed(error, sent, acked)
+                    sent += self.spool.ack_through(through, sent=seqs)
+                    acked = through
+                    self._accepted(through)
+                    self._note_ack(ack)
+                    continue
+                # The collector cannot take something in this batch: split it, oldest half first
+                # (so seqs still arrive in order), down to the one report it cannot take.
+                refusals += 1
+                if len(batch) > 1:
+                    self._limit = max(1, len(batch) // 2)
+                    self._bisect_end = max(last, self._bisect_end or 0)
+                    log.warning(
+                        "collector cannot take seqs %s..%s (%s); trying the first %s alone to find the culprit",
+                        first,
+                        last,
+                        _first_line(refusal),
+                        self._limit,
                     )
-                    return self._transport_failed(error, sent, acked)
-                self.spool.ack_through(through)
-                sent += through - first + 1
-                acked = through
+                elif not self._dead_letter(first, refusal):
+                    return self._transport_failed(refusal, sent, acked)
+                if refusals >= MAX_REFUSALS_PER_FLUSH:
+                    # Splitting costs requests; the rest waits for the next regular flush.
+                    self._pause(self.send_interval)
+                    self._record(SendRecord(at=self._wall_clock(), ok=False, detail=str(refusal), acked_through=acked))
+                    return FlushResult(sent=sent, acked_through=acked, error=refusal, retry_in=self.send_interval)
         finally:
             # An idle keep-alive connection would only pin a socket on the collector.
             self.sender.close()
@@ -262,8 +325,110 @@ class Runner:
             self._record(SendRecord(at=self._wall_clock(), ok=True, detail=f"sent {sent}", acked_through=acked))
         return FlushResult(sent=sent, acked_through=acked)
 
+    def _check_ack(self, ack: wire.BatchAck, first: int, last: int) -> int | None:
+        """The seq through which the ack may delete, or None when it acknowledged nothing."""
+        through = ack.accepted_through_seq
+        if through > last:
+            # Trusting this would delete reports the collector never saw.
+            log.warning("collector acknowledged through seq %s but was sent only up to %s", through, last)
+            through = last
+        return None if through < first else through
+
+    # -- reports the collector cannot take ------------------------------------
+
+    def _internal_error_repeats(self, batch: list[tuple[int, bytes]], exc: TransportError) -> bool:
+        """Count a 500 against this batch; True once it is to be split or dead-lettered.
+
+        A 500 may be a passing fault of the collector, so a batch is retried with
+        backoff first. While a split is under way its halves are split at their
+        first 500 (the whole already failed often enough), but a single report is
+        dead-lettered only after it failed alone ``INTERNAL_ERROR_STRIKES`` times,
+        and only if the collector took some report since the last report that was
+        dead-lettered for a 500: a collector that fails on everything is broken
+        itself, and must not empty the spool into the dead-letter table.
+        """
+        # A single report collects strikes of its own, apart from the batches it was in.
+        key = (batch[0][0], len(batch) == 1)
+        self._strikes = self._strikes + 1 if key == self._strike_key else 1
+        self._strike_key = key
+        if len(batch) > 1 and self._bisect_end is not None:
+            return True
+        if self._strikes < INTERNAL_ERROR_STRIKES:
+            return False
+        if len(batch) == 1 and not self._armed_for_500:
+            if self._strikes == INTERNAL_ERROR_STRIKES:
+                log.error(
+                    "collector answers 500 for seq %s too, right after dead-lettering another report for a 500: "
+                    "that looks like a fault of the collector, not of the reports; nothing more is dead-lettered "
+                    "until it accepts a report (check the collector's log)",
+                    batch[0][0],
+                )
+            return False
+        return True
+
+    def _dead_letter(self, seq: int, exc: SendError) -> bool:
+        status = int(getattr(exc, "status", 0) or 0)
+        try:
+            moved = self.spool.dead_letter(seq, status, str(exc), self._wall_clock())
+        except sqlite3.Error as error:
+            # It stays pending: better blocked than deleted without a trace.
+            log.error("cannot move seq %s to the dead-letter table of %s: %s", seq, self.spool.path, error)
+            return False
+        if moved:
+            log.error(
+                "collector cannot take report seq %s (HTTP %s: %s); moved it to the dead-letter table "
+                "(leitstand-agent deadletter list) and going on with the rest",
+                seq,
+                status,
+                _first_line(exc),
+            )
+        if status == 500:
+            self._armed_for_500 = False
+        self._bisect_end = None
+        self._strike_key, self._strikes = None, 0
+        self._limit = min(self.batch_max, self._limit * 2)
+        self._refresh_health()
+        return True
+
+    def _accepted(self, through: int) -> None:
+        self._armed_for_500 = True
+        self._strike_key, self._strikes = None, 0
+        if self._bisect_end is not None and through < self._bisect_end:
+            return  # still narrowing down: keep the batch size
+        self._bisect_end = None
+        self._limit = min(self.batch_max, self._limit * 2)
+
+    def _refresh_health(self) -> None:
+        try:
+            count = self.spool.dead_letter_count()
+        except sqlite3.Error as exc:
+            log.debug("cannot count dead letters: %s", exc)
+            return
+        if count != self.agent.dead_letters:
+            self.agent = msgspec.structs.replace(self.agent, dead_letters=count)
+
+    def _note_ack(self, ack: wire.BatchAck) -> None:
+        """Warn once per distinct line the collector refused or ignored; keep the latest set."""
+        for kind, lines in (("refused", ack.refused), ("ignored unknown field", ack.unknown_fields)):
+            for line in lines:
+                if (kind, line) in self._ack_lines_logged:
+                    continue
+                if len(self._ack_lines_logged) < MAX_ACK_LINES_REMEMBERED:
+                    self._ack_lines_logged.add((kind, line))
+                log.warning("collector %s: %s", kind, line)
+        current = (tuple(ack.refused), tuple(ack.unknown_fields))
+        if current == self._last_ack_notes:
+            return
+        self._last_ack_notes = current
+        try:
+            self.spool.record_ack_notes(
+                AckNotes(at=self._wall_clock(), refused=list(ack.refused), unknown_fields=list(ack.unknown_fields))
+            )
+        except sqlite3.Error as exc:  # only `status` reads it
+            log.debug("cannot record what the collector refused: %s", exc)
+
     def _transport_failed(
-        self, exc: TransportError, sent: int, acked: int | None, *, floor: float | None = None
+        self, exc: SendError, sent: int, acked: int | None, *, floor: float | None = None
     ) -> FlushResult:
         delay = self._backoff.next_delay(floor=floor)
         self._pause(delay)
@@ -339,6 +504,11 @@ class Runner:
             if self._stop_requested:
                 break
             idle(self._idle_seconds(scheduler))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def run_until_signalled(runner: Runner, signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT)) -> None:

@@ -14,7 +14,12 @@ errors)::
     └── RejectedError          other 4xx (and 3xx): a bug or a misconfiguration to report
         │                      loudly; data stays spooled, the same batch is not retried quickly
         ├── AuthError          401/403: unknown token, or not valid for this agent
-        └── PayloadTooLarge    413: the caller may retry with smaller batches
+        └── BatchRefused       400/422: the collector refused the batch, nothing of it stored;
+            │                  the runner splits it to find the report(s) it cannot take
+            └── PayloadTooLarge  413: the caller may retry with smaller batches
+
+A 500 stays a TransportError (``status`` 500): the runner retries it, and only
+when it repeats for the same batch treats it like a refusal.
 
 Logging goes to the ``leitstand.agent`` logger; configuring it is the CLI's job.
 """
@@ -40,6 +45,7 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "AuthError",
     "Backoff",
+    "BatchRefused",
     "PayloadTooLarge",
     "ProtocolError",
     "RateLimited",
@@ -100,7 +106,20 @@ class AuthError(RejectedError):
     """401 (unknown token) or 403 (token not valid for this agent or tenant)."""
 
 
-class PayloadTooLarge(RejectedError):
+class BatchRefused(RejectedError):
+    """400/422: the collector refused the batch and stored nothing of it."""
+
+    @property
+    def about_agent_header(self) -> bool:
+        """The collector named only the batch's agent header (``$.agent...``), no report.
+
+        Then no report is at fault and splitting the batch would refuse every piece.
+        """
+        paths = [d for d in self.detail if "$." in d]
+        return bool(paths) and all("$.agent" in d and "$.reports" not in d for d in paths)
+
+
+class PayloadTooLarge(BatchRefused):
     """413: the batch is bigger than the collector accepts."""
 
 
@@ -257,6 +276,8 @@ def _check_status(url: str, status: int, headers: http.client.HTTPMessage, data:
         raise AuthError(f"{message} ({hint})", status=status, error=error, detail=detail)
     if status == 413:
         raise PayloadTooLarge(message, status=status, error=error, detail=detail)
+    if status in (400, 422):
+        raise BatchRefused(message, status=status, error=error, detail=detail)
     if status == 409:
         message += " (the agent's seq restarted, e.g. a wiped state directory: run `leitstand-agent enroll --force`)"
     raise RejectedError(message, status=status, error=error, detail=detail)
@@ -301,11 +322,12 @@ class Sender:
     def collector_url(self) -> str:
         return self._endpoint.base_url
 
-    def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> int:
+    def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> wire.BatchAck:
         """Post one batch; ``reports`` are encoded wire.Report JSON objects (as spooled).
 
-        Returns ``accepted_through_seq`` from the collector's answer. Raises a
-        SendError subclass otherwise; the caller keeps the reports spooled.
+        Returns the collector's acknowledgement (``accepted_through_seq``, and what it
+        refused or ignored). Raises a SendError subclass otherwise; the caller keeps
+        the reports spooled.
         """
         if not reports:
             raise ValueError("a batch needs at least one report")
@@ -326,7 +348,7 @@ class Sender:
         except msgspec.DecodeError as exc:
             raise ProtocolError(f"POST {url}: HTTP {status} but no acknowledgement: {_describe(data)}") from exc
         log.debug("collector acknowledged through seq %s (%s reports sent)", ack.accepted_through_seq, len(reports))
-        return ack.accepted_through_seq
+        return ack
 
     def close(self) -> None:
         self._endpoint.close()

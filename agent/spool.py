@@ -9,8 +9,12 @@ Sequence numbers: ``seq`` is assigned inside the enqueue transaction from
 restarts and is never reused, not even after the outbox was emptied (the
 collector ignores a seq it already stored, so a reused one would be lost).
 
-Outbox invariant: rows are only ever deleted from the old end (acknowledged or
-dropped), so the pending seqs always form one contiguous range.
+Outbox invariant: a row leaves the outbox only when the collector acknowledged
+it, when the spool was full (dropped from the old end, counted), or when it is
+moved, in the same transaction, to the ``deadletter`` table: a report the
+collector refused on its own (see :mod:`agent.runner`). Pending seqs are
+therefore ascending but not necessarily contiguous. Dead letters stay until an
+admin retries (back into the outbox, same seq) or purges them.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,12 +32,14 @@ import msgspec
 
 from agent import wire
 
-__all__ = ["DEFAULT_MAX_BYTES", "SendRecord", "Spool", "SpoolError", "encode_report"]
+__all__ = ["DEFAULT_MAX_BYTES", "AckNotes", "DeadLetter", "SendRecord", "Spool", "SpoolError", "encode_report"]
 
 log = logging.getLogger("leitstand.agent")
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 SCHEMA_VERSION = 1
+# The collector's error body is short JSON; a proxy's HTML page is not worth keeping whole.
+_MAX_ERROR_CHARS = 4000
 
 _report_decoder = msgspec.json.Decoder(wire.Report)
 
@@ -50,6 +56,30 @@ class SendRecord:
     ok: bool
     detail: str
     acked_through: int | None = None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A report moved out of the outbox because the collector could not take it."""
+
+    seq: int
+    at: float  # Unix time it was dead-lettered
+    status: int  # the collector's HTTP status
+    error: str  # the collector's error text (the whole body, shortened)
+    body: bytes = b""  # the encoded report; empty when listed without bodies
+
+    @property
+    def error_line(self) -> str:
+        """The first line of the error, for one-line listings."""
+        return self.error.strip().splitlines()[0] if self.error.strip() else ""
+
+
+class AckNotes(msgspec.Struct, frozen=True):
+    """What the collector said about the last acknowledged batch besides the ack."""
+
+    at: float
+    refused: list[str] = []  # SNMP devices it refused (ownership)
+    unknown_fields: list[str] = []  # field paths it ignored
 
 
 def encode_report(seq: int, fields: Mapping[str, Any]) -> bytes:
@@ -120,6 +150,16 @@ class Spool:
                 " body BLOB NOT NULL)"
             )
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
+            # Added without a schema bump: an older agent ignores the table (and so
+            # does not send what is in it), which is what a dead letter is for anyway.
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS deadletter ("
+                " seq INTEGER PRIMARY KEY,"
+                " at REAL NOT NULL,"
+                " status INTEGER NOT NULL,"
+                " error TEXT NOT NULL,"
+                " body BLOB NOT NULL)"
+            )
             version = self._meta("schema_version", None)
             if version is None:
                 self._set_meta("schema_version", SCHEMA_VERSION)
@@ -203,8 +243,15 @@ class Spool:
         rows = self._conn.execute("SELECT seq, body FROM outbox ORDER BY seq LIMIT ?", (limit,)).fetchall()
         return [(int(seq), bytes(body)) for seq, body in rows]
 
-    def ack_through(self, seq: int) -> int:
-        """Delete every pending report with a seq <= ``seq``; returns how many were deleted."""
+    def ack_through(self, seq: int, *, sent: Collection[int] | None = None) -> int:
+        """Delete every pending report with a seq <= ``seq``; returns how many were deleted.
+
+        With ``sent``, only those of its seqs: a dead letter that ``deadletter retry``
+        (another process) put back while the batch was in flight was not sent, and
+        must stay.
+        """
+        if sent is not None:
+            return self._ack_sent(seq, sent)
         with self._write() as db:
             count, size = db.execute("SELECT count(*), total(size) FROM outbox WHERE seq <= ?", (seq,)).fetchone()
             if count:
@@ -212,13 +259,115 @@ class Spool:
                 self._set_meta("pending_bytes", int(self._meta("pending_bytes", 0)) - int(size))
         return int(count)
 
+    def _ack_sent(self, through: int, sent: Collection[int]) -> int:
+        wanted = {q for q in sent if q <= through}
+        if not wanted:
+            return 0
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT seq, size FROM outbox WHERE seq BETWEEN ? AND ?", (min(wanted), max(wanted))
+            ).fetchall()
+            gone = [(q, size) for q, size in rows if q in wanted]
+            db.executemany("DELETE FROM outbox WHERE seq = ?", [(q,) for q, _ in gone])
+            if gone:
+                self._set_meta("pending_bytes", int(self._meta("pending_bytes", 0)) - sum(size for _, size in gone))
+        return len(gone)
+
+    # -- dead letters ---------------------------------------------------------
+
+    def dead_letter(self, seq: int, status: int, error: str, at: float) -> bool:
+        """Move pending report ``seq`` to the dead-letter table, in one transaction.
+
+        Returns False (and changes nothing) when ``seq`` is not pending any more.
+        """
+        with self._write() as db:
+            row = db.execute("SELECT size, body FROM outbox WHERE seq = ?", (seq,)).fetchone()
+            if row is None:
+                return False
+            size, body = row
+            db.execute(
+                "INSERT OR REPLACE INTO deadletter (seq, at, status, error, body) VALUES (?, ?, ?, ?, ?)",
+                (seq, at, status, error[:_MAX_ERROR_CHARS], body),
+            )
+            db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+            self._set_meta("pending_bytes", int(self._meta("pending_bytes", 0)) - int(size))
+            self._set_meta("dead_lettered_total", int(self._meta("dead_lettered_total", 0)) + 1)
+        return True
+
+    def dead_letter_count(self) -> int:
+        """Reports in the dead-letter table now."""
+        return int(self._conn.execute("SELECT count(*) FROM deadletter").fetchone()[0])
+
+    def dead_lettered_total(self) -> int:
+        """Reports ever moved to the dead-letter table (retries and purges do not lower it)."""
+        return int(self._meta("dead_lettered_total", 0))
+
+    def dead_letters(self, limit: int | None = None, *, bodies: bool = False) -> list[DeadLetter]:
+        """Dead letters, newest (highest seq) first; ``limit`` None means all."""
+        body = "body" if bodies else "x''"
+        rows = self._conn.execute(
+            f"SELECT seq, at, status, error, {body} FROM deadletter ORDER BY seq DESC LIMIT ?",
+            (-1 if limit is None else limit,),
+        ).fetchall()
+        return [DeadLetter(int(q), float(a), int(st), str(e), bytes(b)) for q, a, st, e, b in rows]
+
+    def retry_dead_letters(self, seqs: Iterable[int] | None = None) -> list[int]:
+        """Move dead letters (all, or those in ``seqs``) back into the outbox under their seq.
+
+        The collector stores a late seq in the gap it left, or acknowledges it as a
+        duplicate if it had stored it after all; either way nothing counts twice.
+        Returns the seqs moved.
+        """
+        with self._write() as db:
+            rows = self._select_dead(db, "seq, body", seqs)
+            for seq, body in rows:
+                db.execute("INSERT INTO outbox (seq, size, body) VALUES (?, ?, ?)", (seq, len(body), body))
+                db.execute("DELETE FROM deadletter WHERE seq = ?", (seq,))
+            added = sum(len(body) for _, body in rows)
+            if added:
+                self._set_meta("pending_bytes", int(self._meta("pending_bytes", 0)) + added)
+        return [int(seq) for seq, _ in rows]
+
+    def purge_dead_letters(self, seqs: Iterable[int] | None = None) -> list[int]:
+        """Delete dead letters (all, or those in ``seqs``) for good; returns the seqs deleted."""
+        with self._write() as db:
+            rows = self._select_dead(db, "seq", seqs)
+            db.executemany("DELETE FROM deadletter WHERE seq = ?", rows)
+            self._set_meta("dead_letters_purged", int(self._meta("dead_letters_purged", 0)) + len(rows))
+        return [int(seq) for (seq,) in rows]
+
+    @staticmethod
+    def _select_dead(db: sqlite3.Connection, columns: str, seqs: Iterable[int] | None) -> list[Any]:
+        if seqs is None:
+            return db.execute(f"SELECT {columns} FROM deadletter ORDER BY seq").fetchall()
+        rows = []
+        for seq in sorted(set(seqs)):
+            row = db.execute(f"SELECT {columns} FROM deadletter WHERE seq = ?", (seq,)).fetchone()
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    # -- what the collector said about our data ---------------------------------
+
+    def record_ack_notes(self, notes: AckNotes) -> None:
+        with self._write():
+            self._set_meta("ack_notes", msgspec.json.encode(notes).decode())
+
+    def ack_notes(self) -> AckNotes | None:
+        raw = self._meta("ack_notes", None)
+        if raw is None:
+            return None
+        try:
+            return msgspec.json.decode(raw, type=AckNotes)
+        except msgspec.DecodeError:
+            return None
+
     # -- figures --------------------------------------------------------------
 
     def pending_count(self) -> int:
-        # Pending seqs are contiguous (see module docstring), so min/max (each an index
-        # lookup) give the count without scanning the table.
-        low, high = self._conn.execute("SELECT (SELECT min(seq) FROM outbox), (SELECT max(seq) FROM outbox)").fetchone()
-        return 0 if low is None else int(high) - int(low) + 1
+        # Not max - min + 1: dead letters leave holes (see module docstring). A count of
+        # a 50 MB outbox is a few ms.
+        return int(self._conn.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
     def pending_bytes(self) -> int:
         return int(self._meta("pending_bytes", 0))

@@ -65,10 +65,10 @@ class RecordingSender:
         self.batches: list[list[int]] = []
         self.closed = 0
 
-    def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> int:
+    def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> wire.BatchAck:
         seqs = [json.loads(r)["seq"] for r in reports]
         self.batches.append(seqs)
-        return max(seqs)
+        return wire.BatchAck(accepted_through_seq=max(seqs))
 
     def close(self) -> None:
         self.closed += 1
@@ -186,7 +186,7 @@ def test_retry_after_is_a_lower_bound_on_the_wait(spool: Spool, clock: FakeClock
     assert stub.received == [1, 2]
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 409])
+@pytest.mark.parametrize("status", [401, 403, 404, 409])
 def test_rejected_batch_is_kept_and_not_retried_in_a_hot_loop(
     spool: Spool, clock: FakeClock, stub: CollectorStub, caplog: pytest.LogCaptureFixture, status: int
 ) -> None:
@@ -292,7 +292,7 @@ def test_failed_send_is_recorded_for_status(spool: Spool, clock: FakeClock, stub
 
 def test_stop_requested_during_a_flush_ends_it_after_the_current_batch(spool: Spool, clock: FakeClock) -> None:
     class StoppingSender(RecordingSender):
-        def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> int:
+        def send(self, agent: wire.AgentInfo, reports: Sequence[bytes]) -> wire.BatchAck:
             runner.request_stop()
             return super().send(agent, reports)
 

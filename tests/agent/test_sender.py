@@ -175,7 +175,7 @@ def reports(*seqs: int) -> list[bytes]:
 
 def test_send_posts_gzipped_batch_with_bearer_token_and_returns_ack(stub: CollectorStub) -> None:
     with Sender(stub.url, "agent-secret") as sender:
-        assert sender.send(AGENT, reports(1, 2, 3)) == 3
+        assert sender.send(AGENT, reports(1, 2, 3)).accepted_through_seq == 3
 
     (request,) = stub.requests
     assert request.path == "/api/v1/reports"
@@ -214,8 +214,8 @@ def test_connection_closed_by_server_while_idle_is_retried_once(
 ) -> None:
     stub.script.append(Reply(200, {"accepted_through_seq": 1}, close_silently=True))
     with Sender(stub.url, "t") as sender, caplog.at_level("DEBUG", logger="leitstand.agent"):
-        assert sender.send(AGENT, reports(1)) == 1
-        assert sender.send(AGENT, reports(2)) == 2  # the kept-alive socket is dead by now
+        assert sender.send(AGENT, reports(1)).accepted_through_seq == 1
+        assert sender.send(AGENT, reports(2)).accepted_through_seq == 2  # the kept-alive socket is dead by now
     assert any("reconnecting" in r.getMessage() for r in caplog.records)
     assert [r.seqs for r in stub.requests] == [[1], [2]]
     assert stub.requests[0].client != stub.requests[1].client
@@ -348,7 +348,7 @@ def tls_stub(certificate: tuple[Path, Path]) -> Iterator[CollectorStub]:
 def test_https_with_custom_ca_bundle(tls_stub: CollectorStub, certificate: tuple[Path, Path]) -> None:
     url = f"https://127.0.0.1:{tls_stub.port}"
     with Sender(url, "t", ca_bundle=certificate[0]) as sender:
-        assert sender.send(AGENT, reports(1)) == 1
+        assert sender.send(AGENT, reports(1)).accepted_through_seq == 1
 
 
 def test_https_with_untrusted_certificate_is_a_transport_error(tls_stub: CollectorStub) -> None:
