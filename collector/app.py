@@ -34,6 +34,7 @@ from .http import query_param
 from .metering import ledger
 from .metering.ledger import MeteringSettings
 from .metering.tariffs import TariffBook
+from .metering.model import Period
 from .metrics import metrics_handler
 from .openapi import openapi_document
 from .readiness import api as readiness_api
@@ -258,6 +259,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLargeError(limit)
     elif encoding not in ("identity", ""):
         raise ValidationError(f"unsupported Content-Encoding {encoding!r}", ["use gzip or none"])
+        # zlib only reaches eof after the trailer's CRC-32 and length checked out:
+        # a cut-off upload must not be stored as if it were the whole batch.
+        if not inflater.eof:
+            raise ValidationError("gzip body is truncated", ["the gzip stream ends before its trailer (CRC-32, size)"])
+        if inflater.unused_data:
+            raise ValidationError(
+                "gzip body has trailing data", [f"{len(inflater.unused_data)} bytes after the end of the gzip stream"]
+            )
     if _JSON_NUL.search(body):
         # No text column of either backend can hold it (PostgreSQL refuses it
         # outright), and no host name, mount or message needs it.
@@ -278,13 +287,23 @@ async def _post_reports(request: Request) -> Response:
     except WireError as exc:
         raise ValidationError(str(exc), exc.detail) from exc
     now = collector.clock()
-    _check_times(batch, now, collector.config.ingest.max_future_s)
+    _check_times(batch, now, collector.config.ingest.max_future_s, collector.config.ingest.max_past_s)
     metering = collector.metering
     ack = await collector.writer.run(lambda conn: store.ingest(conn, principal, batch, now, metering))
     return json_response(ack)
 
 
-def _check_times(batch: Batch, now: float, max_future_s: float) -> None:
+def oldest_accepted_ts(now: float, max_past_s: float) -> float:
+    """The oldest `ts` a report may carry (`ingest.max_past_s`). 0, the default,
+    means the start of the previous billing month (Europe/Berlin): late data for
+    it can still be booked (as an adjustment once it is closed); anything older
+    belongs to a month whose invoice is long out and is a broken clock or a replay."""
+    if max_past_s > 0:
+        return now - max_past_s
+    return Period.containing(now).previous().start_ts
+
+
+def _check_times(batch: Batch, now: float, max_future_s: float, max_past_s: float = 0.0) -> None:
     problems = []
     for i, report in enumerate(batch.reports):
         if report.ts > now + max_future_s:
@@ -295,16 +314,40 @@ def _check_times(batch: Batch, now: float, max_future_s: float) -> None:
     if batch.agent.boot_time > now + max_future_s:
         problems.append("$.agent.boot_time lies in the future")
     if problems:
-        raise ValidationError("implausible timestamps", problems)
+        raise ValidationError("implausible timestamps", problems[:100])
 
 
 async def _post_enroll(request: Request) -> Response:
+    oldest = oldest_accepted_ts(now, max_past_s)
+    limit = (
+        f"limit ingest.max_past_s = {max_past_s:.0f} s"
+        if max_past_s > 0
+        else "limit ingest.max_past_s: the start of the previous billing month"
+    )
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest))
     collector = _c(request)
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
     body = await _read_body(request, 64 * 1024)
     try:
         req = decode_json(_enroll_decoder, body, "enrollment request")
     except WireError as exc:
+        elif report.ts < oldest:
+            problems.append(
+                f"$.reports[{i}].ts: seq {report.seq} is stamped before {since} ({limit}); "
+                "check the agent's clock, or drop reports that old from its spool"
+            )
+        for j, reading in enumerate(report.snmp):
+            if reading.ts is None:
+                continue
+            if reading.ts > now + max_future_s:
+                problems.append(
+                    f"$.reports[{i}].snmp[{j}].ts: device {reading.device!r} is stamped "
+                    f"{reading.ts - now:.0f} s in the future (limit {max_future_s:.0f} s)"
+                )
+            elif reading.ts < oldest:
+                problems.append(
+                    f"$.reports[{i}].snmp[{j}].ts: device {reading.device!r} is stamped before {since} ({limit})"
+                )
         raise ValidationError(str(exc), exc.detail) from exc
     hostname = req.hostname or req.agent_id
     token = await collector.writer.run(lambda conn: store.enroll(conn, principal, req.agent_id, hostname))

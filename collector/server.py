@@ -1,17 +1,21 @@
-"""Running the app under uvicorn."""
+"""Running the app under uvicorn, with the timeouts a server on an open port needs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import resource
+from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .app import create_app
-from .config import Config
+from .config import Config, ServerConfig
 from .db import Target, describe
 from .errors import ConfigError
 
-__all__ = ["parse_listen", "serve"]
+__all__ = ["HeaderDeadline", "guarded_protocol", "parse_listen", "serve", "uvicorn_options"]
 
 log = logging.getLogger("leitstand.collector")
 
@@ -23,8 +27,106 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+class HeaderDeadline(asyncio.Protocol):
+    """A deadline for a request's headers, mixed into uvicorn's HTTP protocol.
+
+    uvicorn arms its keep-alive timer only after a response, and any byte
+    received cancels it: a connection that never completes its first request
+    line and headers (or trickles them a byte at a time, "slowloris") stays open
+    for ever and holds a file descriptor. Here the deadline starts when the
+    connection is made, or when the first byte of a further request arrives, and
+    is not extended by more bytes; a request whose headers are not complete by
+    then has its connection closed. The time an app takes to answer is not
+    limited: the deadline only runs while no request of the connection is served.
+    """
+
+    header_timeout_s: float = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+    _armed_for: object = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._deadline is None and self._idle():
+            self._arm()
+        super().data_received(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        super().connection_lost(exc)
+
+    def _cycle(self) -> object:
+        # uvicorn's protocols (httptools and h11) keep the current request's cycle here
+        return getattr(self, "cycle", None)
+
+    def _idle(self) -> bool:
+        cycle = self._cycle()
+        return cycle is None or bool(getattr(cycle, "response_complete", True))
+
+    def _arm(self) -> None:
+        self._armed_for = self._cycle()
+        self._deadline = asyncio.get_running_loop().call_later(self.header_timeout_s, self._expire)
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self._cycle() is not self._armed_for:
+            return  # a request's headers arrived in time
+        if not self._idle():
+            self._arm()  # a pipelined request waits for the one being served
+            return
+        transport: asyncio.BaseTransport | None = getattr(self, "transport", None)
+        if transport is not None and not transport.is_closing():
+            log.debug("closed a connection whose request headers took longer than %s s", self.header_timeout_s)
+            transport.close()
+
+
+def guarded_protocol(header_timeout_s: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools, else h11) with a header deadline."""
+    return type(
+        "GuardedHTTPProtocol", (HeaderDeadline, AutoHTTPProtocol), {"header_timeout_s": float(header_timeout_s)}
+    )
+
+
+def uvicorn_options(server: ServerConfig) -> dict[str, Any]:
+    """Keyword arguments of uvicorn.run for the `[server]` section."""
+    return {
+        "http": guarded_protocol(server.header_timeout_s),
+        "timeout_keep_alive": server.keep_alive_timeout_s,
+        # beyond this many open connections (or running requests) uvicorn answers 503,
+        # which an agent treats as "retry later"; slow-header connections count too,
+        # so it is set well above the number a header deadline lets pile up
+        "limit_concurrency": server.max_connections,
+        "backlog": 2048,
+        "log_level": "warning",
+        "access_log": False,  # ours: collector/accesslog.py
+        "server_header": False,
+    }
+
+
+def _raise_file_limit(connections: int) -> None:
+    """Every connection is a file descriptor; the common soft limit of 1024 would
+    refuse connections long before `server.max_connections`."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256  # the database, logs, the writer's files
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if new > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        if new < wanted:
+            log.warning(
+                "open files limited to %s (hard limit), fewer than server.max_connections = %s needs",
+                new,
+                connections,
+            )
+
+
 def serve(db_path: Target, config: Config, *, listen: str) -> None:
     host, port = parse_listen(listen)
     app = create_app(db_path, config)
+    _raise_file_limit(config.server.max_connections)
     log.info("collector on http://%s:%s, database %s", host, port, describe(db_path))
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, server_header=False)
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(config.server))

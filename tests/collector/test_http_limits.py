@@ -1,0 +1,116 @@
+"""Limits with names: reports too old for any open month, gzip bodies that are
+not complete. The real app and SQLite file, in process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from typing import Any
+
+from collector.app import oldest_accepted_ts
+from collector.config import Config, IngestConfig
+from tests.collector.conftest import Env, auth, batch, report
+
+# 2025-11-24 17:20 Berlin (the FakeClock's default): the previous month, October, starts
+# 2025-10-01 00:00 CEST = 2025-09-30 22:00 UTC.
+T0 = 1_764_000_000.0
+OCTOBER_START = dt.datetime(2025, 9, 30, 22, 0, tzinfo=dt.UTC).timestamp()
+
+
+async def _agent(env: Env, agent_id: str = "a1") -> str:
+    return await env.enroll(env.tenant("t1"), agent_id)
+
+
+def _stored(env: Env) -> int:
+    return env.count("SELECT count(*) FROM samples")
+
+
+def test_default_limit_is_the_start_of_the_previous_berlin_month() -> None:
+    assert oldest_accepted_ts(T0, 0) == OCTOBER_START
+    # on the first of a month in Berlin (still the 31st in UTC) the previous month is the one before
+    first_of_december = dt.datetime(2025, 11, 30, 23, 30, tzinfo=dt.UTC).timestamp()
+    assert oldest_accepted_ts(first_of_december, 0) == dt.datetime(2025, 10, 31, 23, 0, tzinfo=dt.UTC).timestamp()
+    assert oldest_accepted_ts(T0, 3600) == T0 - 3600
+
+
+async def test_report_from_2001_is_refused_naming_limit_and_field(env: Env) -> None:
+    token = await _agent(env)
+    reports = [report(1, T0 - 60), report(2, T0 - 45), report(3, T0 - 30), report(4, 1_000_000_001.0)]
+    r = await env.post(token, batch("a1", reports))
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["error"] == "implausible timestamps"
+    assert len(body["detail"]) == 1
+    assert body["detail"][0].startswith("$.reports[3].ts: seq 4 is stamped before 2025-09-30T22:00:00Z")
+    assert "ingest.max_past_s" in body["detail"][0]
+    assert _stored(env) == 0  # nothing of the batch
+
+
+async def test_previous_month_is_still_accepted_and_one_second_earlier_is_not(env: Env) -> None:
+    token = await _agent(env)
+    r = await env.post(token, batch("a1", [report(1, OCTOBER_START - 1)]))
+    assert r.status_code == 400
+    r = await env.post(token, batch("a1", [report(1, OCTOBER_START + 1), report(2, T0)]))
+    assert r.status_code == 200, r.text
+    assert _stored(env) == 2
+
+
+async def test_configured_max_past_s_replaces_the_month_rule(make_env: Any) -> None:
+    env = make_env(Config(ingest=IngestConfig(max_past_s=3600)))
+    token = await _agent(env)
+    r = await env.post(token, batch("a1", [report(1, T0 - 3601)]))
+    assert r.status_code == 400
+    assert "ingest.max_past_s = 3600 s" in r.json()["detail"][0]
+    r = await env.post(token, batch("a1", [report(1, T0 - 3599)]))
+    assert r.status_code == 200, r.text
+    await env.client.aclose()
+
+
+async def test_snmp_reading_timestamps_are_checked_both_ways(env: Env) -> None:
+    token = await _agent(env)
+    old = {"device": "drucker-1", "kind": "printer", "ts": 1_000_000_001.0}
+    future = {"device": "drucker-2", "kind": "printer", "ts": T0 + 86400}
+    r = await env.post(token, batch("a1", [report(1, T0, snmp=[old, future])]))
+    assert r.status_code == 400
+    detail = r.json()["detail"]
+    assert detail[0].startswith("$.reports[0].snmp[0].ts: device 'drucker-1' is stamped before")
+    assert detail[1].startswith("$.reports[0].snmp[1].ts: device 'drucker-2' is stamped 86400 s in the future")
+    assert _stored(env) == 0
+
+
+def _gzipped(env_body: dict[str, Any]) -> bytes:
+    return gzip.compress(json.dumps(env_body).encode())
+
+
+async def _post_raw(env: Env, token: str, data: bytes) -> Any:
+    headers = {**auth(token), "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    return await env.client.post("/api/v1/reports", content=data, headers=headers)
+
+
+async def test_gzip_with_truncated_trailer_is_refused(env: Env) -> None:
+    token = await _agent(env)
+    whole = _gzipped(batch("a1", [report(1, T0)]))
+    # the JSON inflates completely from the first bytes; only the CRC-32 and size trailer is cut
+    for cut in (1, 4, 8):
+        r = await _post_raw(env, token, whole[:-cut])
+        assert r.status_code == 400, (cut, r.text)
+        assert r.json()["error"] == "gzip body is truncated"
+    assert _stored(env) == 0
+    r = await _post_raw(env, token, whole)
+    assert r.status_code == 200, r.text
+    assert _stored(env) == 1
+
+
+async def test_gzip_with_trailing_garbage_or_bad_crc_is_refused(env: Env) -> None:
+    token = await _agent(env)
+    whole = _gzipped(batch("a1", [report(1, T0)]))
+    r = await _post_raw(env, token, whole + b"junk")
+    assert r.status_code == 400
+    assert r.json()["error"] == "gzip body has trailing data"
+    assert r.json()["detail"] == ["4 bytes after the end of the gzip stream"]
+    bad_crc = whole[:-8] + bytes([whole[-8] ^ 0xFF]) + whole[-7:]
+    r = await _post_raw(env, token, bad_crc)
+    assert r.status_code == 400
+    assert "gzip" in r.json()["error"]
+    assert _stored(env) == 0
