@@ -33,8 +33,8 @@ from .housekeeping import Housekeeper
 from .http import query_param
 from .metering import ledger
 from .metering.ledger import MeteringSettings
-from .metering.tariffs import TariffBook
 from .metering.model import Period
+from .metering.tariffs import TariffBook
 from .metrics import metrics_handler
 from .openapi import openapi_document
 from .readiness import api as readiness_api
@@ -257,8 +257,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise ValidationError("body is not valid gzip", [str(exc)]) from exc
         if len(body) > limit or inflater.unconsumed_tail:
             raise PayloadTooLargeError(limit)
-    elif encoding not in ("identity", ""):
-        raise ValidationError(f"unsupported Content-Encoding {encoding!r}", ["use gzip or none"])
         # zlib only reaches eof after the trailer's CRC-32 and length checked out:
         # a cut-off upload must not be stored as if it were the whole batch.
         if not inflater.eof:
@@ -267,6 +265,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise ValidationError(
                 "gzip body has trailing data", [f"{len(inflater.unused_data)} bytes after the end of the gzip stream"]
             )
+    elif encoding not in ("identity", ""):
+        raise ValidationError(f"unsupported Content-Encoding {encoding!r}", ["use gzip or none"])
     if _JSON_NUL.search(body):
         # No text column of either backend can hold it (PostgreSQL refuses it
         # outright), and no host name, mount or message needs it.
@@ -305,19 +305,6 @@ def oldest_accepted_ts(now: float, max_past_s: float) -> float:
 
 def _check_times(batch: Batch, now: float, max_future_s: float, max_past_s: float = 0.0) -> None:
     problems = []
-    for i, report in enumerate(batch.reports):
-        if report.ts > now + max_future_s:
-            problems.append(
-                f"$.reports[{i}].ts: seq {report.seq} is stamped {report.ts - now:.0f} s in the future "
-                f"(limit {max_future_s:.0f} s); check the agent's clock"
-            )
-    if batch.agent.boot_time > now + max_future_s:
-        problems.append("$.agent.boot_time lies in the future")
-    if problems:
-        raise ValidationError("implausible timestamps", problems[:100])
-
-
-async def _post_enroll(request: Request) -> Response:
     oldest = oldest_accepted_ts(now, max_past_s)
     limit = (
         f"limit ingest.max_past_s = {max_past_s:.0f} s"
@@ -325,12 +312,12 @@ async def _post_enroll(request: Request) -> Response:
         else "limit ingest.max_past_s: the start of the previous billing month"
     )
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest))
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
-    body = await _read_body(request, 64 * 1024)
-    try:
-        req = decode_json(_enroll_decoder, body, "enrollment request")
-    except WireError as exc:
+    for i, report in enumerate(batch.reports):
+        if report.ts > now + max_future_s:
+            problems.append(
+                f"$.reports[{i}].ts: seq {report.seq} is stamped {report.ts - now:.0f} s in the future "
+                f"(limit {max_future_s:.0f} s); check the agent's clock"
+            )
         elif report.ts < oldest:
             problems.append(
                 f"$.reports[{i}].ts: seq {report.seq} is stamped before {since} ({limit}); "
@@ -348,6 +335,19 @@ async def _post_enroll(request: Request) -> Response:
                 problems.append(
                     f"$.reports[{i}].snmp[{j}].ts: device {reading.device!r} is stamped before {since} ({limit})"
                 )
+    if batch.agent.boot_time > now + max_future_s:
+        problems.append("$.agent.boot_time lies in the future")
+    if problems:
+        raise ValidationError("implausible timestamps", problems[:100])
+
+
+async def _post_enroll(request: Request) -> Response:
+    collector = _c(request)
+    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    body = await _read_body(request, 64 * 1024)
+    try:
+        req = decode_json(_enroll_decoder, body, "enrollment request")
+    except WireError as exc:
         raise ValidationError(str(exc), exc.detail) from exc
     hostname = req.hostname or req.agent_id
     token = await collector.writer.run(lambda conn: store.enroll(conn, principal, req.agent_id, hostname))

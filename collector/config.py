@@ -36,7 +36,6 @@ class ServerConfig(_Section):
     db: str = ""
     #: Largest accepted request body in bytes, before and after gzip.
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 8 * 1024 * 1024
-
     #: Seconds a client has from connecting (or from the first byte of a further request
     #: on a kept-alive connection) until its request headers are complete; then it is closed.
     header_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
@@ -48,14 +47,15 @@ class ServerConfig(_Section):
     #: authentications are logged either way.
     access_log: bool = True
 
+
 class IngestConfig(_Section):
     #: Reports stamped further than this in the future are rejected (clock skew guard).
     max_future_s: Annotated[float, msgspec.Meta(ge=0)] = 3600.0
-    #: Ingest jobs waiting for the writer before the API answers 429.
     #: Reports (and SNMP readings) stamped further than this in the past are rejected.
     #: 0: before the start of the previous billing month (Europe/Berlin), the oldest
     #: month late data can still be booked for.
     max_past_s: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    #: Ingest jobs waiting for the writer before the API answers 429.
     queue_max: Annotated[int, msgspec.Meta(ge=1)] = 5000
     #: Ingest jobs the single writer commits in one transaction at most.
     writer_batch_max: Annotated[int, msgspec.Meta(ge=1)] = 500
