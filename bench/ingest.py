@@ -643,17 +643,17 @@ def _through_writer(
     path: Path, ids: list[str], jobs: list[tuple[Any, Any]], synchronous: str
 ) -> tuple[float, int, list[tuple[object, ...]]]:
     """rows/s of store.ingest through the Writer; also returns its commits and the stored rows."""
-    from collector import store
-    from collector.admin import Principal, add_tenant
+    from collector.admin import add_tenant, authenticate, create_token
     from collector.db import connect, migrate
+    from collector.enroll import enroll
     from collector.writer import Writer
 
     conn = connect(path, synchronous=synchronous)
     migrate(conn)
     add_tenant(conn, "bench", actor="bench")
-    enroller = Principal(token_id="bench", role="enroll", tenant="bench")
+    enroller = authenticate(conn, "Bearer " + create_token(conn, "enroll", actor="bench", tenant="bench")[1])
     for agent_id in ids:
-        store.enroll(conn, enroller, agent_id, agent_id)
+        enroll(conn, enroller, agent_id, agent_id)
     conn.close()
 
     received_at = time.time()

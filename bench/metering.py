@@ -115,6 +115,7 @@ from agent.wire import decode_batch
 from collector import admin, store
 from collector.admin import Principal
 from collector.db import connect, migrate
+from collector.enroll import enroll
 from collector.metering import export, ledger, pricing
 from collector.metering.model import BERLIN, Period
 from collector.metering.tariffs import TariffBook, parse_tariffs
@@ -332,9 +333,14 @@ def fresh_db(path: Path, agents: list[Agent]) -> None:
     migrate(conn)
     for tenant in sorted({a.tenant for a in agents}):
         admin.add_tenant(conn, tenant, actor="bench")
+    enrollers = {
+        tenant: admin.authenticate(
+            conn, "Bearer " + admin.create_token(conn, "enroll", actor="bench", tenant=tenant)[1]
+        )
+        for tenant in sorted({a.tenant for a in agents})
+    }
     for agent in agents:
-        enroller = Principal(token_id="bench", role="enroll", tenant=agent.tenant)
-        store.enroll(conn, enroller, agent.id, f"{agent.id}.{agent.tenant}.example")
+        enroll(conn, enrollers[agent.tenant], agent.id, f"{agent.id}.{agent.tenant}.example")
     conn.close()
 
 
@@ -974,10 +980,12 @@ def real_ingest_shape(path: Path, period: Period) -> None:
     admin.add_tenant(conn, "shape-check", actor="bench")
     first_day = next(h for h in month_hours(period) if h.weekday < 5 and h.local_hour == 9)
     start = first_day.ts + 50 * 60  # 09:50 local: crosses an hour boundary
-    enroller = Principal(token_id="bench", role="enroll", tenant="shape-check")
+    enroller = admin.authenticate(
+        conn, "Bearer " + admin.create_token(conn, "enroll", actor="bench", tenant="shape-check")[1]
+    )
     rng = random.Random(3)
     for role, agent_id in (("thin-client", "shape-tc"), ("server", "shape-srv")):
-        store.enroll(conn, enroller, agent_id, f"{agent_id}.example")
+        enroll(conn, enroller, agent_id, f"{agent_id}.example")
         agent = Agent(agent_id, "shape-check", role)
         state = dict.fromkeys(("busy", "read", "write", "rx", "tx"), 1000.0)
         principal = Principal(token_id=agent_id, role="agent", tenant="shape-check", agent_id=agent_id)

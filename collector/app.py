@@ -23,6 +23,7 @@ from starlette.routing import Route
 from agent.wire import Batch, WireError, decode_batch, decode_json
 
 from . import admin, db, devices, rollups, store, usage
+from . import enroll as enrollment
 from .alerting import api as alerting_api
 from .alerting import service as alerting_service
 from .api_types import EnrollRequest
@@ -350,8 +351,11 @@ async def _post_enroll(request: Request) -> Response:
     except WireError as exc:
         raise ValidationError(str(exc), exc.detail) from exc
     hostname = req.hostname or req.agent_id
-    token = await collector.writer.run(lambda conn: store.enroll(conn, principal, req.agent_id, hostname))
-    return json_response({"token": token, "agent_id": req.agent_id, "tenant": principal.tenant})
+    now = collector.clock()
+    enrolled = await collector.writer.run(
+        lambda conn: enrollment.enroll(conn, principal, req.agent_id, hostname, now=now)
+    )
+    return json_response({"token": enrolled.token, "agent_id": req.agent_id, "tenant": enrolled.tenant})
 
 
 async def _get_hosts(request: Request) -> Response:

@@ -35,7 +35,7 @@ EPILOG = """\
 examples:
   leitstand-collector serve
   leitstand-collector tenant add stadt-lohne
-  leitstand-collector token create --role enroll --tenant stadt-lohne
+  leitstand-collector token create --role enroll --tenant stadt-lohne --expires 7d --uses 50
   leitstand-collector token list
   leitstand-collector token revoke 3f9a1c0b7d2e
 """
@@ -86,9 +86,22 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="manage API tokens (stored hashed; shown once)")
     ksub = token.add_subparsers(dest="action", required=True, metavar="ACTION")
     k_create = ksub.add_parser("create", help="create a token and print it once")
-    k_create.add_argument("--role", required=True, choices=["enroll", "tenant", "billing", "admin"])
+    k_create.add_argument("--role", required=True, choices=["enroll", "tenant", "billing", "metrics", "admin"])
     k_create.add_argument("--tenant", help="tenant the token is bound to (enroll and tenant roles)")
     k_create.add_argument("--label", default="", help="free text shown by `token list`")
+    k_create.add_argument(
+        "--expires",
+        metavar="DURATION",
+        help='enroll tokens: lifetime such as 30m, 12h, 7d, or "never" (default: 7d)',
+    )
+    k_create.add_argument(
+        "--uses", type=int, metavar="N", help="enroll tokens: at most N enrolments (default: no limit)"
+    )
+    k_create.add_argument(
+        "--replace",
+        action="store_true",
+        help="enroll tokens: may re-enroll an agent id that is already enrolled (revokes its token; audited)",
+    )
     _add_db(k_create)
     k_list = ksub.add_parser("list", help="list tokens (ids and roles, never the secrets)")
     k_list.add_argument("--all", action="store_true", help="include revoked tokens")
@@ -271,11 +284,25 @@ def _admin(args: argparse.Namespace, conn: Connection) -> int:
             rows = [[str(t["name"]), str(t["hosts"]), _when(t["created_at"])] for t in tenants]  # type: ignore[arg-type]
             print(_table(rows, ["TENANT", "HOSTS", "CREATED"]) if rows else "no tenants yet")
     elif args.command == "token" and args.action == "create":
-        token_id, token = admin.create_token(conn, args.role, actor=actor, tenant=args.tenant, label=args.label)
+        expires_s = admin.DEFAULT if args.expires is None else admin.parse_lifetime(args.expires)
+        token_id, token = admin.create_token(
+            conn,
+            args.role,
+            actor=actor,
+            tenant=args.tenant,
+            label=args.label,
+            expires_s=expires_s,
+            uses=args.uses,
+            replace=args.replace,
+        )
         print(token)
         print(f"token id {token_id} ({args.role}); shown once, only its hash is stored", file=sys.stderr)
+        if args.role == "enroll":
+            info = next(i for i in admin.list_tokens(conn) if i.id == token_id)
+            print(f"  {_enroll_terms(info, time.time())}", file=sys.stderr)
     elif args.command == "token" and args.action == "list":
         infos = admin.list_tokens(conn, include_revoked=args.all)
+        now = time.time()
         if args.json:
             print(json.dumps([i.__dict__ for i in infos], indent=2))
         else:
@@ -288,10 +315,12 @@ def _admin(args: argparse.Namespace, conn: Connection) -> int:
                     i.label,
                     _when(i.created_at),
                     _when(i.revoked_at),
+                    _expiry(i, now),
+                    _uses(i),
                 ]
                 for i in infos
             ]
-            header = ["ID", "ROLE", "TENANT", "AGENT", "LABEL", "CREATED", "REVOKED"]
+            header = ["ID", "ROLE", "TENANT", "AGENT", "LABEL", "CREATED", "REVOKED", "EXPIRES", "USES LEFT"]
             print(_table(rows, header) if rows else "no tokens")
     elif args.command == "token" and args.action == "revoke":
         admin.revoke_token(conn, args.id, actor=actor)
@@ -300,6 +329,28 @@ def _admin(args: argparse.Namespace, conn: Connection) -> int:
         for entry in reversed(admin.list_audit(conn, args.limit)):
             print(f"{_when(entry['ts'])}  {entry['actor']}  {entry['action']}  {entry['target']}  {entry['detail']}")  # type: ignore[arg-type]
     return 0
+
+
+def _expiry(info: admin.TokenInfo, now: float) -> str:
+    if info.role != "enroll":
+        return "-"
+    if info.expires_at is None:
+        return "never"
+    return f"{_when(info.expires_at)}{' (expired)' if info.expires_at <= now else ''}"
+
+
+def _uses(info: admin.TokenInfo) -> str:
+    if info.role != "enroll":
+        return "-"
+    left = "unlimited" if info.uses_max is None else f"{info.uses_left}/{info.uses_max}"
+    return f"{left}, may replace" if info.may_replace else left
+
+
+def _enroll_terms(info: admin.TokenInfo, now: float) -> str:
+    expires = "never expires" if info.expires_at is None else f"expires {_expiry(info, now)}"
+    uses = "no use limit" if info.uses_max is None else f"{info.uses_max} enrolments"
+    replace = "; may re-enroll (replace) enrolled agent ids" if info.may_replace else ""
+    return f"{expires}, {uses}{replace}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -413,3 +413,19 @@ def m008_quarantine(db: Database) -> None:
         CREATE INDEX inventory_events_tenant ON inventory_events(tenant, created_at);
         """
     )
+
+
+@migrations()
+def m010_identity(db: Database) -> None:
+    """Enroll tokens expire and may carry a use limit; re-enrolling an existing
+    agent id needs an admin or an enroll token created with --replace
+    (collector/enroll.py). NULL: never expires, no limit."""
+    db.executescript(
+        """
+        ALTER TABLE tokens ADD COLUMN expires_at REAL;
+        ALTER TABLE tokens ADD COLUMN uses_max INTEGER;
+        ALTER TABLE tokens ADD COLUMN uses_left INTEGER;
+        ALTER TABLE tokens ADD COLUMN may_replace INTEGER NOT NULL DEFAULT 0;
+        """
+    )
+

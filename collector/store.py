@@ -1,4 +1,4 @@
-"""What the API reads and writes: ingest, enrollment, hosts, retention.
+"""What the API reads and writes: ingest, hosts, retention (enrollment: enroll.py).
 
 Write functions take the writer's connection and run inside its batch
 transaction; read functions take any connection.
@@ -7,24 +7,22 @@ transaction; read functions take any connection.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 
 import msgspec
 
 from agent.wire import AgentInfo, Batch, BatchAck, Report
 
-from . import admin, devices
+from . import devices
 from .admin import Principal, visible_tenant
-from .db import Connection, transaction
-from .errors import ConflictError, ForbiddenError, NotFoundError
+from .db import Connection
+from .errors import ForbiddenError, NotFoundError
 from .ingest import HostSeqState, plan_batch
 from .metering.ledger import Booker, MeteringSettings
 from .metering.points import device_point
 
 __all__ = [
     "HostFilter",
-    "enroll",
     "get_host",
     "host_samples",
     "ingest",
@@ -34,45 +32,6 @@ __all__ = [
 
 _report_encoder = msgspec.json.Encoder()
 _report_decoder = msgspec.json.Decoder(Report)
-
-
-def enroll(conn: Connection, principal: Principal, agent_id: str, hostname: str) -> str:
-    """Issue an agent token for `agent_id` in the enroll token's tenant.
-
-    Re-enrolling an agent id revokes its previous token and allows its seq to
-    restart (a re-installed agent). An agent id never moves between tenants:
-    that would hand one tenant's history to another.
-    """
-    if principal.role != "enroll" or principal.tenant is None:
-        raise ForbiddenError("enrollment needs an enroll token")
-    tenant = principal.tenant
-    now = time.time()
-    with transaction(conn):
-        row = conn.execute("SELECT tenant FROM hosts WHERE agent_id = ?", (agent_id,)).fetchone()
-        if row is not None and row[0] != tenant:
-            raise ConflictError(
-                f"agent id {agent_id!r} is enrolled in another tenant",
-                ["an operator must remove it there first"],
-            )
-        if row is None:
-            conn.execute(
-                "INSERT INTO hosts (agent_id, tenant, hostname, enrolled_at, rebase_allowed) VALUES (?, ?, ?, ?, 1)",
-                (agent_id, tenant, hostname, now),
-            )
-        else:
-            conn.execute(
-                "UPDATE hosts SET hostname = ?, enrolled_at = ?, rebase_allowed = 1 WHERE agent_id = ?",
-                (hostname, now, agent_id),
-            )
-            conn.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE role = 'agent' AND agent_id = ? AND revoked_at IS NULL",
-                (now, agent_id),
-            )
-        _token_id, token = admin.create_token(
-            conn, "agent", actor=principal.actor, tenant=tenant, agent_id=agent_id, label=hostname
-        )
-        admin.audit(conn, principal.actor, "agent.enroll", agent_id, tenant=tenant, hostname=hostname)
-    return token
 
 
 def ingest(

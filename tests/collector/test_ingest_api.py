@@ -84,7 +84,7 @@ async def test_reenrolled_agent_with_wiped_state_starts_new_epoch(env: Env) -> N
     r = await env.post(token, restarted)
     assert r.status_code == 409
     assert "re-enroll" in r.json()["error"]
-    new_token = await env.enroll(enroll, "a1")
+    new_token = await env.enroll(env.admin_token, "a1")  # replacing an enrolled agent is an admin's decision
     old = await env.post(token, restarted)
     assert old.status_code == 401  # re-enrollment revoked the old token
     r = await env.post(new_token, restarted)

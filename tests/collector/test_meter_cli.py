@@ -11,6 +11,7 @@ import pytest
 from agent.wire import AgentInfo, Batch, Cpu, Report
 from collector import admin, store
 from collector.db import connect, migrate
+from collector.enroll import enroll as enroll_agent
 from collector.metering.model import Period
 from tests.support import leitstand
 
@@ -24,7 +25,7 @@ def _db(tmp_path: Path) -> Path:
     for tenant in ("stadt-lohne", "gemeinde-dinklage"):
         admin.add_tenant(conn, tenant, actor="test")
         enroll = admin.authenticate(conn, "Bearer " + admin.create_token(conn, "enroll", actor="t", tenant=tenant)[1])
-        token = store.enroll(conn, enroll, f"{tenant}-1", f"{tenant}-host")
+        token = enroll_agent(conn, enroll, f"{tenant}-1", f"{tenant}-host").token
         principal = admin.authenticate(conn, f"Bearer {token}")
         reports = [
             Report(

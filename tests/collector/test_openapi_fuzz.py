@@ -12,9 +12,10 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from starlette.applications import Starlette
 
-from collector import admin, store
+from collector import admin
 from collector.app import create_app
 from collector.db import connect, migrate
+from collector.enroll import enroll
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def fuzz_app(tmp_path: Path) -> Iterator[tuple[Starlette, dict[str, str]]]:
     enroller = admin.authenticate(conn, f"Bearer {tokens['enroll']}")
     # Reports are fuzzed with a real agent token, so bodies reach decoding and
     # validation instead of stopping at a 403.
-    tokens["agent"] = store.enroll(conn, enroller, "fuzz-agent", "fuzz-host")
+    tokens["agent"] = enroll(conn, enroller, "fuzz-agent", "fuzz-host").token
     conn.close()
     app = create_app(db)
     yield app, tokens

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from agent.wire import AgentInfo, Batch, Cpu, Disk, Memory, Nic, Report
 from collector import admin, store
 from collector.db import connect, migrate
+from collector.enroll import enroll as enroll_agent
 from collector.metering import ledger
 from collector.metering.model import Period
 
@@ -26,7 +27,7 @@ def fresh() -> tuple[sqlite3.Connection, Any]:
     migrate(conn)
     admin.add_tenant(conn, "t1", actor="test")
     enroll = admin.authenticate(conn, "Bearer " + admin.create_token(conn, "enroll", actor="t", tenant="t1")[1])
-    token = store.enroll(conn, enroll, "h1", "host-1")
+    token = enroll_agent(conn, enroll, "h1", "host-1").token
     return conn, admin.authenticate(conn, f"Bearer {token}")
 
 
