@@ -22,17 +22,21 @@ from agent.wire import AgentInfo, Report
 from ..admin import audit
 from ..db import Connection, transaction
 from ..errors import ConflictError, ValidationError
+from . import quarantine
+from .counters import split_by_hour
 from .model import (
     BERLIN,
+    METERS,
     Adjustment,
     Coverage,
     GapInfo,
     MeterTotal,
     Period,
     PeriodUsage,
+    QuarantineItem,
     SubjectTotal,
 )
-from .plausibility import Limits
+from .plausibility import Anomaly, Contribution, Limits, Outcome
 from .points import (
     DevicePoint,
     HostPoint,
@@ -47,9 +51,11 @@ P = TypeVar("P", HostPoint, DevicePoint)
 log = logging.getLogger("leitstand.collector.metering")
 
 __all__ = [
+    "LEDGER_MAX",
     "Booker",
     "MeteringSettings",
     "close_period",
+    "device_stream",
     "list_periods",
     "period_usage",
     "prune_points",
@@ -57,6 +63,15 @@ __all__ = [
 
 HOST_METERS = ("cpu_core_seconds", "memory_gib_hours", "storage_gib_hours", "network_gib", "host_hours")
 DEVICE_METERS = ("printed_pages", "printed_pages_mono", "printed_pages_color")
+
+#: No ledger row (a tenant's hour of a meter, a subject's month of a meter)
+#: ever holds more than this: 2**62 leaves room to add two rows in SQL
+#: without leaving signed 64-bit, on SQLite and PostgreSQL. Physically
+#: plausible usage stays many orders of magnitude below it.
+LEDGER_MAX = 2**62
+#: amounts below this are booked without reading the stored row: reaching
+#: LEDGER_MAX would take 2**22 of them in one tenant-hour
+CHECK_ABOVE = 2**40
 
 _host_point = msgspec.msgpack.Decoder(HostPoint)
 _device_point = msgspec.msgpack.Decoder(DevicePoint)
@@ -80,6 +95,26 @@ def period_of_hour(hour: int) -> str:
 
 def _period_of(ts: float) -> str:
     return period_of_hour(int(ts // 3600) * 3600)
+
+
+def device_stream(tenant: str, device: str) -> str:
+    """A device's metering stream: device ids are named within their owner tenant."""
+    return f"d:{tenant}/{device}"
+
+
+@dataclass(frozen=True)
+class _Subject:
+    """Who a booking is for, and which stream and agent it came from."""
+
+    tenant: str
+    stream: str
+    kind: str  # host | device
+    id: str  # agent id or device id
+    agent_id: str  # the reporting agent
+
+
+def _spread(meter: str, dim: str, start: float, end: float, scaled: int) -> list[Contribution]:
+    return [Contribution(meter, dim, hour, part) for hour, part in split_by_hour(start, end, scaled)]
 
 
 @dataclass
@@ -144,16 +179,15 @@ class Booker:
                 if newest_after is None or key <= newest_after:
                     nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
             self._points.append((stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
+            subject = _Subject(tenant, stream, "host", agent.id, agent.id)
             if nxt is None:
-                deltas = combine(host_contributions(prev, point, limits=limits).contributions)
+                self._book_outcomes(subject, [host_contributions(prev, point, limits=limits)])
             else:
-                deltas = combine(
-                    host_contributions(prev, point, limits=limits).contributions,
-                    host_contributions(point, nxt, limits=limits).contributions,
-                    host_contributions(prev, nxt, limits=limits).contributions,
-                    signs=(1, 1, -1),
+                self._book_outcomes(
+                    subject,
+                    [host_contributions(prev, point, limits=limits), host_contributions(point, nxt, limits=limits)],
+                    replaced=host_contributions(prev, nxt, limits=limits),
                 )
-            self._book(tenant, "host", agent.id, deltas)
             tail = (key, point) if nxt is None else None
             self._workplace_day(tenant, agent, report)
             period = _period_of(report.ts)
@@ -191,16 +225,26 @@ class Booker:
 
     # -- devices ---------------------------------------------------------------
 
-    def book_device_reading(self, tenant: str, device: str, point: DevicePoint, ok: bool) -> None:
-        stream = f"d:{device}"
+    def book_device_reading(
+        self, tenant: str, device: str, point: DevicePoint, ok: bool, *, agent_id: str = ""
+    ) -> None:
+        """Book a printer reading of `tenant`'s device (the owner), polled by `agent_id`."""
+        stream = device_stream(tenant, device)
         key = (0, point.ts)
         horizon = self.conn.execute("SELECT pruned_before FROM point_horizons WHERE stream = ?", (stream,)).fetchone()
         if ok and horizon and point.ts < horizon[0]:
-            log.warning(
-                "reading of %s from %s is older than its pruned metering history: not metered", device, point.ts
+            # Points are kept from the start of the previous month (prune_points),
+            # as far back as ingest accepts readings by default; an operator who
+            # accepts older ones gets this: the reading lies inside a stretch
+            # whose counter delta is booked already (from the kept neighbours),
+            # so its pages are metered; only their spread over the hours stays.
+            log.info(
+                "reading of %s from %s lies before its kept metering history: its pages are in the delta "
+                "booked across it",
+                device,
+                point.ts,
             )
-            ok = False
-        if ok:
+        elif ok:
             self._flush_points()
             if self.conn.execute(
                 "SELECT 1 FROM meter_points WHERE stream = ? AND k1 = 0 AND k2 = ?", (stream, point.ts)
@@ -209,16 +253,16 @@ class Booker:
             prev = self._neighbour(stream, key, before=True, decoder=_device_point)
             nxt = self._neighbour(stream, key, before=False, decoder=_device_point)
             self._points.append((stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
+            limits = self.settings.limits
+            subject = _Subject(tenant, stream, "device", device, agent_id)
             if nxt is None:
-                deltas = combine(device_contributions(prev, point, limits=self.settings.limits).contributions)
+                self._book_outcomes(subject, [device_contributions(prev, point, limits=limits)])
             else:
-                deltas = combine(
-                    device_contributions(prev, point, limits=self.settings.limits).contributions,
-                    device_contributions(point, nxt, limits=self.settings.limits).contributions,
-                    device_contributions(prev, nxt, limits=self.settings.limits).contributions,
-                    signs=(1, 1, -1),
+                self._book_outcomes(
+                    subject,
+                    [device_contributions(prev, point, limits=limits), device_contributions(point, nxt, limits=limits)],
+                    replaced=device_contributions(prev, nxt, limits=limits),
                 )
-            self._book(tenant, "device", device, deltas)
         period = _period_of(point.ts)
         if not self.is_closed(tenant, period):
             self.conn.execute(
@@ -247,15 +291,120 @@ class Booker:
             )
             self._points.clear()
 
-    def _book(self, tenant: str, kind: str, subject: str, deltas: dict[tuple[str, str, int], int]) -> None:
+    def _book_outcomes(self, subject: _Subject, added: list[Outcome], *, replaced: Outcome | None = None) -> None:
+        """Book what new point pairs add; `replaced` is the pair a late point
+        split, whose booking, quarantine entries and events are taken back."""
+        groups = [o.contributions for o in added]
+        signs = [1] * len(groups)
+        if replaced is not None:
+            groups.append(replaced.contributions)
+            signs.append(-1)
+            for anomaly in replaced.anomalies:
+                released = quarantine.supersede(self.conn, stream=subject.stream, anomaly=anomaly, now=self.now)
+                if released is not None:
+                    # it was booked as measured: book it back out, exactly as it went in
+                    groups.append(_spread(released.meter, released.dim, released.start, released.end, released.scaled))
+                    signs.append(-1)
+            for event in replaced.events:
+                quarantine.drop_event(self.conn, stream=subject.stream, event=event)
+        self._book(subject, combine(*groups, signs=signs))
+        for outcome in added:
+            for anomaly in outcome.anomalies:
+                quarantine.hold(
+                    self.conn,
+                    tenant=subject.tenant,
+                    stream=subject.stream,
+                    subject_kind=subject.kind,
+                    subject=subject.id,
+                    agent_id=subject.agent_id,
+                    anomaly=anomaly,
+                    now=self.now,
+                )
+            for event in outcome.events:
+                quarantine.record_event(
+                    self.conn,
+                    tenant=subject.tenant,
+                    stream=subject.stream,
+                    subject_kind=subject.kind,
+                    subject=subject.id,
+                    agent_id=subject.agent_id,
+                    event=event,
+                    now=self.now,
+                )
+
+    def book_released(self, tenant: str, item: QuarantineItem, stream: str) -> None:
+        """Book a released quarantine entry as measured (an adjustment where its period is closed).
+
+        Raises ValidationError when the ledger could not hold it."""
+        subject = _Subject(tenant, stream, item.subject_kind, item.subject, item.agent_id)
+        deltas = combine(_spread(item.meter, item.dim, item.start, item.end, item.scaled))
         for (meter, dim, hour), scaled in deltas.items():
+            if self._overflows(subject, meter, dim, hour, scaled):
+                raise ValidationError(
+                    f"quarantine entry {item.id} cannot be released: {item.quantity} {METERS[meter].unit} "
+                    "is more than the ledger can hold",
+                    ["dismiss it: it cannot be a real measurement"],
+                )
+        self._book(subject, deltas)
+
+    def _overflows(self, subject: _Subject, meter: str, dim: str, hour: int, scaled: int) -> bool:
+        """Would booking this take a ledger row beyond LEDGER_MAX? Only a large
+        amount is checked against the stored rows (small ones cannot get there
+        in any realistic number), so the common booking costs no read."""
+        if abs(scaled) > LEDGER_MAX:
+            return True
+        if abs(scaled) < CHECK_ABOVE:
+            return False
+        period = period_of_hour(hour)
+        if self.is_closed(subject.tenant, period):
+            return False  # an adjustment row of its own; read sums are exact (Python ints)
+        row = self.conn.execute(
+            "SELECT scaled FROM ledger WHERE tenant = ? AND hour = ? AND meter = ? AND dim = ?",
+            (subject.tenant, hour, meter, dim),
+        ).fetchone()
+        total = (int(row[0]) if row else 0) + self._ledger.get((subject.tenant, hour, meter, dim), 0) + scaled
+        row = self.conn.execute(
+            "SELECT scaled FROM ledger_subject WHERE tenant = ? AND period = ? AND kind = ? AND subject = ? "
+            "AND meter = ? AND dim = ?",
+            (subject.tenant, period, subject.kind, subject.id, meter, dim),
+        ).fetchone()
+        skey = (subject.tenant, period, subject.kind, subject.id, meter, dim)
+        own = (int(row[0]) if row else 0) + self._subjects.get(skey, 0) + scaled
+        return abs(total) > LEDGER_MAX or abs(own) > LEDGER_MAX
+
+    def _book(self, subject: _Subject, deltas: dict[tuple[str, str, int], int]) -> None:
+        tenant, kind = subject.tenant, subject.kind
+        for (meter, dim, hour), scaled in deltas.items():
+            if self._overflows(subject, meter, dim, hour, scaled):
+                # One hostile value must not poison the tenant's ledger (or,
+                # on PostgreSQL, fail everyone's commit): hold it instead.
+                quarantine.hold(
+                    self.conn,
+                    tenant=tenant,
+                    stream=subject.stream,
+                    subject_kind=kind,
+                    subject=subject.id,
+                    agent_id=subject.agent_id,
+                    anomaly=Anomaly(
+                        rule="value_out_of_range",
+                        meter=meter,
+                        dim=dim,
+                        scaled=scaled,
+                        start=float(hour),
+                        end=float(hour + 3600),
+                        evidence=f"{meter} would exceed the ledger's limit of {LEDGER_MAX} in this hour",
+                    ),
+                    now=self.now,
+                )
+                continue
             period = period_of_hour(hour)
+            subject_id = subject.id
             if self.is_closed(tenant, period):
-                self._adjust(tenant, period, meter, dim, kind, subject, scaled)
+                self._adjust(tenant, period, meter, dim, kind, subject_id, scaled)
                 continue
             key = (tenant, hour, meter, dim)
             self._ledger[key] = self._ledger.get(key, 0) + scaled
-            skey = (tenant, period, kind, subject, meter, dim)
+            skey = (tenant, period, kind, subject_id, meter, dim)
             self._subjects[skey] = self._subjects.get(skey, 0) + scaled
 
     def _adjust(self, tenant: str, period: str, meter: str, dim: str, kind: str, subject: str, scaled: int) -> None:
@@ -294,9 +443,13 @@ def prune_points(conn: Connection, *, before: float) -> int:
     A late host report is stored only if its seq fills a recorded gap, so a
     host point is kept while it is its stream's newest (the baseline of the
     next counter delta) or borders an open gap (the neighbour of a future
-    fill). Device readings are ordered by time, so a device stream remembers
-    how far it was pruned, and a reading older than that is not metered.
+    fill). Device readings are ordered by time and any of them may come
+    late, so device points are kept from the start of the month before the
+    one holding `before`: ingest refuses anything older by default
+    (`ingest.max_past_s`), so every reading it accepts finds its true
+    neighbours. A device stream remembers how far it was pruned.
     """
+    device_before = min(before, Period.containing(before).previous().start_ts)
     # Each step is a write transaction of its own (db.begin): it must not
     # interleave with a booking that reads the same stream's neighbours, and
     # must not hold the writer for the whole round either.
@@ -313,7 +466,7 @@ def prune_points(conn: Connection, *, before: float) -> int:
         for (s,) in conn.execute(
             "SELECT DISTINCT stream FROM meter_points AS m WHERE stream LIKE 'd:%' AND ts < ? "
             "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND n.k2 > m.k2)",
-            (before,),
+            (device_before,),
         )
     ]
     for stream in streams:
@@ -321,14 +474,14 @@ def prune_points(conn: Connection, *, before: float) -> int:
             deleted += conn.execute(
                 "DELETE FROM meter_points AS m WHERE stream = ? AND ts < ? "
                 "AND EXISTS (SELECT 1 FROM meter_points n WHERE n.stream = m.stream AND n.k2 > m.k2)",
-                (stream, before),
+                (stream, device_before),
             ).rowcount
             conn.execute(
                 "INSERT INTO point_horizons AS h (stream, pruned_before) VALUES (?, ?) "
                 "ON CONFLICT (stream) DO UPDATE SET pruned_before = "
                 "CASE WHEN excluded.pruned_before > h.pruned_before THEN excluded.pruned_before "
                 "ELSE h.pruned_before END",
-                (stream, before),
+                (stream, device_before),
             )
     return deleted
 
@@ -347,14 +500,14 @@ def period_usage(conn: Connection, tenant: str, period: Period) -> PeriodUsage:
 def _live_usage(conn: Connection, tenant: str, period: Period) -> PeriodUsage:
     p = str(period)
     start, end = int(period.start_ts), int(period.end_ts)
-    meters = [
-        MeterTotal(meter, dim, int(scaled))
-        for meter, dim, scaled in conn.execute(
-            "SELECT meter, dim, sum(scaled) FROM ledger WHERE tenant = ? AND hour >= ? AND hour < ? "
-            "GROUP BY meter, dim ORDER BY meter, dim",
-            (tenant, start, end),
-        )
-    ]
+    # Summed in Python: each row is within LEDGER_MAX, but a month of them
+    # need not be within 64 bits (SQLite's sum() would raise).
+    sums: dict[tuple[str, str], int] = {}
+    for meter, dim, scaled in conn.execute(
+        "SELECT meter, dim, scaled FROM ledger WHERE tenant = ? AND hour >= ? AND hour < ?", (tenant, start, end)
+    ):
+        sums[(meter, dim)] = sums.get((meter, dim), 0) + int(scaled)
+    meters = [MeterTotal(meter, dim, scaled) for (meter, dim), scaled in sorted(sums.items())]
     days = conn.execute(
         "SELECT count(*), count(DISTINCT agent_id) FROM workplace_days WHERE tenant = ? AND period = ? AND late = 0",
         (tenant, p),
@@ -378,14 +531,17 @@ def _live_usage(conn: Connection, tenant: str, period: Period) -> PeriodUsage:
             (tenant, p),
         )
     ]
+    booked: dict[tuple[str, str, str, str], tuple[int, str]] = {}
+    for for_period, meter, dim, subject, s, booked_on in conn.execute(
+        "SELECT for_period, meter, dim, subject, scaled, booked_on FROM adjustments "
+        "WHERE tenant = ? AND booked_period = ?",
+        (tenant, p),
+    ):
+        total, first = booked.get((for_period, meter, dim, subject), (0, booked_on))
+        booked[(for_period, meter, dim, subject)] = (total + int(s), min(first, booked_on))
     adjustments = [
-        Adjustment(for_period, meter, dim, subject, int(s), booked_on)
-        for for_period, meter, dim, subject, s, booked_on in conn.execute(
-            "SELECT for_period, meter, dim, subject, sum(scaled), min(booked_on) FROM adjustments "
-            "WHERE tenant = ? AND booked_period = ? GROUP BY for_period, meter, dim, subject "
-            "ORDER BY for_period, meter, dim, subject",
-            (tenant, p),
-        )
+        Adjustment(for_period, meter, dim, subject, total, first)
+        for (for_period, meter, dim, subject), (total, first) in sorted(booked.items())
     ]
     host_rows = conn.execute(
         "SELECT stream, epoch, role, reports, min_seq, max_seq FROM coverage WHERE tenant = ? AND period = ?",
@@ -435,14 +591,20 @@ def _live_usage(conn: Connection, tenant: str, period: Period) -> PeriodUsage:
         gaps=gaps,
         hosts_by_role=hosts_by_role,
         workplaces=int(days[1]),
+        quarantine=[item for _tenant, item in quarantine.items(conn, tenant=tenant, period=p)],
     )
 
 
-def close_period(conn: Connection, period: Period, *, actor: str, now: float, tenant: str | None = None) -> list[str]:
+def close_period(
+    conn: Connection, period: Period, *, actor: str, now: float, tenant: str | None = None, force: bool = False
+) -> list[str]:
     """Freeze a period for one or all tenants; returns the tenants closed now.
 
     Only a period that has ended can be closed: closing the running month
-    would turn the rest of its data into adjustments.
+    would turn the rest of its data into adjustments. A tenant with
+    unreviewed quarantine entries for the period (or an earlier one) is not
+    closed unless `force`: ConflictError names them. Forced, they stay
+    pending; released later, they become adjustments.
     """
     if now < period.end_ts:
         raise ValidationError(
@@ -458,13 +620,28 @@ def close_period(conn: Connection, period: Period, *, actor: str, now: float, te
                 if tenant:
                     raise ConflictError(f"period {period} of tenant {name!r} is already closed")
                 continue
+            held = quarantine.pending(conn, name, str(period))
+            if held and not force:
+                raise ConflictError(
+                    f"period {period} of tenant {name!r} has {len(held)} unreviewed quarantine "
+                    f"entr{'y' if len(held) == 1 else 'ies'}: {', '.join(held[:20])}{' ...' if len(held) > 20 else ''}",
+                    [
+                        "review them: leitstand-collector meter anomalies --tenant "
+                        f"{name} --period {period}, then `release ID` or `dismiss ID` with --reason",
+                        "or close anyway with --force (they stay pending)",
+                    ],
+                )
             usage = _live_usage(conn, name, period)
-            frozen = replace(usage, status="closed", closed_at=now)
+            # A closed period is frozen: what is in quarantine is not part of it.
+            frozen = replace(usage, status="closed", closed_at=now, quarantine=[])
             conn.execute(
                 "INSERT INTO periods (tenant, period, closed_at, closed_by, snapshot) VALUES (?, ?, ?, ?, ?)",
                 (name, str(period), now, actor, msgspec.json.encode(frozen).decode()),
             )
-            audit(conn, actor, "period.close", f"{name}/{period}")
+            if held:
+                audit(conn, actor, "period.close", f"{name}/{period}", forced_past_quarantine=held)
+            else:
+                audit(conn, actor, "period.close", f"{name}/{period}")
             closed.append(name)
     return closed
 

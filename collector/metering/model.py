@@ -23,6 +23,7 @@ __all__ = [
     "MeterTotal",
     "Period",
     "PeriodUsage",
+    "QuarantineItem",
     "SubjectTotal",
     "to_quantity",
 ]
@@ -63,6 +64,10 @@ def to_quantity(meter: str, scaled: int) -> Decimal:
 
 
 _PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+#: Billing periods outside these years are refused: nothing is metered before
+#: 2000, and dates past 9999 cannot even be computed (9999-12 ends in year 10000).
+FIRST_YEAR = 2000
+LAST_YEAR = 2199
 
 
 @dataclass(frozen=True, order=True)
@@ -77,7 +82,12 @@ class Period:
         m = _PERIOD_RE.match(text)
         if not m:
             raise ValueError(f"invalid period {text!r}; expected YYYY-MM, e.g. 2026-11")
-        return cls(int(m.group(1)), int(m.group(2)))
+        year = int(m.group(1))
+        if not FIRST_YEAR <= year <= LAST_YEAR:
+            raise ValueError(
+                f"period {text!r} out of range; billing periods run from {FIRST_YEAR}-01 to {LAST_YEAR}-12"
+            )
+        return cls(year, int(m.group(2)))
 
     @classmethod
     def containing(cls, ts: float) -> Period:
@@ -195,3 +205,31 @@ class PeriodUsage:
     hosts_by_role: dict[str, int] = field(default_factory=dict)
     #: thin clients with at least one workplace day (flat rate per workplace)
     workplaces: int = 0
+    #: quantities held for review (open periods only: never in totals, never in a closed snapshot)
+    quarantine: list[QuarantineItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QuarantineItem:
+    """An implausible quantity held for a billing operator's review, not billed
+    (unless released)."""
+
+    id: str
+    rule: str
+    meter: str
+    dim: str
+    subject_kind: str  # host | device
+    subject: str  # agent id or device id
+    subject_name: str
+    agent_id: str  # the agent that reported it
+    #: what would have been booked, scaled (may exceed 64 bits)
+    scaled: int
+    start: float
+    end: float
+    evidence: str
+    status: str  # pending | released | dismissed
+    period: str = ""
+
+    @property
+    def quantity(self) -> Decimal:
+        return to_quantity(self.meter, self.scaled)

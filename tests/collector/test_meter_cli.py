@@ -83,12 +83,18 @@ def test_close_then_export_all_writes_files_with_checksums(tmp_path: Path) -> No
 
 def test_running_month_cannot_be_closed_and_bad_period_is_an_error(tmp_path: Path) -> None:
     db = _db(tmp_path)
-    r = cli(db, "meter", "close", "--period", "2999-01")
+    r = cli(db, "meter", "close", "--period", "2199-01")
     assert r.returncode == 1
     assert "has not ended" in r.stderr
     r = cli(db, "meter", "export", "--tenant", "stadt-lohne", "--period", "26-10")
     assert r.returncode == 1
     assert "YYYY-MM" in r.stderr
+    # far beyond any billing period: a clear message, no traceback
+    for args in (("close", "--period", "9999-12"), ("export", "--tenant", "stadt-lohne", "--period", "9999-12")):
+        r = cli(db, "meter", *args)
+        assert r.returncode == 1, r.stderr
+        assert "out of range" in r.stderr and "2199-12" in r.stderr
+        assert "Traceback" not in r.stderr
 
 
 def test_export_to_stdout(tmp_path: Path) -> None:

@@ -204,24 +204,39 @@ def test_pruned_points_still_place_a_late_gap_fill_exactly() -> None:
     assert rows(conn) == rows(in_order)
 
 
-def test_device_reading_older_than_the_pruned_history_is_not_metered(
-    db: tuple[sqlite3.Connection, Any], caplog: pytest.LogCaptureFixture
-) -> None:
+def _printer(conn: sqlite3.Connection, readings: list[tuple[float, int]], now: float) -> None:
     from collector.metering.points import DevicePoint
 
+    booker = ledger.Booker(conn, now)
+    for ts, pages in readings:
+        booker.book_device_reading("t1", "prn-1", DevicePoint(ts, ts - T0 + 100.0, pages, None, None), True)
+    booker.flush()
+
+
+def test_late_device_reading_is_metered_after_points_were_pruned(
+    db: tuple[sqlite3.Connection, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reading from last month that arrives after pruning still lands between
+    its true neighbours: same ledger as if it had come in time."""
     conn, _ = db
+    # hourly readings over six weeks (2026-10-26 .. 2026-12-07), one of them late
+    hours = range(0, 24 * 42)
+    readings = [(T0 + 3600 * h, 100 * h + (h * h) % 7) for h in hours]
+    late = readings[24 * 10 + 5]  # 2026-11-05, the previous month when it arrives
+    now = T0 + 3600 * 24 * 42
+    in_order, _principal = fresh()
+    in_order.execute("BEGIN")
+    _printer(in_order, readings, now)
+    in_order.execute("COMMIT")
     conn.execute("BEGIN")
-    booker = ledger.Booker(conn, T0 + 10**6)
-    for h in range(5):
-        booker.book_device_reading(
-            "t1", "prn-1", DevicePoint(T0 + 3600 * h, 100.0 + 3600 * h, 100 * h, None, None), True
-        )
-    booker.flush()
-    assert rows(conn)  # the pages were booked
-    ledger.prune_points(conn, before=T0 + 3600 * 3)
-    before = rows(conn)
-    booker.book_device_reading("t1", "prn-1", DevicePoint(T0 + 1800, 1900.0, 50, None, None), True)
-    booker.flush()
+    _printer(conn, [r for r in readings if r != late], now)
+    ledger.prune_points(conn, before=now - 2 * 86400)  # metering.points_days = 2
+    kept = conn.execute("SELECT min(ts) FROM meter_points WHERE stream = 'd:t1/prn-1'").fetchone()[0]
+    start = Period(2026, 11).start_ts
+    assert start <= kept < start + 3600  # kept from the start of the previous month
+    _printer(conn, [late], now)
     conn.execute("COMMIT")
-    assert rows(conn) == before
-    assert "older than its pruned metering history" in caplog.text
+    assert rows(conn) == rows(in_order)
+    assert "not metered" not in caplog.text
+    polls = conn.execute("SELECT sum(polls), sum(ok) FROM device_coverage").fetchone()
+    assert polls == (len(readings), len(readings))
