@@ -25,7 +25,7 @@ from agent import __version__, identity, wire
 from agent.config import AgentConfig, ConfigError, load_config, validate_collector_url
 from agent.runner import Runner, run_until_signalled
 from agent.sender import AuthError, RejectedError, Sender, TransportError, enroll
-from agent.spool import Spool, SpoolError, encode_report
+from agent.spool import DeadLetter, Spool, SpoolError, encode_report
 
 __all__ = [
     "EXIT_CONFIG",
@@ -46,6 +46,9 @@ EXIT_CONFIG = 2  # configuration or usage (also argparse's own code), not enroll
 EXIT_REJECTED = 3  # the collector refused: 401/403 or another 4xx
 EXIT_TRANSPORT = 4  # the collector could not be reached
 EXIT_STATE = 5  # the state directory or the spool cannot be used
+
+# Dead letters `status` lists (newest first); `deadletter list` shows them all.
+STATUS_DEAD_LETTERS = 5
 
 EXIT_CODES_HELP = """\
 exit codes:
@@ -75,7 +78,9 @@ examples:
   leitstand-agent run
       sample every 15 s and send every 60 s until SIGTERM
   leitstand-agent --config /etc/leitstand/agent.toml status --json
-      spool depth, last seq, dropped reports and the last send result
+      spool depth, last seq, dropped reports, dead letters and the last send result
+  leitstand-agent deadletter list
+      reports the collector could not take, with its status and error
 """
 
 
@@ -259,20 +264,39 @@ def _status(config: AgentConfig) -> dict[str, Any]:
         "pending_bytes": 0,
         "last_seq": 0,
         "dropped_total": 0,
+        "dead_letters": 0,
+        "dead_lettered_total": 0,
+        "dead_letters_newest": [],
+        "refused_devices": [],
+        "unknown_fields": [],
         "last_send": None,
     }
     # Opening a missing spool would create it, possibly owned by the wrong user.
     if config.spool_path.exists():
         with Spool(config.spool_path, config.spool_max_bytes) as spool:
             last = spool.last_send()
+            notes = spool.ack_notes()
             status.update(
                 pending_reports=spool.pending_count(),
                 pending_bytes=spool.pending_bytes(),
                 last_seq=spool.last_seq(),
                 dropped_total=spool.dropped_total(),
+                dead_letters=spool.dead_letter_count(),
+                dead_lettered_total=spool.dead_lettered_total(),
+                dead_letters_newest=[_dead_letter_row(d) for d in spool.dead_letters(STATUS_DEAD_LETTERS)],
+                refused_devices=notes.refused if notes else [],
+                unknown_fields=notes.unknown_fields if notes else [],
                 last_send=msgspec.to_builtins(last) if last else None,
             )
     return status
+
+
+def _dead_letter_row(dead: DeadLetter) -> dict[str, Any]:
+    return {"seq": dead.seq, "at": dead.at, "status": dead.status, "error": dead.error_line}
+
+
+def _utc(at: float) -> str:
+    return datetime.datetime.fromtimestamp(at, tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _cmd_status(args: argparse.Namespace, config: AgentConfig) -> int:
@@ -281,11 +305,7 @@ def _cmd_status(args: argparse.Namespace, config: AgentConfig) -> int:
         sys.stdout.write(msgspec.json.format(msgspec.json.encode(status), indent=2).decode() + "\n")
         return EXIT_OK
     last = status["last_send"]
-    if last is None:
-        last_text = "never"
-    else:
-        when = datetime.datetime.fromtimestamp(last["at"], tz=datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        last_text = f"{when} {'ok' if last['ok'] else 'FAILED'}: {last['detail']}"
+    last_text = "never" if last is None else f"{_utc(last['at'])} {'ok' if last['ok'] else 'FAILED'}: {last['detail']}"
     rows = [
         ("agent id", status["agent_id"]),
         ("collector", status["collector_url"] or "not set"),
@@ -297,10 +317,88 @@ def _cmd_status(args: argparse.Namespace, config: AgentConfig) -> int:
         ),
         ("last seq", str(status["last_seq"])),
         ("dropped", f"{status['dropped_total']} report(s) dropped because the spool was full"),
+        ("dead", _dead_letter_summary(status)),
         ("last send", last_text),
     ]
     for label, value in rows:
         print(f"{label + ':':<11}{value}")
+    for row in status["dead_letters_newest"]:
+        print(f"{'':<11}{_dead_letter_line(row)}")
+    for label, key in (("refused", "refused_devices"), ("ignored", "unknown_fields")):
+        for i, line in enumerate(status[key]):
+            print(f"{(label + ':') if i == 0 else '':<11}{line}")
+    return EXIT_OK
+
+
+def _dead_letter_summary(status: dict[str, Any]) -> str:
+    count = status["dead_letters"]
+    if not count:
+        return "0 report(s) the collector could not take"
+    return f"{count} report(s) the collector could not take (leitstand-agent deadletter list); newest:"
+
+
+def _dead_letter_line(row: dict[str, Any]) -> str:
+    return f"seq {row['seq']}  {_utc(row['at'])}  HTTP {row['status']}  {row['error']}"
+
+
+def _open_existing_spool(config: AgentConfig) -> Spool:
+    # Opening a missing spool would create it, possibly owned by the wrong user.
+    if not config.spool_path.exists():
+        raise _UsageError(f"no spool at {config.spool_path}: the agent has not run with this state directory")
+    return Spool(config.spool_path, config.spool_max_bytes)
+
+
+def _cmd_deadletter_list(args: argparse.Namespace, config: AgentConfig) -> int:
+    with _open_existing_spool(config) as spool:
+        letters = spool.dead_letters(args.limit, bodies=args.json)
+        count = spool.dead_letter_count()
+    if args.json:
+        # One JSON object per line (the report as sent), so `jq` and `grep` work on it.
+        for dead in letters:
+            entry = {
+                "seq": dead.seq,
+                "at": dead.at,
+                "status": dead.status,
+                "error": dead.error,
+                "report": msgspec.Raw(dead.body),
+            }
+            sys.stdout.write(msgspec.json.encode(entry).decode() + "\n")
+        return EXIT_OK
+    print(f"{count} dead letter(s) in {config.spool_path}" + (f", newest {len(letters)}:" if letters else ""))
+    for dead in letters:
+        print(_dead_letter_line(_dead_letter_row(dead)))
+    return EXIT_OK
+
+
+def _selected_seqs(args: argparse.Namespace, action: str) -> list[int] | None:
+    if args.all and args.seq:
+        raise _UsageError(f"deadletter {action}: give seqs or --all, not both")
+    if not args.all and not args.seq:
+        raise _UsageError(f"deadletter {action}: name the seq(s) to {action}, or pass --all")
+    return None if args.all else list(args.seq)
+
+
+def _cmd_deadletter_retry(args: argparse.Namespace, config: AgentConfig) -> int:
+    seqs = _selected_seqs(args, "retry")
+    with _open_existing_spool(config) as spool:
+        moved = spool.retry_dead_letters(seqs)
+    missing = sorted(set(seqs or ()) - set(moved))
+    print(f"{len(moved)} dead letter(s) back in the outbox; the running agent sends them with its next flush")
+    if missing:
+        print(f"not dead letters (nothing done): {', '.join(map(str, missing))}")
+    return EXIT_OK
+
+
+def _cmd_deadletter_purge(args: argparse.Namespace, config: AgentConfig) -> int:
+    seqs = _selected_seqs(args, "purge")
+    with _open_existing_spool(config) as spool:
+        purged = spool.purge_dead_letters(seqs)
+    for seq in purged:
+        log.warning("dead letter seq %s deleted for good (leitstand-agent deadletter purge)", seq)
+    print(f"{len(purged)} dead letter(s) deleted for good")
+    missing = sorted(set(seqs or ()) - set(purged))
+    if missing:
+        print(f"not dead letters (nothing done): {', '.join(map(str, missing))}")
     return EXIT_OK
 
 
@@ -375,10 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
     status_parser = add(
         "status",
         _cmd_status,
-        "Show spool depth, last seq, dropped reports and the last send result.",
+        "Show spool depth, last seq, dropped reports, dead letters and the last send result.",
         "examples:\n  leitstand-agent status\n  leitstand-agent status --json",
     )
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_deadletter_parser(commands)
     snmp_parser = commands.add_parser("snmp", help="SNMP device tools", description="SNMP device tools")
     snmp_commands = snmp_parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     probe_parser = snmp_commands.add_parser(
@@ -398,6 +497,59 @@ def build_parser() -> argparse.ArgumentParser:
 
     probe.add_arguments(probe_parser)
     return parser
+
+
+def _add_deadletter_parser(commands: Any) -> None:
+    dead_parser = commands.add_parser(
+        "deadletter",
+        help="Reports the collector could not take: list, retry or purge them.",
+        description=(
+            "A report the collector refused on its own (400/413/422, or a 500 that repeated) is moved\n"
+            "to the spool's dead-letter table so the reports after it can flow. Nothing leaves it\n"
+            "unless you retry or purge it."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dead_commands = dead_parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    actions = (
+        (
+            "list",
+            _cmd_deadletter_list,
+            "List dead letters, newest first (--json: one object per line with the report).",
+            "examples:\n  leitstand-agent deadletter list\n"
+            "  leitstand-agent deadletter list --json > /root/leitstand-dead-letters.jsonl",
+        ),
+        (
+            "retry",
+            _cmd_deadletter_retry,
+            "Put dead letters back into the outbox (after the collector was fixed).",
+            "The running agent sends them with its next flush, under their old seq; the\n"
+            "collector stores each once.\n\n"
+            "examples:\n  leitstand-agent deadletter retry 4711\n  leitstand-agent deadletter retry --all",
+        ),
+        (
+            "purge",
+            _cmd_deadletter_purge,
+            "Delete dead letters for good (export them with `list --json` first).",
+            "examples:\n  leitstand-agent deadletter purge 4711 4712\n  leitstand-agent deadletter purge --all",
+        ),
+    )
+    for name, func, summary, epilog in actions:
+        sub = dead_commands.add_parser(
+            name,
+            help=summary,
+            description=summary,
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
+        sub.set_defaults(func=func)
+        if name == "list":
+            sub.add_argument("--json", action="store_true", help="JSON lines, each with the report as sent")
+            sub.add_argument("--limit", type=int, metavar="N", help="only the newest N")
+        else:
+            sub.add_argument("seq", type=int, nargs="*", help="seq(s) of the dead letter(s)")
+            sub.add_argument("--all", action="store_true", help=f"{name} every dead letter")
 
 
 def _cmd_snmp_probe(args: argparse.Namespace, config: AgentConfig) -> int:

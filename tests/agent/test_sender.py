@@ -87,6 +87,9 @@ class CollectorStub:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like a real server
             timeout = 5  # an idle kept-alive client cannot pin the server thread at teardown
+            # Buffered: the answer leaves in one write (flushed after each request), not
+            # headers then body, which Nagle and delayed ACKs would hold up for 40 ms.
+            wbufsize = 64 * 1024
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
