@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
@@ -23,6 +24,7 @@ from .commands import LeitstandCommands
 from .i18n import t
 from .messages import OpenHost, OpenRunbook
 from .model import HostRow
+from .safe_text import clean
 from .screens.alerts import AlertsScreen
 from .screens.base import ViewScreen, translate_bindings
 from .screens.devices import DevicesScreen
@@ -88,7 +90,7 @@ class LeitstandApp(App[None]):
         self.connected = asyncio.Event()
         #: unexpected errors turned into toasts (tests assert there are none)
         self.unexpected: list[BaseException] = []
-        self.sub_title = source.base_url
+        self.sub_title = clean(source.base_url)
         translate_bindings(self)
 
     # -- navigation ----------------------------------------------------------------
@@ -122,6 +124,25 @@ class LeitstandApp(App[None]):
 
     def on_open_runbook(self, message: OpenRunbook) -> None:
         self.push_screen(RunbookScreen(message.name, message.url))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast shows its text literally: toasts carry hostnames, alert
+        objects and error texts from data (every screen's notify ends here)."""
+        super().notify(
+            clean(message, multiline=True),
+            title=clean(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # -- connection state --------------------------------------------------------------
 

@@ -6,8 +6,11 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 
-from .i18n import t
+from .i18n import t, tv
+from .safe_text import clean
 
 if TYPE_CHECKING:
     from .app import LeitstandApp
@@ -53,13 +56,27 @@ class LeitstandCommands(Provider):
         for row in self.lapp.host_rows:
             if needle not in row.search:
                 continue
-            text = t("cmd.host", name=row.hostname)
+            text = clean(t("cmd.host", name=row.hostname))
+            help_text = clean(t("cmd.host.help", tenant=row.tenant, site=row.site, state=tv("state", row.state)))
+            # the palette parses str prompts and help as markup; Content is shown as it is
             yield Hit(
                 max(matcher.match(text), 0.1),
-                matcher.highlight(text),
+                _highlight(matcher, text),
                 partial(self.lapp.open_host, row.id),
-                help=t("cmd.host.help", tenant=row.tenant, site=row.site, state=t(f"state.{row.state}")),
+                text=text,
+                help=Content(help_text),  # type: ignore[arg-type]
             )
             hits += 1
             if hits >= MAX_HOST_HITS:
                 return
+
+
+def _highlight(matcher: Matcher, candidate: str) -> Content:
+    """`Matcher.highlight` without its markup parsing: a hostname is literal text."""
+    content = Content(candidate)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, candidate)
+    if score:
+        for offset in offsets:
+            if not candidate[offset].isspace():
+                content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content

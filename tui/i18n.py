@@ -256,6 +256,7 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Runbook {name} is not available on the collector.{url}",
     ),
     "rb.url": ("\n\nExtern: {url}", "\n\nExternal: {url}"),
+    "rb.link": ("Link (nicht geöffnet): {url}", "Link (not opened): {url}"),
 }
 
 _lang = "en"

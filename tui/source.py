@@ -145,14 +145,23 @@ class CollectorSource:
         body = await self._json("GET", "/api/v1/devices", params=self._params(**filters))
         return list(body.get("devices", []))
 
-    async def device(self, device_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = await self._json("GET", f"/api/v1/devices/{_q(device_id)}")
+    async def device(self, device_id: str, tenant: str | None = None) -> dict[str, Any]:
+        """A device with its latest reading. Device ids are unique per tenant
+        only: `tenant` (from the list row) says whose."""
+        body: dict[str, Any] = await self._json(
+            "GET", f"/api/v1/devices/{_q(device_id)}", params=self._params(tenant=tenant)
+        )
         return body
 
     async def device_readings(
-        self, device_id: str, since: float | None = None, until: float | None = None, limit: int | None = None
+        self,
+        device_id: str,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = None,
+        tenant: str | None = None,
     ) -> list[dict[str, Any]]:
-        params = self._params(since=since, until=until, limit=limit)
+        params = self._params(since=since, until=until, limit=limit, tenant=tenant)
         body = await self._json("GET", f"/api/v1/devices/{_q(device_id)}/readings", params=params)
         return list(body.get("readings", []))
 

@@ -18,7 +18,7 @@ def test_every_key_used_exists_in_both_languages() -> None:
     prefixes: set[str] = set()
     for path in TUI.rglob("*.py"):
         source = path.read_text()
-        used |= set(re.findall(r"""\bt\(\s*"([a-z_.]+)"\s*[,)]""", source))
+        used |= set(re.findall(r"""\b(?:t|tr)\(\s*"([a-z_.]+)"\s*[,)]""", source))
         prefixes |= set(re.findall(r"""\bt\(\s*f"([a-z_]+)\.\{""", source))
         prefixes |= set(re.findall(r"""\btv\(\s*"([a-z_]+)""", source))
         used |= set(re.findall(r"""Binding\([^)]*?"(bind\.[a-z_]+|dlg\.[a-z_]+)"\)""", source))

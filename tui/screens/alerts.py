@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -16,6 +15,7 @@ from textual.widgets import DataTable, Static
 from ..i18n import t, tv
 from ..messages import OpenRunbook
 from ..model import fmt_age, fmt_time, parse_iso, silence_matchers, sort_alerts
+from ..safe_text import text, tr
 from ..source import NotAvailable
 from .base import ViewScreen
 from .dialogs import AckDialog, ConfirmDialog, SilenceDialog, SilenceRequest
@@ -53,7 +53,7 @@ class AlertsScreen(ViewScreen):
         self.alerts: dict[str, dict[str, Any]] = {}
 
     def body(self) -> ComposeResult:
-        yield Static("", id="alerts-status")
+        yield Static("", id="alerts-status", markup=False)
         table: DataTable[Any] = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         for key in (
             "al.col.severity",
@@ -66,7 +66,7 @@ class AlertsScreen(ViewScreen):
         ):
             table.add_column(t(key), key=key)
         yield table
-        yield Static("", id="alert-detail")
+        yield Static("", id="alert-detail", markup=False)
 
     async def load(self) -> None:
         try:
@@ -89,13 +89,13 @@ class AlertsScreen(ViewScreen):
             flags = ("Q" if t("al.col.flags").startswith("Q") else "A") if a.get("acknowledged") else "·"
             flags += "S" if a.get("silenced") else "·"
             table.add_row(
-                Text(tv("sev", severity), style=_SEVERITY_STYLE.get(severity, "")),
-                tv("state", a.get("state")),
+                text(tv("sev", severity), style=_SEVERITY_STYLE.get(severity, "")),
+                text(tv("state", a.get("state"))),
                 flags,
                 fmt_age(parse_iso(a.get("started_at")), now),
-                a.get("rule", ""),
-                a.get("object", ""),
-                a.get("tenant", ""),
+                text(a.get("rule", "")),
+                text(a.get("object", "")),
+                text(a.get("tenant", "")),
                 key=str(a["id"]),
             )
         if current is not None and current in self.alerts:
@@ -137,8 +137,9 @@ class AlertsScreen(ViewScreen):
             else ""
         )
         detail.update(
-            t(
+            tr(
                 "al.detail",
+                multiline=True,
                 summary=a.get("summary") or a.get("rule"),
                 description=a.get("description") or "",
                 runbook=a.get("runbook") or "–",

@@ -3,6 +3,7 @@ charge), switches (interfaces, uplinks)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from ..i18n import t, tv
 from ..model import device_summary, fmt_pct, month_start
+from ..safe_text import text
 from .base import ViewScreen
 from .overview import load_devices
 
@@ -25,6 +27,11 @@ def _bar(percent: float | None, width: int = 10) -> str:
         return "?" * width
     filled = round(width * max(0.0, min(100.0, percent)) / 100)
     return "█" * filled + "░" * (width - filled)
+
+
+def _row_key(device: Mapping[str, Any]) -> str:
+    """Device ids are unique per tenant only: the row is (tenant, id)."""
+    return json.dumps([str(device.get("tenant") or ""), str(device["id"])])
 
 
 class DevicesScreen(ViewScreen):
@@ -41,24 +48,24 @@ class DevicesScreen(ViewScreen):
             table.add_column(t(key), key=key)
         yield table
         with VerticalScroll(id="device-detail"):
-            yield Static("", id="device-text")
+            yield Static("", id="device-text", markup=False)
 
     async def load(self) -> None:
         loaded = await load_devices(self.source)
-        self.devices = {d["id"]: (d, reading, problems) for d, reading, problems in loaded}
+        self.devices = {_row_key(d): (d, reading, problems) for d, reading, problems in loaded}
         table = self.query_one(DataTable)
         current = table.cursor_row
         table.clear()
         for device, reading, problems in loaded:
             style = "bold red" if device.get("state") != "up" else ("yellow" if problems else "")
             table.add_row(
-                Text(device.get("name") or device["id"], style=style),
-                tv("kind", device.get("kind")),
-                tv("state", device.get("state")),
+                text(device.get("name") or device["id"], style=style),
+                text(tv("kind", device.get("kind"))),
+                text(tv("state", device.get("state"))),
                 Text(", ".join(t(p) for p in problems), style=style),
-                device_summary(device, reading),
-                device.get("tenant", ""),
-                key=device["id"],
+                text(device_summary(device, reading)),
+                text(device.get("tenant", "")),
+                key=_row_key(device),
             )
         if not loaded:
             self.query_one("#device-text", Static).update(t("dev.none"))
@@ -75,45 +82,50 @@ class DevicesScreen(ViewScreen):
 
     @on(DataTable.RowHighlighted, "#devices-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        device_id = str(event.row_key.value) if event.row_key.value is not None else None
-        self._show(device_id)
-        device = self.devices.get(device_id or "")
-        if device and device[0].get("kind") == "printer" and device_id not in self.month_pages:
-            self._load_month_pages(device_id or "")
+        key = str(event.row_key.value) if event.row_key.value is not None else None
+        self._show(key)
+        device = self.devices.get(key or "")
+        if device and device[0].get("kind") == "printer" and key not in self.month_pages:
+            self._load_month_pages(key or "")
 
     @work(exclusive=True, group="month-pages")
-    async def _load_month_pages(self, device_id: str) -> None:
+    async def _load_month_pages(self, key: str) -> None:
         """Pages this month: latest counter minus the first reading of the month."""
+        device = self.devices.get(key)
+        if device is None:
+            return
         try:
             now = self.lapp.clock()
-            first = await self.source.device_readings(device_id, since=month_start(now), until=now, limit=1)
+            first = await self.source.device_readings(
+                str(device[0]["id"]), since=month_start(now), until=now, limit=1, tenant=device[0].get("tenant")
+            )
         except Exception as exc:
             self.lapp.report(exc)
             return
-        device = self.devices.get(device_id)
-        latest = ((device[1] or {}).get("printer") or {}).get("pages_total") if device else None
+        latest = ((device[1] or {}).get("printer") or {}).get("pages_total")
         start = (first[0].get("printer") or {}).get("pages_total") if first else None
-        self.month_pages[device_id] = latest - start if latest is not None and start is not None else None
-        if self._current_id() == device_id:
-            self._show(device_id)
+        self.month_pages[key] = latest - start if latest is not None and start is not None else None
+        if self._current_id() == key:
+            self._show(key)
 
-    def _show(self, device_id: str | None) -> None:
-        text = self.query_one("#device-text", Static)
-        if device_id is None or device_id not in self.devices:
-            text.update("")
+    def _show(self, key: str | None) -> None:
+        pane = self.query_one("#device-text", Static)
+        if key is None or key not in self.devices:
+            pane.update("")
             return
-        device, reading, _ = self.devices[device_id]
-        text.update(self._detail(device, reading or {}, device_id))
+        device, reading, _ = self.devices[key]
+        pane.update(self._detail(device, reading or {}, key))
 
-    def _detail(self, device: Mapping[str, Any], reading: Mapping[str, Any], device_id: str) -> Text:
+    def _detail(self, device: Mapping[str, Any], reading: Mapping[str, Any], key: str) -> Text:
         out = Text()
         sys = reading.get("sys") or {}
-        out.append(f"{device_id} · {device.get('address', '')} · {sys.get('descr') or device.get('descr') or ''}\n")
+        descr = sys.get("descr") or device.get("descr") or ""
+        out.append(f"{device['id']} · {device.get('address', '')} · {descr}\n")
         if device.get("error"):
             out.append(t("dev.error", error=device["error"]) + "\n", style="red")
         printer = reading.get("printer")
         if printer:
-            pages = self.month_pages.get(device_id)
+            pages = self.month_pages.get(key)
             out.append(t("dev.month_pages", pages="…" if pages is None else pages) + "\n")
             out.append(t("dev.supplies") + "\n", style="bold")
             for s in printer.get("supplies") or []:
@@ -139,4 +151,5 @@ class DevicesScreen(ViewScreen):
                     f"{i.get('oper_status') or '?':<6} {speed:>12}{flag}\n",
                     style="" if up else ("bold red" if i.get("uplink") else "dim"),
                 )
-        return out
+        # assembled from data: clean it as a whole (styles stay in place)
+        return text(out, multiline=True)

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from ..i18n import t
 from ..model import parse_duration
+from ..safe_text import clean, text, tr
 from .base import Dialog
 
 __all__ = ["AckDialog", "ConfirmDialog", "SilenceDialog", "SilenceRequest"]
@@ -59,10 +60,12 @@ class AckDialog(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(
-                t("al.ack.title", rule=self.alert.get("rule"), object=self.alert.get("object")), classes="title"
+                tr("al.ack.title", rule=self.alert.get("rule"), object=self.alert.get("object")),
+                classes="title",
+                markup=False,
             )
             yield Input(placeholder=t("al.ack.comment"), id="comment")
-            yield Static("", id="form-error", classes="error")
+            yield Static("", id="form-error", classes="error", markup=False)
             yield from self.buttons()
 
     @on(Input.Submitted)
@@ -84,15 +87,17 @@ class SilenceDialog(_Form):
         self.matchers = matchers
 
     def compose(self) -> ComposeResult:
-        shown = ", ".join(f"{m['name']}={m['value']}" for m in self.matchers)
+        shown = ", ".join(f"{clean(m['name'])}={clean(m['value'])}" for m in self.matchers)
         with Vertical(classes="dialog"):
             yield Label(
-                t("al.silence.title", rule=self.alert.get("rule"), object=self.alert.get("object")), classes="title"
+                tr("al.silence.title", rule=self.alert.get("rule"), object=self.alert.get("object")),
+                classes="title",
+                markup=False,
             )
-            yield Static(t("al.silence.matchers", matchers=shown), classes="matchers")
+            yield Static(tr("al.silence.matchers", matchers=shown), classes="matchers", markup=False)
             yield Input(value="2h", placeholder=t("al.silence.duration"), id="duration")
             yield Input(placeholder=t("al.ack.comment"), id="comment")
-            yield Static("", id="form-error", classes="error")
+            yield Static("", id="form-error", classes="error", markup=False)
             yield from self.buttons()
 
     @on(Input.Submitted)
@@ -102,7 +107,7 @@ class SilenceDialog(_Form):
         seconds = parse_duration(raw)
         error = self.query_one("#form-error", Static)
         if seconds is None:
-            error.update(t("al.silence.bad_duration", value=raw))
+            error.update(tr("al.silence.bad_duration", value=raw))
             return
         comment = self.query_one("#comment", Input).value.strip()
         if not comment:
@@ -122,7 +127,7 @@ class ConfirmDialog(_Form):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.message, classes="title")
+            yield Label(text(self.message), classes="title", markup=False)
             yield from self.buttons()
 
     @on(Button.Pressed, "#confirm")

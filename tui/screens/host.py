@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Sparkline, Static
 
 from ..i18n import t, tv
 from ..model import alerts_for_host, downsample, fmt_age, fmt_bytes, fmt_time, sort_alerts
+from ..safe_text import clean, text, tr
 from ..source import optional
 from .base import ViewScreen
 
@@ -45,8 +46,8 @@ class HostScreen(ViewScreen):
 
     def body(self) -> ComposeResult:
         with VerticalScroll(id="host-body"):
-            yield Static(t("loading"), id="host-info")
-            yield Static("", id="host-gaps")
+            yield Static(t("loading"), id="host-info", markup=False)
+            yield Static("", id="host-gaps", markup=False)
             for key in ("cpu", "mem", "load"):
                 yield Static("", id=f"spark-label-{key}", classes="spark-label")
                 yield Sparkline([], id=f"spark-{key}")
@@ -63,7 +64,7 @@ class HostScreen(ViewScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.sub_title = t("view.host", name=self.agent_id)
+        self.sub_title = clean(t("view.host", name=self.agent_id))
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -85,9 +86,9 @@ class HostScreen(ViewScreen):
         alerts: Sequence[Mapping[str, Any]] | None,
         now: float,
     ) -> None:
-        self.sub_title = t("view.host", name=d.get("hostname", self.agent_id))
+        self.sub_title = clean(t("view.host", name=d.get("hostname", self.agent_id)))
         self.query_one("#host-info", Static).update(
-            t(
+            tr(
                 "host.info",
                 hostname=d.get("hostname"),
                 id=d.get("id"),
@@ -102,7 +103,7 @@ class HostScreen(ViewScreen):
         )
         gaps = d.get("gaps") or []
         self.query_one("#host-gaps", Static).update(
-            t("host.gaps", gaps=", ".join(f"{g['from_seq']}–{g['to_seq']}" for g in gaps)) if gaps else ""
+            tr("host.gaps", gaps=", ".join(f"{g['from_seq']}–{g['to_seq']}" for g in gaps)) if gaps else ""
         )
         width = max(self.size.width - 4, 10)
         for key, values in _series(samples).items():
@@ -165,7 +166,8 @@ class HostScreen(ViewScreen):
     def _fill(self, key: str, rows: Sequence[Sequence[Any]]) -> None:
         table = self.query_one(f"#host-{key}", DataTable)
         table.clear()
-        table.add_rows(rows)
+        # every cell is data (mounts, NIC names, textfile labels, alert texts)
+        table.add_rows([[text(cell) for cell in row] for row in rows])
         table.styles.height = len(rows) + 1 if rows else 1
 
 

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 
 from ..i18n import t, tv
 from ..model import decimal, usage_coverage
+from ..safe_text import text, tr
 from ..source import SourceError, gather_limited
 from .base import ViewScreen
 
@@ -38,7 +39,7 @@ class MeteringScreen(ViewScreen):
         for key in ("met.col.tenant", "met.col.period", "met.col.status", "met.col.total", "met.col.coverage"):
             tenants.add_column(t(key), key=key)
         yield tenants
-        yield Static("", id="usage-title", classes="section")
+        yield Static("", id="usage-title", classes="section", markup=False)
         meters: DataTable[Any] = DataTable(id="meters-table", cursor_type="row", show_cursor=False)
         for key in (
             "met.col.meter",
@@ -50,7 +51,7 @@ class MeteringScreen(ViewScreen):
         ):
             meters.add_column(t(key), key=key)
         yield meters
-        yield Static("", id="closed-periods")
+        yield Static("", id="closed-periods", markup=False)
 
     async def load(self) -> None:
         hosts, periods = await asyncio.gather(self.source.hosts(), self.source.periods())
@@ -70,10 +71,10 @@ class MeteringScreen(ViewScreen):
         for tenant, usage in usages.items():
             coverage = usage_coverage(usage)
             table.add_row(
-                Text(tenant, style="bold"),
-                usage.get("period", ""),
-                tv("state", usage.get("status")),
-                f"{usage.get('total', '–')} {usage.get('currency', '')}".strip(),
+                text(tenant, style="bold"),
+                text(usage.get("period", "")),
+                text(tv("state", usage.get("status"))),
+                text(f"{usage.get('total', '–')} {usage.get('currency', '')}".strip()),
                 Text(_pct(coverage), style="yellow" if coverage is not None and coverage < Decimal("0.95") else ""),
                 key=tenant,
             )
@@ -93,7 +94,7 @@ class MeteringScreen(ViewScreen):
         if usage is None:
             return
         self.query_one("#usage-title", Static).update(
-            t("met.mtd", tenant=tenant, period=usage.get("period", ""), status=tv("state", usage.get("status")))
+            tr("met.mtd", tenant=tenant, period=usage.get("period", ""), status=tv("state", usage.get("status")))
         )
         lines: dict[str, Mapping[str, Any]] = {str(line.get("meter")): line for line in usage.get("lines") or []}
         meters = self.query_one("#meters-table", DataTable)
@@ -102,15 +103,15 @@ class MeteringScreen(ViewScreen):
             line = lines.get(str(m.get("meter")))
             coverage = decimal(m.get("coverage"))
             meters.add_row(
-                m.get("meter", "") + (f" ({m['dim']})" if m.get("dim") else ""),
-                Text(str(m.get("quantity", "")), justify="right"),
-                m.get("unit", ""),
+                text(f"{m.get('meter', '')}" + (f" ({m['dim']})" if m.get("dim") else "")),
+                text(m.get("quantity", ""), justify="right"),
+                text(m.get("unit", "")),
                 Text(_pct(coverage), style="yellow" if coverage is not None and coverage < Decimal("0.95") else ""),
-                line["unit_price"] if line and line.get("unit_price") else Text(t("met.no_tariff"), style="dim"),
-                Text(str(line["amount"]), justify="right") if line and line.get("amount") else "",
+                text(line["unit_price"]) if line and line.get("unit_price") else Text(t("met.no_tariff"), style="dim"),
+                text(line["amount"], justify="right") if line and line.get("amount") else "",
             )
         closed = sorted(
             (str(p.get("period")) for p in self.periods if p.get("tenant") == tenant and p.get("status") == "closed"),
             reverse=True,
         )
-        self.query_one("#closed-periods", Static).update(t("met.closed", periods=", ".join(closed) or "–"))
+        self.query_one("#closed-periods", Static).update(tr("met.closed", periods=", ".join(closed) or "–"))

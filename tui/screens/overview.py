@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Static
 
 from ..i18n import t
 from ..model import SEVERITIES, OverviewRow, device_problems, host_rows, overview, usage_coverage
+from ..safe_text import text
 from ..source import CollectorSource, SourceError, gather_limited, optional
 from .base import ViewScreen
 
@@ -23,7 +24,7 @@ __all__ = ["OverviewScreen", "load_devices"]
 async def load_devices(source: CollectorSource) -> list[tuple[dict[str, Any], dict[str, Any] | None, list[str]]]:
     """Devices with their latest reading and problems (details fetched concurrently)."""
     devices = await source.devices()
-    details = await gather_limited([source.device(d["id"]) for d in devices])
+    details = await gather_limited([source.device(d["id"], tenant=d.get("tenant")) for d in devices])
     out = []
     for device, detail in zip(devices, details, strict=True):
         if isinstance(detail, BaseException):
@@ -40,8 +41,8 @@ class OverviewScreen(ViewScreen):
     view = "overview"
 
     def body(self) -> ComposeResult:
-        yield Static(t("loading"), id="summary")
-        yield Static("", id="unavailable")
+        yield Static(t("loading"), id="summary", markup=False)
+        yield Static("", id="unavailable", markup=False)
         yield DataTable(id="overview-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
@@ -91,7 +92,7 @@ class OverviewScreen(ViewScreen):
         not_ready = str(sum(1 for a in readiness if a.get("status") == "not_ready")) if readiness is not None else "–"
         bad = str(sum(1 for _, p in devices if p)) if devices is not None else "–"
         summary = t("ov.summary", up=up, total=len(hosts), bad=bad, alerts=alerts_text, nr=not_ready)
-        self.query_one("#summary", Static).update(summary if hosts or devices else t("ov.empty"))
+        self.query_one("#summary", Static).update(text(summary if hosts or devices else t("ov.empty")))
         missing = [
             t("err.notavailable", what=t(f"view.{name}"))
             for name, value in (("devices", devices), ("alerts", alerts), ("readiness", readiness))
@@ -109,12 +110,12 @@ class OverviewScreen(ViewScreen):
     @staticmethod
     def _cells(row: OverviewRow) -> list[Text | str]:
         if row.site is not None:
-            return [Text(f"  └ {row.site}", style="dim"), str(row.up), _down(row.down), "", "", "", ""]
+            return [text(f"  └ {row.site}", style="dim"), str(row.up), _down(row.down), "", "", "", ""]
         alerts = "/".join(str(row.alerts.get(s, 0)) for s in SEVERITIES)
         alert_style = "bold red" if row.alerts.get("critical") else ("yellow" if row.alerts.get("warning") else "")
         coverage = "–" if row.coverage is None else f"{row.coverage * 100:.1f}%"
         return [
-            Text(row.tenant, style="bold"),
+            text(row.tenant, style="bold"),
             str(row.up),
             _down(row.down),
             _count(row.devices_bad, "yellow"),

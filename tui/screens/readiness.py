@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -14,6 +13,7 @@ from textual.widgets import DataTable, Static
 from ..i18n import t, tv
 from ..messages import OpenRunbook
 from ..model import fmt_duration
+from ..safe_text import text, tr
 from ..source import NotAvailable
 from .base import ViewScreen
 
@@ -33,12 +33,12 @@ class ReadinessScreen(ViewScreen):
         self.detail: dict[str, Any] = {}
 
     def body(self) -> ComposeResult:
-        yield Static("", id="readiness-note")
+        yield Static("", id="readiness-note", markup=False)
         apps: DataTable[Any] = DataTable(id="apps-table", cursor_type="row")
         for key in ("rd.col.app", "col.tenant", "rd.col.criticality", "col.state", "rd.col.score", "rd.col.failed"):
             apps.add_column(t(key), key=key)
         yield apps
-        yield Static("", id="app-detail", classes="section")
+        yield Static("", id="app-detail", classes="section", markup=False)
         checks: DataTable[Any] = DataTable(id="checks-table", cursor_type="row")
         for key in ("rd.col.check", "rd.col.verdict", "rd.col.evidence", "rd.col.runbook"):
             checks.add_column(t(key), key=key)
@@ -58,12 +58,12 @@ class ReadinessScreen(ViewScreen):
         for app in sorted(self.apps, key=lambda a: (order.get(str(a.get("status")), 3), str(a.get("name")))):
             status = str(app.get("status"))
             table.add_row(
-                Text(str(app.get("name")), style="bold"),
-                app.get("tenant", ""),
-                app.get("criticality", ""),
-                Text(tv("state", status), style=_STATUS_STYLE.get(status, "")),
-                str(app.get("score", "")),
-                ", ".join(app.get("failed") or []),
+                text(app.get("name"), style="bold"),
+                text(app.get("tenant", "")),
+                text(app.get("criticality", "")),
+                text(tv("state", status), style=_STATUS_STYLE.get(status, "")),
+                text(app.get("score", "")),
+                text(", ".join(str(f) for f in app.get("failed") or [])),
                 key=str(app.get("name")),
             )
         if table.row_count:
@@ -88,15 +88,13 @@ class ReadinessScreen(ViewScreen):
         targets = detail.get("targets") or {}
         status = str(detail.get("status"))
         self.query_one("#app-detail", Static).update(
-            Text(
-                t(
-                    "rd.detail",
-                    name=name,
-                    status=tv("state", status),
-                    rpo=fmt_duration(targets.get("rpo_s")),
-                    rto=fmt_duration(targets.get("rto_s")),
-                ),
+            tr(
+                "rd.detail",
                 style=_STATUS_STYLE.get(status, ""),
+                name=name,
+                status=tv("state", status),
+                rpo=fmt_duration(targets.get("rpo_s")),
+                rto=fmt_duration(targets.get("rto_s")),
             )
         )
         checks = self.query_one("#checks-table", DataTable)
@@ -108,10 +106,10 @@ class ReadinessScreen(ViewScreen):
                 [e for e in check.get("evidence") or [] if e.get("verdict") == verdict] or check.get("evidence") or []
             )
             checks.add_row(
-                check.get("title") or check.get("id"),
-                Text(tv("verdict", verdict), style=_VERDICT_STYLE.get(verdict, "")),
-                "; ".join(str(e.get("text")) for e in evidence[:2]),
-                check.get("runbook") or "",
+                text(check.get("title") or check.get("id")),
+                text(tv("verdict", verdict), style=_VERDICT_STYLE.get(verdict, "")),
+                text("; ".join(str(e.get("text")) for e in evidence[:2])),
+                text(check.get("runbook") or ""),
                 key=f"{i}:{check.get('runbook') or ''}",
             )
 

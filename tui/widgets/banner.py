@@ -6,6 +6,8 @@ from typing import Any
 
 from textual.widgets import Static
 
+from ..safe_text import text
+
 __all__ = ["ConnectionBanner"]
 
 
@@ -17,9 +19,12 @@ class ConnectionBanner(Static):
     ConnectionBanner.-lost { display: block; }
     """
 
+    def __init__(self) -> None:
+        super().__init__(markup=False)
+
     def on_mount(self) -> None:
         self.watch(self.app, "connection_error", self._changed)
 
     def _changed(self, error: Any) -> None:
         self.set_class(bool(error), "-lost")
-        self.update(str(error or ""))
+        self.update(text(error or ""))

@@ -25,6 +25,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..safe_text import clean
+
 __all__ = ["Column", "VirtualTable"]
 
 R = TypeVar("R")
@@ -204,7 +206,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
 
     def _line(self, texts: Sequence[str], layout: list[tuple[Column, int]]) -> str:
         parts = []
-        for (col, w), text in zip(layout, texts, strict=False):
+        for (col, w), raw in zip(layout, texts, strict=False):
+            # segments go to the terminal as they are: no control character may reach it
+            text = clean(raw)
             if cell_len(text) > w:
                 text = set_cell_size(text, w - 1) + "…" if w > 1 else set_cell_size(text, w)
             parts.append(text.rjust(w) if col.right else set_cell_size(text, w))
