@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from . import tokens
+from .accesslog import note_token
 from .db import Connection, transaction
 from .errors import AuthError, ConflictError, ForbiddenError, NotFoundError, ValidationError
 
@@ -257,6 +258,7 @@ def authenticate(conn: Connection, authorization: str | None) -> Principal:
     token_id = tokens.parse_token(token)
     row = None
     if token_id is not None:
+        note_token(token_id)  # for the access log: the id, never the token
         row = conn.execute(
             "SELECT hash, role, tenant, agent_id, revoked_at FROM tokens WHERE id = ?", (token_id,)
         ).fetchone()
@@ -265,4 +267,5 @@ def authenticate(conn: Connection, authorization: str | None) -> Principal:
     if row[4] is not None:
         raise AuthError("token revoked")
     assert token_id is not None
+    note_token(token_id, row[1])
     return Principal(token_id=token_id, role=row[1], tenant=row[2], agent_id=row[3])

@@ -16,6 +16,7 @@ from typing import TypeVar
 import msgspec
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -24,6 +25,7 @@ from agent.wire import Batch, WireError, decode_batch, decode_json
 
 from . import admin, db, devices, rollups, store, usage
 from . import enroll as enrollment
+from .accesslog import AccessLog
 from .alerting import api as alerting_api
 from .alerting import service as alerting_service
 from .api_types import EnrollRequest
@@ -194,6 +196,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[Middleware(AccessLog, routes=lambda: routes, enabled=config.server.access_log)],
         exception_handlers={
             CollectorError: _collector_error,
             HTTPException: _http_error,

@@ -174,3 +174,6 @@ def test_kept_alive_connection_with_timely_requests_outlives_the_header_timeout(
             answered += 1
             time.sleep(0.5)  # the client's pace between requests, not a wait for the server
         assert answered >= 6
+    # the real process writes its access log by default, one line per request
+    log = collector.log.read_text()
+    assert log.count("method=GET route=/healthz status=200") >= answered
