@@ -58,6 +58,7 @@ LabelValue = Annotated[str, msgspec.Meta(max_length=1024)]
 Role = Literal["server", "vm", "thin-client"]
 
 MAX_REPORTS_PER_BATCH = 1000
+MAX_SEQ = 2**53 - 1
 EARLIEST_TS = 1_000_000_000.0
 
 
@@ -106,6 +107,10 @@ class Nic(_Base):
     tx_bytes_total: NonNegInt = 0
     rx_errors_total: NonNegInt = 0
     tx_errors_total: NonNegInt = 0
+    #: link speed in bit/s; 0: unknown (virtual interfaces, no carrier)
+    speed_bps: NonNegInt = 0
+    #: the bond this interface is a member of (Linux); its traffic is counted on the bond
+    bond: ShortStr = ""
 
 
 class TextfileSample(_Base):
@@ -262,7 +267,10 @@ class SnmpReading(_Base):
 
 
 class Report(_Base):
-    seq: Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+    #: at most 2**53 - 1: metering keys a host's points by seq next to device
+    #: timestamps in one REAL column, where larger integers collide (2**62 and
+    #: 2**62 - 1 are the same double); one report a second lasts 285 million years
+    seq: Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
     #: Unix seconds; anything before 2001 is a broken clock, not data.
     ts: Annotated[float, msgspec.Meta(ge=EARLIEST_TS)]
     interval_s: Annotated[float, msgspec.Meta(gt=0, le=86400)]
