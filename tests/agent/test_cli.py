@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from agent import cli, identity, wire
-from agent.spool import SendRecord, Spool
+from agent.spool import AckNotes, SendRecord, Spool
 from tests.agent.test_sender import CollectorStub, Reply, Seen
 
 REPO = Path(__file__).resolve().parents[2]
@@ -273,6 +273,86 @@ def test_unusable_spool_exits_5(state_dir: Path, capsys: pytest.CaptureFixture[s
     (state_dir / "spool.sqlite").write_bytes(b"garbage" * 200)
     assert cli.main(["status"]) == cli.EXIT_STATE
     assert "spool" in capsys.readouterr().err
+
+
+# -- dead letters ----------------------------------------------------------------
+
+
+def _spool_with_dead_letters(state_dir: Path) -> None:
+    state_dir.mkdir()
+    with Spool(state_dir / "spool.sqlite") as spool:
+        for i in range(8):
+            spool.enqueue({"ts": 1_763_812_345.0 + i, "interval_s": 15.0})
+        for seq in range(1, 8):
+            spool.dead_letter(
+                seq, 500 if seq == 7 else 400, f"POST /api/v1/reports: HTTP 400 bad {seq}\nmore", at=1_763_812_400.0
+            )
+        spool.record_ack_notes(
+            AckNotes(at=1_763_812_400.0, refused=["device drucker-1: assigned to tenant b"], unknown_fields=["$.x.y"])
+        )
+
+
+def test_status_shows_dead_letters_and_what_the_collector_refused(
+    state_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _spool_with_dead_letters(state_dir)
+    assert cli.main(["status", "--json"]) == cli.EXIT_OK
+    status = json.loads(capsys.readouterr().out)
+    assert status["dead_letters"] == 7
+    assert status["dead_lettered_total"] == 7
+    assert [d["seq"] for d in status["dead_letters_newest"]] == [7, 6, 5, 4, 3]
+    assert status["dead_letters_newest"][0] == {
+        "seq": 7,
+        "at": 1_763_812_400.0,
+        "status": 500,
+        "error": "POST /api/v1/reports: HTTP 400 bad 7",  # the first line only
+    }
+    assert status["refused_devices"] == ["device drucker-1: assigned to tenant b"]
+    assert status["unknown_fields"] == ["$.x.y"]
+
+    assert cli.main(["status"]) == cli.EXIT_OK
+    text = capsys.readouterr().out
+    assert "dead:      7 report(s) the collector could not take" in text
+    assert "seq 7  2025-11-22 11:53:20 UTC  HTTP 500  POST /api/v1/reports: HTTP 400 bad 7" in text
+    assert "seq 2 " not in text  # only the newest five
+    assert "refused:   device drucker-1: assigned to tenant b" in text
+    assert "ignored:   $.x.y" in text
+
+
+def test_deadletter_list_retry_and_purge(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _spool_with_dead_letters(state_dir)
+    assert cli.main(["deadletter", "list"]) == cli.EXIT_OK
+    text = capsys.readouterr().out
+    assert "7 dead letter(s)" in text
+    assert "seq 1 " in text
+
+    assert cli.main(["deadletter", "list", "--json", "--limit", "2"]) == cli.EXIT_OK
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(e["seq"], e["status"]) for e in lines] == [(7, 500), (6, 400)]
+    assert lines[0]["report"]["seq"] == 7  # the report as it would be sent
+    assert lines[0]["error"].endswith("more")  # the whole error
+
+    assert cli.main(["deadletter", "purge"]) == cli.EXIT_CONFIG  # purge must be explicit
+    assert "--all" in capsys.readouterr().err
+    assert cli.main(["deadletter", "retry", "2", "3", "99"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "2 dead letter(s) back in the outbox" in out
+    assert "not dead letters (nothing done): 99" in out
+    assert cli.main(["deadletter", "purge", "1"]) == cli.EXIT_OK
+    assert "1 dead letter(s) deleted for good" in capsys.readouterr().out
+    with Spool(state_dir / "spool.sqlite") as spool:
+        assert [seq for seq, _ in spool.peek(10)] == [2, 3, 8]
+        assert [d.seq for d in spool.dead_letters()] == [7, 6, 5, 4]
+    assert cli.main(["deadletter", "purge", "--all"]) == cli.EXIT_OK
+    with Spool(state_dir / "spool.sqlite") as spool:
+        assert spool.dead_letter_count() == 0
+        assert spool.pending_count() == 3
+
+
+def test_deadletter_without_a_spool_creates_nothing(state_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["deadletter", "list"]) == cli.EXIT_CONFIG
+    assert "no spool" in capsys.readouterr().err
+    assert not state_dir.exists()
 
 
 # -- imports -------------------------------------------------------------------

@@ -13,7 +13,7 @@ import msgspec
 import pytest
 
 from agent import wire
-from agent.spool import SendRecord, Spool, SpoolError, encode_report
+from agent.spool import AckNotes, SendRecord, Spool, SpoolError, encode_report
 
 REPO = Path(__file__).resolve().parents[2]
 TS0 = 1763812345.0
@@ -225,3 +225,79 @@ def test_writer_killed_mid_loop_leaves_a_consistent_spool(path: Path) -> None:
     db.close()
     with Spool(path) as spool:
         assert spool.enqueue(fields()) == last_confirmed + 1
+
+
+# -- dead letters --------------------------------------------------------------
+
+
+def test_dead_letter_moves_the_report_out_of_the_outbox_in_one_step(path: Path) -> None:
+    with Spool(path) as spool:
+        for _ in range(5):
+            spool.enqueue(fields())
+        body_3 = dict(spool.peek(5))[3]
+        assert spool.dead_letter(3, 400, "HTTP 400 invalid report batch\nsecond line", at=TS0)
+        assert not spool.dead_letter(3, 400, "again", at=TS0)  # not pending any more: nothing happens
+        assert seqs(spool) == [1, 2, 4, 5]
+        assert spool.pending_count() == 4  # counted, not max - min + 1
+        assert spool.pending_bytes() == sum(len(b) for _, b in spool.peek(100))
+        (dead,) = spool.dead_letters(bodies=True)
+    assert (dead.seq, dead.at, dead.status, dead.body) == (3, TS0, 400, body_3)
+    assert dead.error_line == "HTTP 400 invalid report batch"
+    with Spool(path) as spool:  # durable
+        assert spool.dead_letter_count() == 1
+        assert spool.dead_lettered_total() == 1
+        assert spool.dead_letters()[0].body == b""  # listed without bodies unless asked
+
+
+def test_retry_puts_dead_letters_back_under_their_seq(path: Path) -> None:
+    with Spool(path) as spool:
+        for _ in range(4):
+            spool.enqueue(fields())
+        spool.dead_letter(2, 500, "internal error", at=TS0)
+        spool.dead_letter(4, 422, "refused", at=TS0 + 1)
+        spool.ack_through(3)
+        assert [d.seq for d in spool.dead_letters()] == [4, 2]  # newest first
+        assert spool.retry_dead_letters([2, 99]) == [2]
+        assert seqs(spool) == [2]
+        assert spool.pending_bytes() == sum(len(b) for _, b in spool.peek(100))
+        assert spool.retry_dead_letters() == [4]
+        assert seqs(spool) == [2, 4]
+        assert spool.dead_letter_count() == 0
+        assert spool.dead_lettered_total() == 2  # history is not rewritten
+        assert spool.enqueue(fields()) == 5  # seqs are still never reused
+
+
+def test_purge_deletes_only_what_it_is_told(path: Path) -> None:
+    with Spool(path) as spool:
+        for _ in range(3):
+            spool.enqueue(fields())
+        for seq in (1, 2, 3):
+            spool.dead_letter(seq, 400, "bad", at=TS0)
+        assert spool.purge_dead_letters([2]) == [2]
+        assert [d.seq for d in spool.dead_letters()] == [3, 1]
+        assert spool.purge_dead_letters() == [1, 3]
+        assert spool.dead_letter_count() == 0
+        assert spool.pending_count() == 0
+
+
+def test_ack_of_a_batch_keeps_a_retried_report_it_did_not_carry(path: Path) -> None:
+    with Spool(path) as spool:
+        for _ in range(6):
+            spool.enqueue(fields())
+        spool.dead_letter(3, 400, "bad", at=TS0)
+        batch = [seq for seq, _ in spool.peek(10)]  # in flight: 1, 2, 4, 5, 6
+        with Spool(path) as admin:  # `deadletter retry` in another process meanwhile
+            admin.retry_dead_letters([3])
+        assert spool.ack_through(6, sent=batch) == 5
+        assert seqs(spool) == [3]
+        assert spool.pending_bytes() == len(spool.peek(1)[0][1])
+
+
+def test_ack_notes_round_trip(path: Path) -> None:
+    with Spool(path) as spool:
+        assert spool.ack_notes() is None
+        spool.record_ack_notes(AckNotes(at=TS0, refused=["device ups-1: owned by tenant b"], unknown_fields=["$.x"]))
+    with Spool(path) as spool:
+        assert spool.ack_notes() == AckNotes(
+            at=TS0, refused=["device ups-1: owned by tenant b"], unknown_fields=["$.x"]
+        )
