@@ -25,6 +25,7 @@ from .model import (
     HostState,
     Instance,
     Sample,
+    Selector,
     Site,
     SwitchState,
     UpsState,
@@ -98,6 +99,9 @@ def instances_healthy(
     for inst in instances:
         base: dict[str, object] = {"host": inst.host, "site": inst.site, "role": inst.role}
         state = hosts.get(inst.host)
+        if state is not None and state.claimed_by:
+            problems.append((inst, "instance.ambiguous", {**base, "agents": ", ".join(state.claimed_by)}))
+            continue
         if state is None or state.agent_id is None:
             problems.append((inst, "instance.unknown", {**base, "tenant": tenant}))
             continue
@@ -623,9 +627,12 @@ def evaluate_application(app: Application, sites: Mapping[str, Site], ev: Eviden
         results.append(site_distance(app.instances, sites, warn_km=th.distance_warn_km, fail_km=th.distance_fail_km))
     rpo = {"now": now, "rpo_s": app.rpo_s, "warn_pct": th.warn_pct, "stale_after_s": stale}
     if app.backup is not None:
-        results.append(backup_age(ev.samples.get("backup", ()), app.backup.describe(), **rpo))
+        results.append(
+            _identity(backup_age(ev.samples.get("backup", ()), app.backup.describe(), **rpo), app.backup, ev)
+        )
     if app.replication is not None:
-        results.append(replication_lag(ev.samples.get("replication", ()), app.replication.describe(), **rpo))
+        replication = replication_lag(ev.samples.get("replication", ()), app.replication.describe(), **rpo)
+        results.append(_identity(replication, app.replication, ev))
     results.append(
         standby_headroom(app.instances, ev.hosts, now=now, stale_after_s=stale, margin_pct=th.headroom_margin_pct)
     )
@@ -637,21 +644,34 @@ def evaluate_application(app: Application, sites: Mapping[str, Site], ev: Eviden
         )
     )
     if app.certificate is not None:
-        results.append(
-            certificate(
-                ev.samples.get("certificate", ()),
-                app.certificate.describe(),
-                now=now,
-                stale_after_s=stale,
-                warn_days=th.cert_warn_days,
-                fail_days=th.cert_fail_days,
-            )
+        cert = certificate(
+            ev.samples.get("certificate", ()),
+            app.certificate.describe(),
+            now=now,
+            stale_after_s=stale,
+            warn_days=th.cert_warn_days,
+            fail_days=th.cert_fail_days,
         )
+        results.append(_identity(cert, app.certificate, ev))
     if app.dns is not None:
-        results.append(dns(ev.samples.get("dns", ()), app.dns.describe(), now=now, stale_after_s=stale))
+        results.append(
+            _identity(dns(ev.samples.get("dns", ()), app.dns.describe(), now=now, stale_after_s=stale), app.dns, ev)
+        )
     results.append(evidence_fresh(_sources(app, app_sites, ev), now=now, stale_after_s=stale))
     checks = tuple(results)
     return Evaluation(app=app, now=now, status=status_of(checks), score=score_of(checks), checks=checks)
+
+
+def _identity(result: CheckResult, sel: Selector, ev: Evidence) -> CheckResult:
+    """A source named by a hostname that several agents claim fails with that
+    as its evidence (instead of "no evidence"): whose samples count is unknown."""
+    agents = ev.ambiguous.get(sel.host) if sel.host and not sel.agent else None
+    if not agents:
+        return result
+    claimed = Finding(
+        "fail", "source.ambiguous", {"host": sel.host, "agents": ", ".join(agents), "source": sel.describe()}
+    )
+    return CheckResult.of(result.check, [claimed, *(f for f in result.findings if f.key != "evidence.missing")])
 
 
 def _sources(app: Application, sites: Sequence[Site], ev: Evidence) -> list[tuple[str, float | None]]:

@@ -37,6 +37,8 @@ __all__ = [
 
 Name = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 DeviceId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+HostName = Annotated[str, msgspec.Meta(max_length=128)]
+AgentRef = Annotated[str, msgspec.Meta(max_length=128)]
 Metric = Annotated[str, msgspec.Meta(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$", max_length=200)]
 #: "15m", "4h", "1d"; a bare number (no unit) is rejected by ``problems``
 Duration = str | int
@@ -58,10 +60,13 @@ class SiteConfig(_Section):
 
 
 class InstanceConfig(_Section):
-    #: hostname (or agent id) of an agent enrolled in the application's tenant
-    host: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     site: str
     role: Literal["primary", "standby", "active"]
+    #: agent id of an agent enrolled in the application's tenant: binds exactly it
+    agent: AgentRef = ""
+    #: hostname (or agent id) that exactly one agent of the tenant must answer to;
+    #: with `agent`, only the name findings show
+    host: HostName = ""
 
 
 class SampleSelector(_Section):
@@ -69,8 +74,10 @@ class SampleSelector(_Section):
     metric: Metric
     #: labels the sample must carry (others may be present too)
     labels: dict[str, str] = {}
-    #: only this host's samples; empty: any host of the tenant
-    host: str = ""
+    #: only the samples of the one agent of the tenant with this hostname (or agent id)
+    host: HostName = ""
+    #: only this enrolled agent's samples; neither host nor agent: the application's instances
+    agent: AgentRef = ""
 
 
 class ApplicationConfig(_Section):
@@ -221,10 +228,21 @@ def _instance_problems(app: ApplicationConfig, at: Path_, cfg: ReadinessConfig) 
     if "active" in roles and "primary" in roles:
         out.append(((*at, "instances"), "mix of primary and active instances: use primary/standby or active/active"))
     hosts: set[str] = set()
+    agents: set[str] = set()
     for i, inst in enumerate(app.instances):
-        if inst.host in hosts:
+        if not inst.host and not inst.agent:
+            out.append(
+                (
+                    (*at, "instances", i),
+                    'an instance needs agent = "<agent id>" (binds one enrolled agent) or host = "<hostname>"',
+                )
+            )
+        if inst.host and inst.host in hosts:
             out.append(((*at, "instances", i, "host"), f"host {inst.host!r} is listed twice in {app.name!r}"))
+        if inst.agent and inst.agent in agents:
+            out.append(((*at, "instances", i, "agent"), f"agent {inst.agent!r} is listed twice in {app.name!r}"))
         hosts.add(inst.host)
+        agents.add(inst.agent)
         if inst.site not in cfg.sites:
             known = ", ".join(sorted(cfg.sites)) or "none"
             out.append(
@@ -318,7 +336,7 @@ class ReadinessSettings:
 def _selector(sel: SampleSelector | None) -> Selector | None:
     if sel is None:
         return None
-    return Selector(metric=sel.metric, labels=tuple(sorted(sel.labels.items())), host=sel.host)
+    return Selector(metric=sel.metric, labels=tuple(sorted(sel.labels.items())), host=sel.host, agent=sel.agent)
 
 
 def settings(cfg: ReadinessConfig) -> ReadinessSettings:
@@ -362,7 +380,9 @@ def settings(cfg: ReadinessConfig) -> ReadinessSettings:
                 mta_s=parse_duration(a.mta) if a.mta != "" else None,
                 min_sites=a.min_sites,
                 min_healthy=a.min_healthy,
-                instances=tuple(Instance(host=i.host, site=i.site, role=i.role) for i in a.instances),
+                instances=tuple(
+                    Instance(host=i.host or i.agent, site=i.site, role=i.role, agent=i.agent) for i in a.instances
+                ),
                 backup=_selector(a.backup),
                 replication=_selector(a.replication),
                 certificate=_selector(a.certificate),

@@ -23,6 +23,7 @@ from ..db import Connection, transaction
 from ..errors import NotFoundError, ValidationError
 from .checks import evaluate_application
 from .config import ReadinessSettings
+from .identity import resolve
 from .model import (
     Application,
     Evaluation,
@@ -69,14 +70,9 @@ def _tenant_hosts(conn: Connection, tenant: str) -> list[_Host]:
     return [_Host(row) for row in rows]
 
 
-def _find(hosts: Sequence[_Host], name: str) -> _Host | None:
-    """By agent id, else by hostname (the most recently seen one)."""
-    return next((h for h in hosts if h.agent_id == name), None) or next((h for h in hosts if h.hostname == name), None)
-
-
-def _host_state(name: str, host: _Host | None) -> HostState:
+def _host_state(name: str, host: _Host | None, claimed_by: tuple[str, ...] = ()) -> HostState:
     if host is None:
-        return HostState(host=name)
+        return HostState(host=name, claimed_by=claimed_by)
     r = host.report
     return HostState(
         host=name,
@@ -90,14 +86,9 @@ def _host_state(name: str, host: _Host | None) -> HostState:
     )
 
 
-def _samples(app: Application, sel: Selector, hosts: Sequence[_Host]) -> tuple[Sample, ...]:
-    """Matching textfile samples from the latest report of the selected host(s)."""
-    if sel.host:
-        one = _find(hosts, sel.host)
-        candidates = [one] if one else []
-    else:
-        candidates = list(hosts)
-    sites = {i.host: i.site for i in app.instances}
+def _samples(sel: Selector, candidates: Sequence[_Host], sites: dict[str, str]) -> tuple[Sample, ...]:
+    """Matching textfile samples from the latest report of the selected agents
+    (``sites``: the configured site of each instance's agent id)."""
     out = []
     wanted = dict(sel.labels)
     for h in candidates:
@@ -107,7 +98,7 @@ def _samples(app: Application, sel: Selector, hosts: Sequence[_Host]) -> tuple[S
             if s.name == sel.metric and all(s.labels.get(k) == v for k, v in wanted.items()):
                 labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
                 series = f"{s.name}{{{labels}}}" if labels else s.name
-                site = sites.get(h.hostname) or sites.get(h.agent_id) or h.site or "-"
+                site = sites.get(h.agent_id) or h.site or "-"
                 out.append(Sample(host=h.hostname, site=site, series=series, value=s.value, ts=h.report.ts))
     return tuple(sorted(out, key=lambda s: (s.host, s.series)))
 
@@ -161,23 +152,46 @@ def gather(
 ) -> Evidence:
     """The evidence snapshot of one application, read from the store."""
     hosts = _tenant_hosts(conn, app.tenant) if hosts is None else hosts
+    # Identity: config names bind to enrolled agent ids of the app's tenant (identity.py).
+    enrolled = [(h.agent_id, h.hostname) for h in hosts]
+    by_id = {h.agent_id: h for h in hosts}
+    ambiguous: dict[str, tuple[str, ...]] = {}
+    states: dict[str, HostState] = {}
+    instance_agents: dict[str, str] = {}  # agent id -> configured site
+    for inst in app.instances:
+        res = resolve(inst.host, inst.agent, enrolled)
+        if res.ambiguous:
+            ambiguous[inst.host] = res.claimed_by
+        states[inst.host] = _host_state(inst.host, by_id.get(res.agent_id or ""), res.claimed_by)
+        if res.agent_id is not None:
+            instance_agents.setdefault(res.agent_id, inst.site)
     samples = {}
     for source in ("backup", "replication", "certificate", "dns"):
         sel: Selector | None = getattr(app, source)
-        if sel is not None:
-            samples[source] = _samples(app, sel, hosts)
+        if sel is None:
+            continue
+        if sel.host or sel.agent:
+            res = resolve(sel.host, sel.agent, enrolled)
+            if res.ambiguous:
+                ambiguous[sel.host] = res.claimed_by
+            chosen = [by_id[res.agent_id]] if res.agent_id is not None else []
+        else:
+            # no host named: the application's own instances, never any host of the tenant
+            chosen = [by_id[a] for a in instance_agents]
+        samples[source] = _samples(sel, chosen, instance_agents)
     sites = [settings.sites[s] for s in app.site_names]
     ups_ids = sorted({d for s in sites for d in s.ups})
     switch_ids = sorted({d for s in sites for d in s.switches})
     devices = _devices(conn, ups_ids + switch_ids)
     return Evidence(
         now=now,
-        hosts={i.host: _host_state(i.host, _find(hosts, i.host)) for i in app.instances},
+        hosts=states,
         samples=samples,
         ups={d: _ups(d, devices.get(d)) for d in ups_ids},
         switches={d: _switch(d, devices.get(d)) for d in switch_ids},
         tests=tuple(failover_tests(conn, app.name)),
         today=dt.datetime.fromtimestamp(now, BERLIN).date(),
+        ambiguous=ambiguous,
     )
 
 

@@ -48,6 +48,19 @@ CATALOG: dict[str, tuple[str, str]] = {
         "Host {host} ({role}, Standort {site}) ist im Mandanten {tenant} nicht angemeldet",
         "host {host} ({role}, site {site}) is not enrolled in tenant {tenant}",
     ),
+    "instance.ambiguous": (
+        "Host {host} ({role}, Standort {site}): der Hostname wird von mehreren Agenten des Mandanten "
+        'beansprucht ({agents}); welcher die Instanz ist, ist nicht belegt. In der Konfiguration agent = "<Agent-ID>" '
+        "angeben oder den falschen Agenten entfernen",
+        "host {host} ({role}, site {site}): hostname {host} is claimed by agents {agents}; which one is the "
+        'instance is not proven. Set agent = "<agent id>" in the config or remove the wrong agent',
+    ),
+    "source.ambiguous": (
+        "{source}: der Hostname {host} wird von mehreren Agenten des Mandanten beansprucht ({agents}); "
+        'kein Nachweis zählt, bis die Konfiguration agent = "<Agent-ID>" nennt',
+        "{source}: hostname {host} is claimed by agents {agents}; no sample counts until the config "
+        'names agent = "<agent id>"',
+    ),
     "instance.healthy": (
         "Host {host} ({role}, Standort {site}) meldet, CPU {cpu} %, Speicher {memory} %",
         "host {host} ({role}, site {site}) reporting, CPU {cpu} %, memory {memory} %",

@@ -121,9 +121,12 @@ class Site:
 
 @dataclass(frozen=True)
 class Instance:
+    #: the name findings use: the configured hostname, else the agent id
     host: str
     site: str
     role: Role
+    #: the enrolled agent id that is this instance ("": resolve ``host``)
+    agent: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,10 @@ class Selector:
 
     metric: str
     labels: tuple[tuple[str, str], ...] = ()
+    #: only this host's samples (resolved like an instance's host)
     host: str = ""
+    #: only this enrolled agent's samples; with neither: the application's instances
+    agent: str = ""
 
     def describe(self) -> str:
         labels = ",".join(f'{k}="{v}"' for k, v in self.labels)
@@ -184,10 +190,12 @@ class Application:
 
 @dataclass(frozen=True)
 class HostState:
-    """A configured instance host as the store knows it; agent_id None: never enrolled."""
+    """A configured instance host as the store knows it; agent_id None: not
+    enrolled, or (``claimed_by``) its hostname is claimed by several agents."""
 
     host: str
     agent_id: str | None = None
+    claimed_by: tuple[str, ...] = ()
     site_reported: str = ""
     report_ts: float | None = None
     cpu_count: int | None = None
@@ -253,6 +261,8 @@ class Evidence:
     ups: Mapping[str, UpsState] = field(default_factory=dict)
     switches: Mapping[str, SwitchState] = field(default_factory=dict)
     tests: tuple[FailoverTest, ...] = ()
+    #: configured hostnames several enrolled agents of the tenant claim: their agent ids
+    ambiguous: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: today's date where failover tests are dated (Europe/Berlin)
     today: dt.date = dt.date(1970, 1, 1)
 

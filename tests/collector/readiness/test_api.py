@@ -77,11 +77,13 @@ class Fleet:
         self.lag = 30.0
         self.on_battery = False
         self.uplink_n2 = "up"
+        #: agent ids where they differ from the hostname (real agents use generated ids)
+        self.ids: dict[str, str] = {}
 
     async def enroll(self, tenant: str, *agents: str) -> None:
         enroll = self.env.tenant(tenant)
         for agent in agents:
-            self.tokens[agent] = await self.env.enroll(enroll, agent)
+            self.tokens[agent] = await self.env.enroll(enroll, self.ids.get(agent, agent), agent)
 
     async def post(self, agent: str, site: str, **over: Any) -> None:
         self.seq[agent] = self.seq.get(agent, 0) + 1
@@ -93,7 +95,9 @@ class Fleet:
             memory={"total_bytes": 32 * GIB, "used_bytes": 8 * GIB},
             **over,
         )
-        r = await self.env.post(self.tokens[agent], batch(agent, [body], site=site))
+        r = await self.env.post(
+            self.tokens[agent], batch(self.ids.get(agent, agent), [body], hostname=agent, site=site)
+        )
         assert r.status_code == 200, r.text
 
     async def report_all(self) -> None:
@@ -319,3 +323,123 @@ async def test_the_schedule_records_transitions_without_readers(fleet: Fleet) ->
     await fleet.report_all()
     assert await readiness_api.tick(collector, settings) == 1  # emw: not_ready -> ready
     assert fleet.env.count("SELECT count(*) FROM readiness_history WHERE app = 'emw'") == 2
+
+
+# -- identity: evidence binds to enrolled agents, never to a claimed hostname ------------
+
+
+async def _impostor(fleet: Fleet, tenant: str, agent_id: str, hostname: str, **over: Any) -> None:
+    """A freshly enrolled thin client that calls itself `hostname`, 1 % CPU, idle memory."""
+    env = fleet.env
+    token = await env.enroll(env.tenant(tenant), agent_id, hostname)
+    body = report(
+        1,
+        env.clock.now,
+        cpu={"count": 8, "percent": 1.0, "busy_seconds_total": 10.0},
+        memory={"total_bytes": 32 * GIB, "used_bytes": 1 * GIB},
+        **over,
+    )
+    r = await env.post(token, batch(agent_id, [body], hostname=hostname, role="thin-client", site="rz-sued"))
+    assert r.status_code == 200, r.text
+
+
+@pytest_asyncio.fixture
+async def id_fleet(make_env: Callable[..., Env], tmp_path: Path) -> AsyncIterator[Fleet]:
+    """The scenario with agent ids that are not hostnames, as `leitstand-agent enroll` makes them."""
+    config_path = tmp_path / "collector.toml"
+    config_path.write_text(CONFIG)
+    env = make_env(load_config(config_path))
+    f = Fleet(env, config_path)
+    f.ids = {"emw-db-1": "7f3a91c2-db1", "emw-db-2": "7f3a91c2-db2"}
+    await f.enroll("stadt-lohne", "emw-db-1", "emw-db-2", "poller")
+    yield f
+    await env.client.aclose()
+
+
+async def test_a_thin_client_claiming_the_standbys_hostname_never_turns_a_failure_into_a_pass(id_fleet: Fleet) -> None:
+    fleet = id_fleet
+    assert fleet.record_test() == 0
+    fleet.cpu["emw-db-2"] = 99.0  # the real standby is overloaded: no failover possible
+    await fleet.report_all()
+    assert check(await fleet.readiness("/emw"), "instances_healthy")["verdict"] == "fail"
+    lag = {"name": "pg_replication_lag_seconds", "labels": {}, "value": 0.0}
+    await _impostor(fleet, "stadt-lohne", "tc-017", "emw-db-2", textfile=[lag])
+    detail = await fleet.readiness("/emw", lang="en")
+    assert detail["status"] == "not_ready"
+    healthy = check(detail, "instances_healthy")
+    assert healthy["verdict"] == "fail"
+    (claimed,) = [e for e in healthy["evidence"] if e["key"] == "instance.ambiguous"]
+    assert claimed["params"]["agents"] == "7f3a91c2-db2, tc-017"
+    assert "hostname emw-db-2 is claimed by agents 7f3a91c2-db2, tc-017" in claimed["text"]
+    replication = check(detail, "replication_lag")
+    assert replication["verdict"] == "fail" and replication["evidence"][0]["key"] == "source.ambiguous"
+    assert check(detail, "standby_headroom")["verdict"] == "fail"
+    # the real standby recovers: the claim still fails the application until the config binds an agent id
+    fleet.cpu["emw-db-2"] = 5.0
+    fleet.env.clock.now += 60
+    await fleet.report_all()
+    detail = await fleet.readiness("/emw")
+    assert detail["status"] == "not_ready" and "instances_healthy" in detail["failed"]
+
+
+@pytest_asyncio.fixture
+async def bound_fleet(make_env: Callable[..., Env], tmp_path: Path) -> AsyncIterator[Fleet]:
+    """The scenario with the standby and the replication evidence bound to agent ids."""
+    config_path = tmp_path / "collector.toml"
+    config_path.write_text(
+        CONFIG.replace(
+            '{host = "emw-db-2", site = "rz-sued", role = "standby"}',
+            '{agent = "emw-db-2", host = "emw-db-2", site = "rz-sued", role = "standby"}',
+        ).replace(
+            'replication = {metric = "pg_replication_lag_seconds", host = "emw-db-2"}',
+            'replication = {metric = "pg_replication_lag_seconds", agent = "emw-db-2"}',
+        )
+    )
+    env = make_env(load_config(config_path))
+    f = Fleet(env, config_path)
+    await f.enroll("stadt-lohne", "emw-db-1", "emw-db-2", "poller")
+    yield f
+    await env.client.aclose()
+
+
+async def test_an_instance_bound_by_agent_id_ignores_impostors(bound_fleet: Fleet) -> None:
+    fleet = bound_fleet
+    assert fleet.record_test() == 0
+    fleet.cpu["emw-db-2"] = 99.0
+    lag = {"name": "pg_replication_lag_seconds", "labels": {}, "value": 0.0}
+    await _impostor(fleet, "stadt-lohne", "tc-017", "emw-db-2", textfile=[lag])
+    await fleet.report_all()
+    detail = await fleet.readiness("/emw")
+    keys = {e["key"] for e in check(detail, "instances_healthy")["evidence"]}
+    assert "instance.overloaded" in keys and "instance.ambiguous" not in keys
+    assert detail["status"] == "not_ready"
+    fleet.cpu["emw-db-2"] = 5.0
+    fleet.env.clock.now += 60
+    await fleet.report_all()
+    detail = await fleet.readiness("/emw")
+    assert detail["status"] == "ready", detail["failed"]
+    (lag_finding,) = check(detail, "replication_lag")["evidence"]
+    assert lag_finding["params"]["value"] == 30.0  # the real standby's lag, not the impostor's 0
+
+
+async def test_a_host_of_another_tenant_never_counts(fleet: Fleet) -> None:
+    assert fleet.record_test() == 0
+    fleet.cpu["emw-db-2"] = 99.0
+    await fleet.report_all()
+    await _impostor(fleet, "stadt-b", "b-spoof", "emw-db-2")
+    detail = await fleet.readiness("/emw")
+    healthy = check(detail, "instances_healthy")
+    assert healthy["verdict"] == "fail"
+    overloaded = [e for e in healthy["evidence"] if e["key"] == "instance.overloaded"]
+    assert [e["params"]["host"] for e in overloaded] == ["emw-db-2"]
+    assert all(e["key"] != "instance.ambiguous" for e in healthy["evidence"])
+
+
+async def test_backup_evidence_comes_from_the_applications_instances_only(fleet: Fleet) -> None:
+    # no host named in `backup`: the primary does not report one, a thin client of the tenant does
+    await fleet.post("emw-db-1", "rz-nord")
+    await fleet.post("emw-db-2", "rz-sued")
+    fresh = {"name": "backup_last_success_timestamp_seconds", "labels": {"job": "emw"}, "value": fleet.env.clock.now}
+    await _impostor(fleet, "stadt-lohne", "tc-017", "rathaus-tc-017", textfile=[fresh])
+    backup = check(await fleet.readiness("/emw"), "backup_age")
+    assert backup["verdict"] == "fail" and backup["evidence"][0]["key"] == "evidence.missing"
