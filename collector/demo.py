@@ -87,7 +87,8 @@ def _prepare(db_path: Path) -> tuple[str, str]:
         migrate(conn)
         if TENANT not in {t["name"] for t in admin.list_tenants(conn)}:
             admin.add_tenant(conn, TENANT, actor="demo")
-        enroll = admin.create_token(conn, "enroll", actor="demo", tenant=TENANT, label="demo")[1]
+        # replace=True: a second start re-enrolls the agents kept in demo-data
+        enroll = admin.create_token(conn, "enroll", actor="demo", tenant=TENANT, label="demo", replace=True)[1]
         viewer = admin.create_token(conn, "admin", actor="demo", label="demo viewer")[1]
         return enroll, viewer
     finally:
@@ -103,7 +104,8 @@ def _prepare_fleet(db_path: Path) -> list[str]:
         for tenant in FLEET_TENANTS:
             if tenant not in existing:
                 admin.add_tenant(conn, tenant, actor="demo")
-            tokens.append(admin.create_token(conn, "enroll", actor="demo", tenant=tenant, label="demo fleet")[1])
+            token = admin.create_token(conn, "enroll", actor="demo", tenant=tenant, label="demo fleet", replace=True)
+            tokens.append(token[1])
         return tokens
     finally:
         conn.close()
@@ -258,6 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             names[id(fleet)] = "fleet simulator"
         print(f"Leitstand demo: collector {url}, data in {data}, log {data / 'demo.log'}")
         print(f"Admin token for this session (API, curl):\n  {viewer_token}")
+        print(f"  e.g. curl -H 'Authorization: Bearer {viewer_token}' {url}/metrics")
         if not args.no_tui and sys.stdin.isatty() and sys.stdout.isatty():
             # the TUI in the foreground; quitting it (q) stops everything (finally below)
             tui = subprocess.run([_bin("leitstand-tui"), "--collector", url, "--token", viewer_token], check=False)

@@ -15,8 +15,9 @@ from typing import Literal
 
 __all__ = ["ROLES", "Role", "hash_token", "new_token", "parse_token", "verify"]
 
-Role = Literal["enroll", "agent", "tenant", "billing", "admin"]
-ROLES: tuple[Role, ...] = ("enroll", "agent", "tenant", "billing", "admin")
+#: metrics: scrapes GET /metrics of every tenant, and nothing else (Prometheus' token)
+Role = Literal["enroll", "agent", "tenant", "billing", "metrics", "admin"]
+ROLES: tuple[Role, ...] = ("enroll", "agent", "tenant", "billing", "metrics", "admin")
 PREFIX = "lst"
 
 

@@ -1,9 +1,9 @@
 """``GET /metrics``: the Prometheus endpoint (route in collector/app.py).
 
-Open by default, like most exporters on an internal network; with
-``metrics.require_token`` a bearer token is required. A token always
-narrows what it may see: an admin token reads every tenant (``?tenant=``
-optional), a tenant token only its own. ``?tenant=T`` scrapes one tenant,
+A bearer token is required (``metrics.require_token``, on by default; off
+only for a closed network). A ``metrics`` or ``admin`` token reads every
+tenant (``?tenant=`` optional), a tenant token only its own: asking for any
+other tenant, existing or not, answers the same 403. ``?tenant=T`` scrapes one tenant,
 to shard a large fleet over several Prometheus servers or jobs; the
 collector's own health families are in every scrape.
 """
@@ -38,11 +38,14 @@ def _tenant(request: Request, collector: Any) -> str | None:
     if header is not None or collector.config.metrics.require_token:
         principal = admin.authenticate(collector.reader, header)
         if principal.role == "tenant":
+            # another tenant, known or not, answers the same: names are not to be probed
             if requested not in (None, principal.tenant):
                 raise ForbiddenError(f"token may only read tenant {principal.tenant!r}")
-            requested = principal.tenant
-        elif principal.role != "admin":
-            raise ForbiddenError(f"a {principal.role} token may not read metrics", ["use an admin or tenant token"])
+            return principal.tenant
+        if principal.role not in ("admin", "metrics"):
+            raise ForbiddenError(
+                f"a {principal.role} token may not read metrics", ["use a metrics, admin or tenant token"]
+            )
     if (
         requested is not None
         and not collector.reader.execute("SELECT 1 FROM tenants WHERE name = ?", (requested,)).fetchone()

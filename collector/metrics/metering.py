@@ -46,8 +46,23 @@ COUNTERS: dict[str, tuple[str, float, str]] = {
 }
 
 Key = tuple[str, str, str]  # tenant, meter, dim
+
+
+def _exact_sum(expr: str) -> str:
+    """``sum(expr)`` of 64-bit integers as two sums that cannot overflow (SQLite's
+    ``sum`` fails the whole query with "integer overflow", PostgreSQL's bigint
+    arithmetic with "out of range"): the high and the low 32 bits of each
+    value, summed apart; ``_join`` puts them back together in Python, exact."""
+    return f"sum(({expr}) >> 32), sum(({expr}) & 4294967295)"
+
+
+def _join(high: int, low: int) -> int:
+    return (int(high) << 32) + int(low)
+
+
+_MONTH = "CASE WHEN hour >= ? THEN scaled ELSE 0 END"
 _LEDGER = (
-    "SELECT tenant, meter, dim, sum(scaled), sum(CASE WHEN hour >= ? THEN scaled ELSE 0 END) FROM ledger WHERE {} "
+    f"SELECT tenant, meter, dim, {_exact_sum('scaled')}, {_exact_sum(_MONTH)} FROM ledger WHERE {{}} "
     "GROUP BY tenant, meter, dim"
 )
 
@@ -65,9 +80,10 @@ def _history(src: Source, cutoff: int, period: Period) -> dict[str, dict[Key, in
         total: dict[Key, int] = {}
         month: dict[Key, int] = {}
         sql = _LEDGER.format("hour < ?")
-        for tenant, meter, dim, s, s_month in src.conn.execute(sql, (int(period.start_ts), cutoff)):
-            total[(tenant, meter, dim)] = int(s)
-            month[(tenant, meter, dim)] = int(s_month)
+        start = int(period.start_ts)
+        for tenant, meter, dim, s_hi, s_lo, m_hi, m_lo in src.conn.execute(sql, (start, start, cutoff)):
+            total[(tenant, meter, dim)] = _join(s_hi, s_lo)
+            month[(tenant, meter, dim)] = _join(m_hi, m_lo)
         for tenant, n in src.conn.execute(
             "SELECT tenant, count(*) FROM workplace_days WHERE period < ? GROUP BY tenant", (str(period),)
         ):
@@ -91,17 +107,17 @@ def metering_families(src: Source) -> Iterator[Family]:
     adjustments: dict[str, list[Adjustment]] = {}
     if tenants:
         tin = _in(tenants)
-        for tenant, meter, dim, s, s_month in src.conn.execute(
-            _LEDGER.format(f"{tin} AND hour >= ?"), (pstart, *tenants, cutoff)
+        for tenant, meter, dim, s_hi, s_lo, m_hi, m_lo in src.conn.execute(
+            _LEDGER.format(f"{tin} AND hour >= ?"), (pstart, pstart, *tenants, cutoff)
         ):
-            total[(tenant, meter, dim)] = total.get((tenant, meter, dim), 0) + int(s)
-            month[(tenant, meter, dim)] = month.get((tenant, meter, dim), 0) + int(s_month)
-        for tenant, meter, dim, s in src.conn.execute(
-            f"SELECT tenant, meter, dim, sum(scaled) FROM adjustments WHERE {tin} AND meter != 'workplace_days' "
-            "GROUP BY tenant, meter, dim",
+            total[(tenant, meter, dim)] = total.get((tenant, meter, dim), 0) + _join(s_hi, s_lo)
+            month[(tenant, meter, dim)] = month.get((tenant, meter, dim), 0) + _join(m_hi, m_lo)
+        for tenant, meter, dim, s_hi, s_lo in src.conn.execute(
+            f"SELECT tenant, meter, dim, {_exact_sum('scaled')} FROM adjustments WHERE {tin} "
+            "AND meter != 'workplace_days' GROUP BY tenant, meter, dim",
             tenants,
         ):
-            total[(tenant, meter, dim)] = total.get((tenant, meter, dim), 0) + int(s)
+            total[(tenant, meter, dim)] = total.get((tenant, meter, dim), 0) + _join(s_hi, s_lo)
         for tenant, n, booked, hosts in src.conn.execute(
             "SELECT tenant, count(*), sum(CASE WHEN late = 0 THEN 1 ELSE 0 END), "
             "count(DISTINCT CASE WHEN late = 0 THEN agent_id END) "
@@ -119,12 +135,12 @@ def metering_families(src: Source) -> Iterator[Family]:
                 (*tenants, p),
             ):
                 hosts_by_role.setdefault(tenant, {})[role] = int(n)
-            for tenant, for_period, meter, dim, s in src.conn.execute(
-                f"SELECT tenant, for_period, meter, dim, sum(scaled) FROM adjustments WHERE {tin} "
+            for tenant, for_period, meter, dim, s_hi, s_lo in src.conn.execute(
+                f"SELECT tenant, for_period, meter, dim, {_exact_sum('scaled')} FROM adjustments WHERE {tin} "
                 "AND booked_period = ? GROUP BY tenant, for_period, meter, dim",
                 (*tenants, p),
             ):
-                adjustments.setdefault(tenant, []).append(Adjustment(for_period, meter, dim, "", int(s), ""))
+                adjustments.setdefault(tenant, []).append(Adjustment(for_period, meter, dim, "", _join(s_hi, s_lo), ""))
 
     families: dict[str, Family] = {}
     for meter, (name, _f, doc) in COUNTERS.items():
@@ -156,21 +172,25 @@ def _coverage(src: Source, tenants: list[str], period: str) -> Family:
     if not tenants:
         return cov
     tin = _in(tenants)
-    hosts: dict[str, list[int]] = {}
-    thin: dict[str, list[int]] = {}
+    hosts: dict[str, list[float]] = {}
+    thin: dict[str, list[float]] = {}
+    # seq spans are the agent's numbers (up to 2^62 each): summed as doubles, a
+    # ratio needs no more, and two hostile agents cannot overflow the tenant's sum
     for tenant, role, arrived, expected in src.conn.execute(
-        f"SELECT tenant, role, sum(reports), sum(max_seq - min_seq + 1) FROM coverage WHERE {tin} AND period = ? "
-        "GROUP BY tenant, role",
+        "SELECT tenant, role, sum(CAST(reports AS DOUBLE PRECISION)), "
+        "sum(CAST(max_seq AS DOUBLE PRECISION) - min_seq + 1) "
+        f"FROM coverage WHERE {tin} AND period = ? GROUP BY tenant, role",
         (*tenants, period),
     ):
         for acc in (hosts, thin) if role == "thin-client" else (hosts,):
-            a = acc.setdefault(tenant, [0, 0])
-            a[0] += int(arrived)
-            a[1] += int(expected)
+            a = acc.setdefault(tenant, [0.0, 0.0])
+            a[0] += float(arrived)
+            a[1] += float(expected)
     devices = {
-        tenant: [int(ok), int(polls)]
+        tenant: [float(ok), float(polls)]
         for tenant, polls, ok in src.conn.execute(
-            f"SELECT tenant, sum(polls), sum(ok) FROM device_coverage WHERE {tin} AND period = ? GROUP BY tenant",
+            "SELECT tenant, sum(CAST(polls AS DOUBLE PRECISION)), sum(CAST(ok AS DOUBLE PRECISION)) "
+            f"FROM device_coverage WHERE {tin} AND period = ? GROUP BY tenant",
             (*tenants, period),
         )
     }

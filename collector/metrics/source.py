@@ -47,6 +47,8 @@ class ScrapeState:
     #: (ledger cutoff hour, period) -> sums of the ledger history before the cutoff
     history_key: tuple[int, str] | None = None
     history: dict[str, Any] = field(default_factory=dict)
+    #: family group -> scrapes that left it out (leitstand_scrape_errors_total)
+    errors: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

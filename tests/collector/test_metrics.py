@@ -83,7 +83,7 @@ AGENTS = {
 }
 
 
-def write_config(directory: Path, *, require_token: bool = False) -> Path:
+def write_config(directory: Path, *, require_token: bool = True) -> Path:
     tariffs = directory / "tariffs.toml"
     tariffs.write_text(TARIFFS)
     path = directory / "collector.toml"
@@ -343,22 +343,23 @@ async def test_a_tenant_scrape_holds_only_that_tenant(fed: Env) -> None:
 
 
 async def test_the_global_registry_stays_untouched(fed: Env) -> None:
-    r = await fed.client.get("/metrics")
+    r = await fed.client.get("/metrics", headers=auth(fed.admin_token))
     assert r.status_code == 200
     assert REGISTRY.get_sample_value("leitstand_collector_writer_queue_depth") is None
     assert not any(name.startswith("leitstand_") for name in REGISTRY._names_to_collectors)
 
 
-async def test_endpoint_is_open_by_default_and_narrows_to_a_tenant(fed: Env) -> None:
-    r = await fed.client.get("/metrics", params={"tenant": "stadt-b"})
+async def test_endpoint_narrows_to_a_tenant(fed: Env) -> None:
+    r = await fed.client.get("/metrics", params={"tenant": "stadt-b"}, headers=auth(fed.admin_token))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     assert 'tenant="stadt-b"' in r.text and 'tenant="stadt-lohne"' not in r.text
-    r = await fed.client.get("/metrics", params={"tenant": "nowhere"})
+    # an admin sees every tenant anyway: an unknown one is named as such
+    r = await fed.client.get("/metrics", params={"tenant": "nowhere"}, headers=auth(fed.admin_token))
     assert r.status_code == 404 and r.json()["error"] == "unknown tenant 'nowhere'"
 
 
 async def test_gzip_when_the_scraper_accepts_it(fed: Env) -> None:
-    r = await fed.client.get("/metrics", headers={"Accept-Encoding": "gzip"})
+    r = await fed.client.get("/metrics", headers={"Accept-Encoding": "gzip", **auth(fed.admin_token)})
     assert r.headers["content-encoding"] == "gzip" and "leitstand_host_up" in r.text
 
 
@@ -372,9 +373,45 @@ async def test_token_protection(make_env: Callable[..., Env], tmp_path: Path) ->
         tenant_token = env.token("tenant", "stadt-b")
         r = await env.client.get("/metrics", headers=auth(tenant_token))
         assert r.status_code == 200 and 'tenant="stadt-lohne"' not in r.text and 'tenant="stadt-b"' in r.text
-        r = await env.client.get("/metrics", params={"tenant": "stadt-lohne"}, headers=auth(tenant_token))
+        # another tenant and a tenant that does not exist answer alike: nothing to enumerate
+        other = await env.client.get("/metrics", params={"tenant": "stadt-lohne"}, headers=auth(tenant_token))
+        unknown = await env.client.get("/metrics", params={"tenant": "nowhere"}, headers=auth(tenant_token))
+        assert other.status_code == unknown.status_code == 403
+        assert other.json() == unknown.json() == {"error": "token may only read tenant 'stadt-b'", "detail": []}
+        # the metrics role: every tenant, for Prometheus, and nothing else
+        metrics_token = env.token("metrics")
+        r = await env.client.get("/metrics", headers=auth(metrics_token))
+        assert r.status_code == 200 and 'tenant="stadt-lohne"' in r.text and 'tenant="stadt-b"' in r.text
+        r = await env.client.get("/metrics", params={"tenant": "stadt-b"}, headers=auth(metrics_token))
+        assert r.status_code == 200 and 'tenant="stadt-lohne"' not in r.text
+        r = await env.client.get("/api/v1/hosts", headers=auth(metrics_token))
         assert r.status_code == 403
         r = await env.client.get("/metrics", headers=auth(env.token("billing")))
-        assert r.status_code == 403 and r.json()["detail"] == ["use an admin or tenant token"]
+        assert r.status_code == 403 and r.json()["detail"] == ["use a metrics, admin or tenant token"]
+        r = await env.client.get("/metrics", headers=auth("lst_0000_not-a-token"))
+        assert r.status_code == 401
+    finally:
+        await env.client.aclose()
+
+
+async def test_a_token_is_required_by_default(make_env: Callable[..., Env]) -> None:
+    env = make_env()
+    try:
+        assert env.app.state.collector.config.metrics.require_token is True
+        r = await env.client.get("/metrics")
+        assert r.status_code == 401 and r.json()["error"] == "missing bearer token"
+    finally:
+        await env.client.aclose()
+
+
+async def test_a_closed_network_may_turn_the_token_off(make_env: Callable[..., Env], tmp_path: Path) -> None:
+    env = make_env(load_config(write_config(tmp_path, require_token=False)))
+    await feed(env.client, {t: env.tenant(t) for t in ("stadt-lohne", "stadt-b")}, env.clock.now)
+    try:
+        r = await env.client.get("/metrics")
+        assert r.status_code == 200 and 'tenant="stadt-lohne"' in r.text and 'tenant="stadt-b"' in r.text
+        # a token sent anyway still narrows what it may see
+        r = await env.client.get("/metrics", headers=auth(env.token("tenant", "stadt-b")))
+        assert r.status_code == 200 and 'tenant="stadt-lohne"' not in r.text
     finally:
         await env.client.aclose()

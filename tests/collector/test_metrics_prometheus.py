@@ -4,8 +4,8 @@ and SNMP readings; every query of every dashboard panel and variable is run
 through Prometheus' HTTP API and must return data; ``promtool check
 metrics`` finds nothing to complain about in /metrics.
 
-Prometheus scrapes with the admin token (``metrics.require_token`` is on),
-exactly as the README's scrape config does.
+Prometheus scrapes with a ``metrics`` role token (``metrics.require_token``
+is on by default), exactly as the README's scrape config does.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     conn = connect(db)
     migrate(conn)
     admin_token = admin.create_token(conn, "admin", actor="test")[1]
+    metrics_token = admin.create_token(conn, "metrics", actor="test")[1]
     enroll = {}
     for tenant in ("stadt-lohne", "stadt-b"):
         admin.add_tenant(conn, tenant, actor="test")
@@ -124,7 +125,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 await feed(client, enroll, time.time())
 
         asyncio.run(post())
-        (tmp / "token").write_text(admin_token)
+        (tmp / "token").write_text(metrics_token + "\n")
         (tmp / "prometheus.yml").write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             "scrape_configs:\n"
