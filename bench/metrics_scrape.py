@@ -39,7 +39,7 @@ TENANTS = 20
 def build(db: Path, hosts: int, now: float) -> str:
     conn = connect(db, synchronous="normal")
     migrate(conn)
-    token = admin.create_token(conn, "admin", actor="bench")[1]
+    token = admin.create_token(conn, "metrics", actor="bench")[1]
     conn.execute("BEGIN")
     for t in range(TENANTS):
         conn.execute("INSERT INTO tenants (name, created_at) VALUES (?, ?)", (f"tenant-{t:02d}", now))

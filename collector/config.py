@@ -94,8 +94,9 @@ class MeteringConfig(_Section):
 
 
 class MetricsConfig(_Section):
-    #: Require a bearer token (admin, or tenant for its own tenant) on GET /metrics.
-    require_token: bool = False
+    #: Require a bearer token on GET /metrics: a metrics or admin token reads every tenant,
+    #: a tenant token its own. Turn off only on a closed network.
+    require_token: bool = True
 
 
 class Config(_Section):
