@@ -23,6 +23,7 @@ from .config import Config, load_config
 from .dashboards import cli as dashboards_cli
 from .db import Connection, Target, connect, is_postgres, migrate
 from .errors import CollectorError, ConfigError
+from .metering import cli as metering_cli
 from .paths import DEFAULT_LISTEN, default_config_path, default_db_path
 from .readiness import cli as readiness_cli
 
@@ -115,38 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=50)
     _add_db(audit)
 
-    meter = sub.add_parser(
-        "meter",
-        help="metering: close billing periods, export usage",
-        description="Billing periods are calendar months in Europe/Berlin (YYYY-MM).",
-    )
-    msub = meter.add_subparsers(dest="action", required=True, metavar="ACTION")
-    m_close = msub.add_parser(
-        "close", help="freeze a past period; later data becomes an adjustment in the next open period"
-    )
-    m_close.add_argument("--period", required=True, help="YYYY-MM, e.g. 2026-11")
-    m_close.add_argument("--tenant", help="one tenant (default: all)")
-    _add_db(m_close)
-    m_export = msub.add_parser(
-        "export",
-        help="export invoice lines, per-host detail and coverage, with a SHA-256 next to the file",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-        "  leitstand-collector meter export --tenant stadt-lohne --period 2026-11 --format csv --out lohne.csv\n"
-        "  leitstand-collector meter export --all --period 2026-11 --format focus --out exports/",
-    )
-    who = m_export.add_mutually_exclusive_group(required=True)
-    who.add_argument("--tenant", help="one tenant")
-    who.add_argument("--all", action="store_true", help="every tenant, one file each")
-    m_export.add_argument("--period", required=True, help="YYYY-MM")
-    m_export.add_argument("--format", choices=["csv", "json", "focus"], default="csv")
-    m_export.add_argument(
-        "--out", type=Path, help="file (one tenant) or directory (--all); default: stdout / current directory"
-    )
-    _add_db(m_export)
-    m_periods = msub.add_parser("periods", help="list periods with data, open or closed")
-    m_periods.add_argument("--tenant", help="one tenant (default: all)")
-    _add_db(m_periods)
+    metering_cli.add_parser(sub, _add_db)
 
     readiness_cli.add_parser(sub, _add_db)
 
@@ -212,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         migrate(conn)
         if args.command == "meter":
-            return _meter(args, conn, config)
+            return metering_cli.run(args, conn, config, _actor())
         if args.command == "readiness":
             return readiness_cli.run(args, conn, config, _actor())
         if args.command == "alerts":
@@ -220,55 +190,6 @@ def run(args: argparse.Namespace) -> int:
         return _admin(args, conn)
     finally:
         conn.close()
-
-
-def _meter(args: argparse.Namespace, conn: Connection, config: Config) -> int:
-    from .db import transaction
-    from .metering import ledger
-    from .usage import EXPORT_FORMATS, export_period, parse_period, tariff_book
-
-    now = time.time()
-    if args.action == "periods":
-        rows = [
-            [str(p["tenant"]), str(p["period"]), str(p["status"]), _when(p["closed_at"]), str(p["closed_by"] or "-")]  # type: ignore[arg-type]
-            for p in ledger.list_periods(conn, args.tenant)
-        ]
-        print(_table(rows, ["TENANT", "PERIOD", "STATUS", "CLOSED", "BY"]) if rows else "no metered periods yet")
-        return 0
-    period = parse_period(args.period, now)
-    if args.action == "close":
-        closed = ledger.close_period(conn, period, actor=_actor(), now=now, tenant=args.tenant)
-        for tenant in closed:
-            print(f"closed {period} for {tenant}")
-        if not closed:
-            print(f"{period} was already closed for every tenant")
-        return 0
-    book = tariff_book(config.metering.tariffs)
-    tenants = [args.tenant] if args.tenant else [str(t["name"]) for t in admin.list_tenants(conn)]
-    out: Path | None = args.out
-    if args.all:
-        out = out or Path.cwd()
-        out.mkdir(parents=True, exist_ok=True)
-    for tenant in tenants:
-        with transaction(conn):
-            result = export_period(conn, tenant, period, args.format, book, now=now)
-        name = f"{tenant}-{period}-{args.format}.{EXPORT_FORMATS[args.format]}"
-        target = out / name if args.all and out else out
-        if target is None:
-            sys.stdout.buffer.write(result.content)
-            print(f"sha256 {result.sha256}", file=sys.stderr)
-            continue
-        _write_atomic(target, result.content)
-        _write_atomic(target.with_name(target.name + ".sha256"), f"{result.sha256}  {target.name}\n".encode())
-        note = ", identical to the export issued before" if result.verified else ""
-        print(f"{tenant}: {target} ({len(result.content)} bytes, sha256 {result.sha256[:16]}…{note})", file=sys.stderr)
-    return 0
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def _admin(args: argparse.Namespace, conn: Connection) -> int:

@@ -9,13 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from .admin import Principal
-from .db import Connection
+from .db import Connection, dialect
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from .metering import export, ledger, pricing
+from .metering import export, ledger, pricing, quarantine
 from .metering.model import Period, PeriodUsage
 from .metering.tariffs import TariffBook, load_tariffs
 
-__all__ = ["EXPORT_FORMATS", "Export", "export_period", "readable_tenants", "tariff_book", "usage_document"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "Export",
+    "durable_commits",
+    "export_period",
+    "readable_tenants",
+    "tariff_book",
+    "usage_document",
+]
 
 EXPORT_FORMATS = {"json": "json", "csv": "csv", "focus": "csv"}
 
@@ -55,8 +63,32 @@ def _priced(usage: PeriodUsage, book: TariffBook | None) -> pricing.Invoice:
 
 
 def usage_document(conn: Connection, tenant: str, period: Period, book: TariffBook | None) -> dict[str, Any]:
+    """The usage of a tenant and period as the API answers it.
+
+    For a closed period this is its (frozen) JSON export, except that the
+    quarantine shows what is held for the period now: an entry that arrived
+    late, or stayed pending through a forced close, still needs a review
+    (released, it becomes an adjustment in the next open period)."""
     usage = ledger.period_usage(conn, tenant, period)
-    return export.usage_document(usage, _priced(usage, book))
+    doc = export.usage_document(usage, _priced(usage, book))
+    if usage.status == "closed":
+        held = [item for _tenant, item in quarantine.items(conn, tenant=tenant, period=str(period))]
+        doc["quarantine"] = [export.quarantine_item(item) for item in held]
+        doc["quarantine_pending"] = sum(1 for item in held if item.status == "pending")
+    return doc
+
+
+def durable_commits(conn: Connection) -> None:
+    """Make every later commit of `conn` reach the disk before it returns.
+
+    An export of a closed period is a billing record kept ten years: it is
+    acknowledged only once stored for good, whatever `storage.synchronous`
+    says (SQLite's FULL syncs the WAL at each commit; PostgreSQL's commit
+    waits for its WAL flush with synchronous_commit on)."""
+    if dialect(conn) == "sqlite":
+        conn.execute("PRAGMA synchronous=FULL")
+    else:
+        conn.execute("SET synchronous_commit TO on")
 
 
 @dataclass(frozen=True)

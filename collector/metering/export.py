@@ -29,6 +29,15 @@ JSON (:func:`usage_document`, :func:`render_json`)
         coverage:    {meter: {expected, arrived, ratio}}
         gaps:        [{subject, from_seq, to_seq}]
         hosts_by_role: {role: count}, workplaces: count
+        quarantine:  [{id, rule, meter, dim, subject_kind, subject, subject_name,
+                       agent_id, quantity, unit, start, end, evidence, status}]
+        quarantine_pending: count
+
+    ``quarantine`` lists what plausibility checks held back for review in an
+    open period (pending, released or dismissed); a pending or dismissed
+    quantity is in no total, a released one is booked like any other. A
+    closed period's document has an empty list: what was not reviewed when
+    it closed is not part of it.
 
     ``lines`` keep the invoice's order (see :mod:`.pricing`); unpriced lines
     have ``unit_price`` and ``amount`` null; ``included`` is set on usage
@@ -48,7 +57,10 @@ CSV (:func:`render_csv`)
     ``coverage`` (expected, arrived, ratio per meter), ``detail`` (per host
     or device: kind host|device, subject, name, meter, dim, quantity),
     ``adjustment`` (each late booking: period = the period it belongs to,
-    subject, quantity, booked_on) and ``gap`` (subject, from_seq, to_seq).
+    subject, quantity, booked_on), ``gap`` (subject, from_seq, to_seq) and,
+    for an open period, ``quarantine`` (held for review, never in a total:
+    kind = status, subject, name, meter, dim, quantity, unit, description =
+    "QUARANTAENE/QUARANTINE <id>: <rule>: <evidence> (<start> .. <end>)").
     Columns a record does not use are empty. ``tenant`` and
     ``billing_period`` are on every row, so exports of several tenants can be
     concatenated. Text that a spreadsheet would run as a formula (a leading
@@ -148,7 +160,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from .model import METERS, Adjustment, Period, PeriodUsage, SubjectTotal
+from .model import METERS, Adjustment, Period, PeriodUsage, QuarantineItem, SubjectTotal
 from .pricing import CENT, Invoice, InvoiceLine, allocate, meter_quantity, round_half_up
 from .tariffs import ROLES
 
@@ -157,6 +169,7 @@ __all__ = [
     "FOCUS_CHARGE_CATEGORY",
     "FOCUS_COLUMNS",
     "FOCUS_MANDATORY_COLUMNS",
+    "quarantine_item",
     "render_csv",
     "render_focus",
     "render_json",
@@ -260,6 +273,30 @@ def _billable(line: InvoiceLine) -> str:
     return format(round_half_up(line.billable, 2 if line.kind == "vat" else 0), "f")
 
 
+def _quarantine(usage: PeriodUsage) -> list[QuarantineItem]:
+    return sorted(usage.quarantine, key=lambda q: (q.start, q.end, q.subject_kind, q.subject, q.meter, q.dim, q.id))
+
+
+def quarantine_item(item: QuarantineItem) -> dict[str, Any]:
+    """One quarantine entry as the API and the JSON export show it."""
+    return {
+        "id": item.id,
+        "rule": item.rule,
+        "meter": item.meter,
+        "dim": item.dim,
+        "subject_kind": item.subject_kind,
+        "subject": item.subject,
+        "subject_name": item.subject_name,
+        "agent_id": item.agent_id,
+        "quantity": _quantity(item.meter, item.scaled),
+        "unit": METERS[item.meter].unit,
+        "start": _utc(item.start),
+        "end": _utc(item.end),
+        "evidence": item.evidence,
+        "status": item.status,
+    }
+
+
 # --- JSON ---------------------------------------------------------------------
 
 
@@ -334,6 +371,8 @@ def usage_document(usage: PeriodUsage, invoice: Invoice) -> dict[str, Any]:
         "gaps": [{"subject": s, "from_seq": a, "to_seq": b} for s, a, b in _gaps(usage)],
         "hosts_by_role": dict(usage.hosts_by_role),
         "workplaces": usage.workplaces,
+        "quarantine": [quarantine_item(q) for q in _quarantine(usage)],
+        "quarantine_pending": sum(1 for q in usage.quarantine if q.status == "pending"),
     }
 
 
@@ -490,6 +529,20 @@ def _csv_rows(usage: PeriodUsage, invoice: Invoice) -> Iterator[dict[str, object
         }
     for subject, from_seq, to_seq in _gaps(usage):
         yield {**base, "record": "gap", "subject": subject, "from_seq": from_seq, "to_seq": to_seq}
+    for q in _quarantine(usage):
+        yield {
+            **base,
+            "record": "quarantine",
+            "kind": q.status,
+            "period": q.period or usage.period,
+            "meter": q.meter,
+            "dim": q.dim,
+            "subject": q.subject,
+            "name": q.subject_name,
+            "description": f"QUARANTAENE/QUARANTINE {q.id}: {q.rule}: {q.evidence} ({_utc(q.start)} .. {_utc(q.end)})",
+            "quantity": _quantity(q.meter, q.scaled),
+            "unit": METERS[q.meter].unit,
+        }
 
 
 def render_csv(usage: PeriodUsage, invoice: Invoice) -> bytes:

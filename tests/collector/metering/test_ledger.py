@@ -88,9 +88,10 @@ def test_counter_total_is_last_minus_first_without_resets(db: tuple[sqlite3.Conn
 def test_reboot_resets_counters_by_boot_time(db: tuple[sqlite3.Connection, Any]) -> None:
     conn, principal = db
     send(conn, principal, [rep(1, busy=5000.0), rep(2, busy=5060.0)])
-    # rebooted: the counter restarts; it happens to be above 5060 already, but boot_time says reset
-    send(conn, principal, [rep(3, busy=9000.0), rep(4, busy=9030.0)], boot=T0 + 60 * 2.5)
-    assert totals(conn)[("cpu_core_seconds", "")] == (60 + 9000 + 30) * 10**6
+    # rebooted 30 s before report 3: the counter restarts (boot_time says so), so 50 s is the delta
+    send(conn, principal, [rep(3, busy=50.0), rep(4, busy=80.0)], boot=T0 + 60 * 2.5)
+    assert totals(conn)[("cpu_core_seconds", "")] == (60 + 50 + 30) * 10**6
+    assert conn.execute("SELECT count(*) FROM quarantine").fetchone()[0] == 0
 
 
 def test_duplicate_resend_books_nothing(db: tuple[sqlite3.Connection, Any]) -> None:

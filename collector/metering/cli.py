@@ -1,0 +1,218 @@
+"""`leitstand-collector meter ...`: periods, close, export, and the review of
+the quarantine (`meter anomalies`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import admin
+from ..config import Config
+from ..db import Connection, transaction
+from . import export, ledger, quarantine, review
+from .ledger import MeteringSettings
+
+__all__ = ["add_parser", "run", "write_durable"]
+
+AddDb = Callable[[argparse.ArgumentParser], None]
+
+
+def add_parser(sub: Any, add_db: AddDb) -> None:
+    meter = sub.add_parser(
+        "meter",
+        help="metering: close billing periods, export usage, review quarantined quantities",
+        description="Billing periods are calendar months in Europe/Berlin (YYYY-MM).",
+    )
+    msub = meter.add_subparsers(dest="action", required=True, metavar="ACTION")
+    m_close = msub.add_parser(
+        "close", help="freeze a past period; later data becomes an adjustment in the next open period"
+    )
+    m_close.add_argument("--period", required=True, help="YYYY-MM, e.g. 2026-11")
+    m_close.add_argument("--tenant", help="one tenant (default: all)")
+    m_close.add_argument(
+        "--force", action="store_true", help="close even with unreviewed quarantine entries (they stay pending)"
+    )
+    add_db(m_close)
+    m_export = msub.add_parser(
+        "export",
+        help="export invoice lines, per-host detail and coverage, with a SHA-256 next to the file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  leitstand-collector meter export --tenant stadt-lohne --period 2026-11 --format csv --out lohne.csv\n"
+        "  leitstand-collector meter export --all --period 2026-11 --format focus --out exports/",
+    )
+    who = m_export.add_mutually_exclusive_group(required=True)
+    who.add_argument("--tenant", help="one tenant")
+    who.add_argument("--all", action="store_true", help="every tenant, one file each")
+    m_export.add_argument("--period", required=True, help="YYYY-MM")
+    m_export.add_argument("--format", choices=["csv", "json", "focus"], default="csv")
+    m_export.add_argument(
+        "--out", type=Path, help="file (one tenant) or directory (--all); default: stdout / current directory"
+    )
+    add_db(m_export)
+    m_periods = msub.add_parser("periods", help="list periods with data, open or closed")
+    m_periods.add_argument("--tenant", help="one tenant (default: all)")
+    add_db(m_periods)
+
+    m_anom = msub.add_parser(
+        "anomalies",
+        help="quantities held back by plausibility checks: list, release or dismiss",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Implausible quantities are not billed: they wait here for a billing operator's review.",
+        epilog="examples:\n"
+        "  leitstand-collector meter anomalies --tenant stadt-lohne --period 2026-11\n"
+        '  leitstand-collector meter anomalies release 3f9a1c0b7d2e --reason "Drucker getauscht, Zähler geprüft"\n'
+        '  leitstand-collector meter anomalies dismiss 3f9a1c0b7d2e --reason "Agent meldete Unsinn"',
+    )
+    m_anom.add_argument("--tenant", help="one tenant (default: all)")
+    m_anom.add_argument("--period", help="YYYY-MM (default: all)")
+    m_anom.add_argument(
+        "--status",
+        choices=[*quarantine.STATUSES, "all"],
+        default="pending",
+        help="which entries (default: pending)",
+    )
+    m_anom.add_argument("--json", action="store_true", help="print JSON")
+    add_db(m_anom)
+    asub = m_anom.add_subparsers(dest="review", metavar="ACTION")
+    for name, text in (
+        ("release", "book a pending entry as measured (an adjustment if its period is closed)"),
+        ("dismiss", "close a pending entry without booking anything"),
+    ):
+        r = asub.add_parser(name, help=text)
+        r.add_argument("id", help="entry id as listed")
+        r.add_argument("--reason", required=True, help="why (written to the audit log with who decided)")
+        add_db(r)
+
+
+def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) -> int:
+    from ..usage import EXPORT_FORMATS, durable_commits, export_period, parse_period, tariff_book
+
+    now = time.time()
+    if args.action == "periods":
+        rows = [
+            [str(p["tenant"]), str(p["period"]), str(p["status"]), _when(p["closed_at"]), str(p["closed_by"] or "-")]
+            for p in ledger.list_periods(conn, args.tenant)
+        ]
+        print(_table(rows, ["TENANT", "PERIOD", "STATUS", "CLOSED", "BY"]) if rows else "no metered periods yet")
+        return 0
+    if args.action == "anomalies":
+        return _anomalies(args, conn, config, actor, now)
+    period = parse_period(args.period, now)
+    if args.action == "close":
+        closed = ledger.close_period(conn, period, actor=actor, now=now, tenant=args.tenant, force=args.force)
+        for tenant in closed:
+            print(f"closed {period} for {tenant}")
+        if not closed:
+            print(f"{period} was already closed for every tenant")
+        return 0
+    book = tariff_book(config.metering.tariffs)
+    tenants = [args.tenant] if args.tenant else [str(t["name"]) for t in admin.list_tenants(conn)]
+    out: Path | None = args.out
+    if args.all:
+        out = out or Path.cwd()
+        out.mkdir(parents=True, exist_ok=True)
+    durable_commits(conn)  # a closed period's first export is the record kept ten years
+    for tenant in tenants:
+        with transaction(conn):
+            result = export_period(conn, tenant, period, args.format, book, now=now)
+        name = f"{tenant}-{period}-{args.format}.{EXPORT_FORMATS[args.format]}"
+        target = out / name if args.all and out else out
+        if target is None:
+            sys.stdout.buffer.write(result.content)
+            sys.stdout.buffer.flush()
+            print(f"sha256 {result.sha256}", file=sys.stderr)
+            continue
+        write_durable(target, result.content)
+        write_durable(target.with_name(target.name + ".sha256"), f"{result.sha256}  {target.name}\n".encode())
+        note = ", identical to the export issued before" if result.verified else ""
+        print(f"{tenant}: {target} ({len(result.content)} bytes, sha256 {result.sha256[:16]}…{note})", file=sys.stderr)
+    return 0
+
+
+def _anomalies(args: argparse.Namespace, conn: Connection, config: Config, actor: str, now: float) -> int:
+    from ..usage import parse_period
+
+    if args.review in ("release", "dismiss"):
+        if args.review == "release":
+            settings = MeteringSettings(max_gap_s=config.metering.max_gap_s)
+            item = review.release(conn, args.id, actor=actor, reason=args.reason, now=now, settings=settings)
+            print(f"released {item.id}: {item.quantity} {_unit(item.meter)} {item.meter} booked for {item.subject}")
+        else:
+            item = review.dismiss(conn, args.id, actor=actor, reason=args.reason, now=now)
+            print(f"dismissed {item.id}: nothing booked")
+        return 0
+    period = str(parse_period(args.period, now)) if args.period else None
+    statuses = quarantine.STATUSES if args.status == "all" else (args.status,)
+    found = quarantine.items(conn, tenant=args.tenant, period=period, statuses=statuses)
+    if args.json:
+        docs = [{"tenant": tenant, "period": item.period, **export.quarantine_item(item)} for tenant, item in found]
+        print(json.dumps(docs, indent=2, ensure_ascii=False))
+        return 0
+    if not found:
+        print(f"no {args.status if args.status != 'all' else ''} quarantine entries".replace("  ", " "))
+        return 0
+    rows = []
+    for tenant, item in found:
+        doc = export.quarantine_item(item)
+        rows.append(
+            [
+                item.id,
+                tenant,
+                item.period,
+                item.status,
+                item.rule,
+                f"{item.subject_kind}:{_safe(item.subject_name)}",
+                item.meter + (f"/{item.dim}" if item.dim else ""),
+                f"{doc['quantity']} {doc['unit']}",
+                f"{doc['start']}..{doc['end']}",
+                _safe(item.evidence),
+            ]
+        )
+    header = ["ID", "TENANT", "PERIOD", "STATUS", "RULE", "SUBJECT", "METER", "QUANTITY", "SPAN", "EVIDENCE"]
+    print(_table(rows, header))
+    return 0
+
+
+def write_durable(path: Path, data: bytes) -> None:
+    """Write a file atomically and durably: the data and the rename are on
+    disk (file and directory fsynced) before this returns, so an export
+    that was acknowledged survives a power loss."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unit(meter: str) -> str:
+    from .model import METERS
+
+    return METERS[meter].unit if meter in METERS else ""
+
+
+def _safe(text: str) -> str:
+    """Agent data as one line of plain text in a terminal (no control sequences)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)
+
+
+def _when(ts: object) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if isinstance(ts, int | float) and ts else "-"
