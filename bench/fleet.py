@@ -305,7 +305,7 @@ def _kritis_hosts(
     """Primary (first data centre) and standby (second) of each KRITIS application of the
     first `tenants` towns; the standby idles with room for the primary's load."""
     out: list[SimHost] = []
-    polled: set[str] = set()
+    polled: set[tuple[int, str]] = set()
     for app in KRITIS_APPS:
         if app.tenant_index >= tenants:
             continue
@@ -315,8 +315,10 @@ def _kritis_hosts(
             h.cores, h.mem_total = 16, 64 * GIB
             h.busy_day, h.busy_night = (0.3, 0.08) if role == "primary" else (0.05, 0.03)
             h.kritis = (app, "primary" if role == "primary" else "standby")
-            if site not in polled:  # the data centre's UPS and core switch
-                polled.add(site)
+            # The data centre's UPS and core switch, polled by each tenant's own agent: a
+            # device is named within its tenant, and readiness reads the application's.
+            if (app.tenant_index, site) not in polled:
+                polled.add((app.tenant_index, site))
                 h.devices = [
                     SimDevice(f"ups-{site}-1", "ups", recording="eaton-93e"),
                     SimDevice(f"sw-{site}-core", "switch", octets=[[0, 0] for _ in range(4)], recording="cisco-c3560"),
@@ -1735,8 +1737,8 @@ def collector_config(hosts: Sequence[SimHost]) -> str:
         "",
     ]
     for site, (lat, lon) in SITES.items():
-        ups = [d.device for d in devices.get(site, []) if d.kind == "ups"]
-        switches = [d.device for d in devices.get(site, []) if d.kind == "switch"]
+        ups = list(dict.fromkeys(d.device for d in devices.get(site, []) if d.kind == "ups"))
+        switches = list(dict.fromkeys(d.device for d in devices.get(site, []) if d.kind == "switch"))
         lines += [
             f"[readiness.sites.{site}]",
             f"lat = {lat}",

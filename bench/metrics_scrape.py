@@ -124,7 +124,7 @@ def build(db: Path, hosts: int, now: float) -> str:
                 for p in range(1, 53)
             ]
         conn.execute(
-            "INSERT INTO devices (device_id, poller_tenant, agent_id, kind, first_seen, last_seen, last_ts, ok, "
+            "INSERT INTO devices (device_id, tenant, agent_id, kind, first_seen, last_seen, last_ts, ok, "
             "readings_total, latest) VALUES (?, ?, ?, ?, ?, ?, ?, 1, 10, ?)",
             (f"dev-{d}", f"tenant-{d % TENANTS:02d}", f"agent-{d * 50:05d}", kind, now, now, now, json.dumps(reading)),
         )

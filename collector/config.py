@@ -15,13 +15,14 @@ from typing import Annotated, Literal
 import msgspec
 
 from agent.config import find_key_line
+from agent.wire import AgentId
 
 from .alerting.config import AlertsConfig
 from .alerting.config import raise_for_problems as alert_problems
 from .errors import ConfigError
 from .readiness.config import ReadinessConfig, describe_indexed, raise_for_problems
 
-__all__ = ["Config", "IngestConfig", "ServerConfig", "StorageConfig", "load_config"]
+__all__ = ["Config", "DeviceAssignment", "IngestConfig", "ServerConfig", "StorageConfig", "load_config"]
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -77,9 +78,17 @@ class HostsConfig(_Section):
     offline_after_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
 
 
+class DeviceAssignment(_Section):
+    #: Tenant that owns the device (its readings from the pollers below).
+    tenant: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+    #: Agent ids whose readings of the device are the tenant's; any other agent's are refused.
+    pollers: Annotated[list[AgentId], msgspec.Meta(min_length=1)]
+
+
 class DevicesConfig(_Section):
-    #: SNMP device id -> tenant that owns it, overriding the polling agent's tenant.
-    assign: dict[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,128}$")], str] = {}
+    #: SNMP device id -> the tenant that owns it and the pollers allowed to report it,
+    #: overriding the polling agent's tenant: `[devices.assign."prn-1"]`.
+    assign: dict[Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,128}$")], DeviceAssignment] = {}
     #: A device with no reading for this long is shown as `stale` (its poller is silent).
     stale_after_s: Annotated[float, msgspec.Meta(gt=0)] = 900.0
 
@@ -127,6 +136,7 @@ def load_config(path: Path | None) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    _assign_problems(data, path, text)
     try:
         config = msgspec.convert(data, Config)
     except msgspec.ValidationError as exc:
@@ -136,6 +146,29 @@ def load_config(path: Path | None) -> Config:
     alert_problems(config.alerts, path, text)
     _storage_problems(config.storage, path, text)
     return config
+
+
+def _assign_problems(data: dict[str, object], path: Path, text: str) -> None:
+    """Each `[devices.assign."<id>"]` on its own, as msgspec does not name a
+    table's key in its errors. `assign = {"prn-1" = "stadt-b"}` gave a device
+    to a tenant whoever polled it; an assignment now names its pollers, so the
+    old form is refused with the new one spelled out rather than guessed."""
+    devices = data.get("devices")
+    assign = devices.get("assign") if isinstance(devices, dict) else None
+    if not isinstance(assign, dict):
+        return
+    for device, value in assign.items():
+        if isinstance(value, str):
+            line = find_key_line(text, ("devices", "assign"), device) or find_key_line(text, ("devices",), "assign")
+            where = f"{path}:{line}" if line else str(path)
+            raise ConfigError(
+                f"{where}: devices.assign.{device}: an assignment names the pollers allowed to report the device; "
+                f'write: [devices.assign."{device}"] tenant = "{value}" pollers = ["<agent id>", ...]'
+            )
+        try:
+            msgspec.convert(value, DeviceAssignment)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(_describe(path, text, str(exc), ("devices", "assign", str(device)))) from exc
 
 
 def _storage_problems(storage: StorageConfig, path: Path, text: str) -> None:
@@ -162,13 +195,14 @@ def _storage_problems(storage: StorageConfig, path: Path, text: str) -> None:
     raise ConfigError(f"{where}: storage.{keys[0]}: {message}")
 
 
-def _describe(path: Path, text: str, message: str) -> str:
-    """Turn msgspec's `... - at `$.server.listen`` into `file:line: key: ...`."""
+def _describe(path: Path, text: str, message: str, prefix: tuple[str, ...] = ()) -> str:
+    """Turn msgspec's `... - at `$.server.listen`` into `file:line: key: ...`
+    (`prefix`: the keys above what the message's `$` stands for)."""
     indexed = describe_indexed(path, text, message)  # inside arrays of tables: readiness.applications[1].rpo
     if indexed:
         return indexed
     at = _PATH_RE.search(message.rsplit(" - at ", 1)[-1]) if " - at " in message else None
-    keys = [k for k in at.group(1).split(".") if k] if at else []
+    keys = [*prefix, *(k for k in at.group(1).split(".") if k)] if at else list(prefix)
     field = _FIELD_RE.search(message)
     if field and field.group(1):
         keys.append(field.group(1))

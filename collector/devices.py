@@ -1,11 +1,13 @@
 """SNMP device inventory: readings extracted at ingest, read API, ownership, state.
 
-A device belongs to the tenant of the agent that polls it unless the
-collector's ``[devices] assign`` table says otherwise (synced into
-``device_assignments`` at start-up; the ``device_owners`` view resolves it).
-Only agents of the tenant that first reported a device id may report it
-again: another tenant's agent cannot write into a device's history by
-choosing its id (its readings stay in its raw samples, nothing more).
+A device is named within its owner tenant: (tenant, device id). Its owner is
+the tenant of the agent that polls it, unless the collector's
+``[devices.assign."<id>"]`` gives that id to a tenant for the pollers it
+names (synced into ``device_assignments`` at start-up). A reading of an
+assigned id from any other agent is refused: counted per agent and device
+(``device_refusals``), logged once a day at most, and named in the batch's
+ack. So no tenant's agent can create, update or bill another tenant's
+device, nor block it by reporting its id first.
 
 State of a device: ``up`` (latest reading ok), ``unreachable`` (latest poll
 failed), ``stale`` (no reading for ``devices.stale_after_s``: the poller is
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -28,15 +30,18 @@ from agent.wire import Report, SnmpReading
 
 from . import admin
 from .admin import Principal, visible_tenant
+from .config import DeviceAssignment
 from .db import Connection, dialect
-from .errors import NotFoundError, ValidationError
+from .errors import ConflictError, NotFoundError, ValidationError
 from .http import query_param
 
 __all__ = [
+    "Assignment",
     "DeviceDetail",
     "DeviceFilter",
     "DeviceList",
     "DeviceSummary",
+    "Ingested",
     "ReadingList",
     "device_readings",
     "get_device",
@@ -45,6 +50,7 @@ __all__ = [
     "ingest_readings",
     "list_devices",
     "list_devices_handler",
+    "owner_of",
     "prune_readings",
     "sync_assignments",
 ]
@@ -54,6 +60,8 @@ log = logging.getLogger("leitstand.collector.devices")
 _encoder = msgspec.json.Encoder()
 STATES = ("up", "unreachable", "stale")
 KINDS = ("printer", "ups", "switch", "generic")
+#: a refusal that goes on is logged again after this long (the counter keeps counting)
+REFUSAL_LOG_EVERY_S = 86400.0
 
 
 # -- API shapes (they feed the OpenAPI document) -----------------------------------
@@ -91,73 +99,148 @@ class ReadingList(msgspec.Struct):
     count: int
 
 
+# -- ownership (pure) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A device id the config gives to ``tenant`` for readings from ``pollers`` only."""
+
+    tenant: str
+    pollers: frozenset[str]
+
+
+def owner_of(device: str, agent_id: str, agent_tenant: str, assigned: Mapping[str, Assignment]) -> str | None:
+    """The tenant a reading of ``device`` from ``agent_id`` belongs to, or None:
+    refused, because the id is assigned and this agent is not a named poller."""
+    assignment = assigned.get(device)
+    if assignment is None:
+        return agent_tenant
+    return assignment.tenant if agent_id in assignment.pollers else None
+
+
+def refusal_line(device: str) -> str:
+    # The ack goes to the reporting agent: it names the device, not the tenant
+    # it is assigned to (that is the operator's to read, in the log).
+    return f"device {device}: assigned by the collector's config to other pollers; reading refused"
+
+
 # -- writing (inside the writer's ingest transaction) ------------------------------
 
 
-def sync_assignments(conn: Connection, assign: Mapping[str, str]) -> None:
-    """Make ``device_assignments`` equal the config's ``[devices] assign`` table."""
+def sync_assignments(conn: Connection, assign: Mapping[str, DeviceAssignment]) -> None:
+    """Make ``device_assignments`` equal the config's ``[devices.assign]`` tables."""
+    rows = sorted((device, poller, a.tenant) for device, a in assign.items() for poller in set(a.pollers))
     with conn:
         conn.execute("DELETE FROM device_assignments")
-        conn.executemany("INSERT INTO device_assignments (device_id, tenant) VALUES (?, ?)", sorted(assign.items()))
+        conn.executemany("INSERT INTO device_assignments (device_id, agent_id, tenant) VALUES (?, ?, ?)", rows)
+
+
+@dataclass
+class Ingested:
+    """What ``ingest_readings`` did: (owner tenant, reading) for metering to
+    book, oldest first, and one line per refused device id for the ack."""
+
+    accepted: list[tuple[str, SnmpReading]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def _assignments(conn: Connection, ids: list[str]) -> dict[str, Assignment]:
+    tenants: dict[str, str] = {}
+    pollers: dict[str, set[str]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for device, agent, tenant in conn.execute(
+            "SELECT device_id, agent_id, tenant FROM device_assignments "
+            f"WHERE device_id IN ({','.join('?' * len(part))})",
+            part,
+        ).fetchall():
+            tenants[device] = tenant
+            pollers.setdefault(device, set()).add(agent)
+    return {device: Assignment(tenant, frozenset(pollers[device])) for device, tenant in tenants.items()}
 
 
 def ingest_readings(
     conn: Connection, tenant: str, agent_id: str, reports: Iterable[Report], received_at: float
-) -> list[tuple[str, SnmpReading]]:
-    """Store the SNMP readings of newly stored reports; returns (owner tenant, reading)
-    for each reading accepted, oldest first, for metering to book.
+) -> Ingested:
+    """Store the SNMP readings of newly stored reports under their owner tenant.
 
     Called by ``store.ingest`` with the reports it stored (never resends), in
-    the same transaction. A reading of a device id that another tenant's
-    agent reported first is skipped and logged.
+    the same transaction. A reading of a device id assigned to pollers other
+    than this agent is refused (counted, logged, and named in the result);
+    the rest of the report is stored all the same.
     """
     readings = [(report, r) for report in reports for r in report.snmp]
+    result = Ingested()
     if not readings:
-        return []
-    ids = sorted({r.device for _, r in readings})
-    known: dict[str, tuple[str, str]] = {}
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        rows = conn.execute(
-            "SELECT d.device_id, d.poller_tenant, o.tenant FROM devices d JOIN device_owners o USING (device_id) "
-            f"WHERE d.device_id IN ({','.join('?' * len(part))})",
-            part,
-        ).fetchall()
-        known.update({row[0]: (row[1], row[2]) for row in rows})
-    assigned = dict(
-        conn.execute(
-            f"SELECT device_id, tenant FROM device_assignments WHERE device_id IN ({','.join('?' * len(ids))})", ids
-        ).fetchall()
-    )
-    accepted: list[tuple[str, SnmpReading]] = []
+        return result
+    assigned = _assignments(conn, sorted({r.device for _, r in readings}))
     rows_out = []
-    rejected: set[str] = set()
+    refused: dict[str, tuple[str, int]] = {}
     for report, reading in sorted(readings, key=lambda pair: pair[1].ts or pair[0].ts):
-        poller_tenant, owner = known.get(reading.device, (tenant, assigned.get(reading.device, tenant)))
-        if poller_tenant != tenant:
-            rejected.add(reading.device)
+        owner = owner_of(reading.device, agent_id, tenant, assigned)
+        if owner is None:
+            _, n = refused.get(reading.device, ("", 0))
+            refused[reading.device] = (assigned[reading.device].tenant, n + 1)
             continue
         ts = reading.ts or report.ts
         data = _encoder.encode(reading).decode()
-        rows_out.append((reading.device, ts, agent_id, received_at, int(reading.ok), data))
-        _upsert(conn, tenant, agent_id, reading, ts, received_at, data)
-        known[reading.device] = (tenant, owner)
+        rows_out.append((owner, reading.device, ts, agent_id, received_at, int(reading.ok), data))
+        _upsert(conn, owner, agent_id, reading, ts, received_at, data)
         # metering pairs readings by time: hand it the time stored here
-        accepted.append((owner, msgspec.structs.replace(reading, ts=ts)))
+        result.accepted.append((owner, msgspec.structs.replace(reading, ts=ts)))
     if rows_out:
         conn.executemany(
-            "INSERT INTO device_readings (device_id, ts, agent_id, received_at, ok, data) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO device_readings (tenant, device_id, ts, agent_id, received_at, ok, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             rows_out,
         )
-    for device in sorted(rejected):
-        log.warning(
-            "agent %s (tenant %s) reported device %r, which an agent of another tenant polls: reading not stored",
-            agent_id,
-            tenant,
-            device,
+    if refused:
+        _record_refusals(conn, tenant, agent_id, refused, received_at)
+        result.refused = [refusal_line(device) for device in sorted(refused)]
+    return result
+
+
+def _record_refusals(
+    conn: Connection, tenant: str, agent_id: str, refused: Mapping[str, tuple[str, int]], now: float
+) -> None:
+    """Count refused readings per agent and device; log a refusal when it is
+    new, and again once a day while it goes on (a poller misconfigured for
+    weeks must not flood the log, nor be forgotten)."""
+    devices = sorted(refused)
+    logged: dict[str, float] = {}
+    for start in range(0, len(devices), 500):
+        part = devices[start : start + 500]
+        logged.update(
+            conn.execute(
+                "SELECT device_id, logged_at FROM device_refusals WHERE agent_id = ? "
+                f"AND device_id IN ({','.join('?' * len(part))})",
+                [agent_id, *part],
+            ).fetchall()
         )
-    return accepted
+    rows = []
+    for device in devices:
+        owner, n = refused[device]
+        last = logged.get(device)
+        log_now = last is None or now - last >= REFUSAL_LOG_EVERY_S
+        if log_now:
+            log.warning(
+                "agent %s (tenant %s) reported device %r, which [devices.assign] gives to tenant %s for other "
+                "pollers: %d reading(s) refused",
+                agent_id,
+                tenant,
+                device,
+                owner,
+                n,
+            )
+        rows.append((agent_id, device, tenant, owner, n, now, now, now if log_now else last))
+    conn.executemany(
+        "INSERT INTO device_refusals AS r (agent_id, device_id, tenant, owner, refused_total, first_at, last_at, "
+        "logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (agent_id, device_id) DO UPDATE SET "
+        "refused_total = r.refused_total + excluded.refused_total, last_at = excluded.last_at, "
+        "logged_at = excluded.logged_at, tenant = excluded.tenant, owner = excluded.owner",
+        rows,
+    )
 
 
 # A failed poll keeps the last good values on show, marked as failed.
@@ -169,7 +252,7 @@ _MARK_FAILED = {
 
 def _upsert(
     conn: Connection,
-    tenant: str,
+    owner: str,
     agent_id: str,
     reading: SnmpReading,
     ts: float,
@@ -178,10 +261,10 @@ def _upsert(
 ) -> None:
     ok = int(reading.ok)
     conn.execute(
-        "INSERT INTO devices AS d (device_id, poller_tenant, agent_id, kind, address, first_seen, last_seen, last_ts, "
+        "INSERT INTO devices AS d (tenant, device_id, agent_id, kind, address, first_seen, last_seen, last_ts, "
         "last_ok_ts, ok, error, readings_total, failures_total, latest) "
-        "VALUES (:id, :tenant, :agent, :kind, :address, :seen, :seen, :ts, :ok_ts, :ok, :error, 1, :fail, :data) "
-        "ON CONFLICT (device_id) DO UPDATE SET "
+        "VALUES (:tenant, :id, :agent, :kind, :address, :seen, :seen, :ts, :ok_ts, :ok, :error, 1, :fail, :data) "
+        "ON CONFLICT (tenant, device_id) DO UPDATE SET "
         # the existing row's columns are qualified: PostgreSQL finds a bare name ambiguous here
         " readings_total = d.readings_total + 1, failures_total = d.failures_total + :fail, last_seen = :seen,"
         " last_ok_ts = CASE WHEN :ok = 1 AND (d.last_ok_ts IS NULL OR :ts > d.last_ok_ts) THEN :ts"
@@ -198,7 +281,7 @@ def _upsert(
         " last_ts = CASE WHEN :ts > d.last_ts THEN :ts ELSE d.last_ts END",
         {
             "id": reading.device,
-            "tenant": tenant,
+            "tenant": owner,
             "agent": agent_id,
             "kind": reading.kind,
             "address": reading.address,
@@ -218,8 +301,8 @@ def prune_readings(conn: Connection, *, before: float, chunk: int = 10000) -> in
     deleted = 0
     while True:
         cur = conn.execute(
-            "DELETE FROM device_readings WHERE (device_id, ts, agent_id) IN "
-            "(SELECT device_id, ts, agent_id FROM device_readings WHERE received_at < ? LIMIT ?)",
+            "DELETE FROM device_readings WHERE (tenant, device_id, ts, agent_id) IN "
+            "(SELECT tenant, device_id, ts, agent_id FROM device_readings WHERE received_at < ? LIMIT ?)",
             (before, chunk),
         )
         deleted += cur.rowcount
@@ -239,7 +322,7 @@ class DeviceFilter:
 
 
 _COLUMNS = (
-    "d.device_id, o.tenant, d.kind, d.agent_id, d.address, d.first_seen, d.last_seen, d.last_ts, d.last_ok_ts, "
+    "d.device_id, d.tenant, d.kind, d.agent_id, d.address, d.first_seen, d.last_seen, d.last_ts, d.last_ok_ts, "
     "d.ok, d.error, d.readings_total, d.failures_total, d.latest"
 )
 
@@ -279,7 +362,7 @@ def list_devices(
     tenant = visible_tenant(principal, flt.tenant, "devices")
     where: list[str] = []
     args: list[object] = []
-    for column, value in (("o.tenant", tenant), ("d.kind", flt.kind), ("d.agent_id", flt.agent_id)):
+    for column, value in (("d.tenant", tenant), ("d.kind", flt.kind), ("d.agent_id", flt.agent_id)):
         if value:
             where.append(f"{column} = ?")
             args.append(value)
@@ -289,24 +372,46 @@ def list_devices(
     elif flt.state in ("up", "unreachable"):
         where.append("d.last_seen >= ? AND d.ok = ?")
         args += [now - stale_after_s, int(flt.state == "up")]
-    sql = f"SELECT {_COLUMNS} FROM devices d JOIN device_owners o USING (device_id)"
+    sql = f"SELECT {_COLUMNS} FROM devices d"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    rows = conn.execute(sql + " ORDER BY o.tenant, d.device_id", args).fetchall()
+    rows = conn.execute(sql + " ORDER BY d.tenant, d.device_id", args).fetchall()
     return [_summary(row, now, stale_after_s)[0] for row in rows]
 
 
-def get_device(
-    conn: Connection, principal: Principal, device_id: str, *, now: float, stale_after_s: float
-) -> dict[str, Any]:
-    tenant = visible_tenant(principal, None, "devices")
-    row = conn.execute(
-        f"SELECT {_COLUMNS} FROM devices d JOIN device_owners o USING (device_id) WHERE d.device_id = ?",
-        (device_id,),
-    ).fetchone()
-    # Another tenant's device is "not found": its existence is not ours to tell.
-    if row is None or (tenant is not None and row[1] != tenant):
+def _find(conn: Connection, principal: Principal, device_id: str, tenant: str | None) -> tuple[Any, ...]:
+    """The row of one device. A tenant token looks within its tenant only, so
+    another tenant's device is "not found" (its existence is not ours to tell);
+    an admin names the tenant when several have a device of that id."""
+    visible = visible_tenant(principal, tenant, "devices")
+    sql = f"SELECT {_COLUMNS} FROM devices d WHERE d.device_id = ?"
+    if visible is not None:
+        row = conn.execute(sql + " AND d.tenant = ?", (device_id, visible)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no device {device_id!r}")
+        return tuple(row)
+    rows = conn.execute(sql + " ORDER BY d.tenant LIMIT 11", (device_id,)).fetchall()
+    if not rows:
         raise NotFoundError(f"no device {device_id!r}")
+    if len(rows) > 1:
+        tenants = [str(r[1]) for r in rows[:10]]
+        raise ConflictError(
+            f"device id {device_id!r} exists in several tenants: add ?tenant=",
+            [f"tenants: {', '.join(tenants)}{', ...' if len(rows) > 10 else ''}"],
+        )
+    return tuple(rows[0])
+
+
+def get_device(
+    conn: Connection,
+    principal: Principal,
+    device_id: str,
+    *,
+    now: float,
+    stale_after_s: float,
+    tenant: str | None = None,
+) -> dict[str, Any]:
+    row = _find(conn, principal, device_id, tenant)
     summary, reading = _summary(row, now, stale_after_s)
     summary["reading"] = reading
     return summary
@@ -320,13 +425,13 @@ def device_readings(
     since: float,
     until: float,
     limit: int,
-    now: float,
-    stale_after_s: float,
+    tenant: str | None = None,
 ) -> list[dict[str, Any]]:
-    get_device(conn, principal, device_id, now=now, stale_after_s=stale_after_s)  # access check
+    owner = _find(conn, principal, device_id, tenant)[1]  # access check, and whose device it is
     rows = conn.execute(
-        "SELECT data FROM device_readings WHERE device_id = ? AND ts >= ? AND ts <= ? ORDER BY ts LIMIT ?",
-        (device_id, since, until, limit),
+        "SELECT data FROM device_readings WHERE tenant = ? AND device_id = ? AND ts >= ? AND ts <= ? "
+        "ORDER BY ts LIMIT ?",
+        (owner, device_id, since, until, limit),
     ).fetchall()
     return [json.loads(data) for (data,) in rows]
 
@@ -358,12 +463,19 @@ async def list_devices_handler(request: Request) -> Response:
 
 async def get_device_handler(request: Request) -> Response:
     collector, principal, now, stale = _context(request)
-    device = get_device(collector.reader, principal, request.path_params["device_id"], now=now, stale_after_s=stale)
+    device = get_device(
+        collector.reader,
+        principal,
+        request.path_params["device_id"],
+        now=now,
+        stale_after_s=stale,
+        tenant=query_param(request, "tenant", str),
+    )
     return _json(device)
 
 
 async def get_device_readings_handler(request: Request) -> Response:
-    collector, principal, now, stale = _context(request)
+    collector, principal, now, _ = _context(request)
     until = query_param(request, "until", float, now)
     since = query_param(request, "since", float, until - 86400.0)
     limit = query_param(request, "limit", int, 1000)
@@ -378,7 +490,6 @@ async def get_device_readings_handler(request: Request) -> Response:
         since=since,
         until=until,
         limit=limit,
-        now=now,
-        stale_after_s=stale,
+        tenant=query_param(request, "tenant", str),
     )
     return _json({"readings": readings, "count": len(readings)})

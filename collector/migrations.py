@@ -429,3 +429,94 @@ def m010_identity(db: Database) -> None:
         """
     )
 
+
+@migrations()
+def m009_device_tenancy(db: Database) -> None:
+    """Devices are named within their owner tenant (issue 13): (tenant, device_id)
+    replaces the global, first-come device id. Each existing device keeps the
+    owner it resolved to (assignment, else its poller's tenant); its readings
+    and its metering streams move with it (`d:<device>` -> `d:<tenant>/<device>`).
+    An assignment now names the pollers allowed to report the device."""
+    db.executescript(
+        """
+        CREATE TABLE devices_owned (
+            tenant TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            address TEXT NOT NULL DEFAULT '',
+            first_seen REAL NOT NULL,
+            last_seen REAL NOT NULL,
+            last_ts REAL NOT NULL,
+            last_ok_ts REAL,
+            ok INTEGER NOT NULL,
+            error TEXT NOT NULL DEFAULT '',
+            readings_total INTEGER NOT NULL DEFAULT 0,
+            failures_total INTEGER NOT NULL DEFAULT 0,
+            latest TEXT NOT NULL,
+            PRIMARY KEY (tenant, device_id)
+        );
+        INSERT INTO devices_owned (tenant, device_id, agent_id, kind, address, first_seen, last_seen, last_ts,
+                                   last_ok_ts, ok, error, readings_total, failures_total, latest)
+            SELECT o.tenant, d.device_id, d.agent_id, d.kind, d.address, d.first_seen, d.last_seen, d.last_ts,
+                   d.last_ok_ts, d.ok, d.error, d.readings_total, d.failures_total, d.latest
+            FROM devices d JOIN device_owners o ON o.device_id = d.device_id;
+        CREATE TABLE device_readings_owned (
+            tenant TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            ts REAL NOT NULL,
+            agent_id TEXT NOT NULL,
+            received_at REAL NOT NULL,
+            ok INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (tenant, device_id, ts, agent_id)
+        ) WITHOUT ROWID;
+        INSERT INTO device_readings_owned (tenant, device_id, ts, agent_id, received_at, ok, data)
+            SELECT o.tenant, r.device_id, r.ts, r.agent_id, r.received_at, r.ok, r.data
+            FROM device_readings r JOIN device_owners o ON o.device_id = r.device_id;
+        -- metering streams follow their device; a stream without a device row
+        -- keeps the tenant its points were booked for. Two steps through a
+        -- prefix no stream has, so no renamed stream meets one not yet renamed.
+        UPDATE meter_points SET stream = '~d:' || coalesce(
+                (SELECT o.tenant FROM device_owners o WHERE o.device_id = substr(meter_points.stream, 3)),
+                meter_points.tenant) || '/' || substr(stream, 3)
+            WHERE stream LIKE 'd:%';
+        UPDATE meter_points SET stream = substr(stream, 2) WHERE stream LIKE '~d:%';
+        DELETE FROM point_horizons WHERE stream LIKE 'd:%' AND NOT EXISTS (
+            SELECT 1 FROM device_owners o WHERE o.device_id = substr(point_horizons.stream, 3));
+        UPDATE point_horizons SET stream = '~d:' || (
+                SELECT o.tenant FROM device_owners o WHERE o.device_id = substr(point_horizons.stream, 3))
+                || '/' || substr(stream, 3)
+            WHERE stream LIKE 'd:%';
+        UPDATE point_horizons SET stream = substr(stream, 2) WHERE stream LIKE '~d:%';
+        DROP VIEW device_owners;
+        DROP TABLE devices;
+        DROP TABLE device_readings;
+        DROP TABLE device_assignments;
+        ALTER TABLE devices_owned RENAME TO devices;
+        ALTER TABLE device_readings_owned RENAME TO device_readings;
+        -- an admin's look-up by id alone: which tenants have one of that name
+        CREATE INDEX devices_id ON devices(device_id);
+        CREATE INDEX device_readings_received ON device_readings(received_at);
+        -- the config's [devices.assign."<id>"] tables, synced at start-up: one
+        -- row per named poller; a device id listed here is refused from any other agent
+        CREATE TABLE device_assignments (
+            device_id TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            PRIMARY KEY (device_id, agent_id)
+        );
+        -- readings refused by ownership, per reporting agent and device id
+        CREATE TABLE device_refusals (
+            agent_id TEXT NOT NULL,
+            device_id TEXT NOT NULL,
+            tenant TEXT NOT NULL,           -- the reporting agent's tenant
+            owner TEXT NOT NULL,            -- the tenant the device is assigned to
+            refused_total INTEGER NOT NULL,
+            first_at REAL NOT NULL,
+            last_at REAL NOT NULL,
+            logged_at REAL NOT NULL,
+            PRIMARY KEY (agent_id, device_id)
+        );
+        """
+    )

@@ -61,6 +61,8 @@ def _param(name: str, schema: dict[str, Any], where: str = "query", description:
 def _device_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
     """The SNMP device inventory (collector/devices.py)."""
     device_id = _param("device_id", {"type": "string"}, "path", "device id from the polling agent's config")
+    # a device id is unique within its tenant only: an admin names the tenant when several use it (else 409)
+    owner = _param("tenant", {"type": "string"}, description="the device's tenant (admin; needed when ambiguous)")
     return {
         "/api/v1/devices": {
             "get": {
@@ -79,8 +81,8 @@ def _device_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
             "get": {
                 "summary": "One SNMP device with its latest reading",
                 "security": security,
-                "parameters": [device_id],
-                "responses": {**_ok("DeviceDetail"), **_errors(401, 403, 404)},
+                "parameters": [device_id, owner],
+                "responses": {**_ok("DeviceDetail"), **_errors(400, 401, 403, 404, 409)},
             }
         },
         "/api/v1/devices/{device_id}/readings": {
@@ -89,13 +91,120 @@ def _device_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "security": security,
                 "parameters": [
                     device_id,
+                    owner,
                     _param("since", {"type": "number"}, description="default: until - 86400"),
                     _param("until", {"type": "number"}, description="default: now"),
                     _param("limit", {"type": "integer", "minimum": 1, "maximum": 10000}),
                 ],
-                "responses": {**_ok("ReadingList"), **_errors(400, 401, 403, 404)},
+                "responses": {**_ok("ReadingList"), **_errors(400, 401, 403, 404, 409)},
             }
         },
+    }
+
+
+#: periods the API accepts (collector/metering/model.py FIRST_YEAR..LAST_YEAR); outside: 400
+PERIOD_PATTERN = "^(20|21)[0-9]{2}-(0[1-9]|1[0-2])$"
+
+#: the usage document (collector/metering/export.py usage_document): plain dicts, so
+#: written out here; quantities and money are decimal strings, never floats
+_USAGE_SCHEMAS: dict[str, Any] = {
+    "UsageDocument": {
+        "type": "object",
+        "required": ["tenant", "period", "status", "currency", "meters", "lines", "total"],
+        "properties": {
+            "tenant": {"type": "string"},
+            "period": {"type": "string", "pattern": PERIOD_PATTERN},
+            "status": {"enum": ["open", "closed"]},
+            "currency": {"type": "string"},
+            "meters": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["meter", "unit", "quantity", "coverage"],
+                    "properties": {
+                        "meter": {"type": "string"},
+                        "unit": {"type": "string"},
+                        "quantity": {"type": "string"},
+                        "coverage": {"type": "string"},
+                    },
+                },
+            },
+            "lines": {"type": "array", "items": {"type": "object"}},
+            "total": {"type": "string"},
+        },
+    },
+    "PeriodList": {
+        "type": "object",
+        "required": ["periods"],
+        "properties": {
+            "periods": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["tenant", "period", "status", "closed_at", "closed_by"],
+                    "properties": {
+                        "tenant": {"type": "string"},
+                        "period": {"type": "string"},
+                        "status": {"enum": ["open", "closed"]},
+                        "closed_at": {"anyOf": [{"type": "number"}, {"type": "null"}]},
+                        "closed_by": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                    },
+                },
+            }
+        },
+    },
+}
+
+
+def _usage_paths(security: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """Metering for billing offices and tenants (collector/usage.py)."""
+    tenant = _param("tenant", {"type": "string"}, description="required unless the token reads one tenant only")
+    return {
+        "/api/v1/usage": {
+            "get": {
+                "summary": "Usage and invoice lines of a tenant for a billing month (Europe/Berlin)",
+                "security": security,
+                "parameters": [
+                    tenant,
+                    _param(
+                        "period",
+                        {"type": "string", "pattern": PERIOD_PATTERN},
+                        description="YYYY-MM, default: the running month",
+                    ),
+                ],
+                "responses": {**_ok("UsageDocument"), **_errors(400, 401, 403, 404)},
+            }
+        },
+        "/api/v1/periods": {
+            "get": {
+                "summary": "Billing periods with data or closed, per readable tenant, newest first",
+                "security": security,
+                "parameters": [tenant],
+                "responses": {**_ok("PeriodList"), **_errors(401, 403, 404)},
+            }
+        },
+    }
+
+
+def _metrics_path(security: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """GET /metrics (collector/metrics/http.py): the exposition is text, not JSON."""
+    exposition = {"schema": {"type": "string"}}
+    return {
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics of the fleet; a metrics or admin token reads every tenant, "
+                "a tenant token its own (metrics.require_token, on by default)",
+                "security": security,
+                "parameters": [_param("tenant", {"type": "string"}, description="only this tenant")],
+                "responses": {
+                    "200": {
+                        "description": "text exposition format (OpenMetrics when the Accept header asks for it)",
+                        "content": {"text/plain": exposition, "application/openmetrics-text": exposition},
+                    },
+                    **_errors(401, 403, 404, 503),
+                },
+            }
+        }
     }
 
 
@@ -134,6 +243,7 @@ def openapi_document() -> dict[str, Any]:
         ],
         ref_template="#/components/schemas/{name}",
     )
+    components.update(_USAGE_SCHEMAS)
     _no_nul_in_strings(components)
     security: list[dict[str, list[str]]] = [{"bearer": []}]
     agent_id = _param("agent_id", {"type": "string"}, "path", "agent id")
@@ -215,8 +325,10 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             **_device_paths(security),
+            **_usage_paths(security),
             **readiness_api.openapi_paths(security, _ok, _errors, _param),
             **alerting_api.openapi_paths(security, _ok, _errors, _param),
+            **_metrics_path(security),
             "/healthz": {
                 "get": {
                     "summary": "Liveness and writer health",

@@ -69,6 +69,7 @@ def ingest(
     )
     plan = plan_batch(state, batch.reports)
     new_state = plan.state
+    refused: list[str] = []  # one line per device whose readings ownership refused
     if plan.new:
         conn.executemany(
             "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data) VALUES (?, ?, ?, ?, ?, ?)",
@@ -79,7 +80,9 @@ def ingest(
         )
         booker = Booker(conn, received_at, metering or MeteringSettings())
         booker.book_host_reports(tenant, agent, new_state.epoch, plan.new, newest_after=(epoch, last_seq))
-        for owner, reading in devices.ingest_readings(conn, tenant, agent.id, plan.new, received_at):
+        readings = devices.ingest_readings(conn, tenant, agent.id, plan.new, received_at)
+        refused = readings.refused
+        for owner, reading in readings.accepted:
             if reading.kind == "printer":
                 booker.book_device_reading(owner, reading.device, device_point(reading), reading.ok)
         booker.flush()
@@ -91,7 +94,12 @@ def ingest(
         )
     latest = max(plan.new, key=lambda r: r.ts) if plan.new else None
     _update_host(conn, agent, new_state, latest, received_at, len(plan.new), plan.duplicates)
-    return BatchAck(accepted_through_seq=plan.accepted_through_seq, stored=len(plan.new), duplicates=plan.duplicates)
+    return BatchAck(
+        accepted_through_seq=plan.accepted_through_seq,
+        stored=len(plan.new),
+        duplicates=plan.duplicates,
+        refused=refused,
+    )
 
 
 def _update_host(

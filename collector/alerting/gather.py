@@ -106,6 +106,7 @@ def observe(conn: Connection, now: float, sources: Sources) -> list[Observation]
     out = _hosts(conn, now, sources)
     out += _devices(conn, now, sources)
     out += _coverage(conn, now)
+    out += _quarantine(conn)
     if sources.kritis is not None:
         out += _kritis(conn, now, sources)
     return out
@@ -270,9 +271,9 @@ def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation
     out: list[Observation] = []
     uplinks: dict[tuple[str, str], list[bool]] = {}
     rows = conn.execute(
-        "SELECT d.device_id, o.tenant, d.kind, d.last_seen, d.ok, d.latest, coalesce(h.site, ''), "
-        "coalesce(h.hostname, '') FROM devices d JOIN device_owners o USING (device_id) "
-        "LEFT JOIN hosts h ON h.agent_id = d.agent_id ORDER BY d.device_id"
+        "SELECT d.device_id, d.tenant, d.kind, d.last_seen, d.ok, d.latest, coalesce(h.site, ''), "
+        "coalesce(h.hostname, '') FROM devices d "
+        "LEFT JOIN hosts h ON h.agent_id = d.agent_id ORDER BY d.tenant, d.device_id"
     ).fetchall()
     for device, tenant, kind, last_seen, ok, latest, poller_site, poller in rows:
         if not ok or now - last_seen > sources.device_stale_after_s:
@@ -281,6 +282,7 @@ def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation
         site = sources.device_sites.get(device, poller_site)
         name = (reading.get("sys") or {}).get("name") or device
         labels = {"device": device, "site": site, "kind": kind}
+        obj = f"{tenant}/{device}"  # a device id is unique within its tenant only
 
         ob = functools.partial(
             _add,
@@ -296,7 +298,7 @@ def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation
                 supply = s.get("description") or s.get("type") or f"#{s['index']}"
                 ob(
                     "printer_supply_low",
-                    f"{device}/{s['index']}",
+                    f"{obj}/{s['index']}",
                     s["percent"],
                     {"supply": supply},
                     supply_type=s.get("type") or "?",
@@ -311,7 +313,7 @@ def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation
             ]
             ob(
                 "printer_error",
-                device,
+                obj,
                 len(errors),
                 errors=", ".join(de for de, _ in errors) or "-",
                 errors_en=", ".join(en for _, en in errors) or "-",
@@ -326,9 +328,9 @@ def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation
                 "charge": f"{charge:.0f} %" if charge is not None else "?",
                 "on_battery_for": duration(ups.get("seconds_on_battery")),
             }
-            ob("ups_on_battery", device, 1.0 if on_battery else 0.0, **params)
+            ob("ups_on_battery", obj, 1.0 if on_battery else 0.0, **params)
             if runtime is not None:
-                ob("ups_runtime_low", device, runtime, **params)
+                ob("ups_runtime_low", obj, runtime, **params)
         if kind == "switch":
             for i in reading.get("interfaces") or ():
                 if not i.get("uplink") or i.get("admin_status") == "down":
@@ -338,7 +340,7 @@ def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation
                 uplinks.setdefault((tenant, site), []).append(up)
                 ob(
                     "uplink_down",
-                    f"{device}/{ifname}",
+                    f"{obj}/{ifname}",
                     0.0 if up else 1.0,
                     {"interface": ifname},
                     alias=i.get("alias") or "-",
@@ -376,6 +378,32 @@ def _coverage(conn: Connection, now: float) -> list[Observation]:
                 tenant=tenant,
                 value=float(cov.ratio) * 100.0,
                 params={"period": str(period), "arrived": cov.arrived, "expected": cov.expected},
+            )
+        )
+    return out
+
+
+def _quarantine(conn: Connection) -> list[Observation]:
+    """Pending quarantine entries per tenant (0 for a tenant without, so its alert resolves)."""
+    held: dict[str, dict[str, set[str]]] = {}
+    counts: dict[str, int] = {}
+    for tenant, period, rule, n in conn.execute(
+        "SELECT tenant, period, rule, count(*) FROM quarantine WHERE status = 'pending' GROUP BY tenant, period, rule"
+    ).fetchall():
+        counts[tenant] = counts.get(tenant, 0) + int(n)
+        entry = held.setdefault(tenant, {"rules": set(), "periods": set()})
+        entry["rules"].add(rule)
+        entry["periods"].add(period)
+    out = []
+    for (tenant,) in conn.execute("SELECT name FROM tenants ORDER BY name").fetchall():
+        entry = held.get(tenant, {"rules": set(), "periods": set()})
+        out.append(
+            Observation(
+                rule="metering_anomaly",
+                object=tenant,
+                tenant=tenant,
+                value=float(counts.get(tenant, 0)),
+                params={"rules": ", ".join(sorted(entry["rules"])) or "-", "periods": ", ".join(sorted(entry["periods"])) or "-"},
             )
         )
     return out

@@ -36,11 +36,11 @@ def _device_sites(src: Source) -> dict[str, str]:
 
 
 def device_families(src: Source) -> Iterator[Family]:
-    where, args = src.tenant_sql("o.tenant")
+    where, args = src.tenant_sql("d.tenant")
     rows = src.conn.execute(
-        "SELECT d.device_id, o.tenant, d.kind, d.agent_id, coalesce(h.site, ''), d.last_seen, d.last_ts, d.ok, "
-        "d.readings_total, d.failures_total, d.latest FROM devices d JOIN device_owners o USING (device_id) "
-        f"LEFT JOIN hosts h ON h.agent_id = d.agent_id WHERE 1 = 1{where} ORDER BY o.tenant, d.device_id",
+        "SELECT d.device_id, d.tenant, d.kind, d.agent_id, coalesce(h.site, ''), d.last_seen, d.last_ts, d.ok, "
+        "d.readings_total, d.failures_total, d.latest FROM devices d "
+        f"LEFT JOIN hosts h ON h.agent_id = d.agent_id WHERE 1 = 1{where} ORDER BY d.tenant, d.device_id",
         args,
     ).fetchall()
     sites = _device_sites(src)

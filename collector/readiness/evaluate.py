@@ -103,12 +103,15 @@ def _samples(sel: Selector, candidates: Sequence[_Host], sites: dict[str, str]) 
     return tuple(sorted(out, key=lambda s: (s.host, s.series)))
 
 
-def _devices(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[float, bool, str, dict[str, Any]]]:
+def _devices(conn: Connection, tenant: str, ids: Sequence[str]) -> dict[str, tuple[float, bool, str, dict[str, Any]]]:
+    """The application's tenant's devices of these ids: a device is named
+    within its tenant, so another tenant's UPS of the same id is no evidence."""
     if not ids:
         return {}
     rows = conn.execute(
-        f"SELECT device_id, last_ts, ok, error, latest FROM devices WHERE device_id IN ({','.join('?' * len(ids))})",
-        list(ids),
+        "SELECT device_id, last_ts, ok, error, latest FROM devices "
+        f"WHERE tenant = ? AND device_id IN ({','.join('?' * len(ids))})",
+        [tenant, *ids],
     ).fetchall()
     return {dev: (ts, bool(ok), error, json.loads(latest)) for dev, ts, ok, error, latest in rows}
 
@@ -182,7 +185,7 @@ def gather(
     sites = [settings.sites[s] for s in app.site_names]
     ups_ids = sorted({d for s in sites for d in s.ups})
     switch_ids = sorted({d for s in sites for d in s.switches})
-    devices = _devices(conn, ups_ids + switch_ids)
+    devices = _devices(conn, app.tenant, ups_ids + switch_ids)
     return Evidence(
         now=now,
         hosts=states,

@@ -1,11 +1,11 @@
-"""The device inventory: readings extracted at ingest, ownership, tenant
-isolation, reachability state, history, and resends that never count twice."""
+"""The device inventory: readings extracted at ingest, tenant isolation,
+reachability state, history, and resends that never count twice (ownership
+across tenants: test_devices_ownership.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from collector.config import Config, DevicesConfig
 from tests.collector.conftest import Env, auth, batch, report
 
 
@@ -96,39 +96,6 @@ async def test_another_tenants_device_is_not_found(env: Env) -> None:
     assert (await env.client.get("/api/v1/devices/d-a", headers=auth(reader_a))).status_code == 200
     r = await env.client.get("/api/v1/devices?tenant=stadt-a", headers=auth(reader_b))
     assert r.status_code == 403
-
-
-async def test_agent_of_another_tenant_cannot_write_into_a_device(env: Env) -> None:
-    token_a = await setup(env, "stadt-a", "poller-a")
-    token_b = await setup(env, "stadt-b", "poller-b")
-    now = env.clock.now
-    await env.post(token_a, batch("poller-a", [report(1, now - 10, snmp=[printer_reading("drucker", now - 10, 100)])]))
-    r = await env.post(token_b, batch("poller-b", [report(1, now, snmp=[printer_reading("drucker", now, 999)])]))
-    assert r.status_code == 200  # the report is stored; only its reading of a foreign device is not
-    detail = (await env.client.get("/api/v1/devices/drucker", headers=auth(env.admin_token))).json()
-    assert detail["reading"]["printer"]["pages_total"] == 100 and detail["tenant"] == "stadt-a"
-    assert env.count("SELECT count(*) FROM device_readings WHERE device_id = 'drucker'") == 1
-
-
-async def test_config_assigns_a_device_to_another_tenant(make_env: Any) -> None:
-    env: Env = make_env(Config(devices=DevicesConfig(assign={"usv-serverraum": "zweckverband"})))
-    try:
-        env.tenant("zweckverband")
-        token = await setup(env, "stadt-lohne", "poller-1")
-        ups = {
-            "device": "usv-serverraum",
-            "kind": "ups",
-            "ts": env.clock.now,
-            "ups": {"source": "ups-mib", "charge_pct": 100},
-        }
-        await env.post(token, batch("poller-1", [report(1, env.clock.now, snmp=[ups])]))
-        owner = env.token("tenant", "zweckverband")
-        poller_tenant = env.token("tenant", "stadt-lohne")
-        r = await env.client.get("/api/v1/devices/usv-serverraum", headers=auth(owner))
-        assert r.status_code == 200 and r.json()["tenant"] == "zweckverband"
-        assert (await env.client.get("/api/v1/devices/usv-serverraum", headers=auth(poller_tenant))).status_code == 404
-    finally:
-        await env.client.aclose()
 
 
 async def test_query_errors_use_the_error_shape(env: Env) -> None:

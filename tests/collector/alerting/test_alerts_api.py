@@ -74,7 +74,7 @@ async def test_printer_supply_low_and_printer_error_from_snmp(env: Env) -> None:
     assert r.status_code == 200, r.text
     await tick(env)
     (low,) = await alerts(env, state="firing")
-    assert low["rule"] == "printer_supply_low" and low["object"] == "drucker-eg/1.1"
+    assert low["rule"] == "printer_supply_low" and low["object"] == "stadt-a/drucker-eg/1.1"
     assert low["labels"]["device"] == "drucker-eg" and low["labels"]["supply"] == "Black Toner"
     assert low["summary"] == "Drucker drucker-eg: Black Toner fast leer (5 %)"
     assert low["runbook_url"].endswith("/printer-supply-low")
@@ -120,7 +120,7 @@ async def test_ups_on_battery_and_uplinks(env: Env) -> None:
     assert set(firing) == {"ups_on_battery", "ups_runtime_low", "uplink_down", "site_uplink_redundancy"}
     assert firing["ups_on_battery"]["summary"] == "USV usv-1 läuft auf Batterie"
     assert firing["ups_runtime_low"]["summary"] == "USV usv-1: Restlaufzeit nur 4 min"
-    assert firing["uplink_down"]["object"] == "sw-1/Gi0/2"
+    assert firing["uplink_down"]["object"] == "stadt-a/sw-1/Gi0/2"
     assert firing["site_uplink_redundancy"]["labels"]["site"] == "rathaus"
     assert "1 von 2 Uplinks" in firing["site_uplink_redundancy"]["description"]
 
