@@ -37,7 +37,7 @@ def _compile(pattern: str) -> re2._Regexp[str]:
     except re2.error as exc:
         reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise ValidationError(
-            f"invalid regular expression {pattern!r}: {reason}",
+            f"invalid regular expression: {reason}",
             ["RE2 syntax as in Alertmanager: no backreferences (\\1), no lookaround ((?=, (?<=)"],
         ) from exc
 

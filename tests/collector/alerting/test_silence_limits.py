@@ -98,6 +98,12 @@ async def test_regexes_re2_cannot_run_are_refused_with_the_reason(env: Env) -> N
         assert r.status_code == 400, pattern
         body = r.json()
         assert body["error"].startswith("matcher host: ") and reason in body["error"], body
+    # as the README shows it
+    r = await env.client.post("/api/v1/silences", json=silence(env, r"(a)\1"), headers=auth(env.admin_token))
+    assert r.json() == {
+        "error": "matcher host: invalid regular expression: invalid escape sequence: \\1",
+        "detail": ["RE2 syntax as in Alertmanager: no backreferences (\\1), no lookaround ((?=, (?<=)"],
+    }
     # the length limit is in the schema (and so in the OpenAPI document)
     too_long = silence(env, "x" * (regex.MAX_PATTERN_CHARS + 1))
     r = await env.client.post("/api/v1/silences", json=too_long, headers=auth(env.admin_token))
