@@ -86,6 +86,10 @@ class Limits:
     network_tolerance: float = 1.05
     #: ...plus this many seconds of wall time (x speed)
     network_slack_s: float = 2.0
+    #: trust the link speed a VM reports (emulated NICs such as e1000 often
+    #: run faster than their nominal 1 Gbit/s, so by default a VM's interfaces
+    #: are held to the ceiling only)
+    link_speed_on_vms: bool = False
     #: pages per minute per printer (the fastest office/production MFPs print ~150 ppm)
     pages_per_minute: float = 300.0
     #: ...plus this many pages (a printer may count a finished job at once)

@@ -171,7 +171,14 @@ EXPECTED = {
         ),
     ],
     "net": [
-        wire.Nic(nic="eth0", rx_bytes_total=30 * GiB, tx_bytes_total=2 * GiB, rx_errors_total=4, tx_errors_total=2),
+        wire.Nic(
+            nic="eth0",
+            rx_bytes_total=30 * GiB,
+            tx_bytes_total=2 * GiB,
+            rx_errors_total=4,
+            tx_errors_total=2,
+            speed_bps=10**9,
+        ),
         wire.Nic(nic="wlan0", rx_bytes_total=3 * MiB, tx_bytes_total=MiB, rx_errors_total=0, tx_errors_total=1),
     ],
     "load1": 0.42,
@@ -318,6 +325,28 @@ def test_loopback_is_skipped_by_name_when_flags_are_unavailable() -> None:
     fake.net_if_stats = broken_stats  # type: ignore[method-assign]
 
     assert [n.nic for n in net.sample_net(fake)] == ["eth0", "lo0", "wlan0"]
+
+
+def test_link_speed_is_reported_in_bits_per_second_and_zero_when_unknown() -> None:
+    fake = FakePsutil()
+    fake.nic_stats["wlan0"] = snicstats(True, 0, 65535, 1500, "up")  # a driver's "unknown"
+
+    speeds = {n.nic: n.speed_bps for n in net.sample_net(fake)}
+
+    assert speeds == {"eth0": 1_000_000_000, "wlan0": 0}
+
+
+def test_bond_members_name_their_bond(tmp_path: Path) -> None:
+    (tmp_path / "bond0" / "bonding").mkdir(parents=True)
+    (tmp_path / "bond0" / "bonding" / "slaves").write_text("eth0 eth1\n")
+    (tmp_path / "eth0").mkdir()
+    fake = FakePsutil()
+    fake.nics["bond0"] = snetio(1, 1, 1, 1, 0, 0, 0, 0)
+
+    nics = {n.nic: n.bond for n in net.sample_net(fake, sysfs=tmp_path)}
+
+    assert nics == {"bond0": "", "eth0": "bond0", "wlan0": ""}
+    assert net.bond_members(tmp_path / "missing") == {}
 
 
 def test_memory_used_is_total_minus_available_never_negative() -> None:

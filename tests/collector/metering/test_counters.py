@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.metering.counters import HOUR, counter_delta, covered_span, split_by_hour
+from collector.metering.counters import (
+    HOUR,
+    WRAP32,
+    counter_delta,
+    covered_span,
+    rebooted_between,
+    split_by_hour,
+)
 from collector.metering.model import BERLIN, Period
 
 UTC = dt.UTC
@@ -34,13 +41,69 @@ def test_32bit_counter_after_reboot_is_a_reset_not_a_wrap() -> None:
     assert counter_delta(2**32 - 10, 5, bits=32, reset=True) == 5
 
 
+def test_32bit_decrease_from_the_lower_half_is_a_reset_not_a_wrap() -> None:
+    # The regression: a replacement printer at 11,340 pages after one at 15,000
+    # was "unwrapped" to 4,294,963,636 pages.
+    assert counter_delta(15_000, 11_340, bits=32) == 11_340
+    assert counter_delta(2**31 - 1, 5, bits=32) == 5
+
+
+def test_32bit_wrap_needs_a_plausible_unwrapped_delta() -> None:
+    assert counter_delta(2**31, 5, bits=32, max_delta=2**31 + 5) == 2**31 + 5  # from the top half, plausible
+    assert counter_delta(2**31, 5, bits=32, max_delta=1000) == 5  # implausible: a reset
+    assert counter_delta(WRAP32 - 100, 50, bits=32, max_delta=150) == 150
+    assert counter_delta(WRAP32 - 100, 50, bits=32, max_delta=149) == 50
+
+
+def test_a_decrease_of_a_64_bit_counter_is_always_a_reset() -> None:
+    assert counter_delta(2**63 - 10, 5) == 5
+    assert counter_delta(WRAP32 - 10, 5, bits=64) == 5
+
+
+@given(
+    previous=st.integers(min_value=0, max_value=WRAP32 - 1),
+    current=st.integers(min_value=0, max_value=WRAP32 - 1),
+    max_delta=st.integers(min_value=0, max_value=WRAP32),
+)
+def test_32bit_delta_is_either_a_plausible_wrap_or_the_new_value(previous: int, current: int, max_delta: int) -> None:
+    delta = counter_delta(previous, current, bits=32, max_delta=max_delta)
+    if current >= previous:
+        assert delta == current - previous
+    elif delta != current:
+        # only a wrap from the top half, and only within the limit
+        assert previous >= WRAP32 // 2
+        assert delta == current + WRAP32 - previous <= max_delta
+    assert 0 <= delta < WRAP32
+
+
+def test_a_reboot_is_a_new_boot_time_between_the_two_reports() -> None:
+    assert rebooted_between(1000.0, 5000.0, 4000.0, 5060.0)
+    assert not rebooted_between(1000.0, 1002.0, 4000.0, 5060.0)  # psutil's wobble
+
+
+def test_a_boot_time_outside_the_span_is_a_broken_clock_not_a_reboot() -> None:
+    # A boot time that jumps every report (before the previous report, or in the future)
+    assert not rebooted_between(1000.0, 3000.0, 4000.0, 5060.0)
+    assert not rebooted_between(1000.0, 9000.0, 4000.0, 5060.0)
+    assert not rebooted_between(1000.0, 0.0, 4000.0, 5060.0)  # an agent that does not know it
+
+
 def test_coverage_never_overlaps_the_previous_report() -> None:
     assert covered_span(1000.0, 60.0, 980.0, 300.0) == (980.0, 1000.0)
     assert covered_span(1000.0, 60.0, None, 300.0) == (940.0, 1000.0)
 
 
-def test_silence_longer_than_max_gap_is_not_billed() -> None:
-    # The agent claims an hour; only max_gap of it is covered.
+def test_a_silence_is_not_billed() -> None:
+    # Two hours without a report: only the declared minute before ts is covered.
+    assert covered_span(10_000.0, 60.0, 2_800.0, 86_400.0) == (9_940.0, 10_000.0)
+
+
+@pytest.mark.parametrize("interval", [600.0, 900.0, 3600.0, 86_400.0])
+def test_a_long_declared_interval_is_covered_in_full(interval: float) -> None:
+    assert covered_span(100_000.0, interval, 100_000.0 - interval, 86_400.0) == (100_000.0 - interval, 100_000.0)
+
+
+def test_max_interval_caps_what_one_report_covers() -> None:
     assert covered_span(10_000.0, 3600.0, 0.0, 300.0) == (9700.0, 10_000.0)
 
 
