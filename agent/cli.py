@@ -317,8 +317,8 @@ def _cmd_status(args: argparse.Namespace, config: AgentConfig) -> int:
         ),
         ("last seq", str(status["last_seq"])),
         ("dropped", f"{status['dropped_total']} report(s) dropped because the spool was full"),
-        ("dead", _dead_letter_summary(status)),
         ("last send", last_text),
+        ("dead", _dead_letter_summary(status)),
     ]
     for label, value in rows:
         print(f"{label + ':':<11}{value}")

@@ -58,7 +58,15 @@ import msgspec
 import schedule
 
 from agent import wire
-from agent.sender import Backoff, BatchRefused, RateLimited, RejectedError, SendError, TransportError
+from agent.sender import (
+    Backoff,
+    BatchRefused,
+    RateLimited,
+    RejectedError,
+    SendError,
+    TransportError,
+    collector_says,
+)
 from agent.spool import AckNotes, SendRecord, Spool
 
 __all__ = [
@@ -369,7 +377,7 @@ class Runner:
     def _dead_letter(self, seq: int, exc: SendError) -> bool:
         status = int(getattr(exc, "status", 0) or 0)
         try:
-            moved = self.spool.dead_letter(seq, status, str(exc), self._wall_clock())
+            moved = self.spool.dead_letter(seq, status, collector_says(exc), self._wall_clock())
         except sqlite3.Error as error:
             # It stays pending: better blocked than deleted without a trace.
             log.error("cannot move seq %s to the dead-letter table of %s: %s", seq, self.spool.path, error)

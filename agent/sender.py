@@ -53,6 +53,7 @@ __all__ = [
     "SendError",
     "Sender",
     "TransportError",
+    "collector_says",
     "enroll",
     "parse_retry_after",
 ]
@@ -75,9 +76,12 @@ class SendError(Exception):
 class TransportError(SendError):
     """The collector could not be reached or failed (network, TLS, timeout, 5xx). Retry later."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(self, message: str, *, status: int | None = None, error: str = "", detail: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.status = status
+        # The collector's error body, when it answered (5xx): kept with a dead letter.
+        self.error = error
+        self.detail = list(detail)
 
 
 class RateLimited(TransportError):
@@ -265,7 +269,8 @@ def _check_status(url: str, status: int, headers: http.client.HTTPMessage, data:
         retry_after = parse_retry_after(headers.get("Retry-After"))
         raise RateLimited(f"POST {url}: HTTP 429 rate limited (Retry-After: {retry_after})", retry_after=retry_after)
     if status >= 500 or status == 408:
-        raise TransportError(f"POST {url}: HTTP {status} {_describe(data)}", status=status)
+        error, detail = _error_body(data)
+        raise TransportError(f"POST {url}: HTTP {status} {_describe(data)}", status=status, error=error, detail=detail)
     if 300 <= status < 400:
         location = headers.get("Location", "")
         raise RejectedError(f"POST {url}: HTTP {status} redirect to {location!r}: fix the collector URL", status=status)
@@ -289,6 +294,19 @@ def _error_body(data: bytes) -> tuple[str, list[str]]:
     except msgspec.DecodeError:
         return _describe(data), []
     return body.error, list(body.detail)
+
+
+def collector_says(exc: SendError) -> str:
+    """What the collector said, without our side of it (URL, status): the error, then
+    one line per detail; the first detail shares the first line, as it usually names
+    the field at fault."""
+    error = getattr(exc, "error", "") or ""
+    detail: list[str] = list(getattr(exc, "detail", ()) or ())
+    if not error:
+        return str(exc)
+    if not detail:
+        return error
+    return "\n".join([f"{error}: {detail[0]}", *detail[1:]])
 
 
 def _describe(data: bytes) -> str:

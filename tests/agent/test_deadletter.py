@@ -88,7 +88,8 @@ def test_one_refused_report_in_fifty_is_dead_lettered_and_the_rest_stored_once(
         assert spool.pending_count() == 0
         (dead,) = spool.dead_letters(bodies=True)
         assert (dead.seq, dead.status) == (23, status)
-        assert "$.reports[0].net[0].rx_bytes_total: out of range" in dead.error
+        # The collector's words, without our URL: its error and the field it names.
+        assert dead.error == "invalid report batch: $.reports[0].net[0].rx_bytes_total: out of range"
         assert json.loads(dead.body)["seq"] == 23  # the report itself is kept
         # Splitting 50 reports costs a handful of requests, not one per report.
         assert len(stub.requests) <= 14
@@ -113,6 +114,7 @@ def test_a_repeated_500_is_split_but_each_report_gets_its_own_retries(
     assert stub.received == [s for s in range(1, 51) if s != 37]
     (dead,) = spool.dead_letters()
     assert (dead.seq, dead.status) == (37, 500)
+    assert dead.error_line == "internal error: $.reports[0].net[0].rx_bytes_total: out of range"
     # The whole batch failed INTERNAL_ERROR_STRIKES times before it was split, and
     # the single report as often again before it was moved.
     failed_alone = [r for r in stub.requests if r.seqs == [37]]
