@@ -403,7 +403,10 @@ def _quarantine(conn: Connection) -> list[Observation]:
                 object=tenant,
                 tenant=tenant,
                 value=float(counts.get(tenant, 0)),
-                params={"rules": ", ".join(sorted(entry["rules"])) or "-", "periods": ", ".join(sorted(entry["periods"])) or "-"},
+                params={
+                    "rules": ", ".join(sorted(entry["rules"])) or "-",
+                    "periods": ", ".join(sorted(entry["periods"])) or "-",
+                },
             )
         )
     return out

@@ -24,6 +24,7 @@ __all__ = [
     "HOST_REPORT_DELAY",
     "HOST_SEND_INTERVAL",
     "METERING_COVERAGE_RATIO",
+    "METERING_QUARANTINE_PENDING",
     "METRICS",
     "PREFIX",
     "PRINTER_ERROR",
@@ -69,6 +70,8 @@ SWITCH_UPLINK_UP = "leitstand_switch_uplink_up"
 READINESS_STATUS = "leitstand_readiness_status"
 #: Share of expected reports that arrived in the running period, labels ``tenant``, ``meter``.
 METERING_COVERAGE_RATIO = "leitstand_metering_coverage_ratio"
+#: Quantities held in quarantine for review (implausible, not billed), label ``tenant``.
+METERING_QUARANTINE_PENDING = "leitstand_metering_quarantine_pending"
 
 METRICS = (
     HOST_LAST_REPORT_TIMESTAMP,
@@ -87,4 +90,5 @@ METRICS = (
     SWITCH_UPLINK_UP,
     READINESS_STATUS,
     METERING_COVERAGE_RATIO,
+    METERING_QUARANTINE_PENDING,
 )

@@ -491,6 +491,33 @@ RULES: tuple[Rule, ...] = (
         ),
         expr=f'100 * {m.METERING_COVERAGE_RATIO}{{meter="host_hours"}} < {{threshold}}',
     ),
+    Rule(
+        name="metering_anomaly",
+        severity="warning",
+        watches="tenant",
+        op=">=",
+        threshold=1,
+        unit="",
+        for_s=0,
+        runbook="metering-anomaly",
+        summary=Text(
+            "Unplausible Verbrauchswerte von {tenant} in Quarantäne ({value:.0f})",
+            "Implausible usage of {tenant} held in quarantine ({value:.0f})",
+        ),
+        description=Text(
+            "{value:.0f} Verbrauchswerte des Mandanten {tenant} haben die Plausibilitätsprüfung nicht bestanden "
+            "(Regeln: {rules}; Zeiträume: {periods}). Sie werden nicht abgerechnet, bis jemand aus der "
+            "Abrechnung sie freigibt oder verwirft; vorher lässt sich der Monat nicht abschließen.",
+            "{value:.0f} usage quantities of tenant {tenant} failed the plausibility checks (rules: {rules}; "
+            "periods: {periods}). They are not billed until a billing operator releases or dismisses them; "
+            "until then the month cannot be closed.",
+        ),
+        help=Text(
+            "Ein Mandant hat ungeprüfte Verbrauchswerte in Quarantäne (Anzahl).",
+            "A tenant has unreviewed usage quantities in quarantine (count).",
+        ),
+        expr=f"{m.METERING_QUARANTINE_PENDING} >= {{threshold}}",
+    ),
 )
 
 _BY_NAME = {r.name: r for r in RULES}

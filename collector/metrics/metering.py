@@ -161,8 +161,27 @@ def metering_families(src: Source) -> Iterator[Family]:
             quantity.add_metric([tenant, meter, dim], float(Decimal(scaled) / METERS[meter].scale))
     yield quantity
     yield _coverage(src, tenants, p)
+    yield _quarantine(src, tenants)
     if isinstance(src.tariffs, TariffBook):
         yield _cost(src.tariffs, tenants, p, month, workplaces, hosts_by_role, adjustments)
+
+
+def _quarantine(src: Source, tenants: list[str]) -> Family:
+    held = gauge(
+        m.METERING_QUARANTINE_PENDING,
+        "Usage quantities held in quarantine for review (implausible, not billed).",
+        ["tenant"],
+    )
+    if tenants:
+        pending = dict(
+            src.conn.execute(
+                f"SELECT tenant, count(*) FROM quarantine WHERE status = 'pending' AND {_in(tenants)} GROUP BY tenant",
+                tenants,
+            ).fetchall()
+        )
+        for tenant in sorted(tenants):
+            held.add_metric([tenant], float(pending.get(tenant, 0)))
+    return held
 
 
 def _coverage(src: Source, tenants: list[str], period: str) -> Family:
