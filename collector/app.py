@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -72,9 +73,11 @@ class Collector:
     leader: Leadership | None = None
     housekeeper: Housekeeper | None = None
 
-    @property
+    @functools.cached_property
     def metering(self) -> MeteringSettings:
-        return MeteringSettings(max_gap_s=self.config.metering.max_gap_s)
+        # Built once (every report batch uses it): the config never changes while the collector runs.
+        limits = self.config.metering.plausibility_limits()
+        return MeteringSettings(max_gap_s=limits.max_interval_s, limits=limits)
 
     async def read_off_loop(self, read: Callable[[Connection], T]) -> T:
         """Run a long read (a whole-fleet evaluation) in a worker thread on a

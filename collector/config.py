@@ -7,6 +7,7 @@ line, so a typo never silently falls back to a default. Later features
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 from pathlib import Path
@@ -20,6 +21,7 @@ from agent.wire import AgentId
 from .alerting.config import AlertsConfig
 from .alerting.config import raise_for_problems as alert_problems
 from .errors import ConfigError
+from .metering.plausibility import Limits, NicFilter
 from .readiness.config import ReadinessConfig, describe_indexed, raise_for_problems
 
 __all__ = ["Config", "DeviceAssignment", "IngestConfig", "ServerConfig", "StorageConfig", "load_config"]
@@ -93,13 +95,81 @@ class DevicesConfig(_Section):
     stale_after_s: Annotated[float, msgspec.Meta(gt=0)] = 900.0
 
 
+_LIMITS = Limits()
+Globs = Annotated[list[Annotated[str, msgspec.Meta(min_length=1, max_length=128)]], msgspec.Meta(max_length=256)]
+
+
+class NicFilterConfig(_Section):
+    """A tenant's or role's NIC filter; a key left out is the default filter's."""
+
+    include: Globs | None = None
+    exclude: Globs | None = None
+    exclude_bond_members: bool | None = None
+
+
+class NicsConfig(_Section):
+    #: Interface name globs that count for network_gib ...
+    include: Globs = msgspec.field(default_factory=lambda: list(_LIMITS.nics.include))
+    #: ... unless they match one of these (loopback, bridges, veth/tap/tun, container networks).
+    exclude: Globs = msgspec.field(default_factory=lambda: list(_LIMITS.nics.exclude))
+    #: A bond carries its members' traffic: count the bond, not its members.
+    exclude_bond_members: bool = _LIMITS.nics.exclude_bond_members
+    #: Per tenant name, then per role: a filter that replaces the keys it sets.
+    tenant: dict[str, NicFilterConfig] = {}
+    role: dict[Literal["server", "vm", "thin-client"], NicFilterConfig] = {}
+
+    def resolve(self, override: NicFilterConfig | None = None) -> NicFilter:
+        o = override or NicFilterConfig()
+        bonds = self.exclude_bond_members if o.exclude_bond_members is None else o.exclude_bond_members
+        return NicFilter(
+            include=tuple(self.include if o.include is None else o.include),
+            exclude=tuple(self.exclude if o.exclude is None else o.exclude),
+            exclude_bond_members=bonds,
+        )
+
+
+class LimitsConfig(_Section):
+    """Physical ceilings every metered quantity is checked against (plausibility.Limits)."""
+
+    cpu_tolerance: Annotated[float, msgspec.Meta(ge=1)] = _LIMITS.cpu_tolerance
+    cpu_slack_s: Annotated[float, msgspec.Meta(ge=0)] = _LIMITS.cpu_slack_s
+    network_ceiling_bps: Annotated[float, msgspec.Meta(gt=0)] = _LIMITS.network_ceiling_bps
+    network_tolerance: Annotated[float, msgspec.Meta(ge=1)] = _LIMITS.network_tolerance
+    network_slack_s: Annotated[float, msgspec.Meta(ge=0)] = _LIMITS.network_slack_s
+    link_speed_on_vms: bool = _LIMITS.link_speed_on_vms
+    pages_per_minute: Annotated[float, msgspec.Meta(gt=0)] = _LIMITS.pages_per_minute
+    pages_slack: Annotated[float, msgspec.Meta(ge=0)] = _LIMITS.pages_slack
+    nics: NicsConfig = msgspec.field(default_factory=NicsConfig)
+
+
 class MeteringConfig(_Section):
-    #: A report covers at most this many seconds: a longer silence is not billed.
-    max_gap_s: Annotated[float, msgspec.Meta(gt=0)] = 300.0
+    #: A report covers its declared interval_s before its ts, but never more than this.
+    max_interval_s: Annotated[float, msgspec.Meta(gt=0, le=86400)] = _LIMITS.max_interval_s
+    #: Deprecated alias of max_interval_s (see `_metering_problems`).
+    max_gap_s: Annotated[float, msgspec.Meta(gt=0, le=86400)] | None = None
     #: Days every per-report metering point is kept; after that only those late data can still need.
     points_days: Annotated[int, msgspec.Meta(ge=1)] = 2
     #: Tariff file (TOML); empty: usage is metered but not priced.
     tariffs: str = ""
+    limits: LimitsConfig = msgspec.field(default_factory=LimitsConfig)
+
+    def plausibility_limits(self) -> Limits:
+        """The pure metering code's view of this section."""
+        lim, nics = self.limits, self.limits.nics
+        return Limits(
+            cpu_tolerance=lim.cpu_tolerance,
+            cpu_slack_s=lim.cpu_slack_s,
+            network_ceiling_bps=lim.network_ceiling_bps,
+            network_tolerance=lim.network_tolerance,
+            network_slack_s=lim.network_slack_s,
+            link_speed_on_vms=lim.link_speed_on_vms,
+            pages_per_minute=lim.pages_per_minute,
+            pages_slack=lim.pages_slack,
+            max_interval_s=self.max_interval_s,
+            nics=nics.resolve(),
+            nics_by_tenant={t: nics.resolve(f) for t, f in nics.tenant.items()},
+            nics_by_role={r: nics.resolve(f) for r, f in nics.role.items()},
+        )
 
 
 class MetricsConfig(_Section):
@@ -120,6 +190,7 @@ class Config(_Section):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
 
 
+log = logging.getLogger("leitstand.collector.config")
 _PATH_RE = re.compile(r"\$((?:\.[A-Za-z0-9_-]+)*)")
 _FIELD_RE = re.compile(r"unknown field `([^`]+)`|missing required field `([^`]+)`")
 
@@ -145,6 +216,7 @@ def load_config(path: Path | None) -> Config:
     raise_for_problems(config.readiness, path, text)
     alert_problems(config.alerts, path, text)
     _storage_problems(config.storage, path, text)
+    _metering_problems(config.metering, path, text)
     return config
 
 
@@ -169,6 +241,28 @@ def _assign_problems(data: dict[str, object], path: Path, text: str) -> None:
             msgspec.convert(value, DeviceAssignment)
         except msgspec.ValidationError as exc:
             raise ConfigError(_describe(path, text, str(exc), ("devices", "assign", str(device)))) from exc
+
+
+def _metering_problems(metering: MeteringConfig, path: Path, text: str) -> None:
+    """`metering.max_gap_s` was the cap on what one report covers, 300 s by
+    default, which billed 10-minute reports by half. It still works as an
+    alias of `max_interval_s` (same meaning), with a warning; both at once is
+    an error."""
+    if metering.max_gap_s is None:
+        return
+    line = find_key_line(text, ("metering",), "max_gap_s")
+    where = f"{path}:{line}" if line else str(path)
+    if metering.max_interval_s != _LIMITS.max_interval_s:
+        raise ConfigError(f"{where}: metering.max_gap_s: remove it, metering.max_interval_s replaces it")
+    log.warning(
+        "%s: metering.max_gap_s is deprecated, use metering.max_interval_s (a report covers its declared "
+        "interval, at most this; default 86400). Taken as max_interval_s = %g: reports with a longer "
+        "interval_s are billed only %g s of it",
+        where,
+        metering.max_gap_s,
+        metering.max_gap_s,
+    )
+    metering.max_interval_s, metering.max_gap_s = metering.max_gap_s, None
 
 
 def _storage_problems(storage: StorageConfig, path: Path, text: str) -> None:
