@@ -266,6 +266,7 @@ def _status(config: AgentConfig) -> dict[str, Any]:
         "dropped_total": 0,
         "dead_letters": 0,
         "dead_lettered_total": 0,
+        "dead_letters_dropped": 0,
         "dead_letters_newest": [],
         "refused_devices": [],
         "unknown_fields": [],
@@ -283,6 +284,7 @@ def _status(config: AgentConfig) -> dict[str, Any]:
                 dropped_total=spool.dropped_total(),
                 dead_letters=spool.dead_letter_count(),
                 dead_lettered_total=spool.dead_lettered_total(),
+                dead_letters_dropped=spool.dead_letters_dropped(),
                 dead_letters_newest=[_dead_letter_row(d) for d in spool.dead_letters(STATUS_DEAD_LETTERS)],
                 refused_devices=notes.refused if notes else [],
                 unknown_fields=notes.unknown_fields if notes else [],
@@ -331,10 +333,11 @@ def _cmd_status(args: argparse.Namespace, config: AgentConfig) -> int:
 
 
 def _dead_letter_summary(status: dict[str, Any]) -> str:
-    count = status["dead_letters"]
-    if not count:
-        return "0 report(s) the collector could not take"
-    return f"{count} report(s) the collector could not take (leitstand-agent deadletter list); newest:"
+    count, dropped = status["dead_letters"], status["dead_letters_dropped"]
+    text = f"{count} report(s) the collector could not take"
+    if dropped:
+        text += f" ({dropped} older ones deleted: the table was full)"
+    return text + ("; newest (leitstand-agent deadletter list):" if count else "")
 
 
 def _dead_letter_line(row: dict[str, Any]) -> str:

@@ -37,6 +37,8 @@ __all__ = ["DEFAULT_MAX_BYTES", "AckNotes", "DeadLetter", "SendRecord", "Spool",
 log = logging.getLogger("leitstand.agent")
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+# Dead letters may take up to this fraction (1/n) of max_bytes, on top of the outbox.
+DEAD_LETTER_SHARE = 5
 SCHEMA_VERSION = 1
 # The collector's error body is short JSON; a proxy's HTML page is not worth keeping whole.
 _MAX_ERROR_CHARS = 4000
@@ -292,11 +294,37 @@ class Spool:
             db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
             self._set_meta("pending_bytes", int(self._meta("pending_bytes", 0)) - int(size))
             self._set_meta("dead_lettered_total", int(self._meta("dead_lettered_total", 0)) + 1)
+            self._bound_dead_letters(db)
         return True
+
+    def _bound_dead_letters(self, db: sqlite3.Connection) -> None:
+        # A host whose every report is refused (a clock years behind) would otherwise
+        # grow the table without end. The oldest go first, counted and logged.
+        limit = self.max_bytes // DEAD_LETTER_SHARE
+        total = int(db.execute("SELECT total(length(body)) FROM deadletter").fetchone()[0])
+        if total <= limit:
+            return
+        dropped: list[int] = []
+        for seq, size in db.execute("SELECT seq, length(body) FROM deadletter ORDER BY seq").fetchall():
+            if total <= limit:
+                break
+            dropped.append(int(seq))
+            total -= int(size)
+        db.executemany("DELETE FROM deadletter WHERE seq = ?", [(q,) for q in dropped])
+        self._set_meta("dead_letters_dropped", int(self._meta("dead_letters_dropped", 0)) + len(dropped))
+        log.warning(
+            "dead-letter table full (%s bytes max): deleted the oldest dead letter(s) seq %s",
+            limit,
+            ", ".join(map(str, dropped)),
+        )
 
     def dead_letter_count(self) -> int:
         """Reports in the dead-letter table now."""
         return int(self._conn.execute("SELECT count(*) FROM deadletter").fetchone()[0])
+
+    def dead_letters_dropped(self) -> int:
+        """Dead letters deleted because the dead-letter table was full."""
+        return int(self._meta("dead_letters_dropped", 0))
 
     def dead_lettered_total(self) -> int:
         """Reports ever moved to the dead-letter table (retries and purges do not lower it)."""

@@ -301,3 +301,18 @@ def test_ack_notes_round_trip(path: Path) -> None:
         assert spool.ack_notes() == AckNotes(
             at=TS0, refused=["device ups-1: owned by tenant b"], unknown_fields=["$.x"]
         )
+
+
+def test_dead_letter_table_is_bounded_and_says_what_it_deleted(path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with Spool(path, max_bytes=5 * 1000) as spool:  # dead letters: at most 1000 bytes
+        for _ in range(12):
+            spool.enqueue(fields())
+        size = len(spool.peek(1)[0][1])
+        for seq in range(1, 13):
+            spool.dead_letter(seq, 400, "bad", at=TS0)
+        kept = [d.seq for d in spool.dead_letters(bodies=True)]
+        assert len(kept) == 1000 // size
+        assert kept == list(range(12, 12 - len(kept), -1))  # the newest stay
+        assert spool.dead_letters_dropped() == 12 - len(kept)
+        assert spool.dead_lettered_total() == 12
+    assert "dead-letter table full" in caplog.text
