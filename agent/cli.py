@@ -80,7 +80,7 @@ examples:
   leitstand-agent --config /etc/leitstand/agent.toml status --json
       spool depth, last seq, dropped reports, dead letters and the last send result
   leitstand-agent deadletter list
-      reports the collector could not take, with its status and error
+      reports the collector could not take, with the collector's status and error
 """
 
 
@@ -202,6 +202,13 @@ def _cmd_run(args: argparse.Namespace, config: AgentConfig) -> int:
             config.spool_path,
             spool.pending_count(),
         )
+        dead = spool.dead_letter_count()
+        if dead:
+            log.warning(
+                "%s report(s) in the dead-letter table: the collector could not take them "
+                "(leitstand-agent deadletter list)",
+                dead,
+            )
         poller = _start_snmp(config, runner)
         try:
             run_until_signalled(runner)
