@@ -61,4 +61,10 @@ def _cached(pattern: str) -> re2._Regexp[str] | None:
 def fullmatch(pattern: str, value: str) -> bool:
     """Whether the whole value matches; an unusable pattern matches nothing."""
     compiled = _cached(pattern)
-    return compiled is not None and compiled.search(value) is not None
+    if compiled is None:
+        return False
+    try:
+        return compiled.search(value) is not None
+    except UnicodeEncodeError:
+        # RE2 reads UTF-8, which a lone surrogate is not: match the value as it would be shown
+        return compiled.search(value.encode("utf-8", "replace").decode()) is not None

@@ -51,6 +51,8 @@ def test_matchers_are_re2_anchored_and_linear() -> None:
     assert not Matcher("host", "rath", True).matches({"host": "rathaus"})
     assert not Matcher("host", "fs01", True).matches({"host": "rathaus-fs01"})
     assert Matcher("host", "a|b", True).matches({"host": "b"})  # ^(?:a|b)$, not ^a|b$
+    assert Matcher("host", "fs.?01", True).matches({"host": "fs\ud80001"})  # not UTF-8: no crash
+    assert Matcher("host", "ä+", True).matches({"host": "ää"})
     started = time.perf_counter()
     for _ in range(100):
         assert not Matcher("host", REDOS, True).matches({"host": VICTIM})
