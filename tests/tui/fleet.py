@@ -6,7 +6,6 @@ printer (one toner nearly empty), a UPS and a switch (one uplink down)."""
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ class Fleet:
 
 
 def _tokens(db_path: Path, tenants: list[str]) -> tuple[str, dict[str, str]]:
-    conn: sqlite3.Connection = connect(db_path)
+    conn = connect(db_path)
     try:
         migrate(conn)
         admin_token = admin.create_token(conn, "admin", actor="test")[1]

@@ -71,7 +71,7 @@ def test_sort_keeps_missing_values_last_both_ways() -> None:
 
 def test_overview_per_tenant_and_site_with_missing_features() -> None:
     rows = host_rows([host("a", "t1", "rathaus"), host("b", "t1", "bauhof", "offline"), host("c", "t2", "")])
-    alerts = [
+    alerts: list[dict[str, Any]] = [
         {"tenant": "t1", "state": "firing", "severity": "critical"},
         {"tenant": "t1", "state": "firing", "severity": "warning", "silenced": True},
         {"tenant": "t1", "state": "pending", "severity": "warning"},

@@ -62,12 +62,16 @@ class ViewScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = t("app.title")
-        self.sub_title = t(f"view.{self.view}") if f"view.{self.view}" in CATALOG else ""
+        self.sub_title = self.subtitle()
         if self.lapp.refresh_s:
             self.set_interval(self.lapp.refresh_s, self._tick)
         if not self.lapp.blink:
             for field in self.query(Input):
                 field.cursor_blink = False
+
+    def subtitle(self) -> str:
+        """The header's second part (Textual runs every class's on_mount: override this)."""
+        return t(f"view.{self.view}") if f"view.{self.view}" in CATALOG else ""
 
     def on_screen_resume(self) -> None:
         self.reload()

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 
 from ..i18n import t, tv
 from ..model import device_summary, fmt_pct, month_start
-from ..safe_text import text
+from ..safe_text import clean, text
 from .base import ViewScreen
 from .overview import load_devices
 
@@ -118,38 +118,42 @@ class DevicesScreen(ViewScreen):
 
     def _detail(self, device: Mapping[str, Any], reading: Mapping[str, Any], key: str) -> Text:
         out = Text()
+
+        def add(line: str, style: str = "") -> None:
+            # one line each, cleaned before Rich sees it (Text.append drops some controls
+            # silently); a newline inside data cannot forge a line of its own
+            out.append(clean(line) + "\n", style=style)
+
         sys = reading.get("sys") or {}
         descr = sys.get("descr") or device.get("descr") or ""
-        out.append(f"{device['id']} · {device.get('address', '')} · {descr}\n")
+        add(f"{device['id']} · {device.get('address', '')} · {descr}")
         if device.get("error"):
-            out.append(t("dev.error", error=device["error"]) + "\n", style="red")
+            add(t("dev.error", error=device["error"]), style="red")
         printer = reading.get("printer")
         if printer:
             pages = self.month_pages.get(key)
-            out.append(t("dev.month_pages", pages="…" if pages is None else pages) + "\n")
-            out.append(t("dev.supplies") + "\n", style="bold")
+            add(t("dev.month_pages", pages="…" if pages is None else pages))
+            add(t("dev.supplies"), style="bold")
             for s in printer.get("supplies") or []:
                 pct = s.get("percent")
-                line = f"  {(s.get('description') or s.get('index') or '?')[:24]:<24} {_bar(pct)} {fmt_pct(pct)}\n"
-                out.append(line, style="red" if pct is not None and pct < 10 else "")
+                name = clean(s.get("description") or s.get("index") or "?")
+                low = pct is not None and pct < 10
+                add(f"  {name[:24]:<24} {_bar(pct)} {fmt_pct(pct)}", style="red" if low else "")
         ups = reading.get("ups")
         if ups:
-            out.append(device_summary(device, reading) + "\n")
+            add(device_summary(device, reading))
             if ups.get("load_pct") is not None:
-                out.append(
-                    t("dev.ups_load", load=f"{ups['load_pct']:.0f}", battery=ups.get("battery_status") or "–") + "\n"
-                )
+                add(t("dev.ups_load", load=f"{ups['load_pct']:.0f}", battery=ups.get("battery_status") or "–"))
         interfaces = reading.get("interfaces")
         if interfaces:
-            out.append(t("dev.interfaces") + "\n", style="bold")
+            add(t("dev.interfaces"), style="bold")
             for i in sorted(interfaces, key=lambda i: (not i.get("uplink"), i.get("index", 0))):
                 up = i.get("oper_status") == "up"
                 speed = f"{(i.get('speed_bps') or 0) / 1e6:.0f} Mbit/s" if i.get("speed_bps") else ""
                 flag = f" [{t('dev.uplink')}]" if i.get("uplink") else ""
-                out.append(
-                    f"  {(i.get('name') or i.get('descr') or str(i.get('index')))[:20]:<20} "
-                    f"{i.get('oper_status') or '?':<6} {speed:>12}{flag}\n",
+                name = clean(i.get("name") or i.get("descr") or str(i.get("index")))
+                add(
+                    f"  {name[:20]:<20} {clean(i.get('oper_status') or '?'):<6} {speed:>12}{flag}",
                     style="" if up else ("bold red" if i.get("uplink") else "dim"),
                 )
-        # assembled from data: clean it as a whole (styles stay in place)
-        return text(out, multiline=True)
+        return out

@@ -62,9 +62,8 @@ class HostScreen(ViewScreen):
                 table.add_columns(*(t(c) for c in columns))
                 yield table
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.sub_title = clean(t("view.host", name=self.agent_id))
+    def subtitle(self) -> str:
+        return clean(t("view.host", name=self.detail.get("hostname", self.agent_id)))
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -86,7 +85,7 @@ class HostScreen(ViewScreen):
         alerts: Sequence[Mapping[str, Any]] | None,
         now: float,
     ) -> None:
-        self.sub_title = clean(t("view.host", name=d.get("hostname", self.agent_id)))
+        self.sub_title = self.subtitle()
         self.query_one("#host-info", Static).update(
             tr(
                 "host.info",

@@ -56,7 +56,7 @@ class HostsScreen(ViewScreen):
         yield VirtualTable[HostRow](_columns(), self._cells, lambda r: r.id, self._row_class, id="hosts-table")
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual calls ViewScreen.on_mount itself (every class's handler runs)
         self.table.focus()
 
     @property

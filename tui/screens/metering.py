@@ -1,5 +1,6 @@
 """Tenants & metering: month to date per meter, cost where tariffs exist,
-coverage, and the closed periods."""
+coverage, the quarantine (quantities kept off the invoice for review), and
+the closed periods."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from textual.widgets import DataTable, Static
 
 from ..i18n import t, tv
 from ..model import decimal, usage_coverage
+from ..quarantine import quarantine_pending, quarantine_rows, quarantine_title
 from ..safe_text import text, tr
 from ..source import SourceError, gather_limited
 from .base import ViewScreen
@@ -36,7 +38,14 @@ class MeteringScreen(ViewScreen):
 
     def body(self) -> ComposeResult:
         tenants: DataTable[Any] = DataTable(id="tenants-table", cursor_type="row")
-        for key in ("met.col.tenant", "met.col.period", "met.col.status", "met.col.total", "met.col.coverage"):
+        for key in (
+            "met.col.tenant",
+            "met.col.period",
+            "met.col.status",
+            "met.col.total",
+            "met.col.coverage",
+            "met.col.quarantine",
+        ):
             tenants.add_column(t(key), key=key)
         yield tenants
         yield Static("", id="usage-title", classes="section", markup=False)
@@ -51,6 +60,19 @@ class MeteringScreen(ViewScreen):
         ):
             meters.add_column(t(key), key=key)
         yield meters
+        yield Static("", id="quarantine-title", classes="section", markup=False)
+        quarantine: DataTable[Any] = DataTable(id="quarantine-table", cursor_type="row", show_cursor=False)
+        for key in (
+            "met.col.meter",
+            "met.col.subject",
+            "met.col.quantity",
+            "met.col.rule",
+            "met.col.span",
+            "met.col.evidence",
+            "met.col.qstatus",
+        ):
+            quarantine.add_column(t(key), key=key)
+        yield quarantine
         yield Static("", id="closed-periods", markup=False)
 
     async def load(self) -> None:
@@ -76,6 +98,7 @@ class MeteringScreen(ViewScreen):
                 text(tv("state", usage.get("status"))),
                 text(f"{usage.get('total', '–')} {usage.get('currency', '')}".strip()),
                 Text(_pct(coverage), style="yellow" if coverage is not None and coverage < Decimal("0.95") else ""),
+                _pending(quarantine_pending(usage)),
                 key=tenant,
             )
         if table.row_count:
@@ -110,8 +133,38 @@ class MeteringScreen(ViewScreen):
                 text(line["unit_price"]) if line and line.get("unit_price") else Text(t("met.no_tariff"), style="dim"),
                 text(line["amount"], justify="right") if line and line.get("amount") else "",
             )
+        self._show_quarantine(usage)
         closed = sorted(
             (str(p.get("period")) for p in self.periods if p.get("tenant") == tenant and p.get("status") == "closed"),
             reverse=True,
         )
         self.query_one("#closed-periods", Static).update(tr("met.closed", periods=", ".join(closed) or "–"))
+
+    def _show_quarantine(self, usage: Mapping[str, Any]) -> None:
+        """What the plausibility checks kept off the invoice; hidden for a collector
+        that does not report a quarantine (not the same as an empty one)."""
+        title = quarantine_title(usage)
+        rows = quarantine_rows(usage) or []
+        heading = self.query_one("#quarantine-title", Static)
+        table = self.query_one("#quarantine-table", DataTable)
+        heading.display = title is not None
+        table.display = bool(rows)
+        heading.update(text(title or "", style="bold red" if any(r.pending for r in rows) else ""))
+        table.clear()
+        for r in rows:
+            style = "yellow" if r.pending else "dim"
+            table.add_row(
+                text(r.meter, style=style),
+                text(r.subject, style=style),
+                text(r.quantity, style=style, justify="right"),
+                text(r.rule, style=style),
+                text(r.span, style=style),
+                text(r.evidence, style=style),
+                text(r.status, style="bold yellow" if r.pending else "dim"),
+            )
+
+
+def _pending(count: int | None) -> Text:
+    if count is None:
+        return Text("–", style="dim")
+    return Text(str(count), style="bold red" if count else "")

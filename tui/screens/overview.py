@@ -46,7 +46,7 @@ class OverviewScreen(ViewScreen):
         yield DataTable(id="overview-table", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        super().on_mount()
+        # Textual calls ViewScreen.on_mount itself (every class's handler runs)
         table = self.query_one(DataTable)
         for key in ("tenant", "up", "down", "devices", "alerts", "kritis", "coverage"):
             table.add_column(t(f"ov.col.{key}"), key=key)

@@ -44,9 +44,8 @@ class RunbookScreen(ViewScreen):
     def body(self) -> ComposeResult:
         yield RunbookViewer(t("loading"), show_table_of_contents=False, id="runbook", open_links=False)
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.sub_title = clean(t("view.runbook", name=self.runbook))
+    def subtitle(self) -> str:
+        return clean(t("view.runbook", name=self.runbook))
 
     def action_back(self) -> None:
         self.app.pop_screen()
