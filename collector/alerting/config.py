@@ -17,7 +17,7 @@ from agent.config import find_key_line
 
 from ..errors import ConfigError
 from .evaluate import EvalSettings
-from .limits import DEFAULT_MAX_SILENCE_S
+from .limits import DEFAULT_MAX_SILENCE_S, DEFAULT_MAX_SILENCES_PER_TENANT
 from .policy import Override, Policy
 from .rules import RULES
 
@@ -92,6 +92,8 @@ class AlertsConfig(_Section):
     ack_expiry_s: Seconds = 0.0
     #: longest silence the API and the CLI accept (a longer one is refused with 400)
     max_silence_s: Annotated[float, msgspec.Meta(ge=60, le=10 * 365 * 86400)] = DEFAULT_MAX_SILENCE_S
+    #: silences a tenant token may hold that have not ended (every evaluation checks every alert against them)
+    max_silences_per_tenant: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = DEFAULT_MAX_SILENCES_PER_TENANT
     history_days: Annotated[int, msgspec.Meta(ge=1)] = 90
     disk_projection_window_s: Annotated[float, msgspec.Meta(ge=600, le=30 * 86400)] = 21600.0
     alertmanager: AlertmanagerConfig = msgspec.field(default_factory=AlertmanagerConfig)
@@ -123,6 +125,7 @@ class Settings:
     targets: tuple[Target, ...]
     alertmanager_resend_s: float
     max_silence_s: float = DEFAULT_MAX_SILENCE_S
+    max_silences_per_tenant: int = DEFAULT_MAX_SILENCES_PER_TENANT
 
     def target(self, name: str) -> Target | None:
         return next((t for t in self.targets if t.name == name), None)
@@ -178,6 +181,7 @@ def settings(cfg: AlertsConfig, listen: str = "127.0.0.1:8470") -> Settings:
         targets=tuple(targets),
         alertmanager_resend_s=am.resend_s,
         max_silence_s=cfg.max_silence_s,
+        max_silences_per_tenant=cfg.max_silences_per_tenant,
     )
 
 

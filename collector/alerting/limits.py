@@ -2,7 +2,10 @@
 
 A silence longer than ``alerts.max_silence_s`` (30 days by default) is
 refused: an alert muted for years is an alert nobody gets, and a year-5107
-end is a typo. A start in the past means "now", as in Alertmanager.
+end is a typo. A start in the past means "now", as in Alertmanager. A tenant
+holds at most ``alerts.max_silences_per_tenant`` silences that have not
+ended: every evaluation checks every open alert against every active
+silence, so their number must not be any tenant's to grow without bound.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import math
 
 from ..errors import ValidationError
 
-__all__ = ["DEFAULT_MAX_SILENCE_S", "silence_window"]
+__all__ = ["DEFAULT_MAX_SILENCES_PER_TENANT", "DEFAULT_MAX_SILENCE_S", "check_silence_count", "silence_window"]
 
 DEFAULT_MAX_SILENCE_S = 30 * 86400.0
+DEFAULT_MAX_SILENCES_PER_TENANT = 1000
 
 
 def _span(seconds: float) -> str:
@@ -39,3 +43,13 @@ def silence_window(starts_at: float | None, ends_at: float, now: float, max_s: f
             ["end it earlier, and extend it when it runs out"],
         )
     return starts, ends_at
+
+
+def check_silence_count(open_silences: int, max_count: int) -> None:
+    """ValidationError naming the limit when a tenant already holds ``max_count`` silences."""
+    if open_silences >= max_count:
+        raise ValidationError(
+            f"the tenant already has {open_silences} silences that have not ended "
+            f"(limit alerts.max_silences_per_tenant = {max_count})",
+            ["end silences that are no longer needed: DELETE /api/v1/silences/{id}"],
+        )

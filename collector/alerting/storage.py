@@ -21,6 +21,7 @@ __all__ = [
     "Delivery",
     "active_silences",
     "add_silence",
+    "count_open_silences",
     "due_notifications",
     "end_silence",
     "get_alert",
@@ -229,6 +230,14 @@ def list_silences(conn: Connection, *, tenant: str | None, since: float) -> list
         sql += " AND tenant = ?"
         args.append(tenant)
     return [_silence(r) for r in conn.execute(sql + " ORDER BY starts_at, id", args)]
+
+
+def count_open_silences(conn: Connection, tenant: str, now: float) -> int:
+    """Silences of the tenant that have not ended (pending or active)."""
+    row = conn.execute(
+        "SELECT count(*) FROM silences WHERE deleted_at IS NULL AND ends_at > ? AND tenant = ?", (now, tenant)
+    ).fetchone()
+    return int(row[0])
 
 
 def active_silences(conn: Connection, now: float) -> list[Silence]:

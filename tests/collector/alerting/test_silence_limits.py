@@ -195,3 +195,35 @@ async def test_cli_silence_refuses_what_the_api_refuses(make_env: Callable[..., 
     r = run_cli(exe, "alerts", "silence", "--match", f"host=~{REDOS}", "--duration", "30d", *db, env=cli_env)
     assert r.returncode == 0, r.stderr
     assert env.count("SELECT count(*) FROM silences") == 1
+
+
+async def test_a_tenant_holds_at_most_max_silences_per_tenant(make_env: Callable[..., Env]) -> None:
+    config = Config()
+    config.alerts.max_silences_per_tenant = 2
+    env = make_env(config)
+    env.tenant("stadt-a")
+    env.tenant("stadt-b")
+    token_a, token_b = env.token("tenant", "stadt-a"), env.token("tenant", "stadt-b")
+    ids = []
+    for _ in range(2):
+        r = await env.client.post("/api/v1/silences", json=silence(env, "x"), headers=auth(token_a))
+        assert r.status_code == 200, r.text
+        ids.append(r.json()["id"])
+    r = await env.client.post("/api/v1/silences", json=silence(env, "x"), headers=auth(token_a))
+    assert r.status_code == 400
+    assert r.json()["error"] == (
+        "the tenant already has 2 silences that have not ended (limit alerts.max_silences_per_tenant = 2)"
+    )
+    # another tenant and the admin are not held back by stadt-a's silences
+    for token in (token_b, env.admin_token):
+        r = await env.client.post("/api/v1/silences", json=silence(env, "x"), headers=auth(token))
+        assert r.status_code == 200, r.text
+    # an ended silence frees its place, and so does one that ran out
+    r = await env.client.delete(f"/api/v1/silences/{ids[0]}", headers=auth(token_a))
+    assert r.status_code == 200
+    r = await env.client.post("/api/v1/silences", json=silence(env, "x"), headers=auth(token_a))
+    assert r.status_code == 200, r.text
+    env.clock.now += 3601
+    r = await env.client.post("/api/v1/silences", json=silence(env, "x"), headers=auth(token_a))
+    assert r.status_code == 200, r.text
+    await env.client.aclose()
