@@ -22,7 +22,7 @@ from ..admin import Principal
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from . import regex, runbooks, storage
 from .documents import alert_document, silence_document
-from .limits import silence_window
+from .limits import check_silence_count, silence_window
 from .model import Ack, Matcher, silencing
 from .rules import LANGS, RULES
 from .service import Alerting
@@ -310,6 +310,10 @@ async def create_silence_handler(request: Request) -> Response:
     tenant = principal.tenant if principal.role == "tenant" else None
 
     def job(conn: Any) -> Any:
+        if tenant is not None:
+            # counted in the writer: two requests at once cannot both take the last place
+            limit = alerting.settings.max_silences_per_tenant
+            check_silence_count(storage.count_open_silences(conn, tenant, now), limit)
         silence = storage.add_silence(
             conn, matchers, starts_at=starts, ends_at=req.ends_at, created_by=principal.actor,
             comment=req.comment, tenant=tenant, now=now,
