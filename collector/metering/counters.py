@@ -92,31 +92,34 @@ def split_by_hour(start: float, end: float, quantity: int) -> list[tuple[int, in
     proportion to time, conserving the total exactly (largest remainder).
 
     Returns [(hour_start_ts, part)], hours ascending, zero parts omitted. A
-    zero-length span books everything into the hour holding `end`.
+    zero-length span books everything into the hour holding `end`. Integer
+    arithmetic throughout (time in µs): a float product loses units above
+    2**53, and a quantity may be that large.
     """
     if quantity == 0:
         return []
     last_hour = _hour_of(end)
     if end <= start or _hour_of(start) == last_hour:
         return [(last_hour, quantity)]
-    span = end - start
     hours: list[int] = []
-    weights: list[float] = []
+    lengths: list[int] = []
     hour = _hour_of(start)
     while hour <= last_hour:
         lo, hi = max(start, hour), min(end, hour + HOUR)
         if hi > lo:
             hours.append(hour)
-            weights.append((hi - lo) / span)
+            lengths.append(round((hi - lo) * 1_000_000))
         hour += HOUR
+    span = sum(lengths)
+    if span == 0:
+        return [(last_hour, quantity)]
     sign = 1 if quantity > 0 else -1
     total = abs(quantity)
-    raw = [w * total for w in weights]
-    parts = [math.floor(r) for r in raw]
-    remainder = total - sum(parts)
+    parts = [total * n // span for n in lengths]
+    remainder = total - sum(parts)  # 0 <= remainder < len(parts)
     # Largest remainders get the leftover units; ties go to the later hour so
     # the result is a pure function of the inputs.
-    order = sorted(range(len(raw)), key=lambda i: (raw[i] - parts[i], i), reverse=True)
+    order = sorted(range(len(parts)), key=lambda i: (total * lengths[i] % span, i), reverse=True)
     for i in order[:remainder]:
         parts[i] += 1
     return [(h, sign * p) for h, p in zip(hours, parts, strict=True) if p]
