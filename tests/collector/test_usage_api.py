@@ -91,3 +91,55 @@ async def test_bad_period_is_400(env: Env) -> None:
     r = await env.client.get("/api/v1/usage?tenant=x&period=2026-13", headers=auth(env.admin_token))
     assert r.status_code == 400
     assert "YYYY-MM" in r.json()["error"]
+
+
+async def test_period_far_out_of_range_is_400_not_500(env: Env) -> None:
+    env.tenant("x")
+    for period in ("9999-12", "1969-12", "0000-01"):
+        r = await env.client.get(f"/api/v1/usage?tenant=x&period={period}", headers=auth(env.admin_token))
+        assert r.status_code == 400, r.text
+        assert "out of range" in r.json()["error"]
+
+
+async def test_a_hostile_spike_is_quarantined_visibly_and_hurts_no_one_else(env: Env) -> None:
+    await _fleet(env)  # both tenants report normally
+    token = await env.enroll(env.tenant("stadt-lohne"), "lohne-2", "rathaus-tc-9")
+    cpu = {"count": 4, "percent": 5}
+    spike = [
+        report(1, T0 - 120, cpu={**cpu, "busy_seconds_total": 10.0}),
+        report(2, T0 - 60, cpu={**cpu, "busy_seconds_total": 9e12}),  # 9e12 s on 4 cores in 60 s
+    ]
+    r = await env.post(token, batch("lohne-2", spike, hostname="rathaus-tc-9"))
+    assert r.status_code == 200, r.text
+    other = await env.post(await env.enroll(env.tenant("gemeinde-dinklage"), "dinklage-2"),
+                           batch("dinklage-2", [report(1, T0 - 30)]))  # fmt: skip
+    assert other.status_code == 200
+    r = await env.client.get(f"/api/v1/usage?tenant=stadt-lohne&period={PERIOD}", headers=auth(env.admin_token))
+    doc = r.json()
+    cpu_meter = next(m for m in doc["meters"] if m["meter"] == "cpu_core_seconds")
+    assert cpu_meter["quantity"] == "80.000"  # unchanged: the spike is not billed
+    assert doc["quarantine_pending"] == 1
+    (item,) = doc["quarantine"]
+    assert item == {
+        "id": item["id"],
+        "rule": "cpu_above_cores",
+        "meter": "cpu_core_seconds",
+        "dim": "",
+        "subject_kind": "host",
+        "subject": "lohne-2",
+        "subject_name": "rathaus-tc-9",
+        "agent_id": "lohne-2",
+        "quantity": "8999999999990.000",
+        "unit": "s",
+        "start": "2025-11-24T15:58:00Z",
+        "end": "2025-11-24T15:59:00Z",
+        "evidence": item["evidence"],
+        "status": "pending",
+    }
+    assert "9000000000000" in item["evidence"]
+    _no_floats(doc)
+    # another tenant sees nothing of it
+    dinklage = (await env.client.get(f"/api/v1/usage?tenant=gemeinde-dinklage&period={PERIOD}",
+                                     headers=auth(env.admin_token))).json()  # fmt: skip
+    assert (dinklage["quarantine"], dinklage["quarantine_pending"]) == ([], 0)
+    assert env.count("SELECT count(*) FROM samples WHERE agent_id = 'dinklage-2'") == 1
