@@ -21,8 +21,9 @@ DEFAULT_MAX_SILENCES_PER_TENANT = 1000
 
 
 def _span(seconds: float) -> str:
-    days = seconds / 86400
-    return f"{days:g} days" if days >= 1 else f"{seconds:g} s"
+    if seconds >= 86400:
+        return f"{seconds / 86400:.4g} days"
+    return f"{seconds / 3600:.4g} h" if seconds >= 3600 else f"{seconds:.0f} s"
 
 
 def silence_window(starts_at: float | None, ends_at: float, now: float, max_s: float) -> tuple[float, float]:
@@ -34,12 +35,12 @@ def silence_window(starts_at: float | None, ends_at: float, now: float, max_s: f
         raise ValidationError("'ends_at' lies in the past")
     if ends_at <= starts:
         raise ValidationError("'ends_at' must lie after 'starts_at'")
-    limit = f"alerts.max_silence_s = {max_s:g} ({_span(max_s)})"
+    limit = f"alerts.max_silence_s = {max_s:.0f} ({_span(max_s)})"
     if starts - now > max_s:
         raise ValidationError(f"'starts_at' lies more than {_span(max_s)} ahead (limit {limit})")
     if ends_at - starts > max_s:
         raise ValidationError(
-            f"silence of {_span(ends_at - starts)} is longer than allowed (limit {limit})",
+            f"a silence of {ends_at - starts:.0f} s is longer than allowed (limit {limit})",
             ["end it earlier, and extend it when it runs out"],
         )
     return starts, ends_at
