@@ -154,3 +154,22 @@ def device_families(src: Source) -> Iterator[Family]:
     yield from (info, up, state, last, polls, fails, uptime, pages, mono, color, supply, error, pstatus)
     yield from (on_battery, runtime, charge, load, on_batt_s, bstatus, in_volts, temp)
     yield from (if_up, uplink, speed, if_rx, if_tx, if_rx_err, if_tx_err)
+    yield _refusals(src)
+
+
+def _refusals(src: Source) -> Family:
+    """Readings refused for ownership, per reporting agent (its tenant) and
+    device id: only assigned ids are refused, so the label set stays bounded."""
+    refused = counter(
+        "leitstand_device_readings_refused_total",
+        "SNMP readings refused because [devices.assign] gives the device id to other pollers.",
+        ["tenant", "agent_id", "device"],
+    )
+    where, args = src.tenant_sql("tenant")
+    for tenant, agent_id, device, total in src.conn.execute(
+        f"SELECT tenant, agent_id, device_id, refused_total FROM device_refusals WHERE 1 = 1{where} "
+        "ORDER BY tenant, agent_id, device_id",
+        args,
+    ).fetchall():
+        refused.add_metric([tenant, agent_id, device], total)
+    return refused

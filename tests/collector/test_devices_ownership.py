@@ -74,6 +74,11 @@ async def test_a_tenants_agent_reporting_a_device_assigned_to_another_is_refused
         assert "stadt-b" in warnings[0].getMessage()
         assert env.count("SELECT refused_total FROM device_refusals WHERE agent_id = 'poller-a'") == 3
         assert env.count("SELECT count(*) FROM samples WHERE agent_id = 'poller-a'") == 3
+        text = (await env.client.get("/metrics", headers=auth(env.admin_token))).text
+        assert (
+            'leitstand_device_readings_refused_total{agent_id="poller-a",device="prn-rathaus-1",tenant="stadt-a"} 3.0'
+            in text
+        )
 
         # B's device, its history and its invoice did not move; A got no device
         assert device_rows(env, "prn-rathaus-1") == [("stadt-b", "poller-b", 2)]
