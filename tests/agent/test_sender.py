@@ -24,12 +24,14 @@ from agent.sender import (
     MAX_RETRY_AFTER,
     AuthError,
     Backoff,
+    BatchRefused,
     PayloadTooLarge,
     ProtocolError,
     RateLimited,
     RejectedError,
     Sender,
     TransportError,
+    collector_says,
     enroll,
     parse_retry_after,
 )
@@ -276,6 +278,52 @@ def test_413_is_payload_too_large(stub: CollectorStub) -> None:
     stub.script.append(Reply(413, {"error": "body too large"}))
     with Sender(stub.url, "t") as sender, pytest.raises(PayloadTooLarge):
         sender.send(AGENT, reports(1))
+
+
+@pytest.mark.parametrize("status", [400, 413, 422])
+def test_refusals_of_the_batch_are_told_apart(stub: CollectorStub, status: int) -> None:
+    stub.script.append(Reply(status, {"error": "refused", "detail": ["$.reports[3].ts: too old"]}))
+    with Sender(stub.url, "t") as sender, pytest.raises(BatchRefused) as caught:
+        sender.send(AGENT, reports(1))
+    assert caught.value.status == status
+    assert not caught.value.about_agent_header
+    assert collector_says(caught.value) == "refused: $.reports[3].ts: too old"
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        (["Expected `str` of length <= 128 - at `$.agent.hostname`"], True),
+        (["$.agent.boot_time lies in the future"], True),
+        (["$.agent.boot_time lies in the future", "$.reports[0].ts: seq 1 is stamped before 2026-11-01"], False),
+        (["Expected `int` - at `$.reports[0].seq`"], False),
+        ([], False),  # no path named: a report is the likelier culprit
+    ],
+)
+def test_a_refusal_that_names_only_the_agent_header(stub: CollectorStub, detail: list[str], expected: bool) -> None:
+    stub.script.append(Reply(400, {"error": "invalid report batch", "detail": detail}))
+    with Sender(stub.url, "t") as sender, pytest.raises(BatchRefused) as caught:
+        sender.send(AGENT, reports(1))
+    assert caught.value.about_agent_header is expected
+
+
+def test_a_500_keeps_the_collectors_words_for_a_dead_letter(stub: CollectorStub) -> None:
+    stub.script.append(Reply(500, {"error": "internal error", "detail": ["OverflowError", "in metering"]}))
+    with Sender(stub.url, "t") as sender, pytest.raises(TransportError) as caught:
+        sender.send(AGENT, reports(1))
+    assert caught.value.status == 500
+    assert not isinstance(caught.value, RejectedError)
+    assert collector_says(caught.value) == "internal error: OverflowError\nin metering"
+    assert stub.url in str(caught.value)  # the log line still says where
+
+
+def test_ack_carries_what_the_collector_refused_or_ignored(stub: CollectorStub) -> None:
+    stub.script.append(
+        Reply(200, {"accepted_through_seq": 1, "refused": ["device ups-1: tenant b"], "unknown_fields": ["x.y"]})
+    )
+    with Sender(stub.url, "t") as sender:
+        ack = sender.send(AGENT, reports(1))
+    assert (ack.accepted_through_seq, ack.refused, ack.unknown_fields) == (1, ["device ups-1: tenant b"], ["x.y"])
 
 
 def test_redirect_is_rejected_not_followed(stub: CollectorStub) -> None:
