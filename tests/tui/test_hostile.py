@@ -266,6 +266,9 @@ async def test_runbooks_from_data_are_text_and_links_do_not_load_files(hostile: 
         await settle(pilot)
         assert "runbook-body" in str(viewer.document.source)  # still the runbook, no file loaded
         assert any(n.message == "Link (not opened): /etc/passwd" for n in app._notifications)
+        viewer.document.post_message(Markdown.LinkClicked(viewer.document, "#abhilfe"))  # an anchor moves
+        await settle(pilot)
+        assert not any("#abhilfe" in n.message for n in app._notifications)
 
         await pilot.press("escape", "down", "b")  # a-2's runbook is not on the collector
         await settle(pilot)
