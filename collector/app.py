@@ -34,7 +34,7 @@ from .config import Config
 from .db import Connection, Leadership, connect, migrate
 from .errors import CollectorError, OverloadedError, PayloadTooLargeError, ValidationError
 from .housekeeping import Housekeeper
-from .http import query_param
+from .http import KnownQueryParams, query_param
 from .metering import ledger
 from .metering.ledger import MeteringSettings
 from .metering.model import Period
@@ -199,7 +199,10 @@ def create_app(
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(AccessLog, routes=lambda: routes, enabled=config.server.access_log)],
+        middleware=[
+            Middleware(AccessLog, routes=lambda: routes, enabled=config.server.access_log),
+            Middleware(KnownQueryParams, routes=lambda: routes, document=openapi_document),
+        ],
         exception_handlers={
             CollectorError: _collector_error,
             HTTPException: _http_error,

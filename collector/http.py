@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ValidationError
 
-__all__ = ["query_param"]
+__all__ = ["KnownQueryParams", "query_param"]
 
 
 def query_param(request: Request, name: str, kind: type, default: Any = None, choices: tuple[str, ...] = ()) -> Any:
@@ -27,3 +33,65 @@ def query_param(request: Request, name: str, kind: type, default: Any = None, ch
     if kind is float and not (value == value and abs(value) != float("inf")):
         raise ValidationError(f"query parameter {name!r} is not a finite number")
     return value
+
+
+def _route(routes: Iterable[BaseRoute], scope: Scope) -> str | None:
+    """The path template of the route a request matches fully, else None."""
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.FULL:
+            return str(getattr(route, "path", "")) or None
+    return None
+
+
+class KnownQueryParams:
+    """Refuse a query parameter the OpenAPI document does not name for the
+    operation (400, naming it and the known ones), as unknown body fields are
+    named: `?tenat=stadt-lohne` must not silently read every tenant. The
+    document is the one list of parameters, so it cannot drift from the server."""
+
+    def __init__(
+        self, app: ASGIApp, routes: Callable[[], Iterable[BaseRoute]], document: Callable[[], dict[str, Any]]
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.document = document
+        self._known: dict[tuple[str, str], frozenset[str]] | None = None
+
+    def known(self) -> dict[tuple[str, str], frozenset[str]]:
+        if self._known is None:
+            self._known = {
+                (path, method.upper()): frozenset(p["name"] for p in op.get("parameters", []) if p.get("in") == "query")
+                for path, ops in self.document()["paths"].items()
+                for method, op in ops.items()
+            }
+        return self._known
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            route = _route(self.routes(), scope)
+            allowed = self.known().get((route, scope["method"])) if route else None
+            if allowed is not None:
+                problem = _query_problem(scope["query_string"], route or "", allowed)
+                if problem is not None:
+                    body = {"error": problem[0], "detail": problem[1]}
+                    response = Response(json.dumps(body), status_code=400, media_type="application/json")
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def _query_problem(query: bytes, route: str, allowed: frozenset[str]) -> tuple[str, list[str]] | None:
+    """Why a query string is refused, or None."""
+    pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    unknown = sorted({name for name, _ in pairs} - allowed)
+    if unknown:
+        listed = ", ".join(repr(n[:64]) for n in unknown[:10])
+        return f"unknown query parameter {listed}", [
+            f"{route} takes: {', '.join(sorted(allowed)) or 'no query parameters'}"
+        ]
+    for name, value in pairs:
+        if "\x00" in value:
+            # no text column can hold it, and no name or filter needs it
+            return f"query parameter {name!r} contains a NUL character", []
+    return None

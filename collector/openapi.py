@@ -49,6 +49,9 @@ _NO_NUL = "^[^\\u0000]*$"
 def _param(name: str, schema: dict[str, Any], where: str = "query", description: str = "") -> dict[str, Any]:
     if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema:
         schema = {**schema, "pattern": _NO_NUL}  # no text column can hold a NUL (400)
+    if where == "query":
+        # every handler takes `?name=` (empty) as "not given": the default
+        schema = {"anyOf": [{"const": ""}, schema]}
     return {
         "name": name,
         "in": where,
@@ -221,6 +224,15 @@ def _no_nul_in_strings(schema: Any) -> None:
             _no_nul_in_strings(value)
 
 
+def _unknown_query_is_400(paths: dict[str, Any]) -> dict[str, Any]:
+    """An unknown query parameter, or a NUL in any, is refused on every route
+    (collector/http.py KnownQueryParams): each operation documents the 400."""
+    for ops in paths.values():
+        for op in ops.values():
+            op["responses"] = dict(sorted({**_errors(400), **op["responses"]}.items()))
+    return paths
+
+
 @cache
 def openapi_document() -> dict[str, Any]:
     _, components = msgspec.json.schema_components(
@@ -248,7 +260,7 @@ def openapi_document() -> dict[str, Any]:
     security: list[dict[str, list[str]]] = [{"bearer": []}]
     agent_id = _param("agent_id", {"type": "string"}, "path", "agent id")
     json_body = {"application/json": {"schema": _ref("Batch")}}
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Leitstand collector", "version": __version__},
         "components": {
@@ -343,3 +355,5 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+    _unknown_query_is_400(document["paths"])
+    return document

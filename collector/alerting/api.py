@@ -201,8 +201,11 @@ async def _body(request: Request, decoder: msgspec.json.Decoder[Any], what: str)
     raw = await request.body()
     if len(raw) > 64 * 1024:
         raise ValidationError(f"{what} too large")
+    if not raw.strip():
+        # the OpenAPI document requires a body; an empty one is refused, not taken for {}
+        raise ValidationError(f"{what} needs a JSON body", ['send at least {}, e.g. {"comment": "..."}'])
     try:
-        return decoder.decode(raw or b"{}")
+        return decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise ValidationError(f"invalid {what}", [str(exc)]) from exc
     except msgspec.DecodeError as exc:
