@@ -181,7 +181,9 @@ def _alerts() -> list[dict[str, Any]]:
             "runbook": markup("missing-runbook"),
             "runbook_url": markup("url"),
         },
-    ]
+        {**base, "id": "a-3", "rule": "disk_full", "object": "x", "labels": {}, "summary": "", "runbook": "",
+         "silenced": True, "silence_id": markup("silence")},
+    ]  # fmt: skip
 
 
 #: served as text: a lone surrogate cannot be encoded, so the body has the rest

@@ -251,6 +251,13 @@ async def test_alerts_dialogs_and_toasts_show_data_literally(hostile: HostileCol
         assert not toast.markup
         assert toast.message == f"Action failed: 400 {markup('api-error')} ({control_shown('api-detail')})"
         shown(app)  # the toast on screen: no control character reaches the terminal
+
+        await pilot.press("f", "f", "f")  # active → firing → pending → silenced
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        assert_literal(app, f"Remove silence {markup('silence')}?")
+        assert await click_every(pilot, app, markup("silence")) == 1
         assert app.unexpected == [] and app.return_code is None
 
 
