@@ -180,3 +180,21 @@ async def test_a_batch_with_own_and_refused_readings_keeps_the_own_ones(make_env
         assert env.count("SELECT refused_total FROM device_refusals WHERE device_id = 'usv-b'") == 2
     finally:
         await env.client.aclose()
+
+
+async def test_two_tenants_printers_of_one_name_alert_each_for_its_own_tenant(env: Env) -> None:
+    from tests.collector.alerting.conftest import printer, tick
+
+    now = env.clock.now
+    for tenant, agent, toner in (("stadt-a", "poller-a", 5), ("stadt-b", "poller-b", 3), ("stadt-c", "poller-c", 80)):
+        token = await env.enroll(env.tenant(tenant), agent)
+        r = await env.post(token, batch(agent, [report(1, now, snmp=[printer("drucker-eg", now, toner=toner)])]))
+        assert r.status_code == 200, r.text
+    await tick(env)
+    r = await env.client.get("/api/v1/alerts", params={"state": "firing"}, headers=auth(env.admin_token))
+    low = sorted((a["tenant"], a["object"]) for a in r.json()["alerts"] if a["rule"] == "printer_supply_low")
+    # one alert per tenant's printer: neither merges into, hides nor takes over the other
+    assert low == [("stadt-a", "stadt-a/drucker-eg/1.1"), ("stadt-b", "stadt-b/drucker-eg/1.1")]
+    reader_c = env.token("tenant", "stadt-c")
+    r = await env.client.get("/api/v1/alerts", headers=auth(reader_c))
+    assert [a for a in r.json()["alerts"] if a["rule"] == "printer_supply_low"] == []
