@@ -9,11 +9,14 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# grafana-client brings niquests, whose urllib3-future wheel replaces the real
-	# urllib3 at every interpreter start (a .pth file) and breaks requests-based
-	# tools; built from source with this switch, it keeps to its own namespace.
-	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install --quiet --no-binary urllib3-future urllib3-future
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# The grafana extra (dashboards push, and its tests) brings niquests, whose
+	# urllib3-future wheel installs a module named urllib3 over the real one and
+	# breaks requests-based tools (schemathesis). Built from source with this
+	# switch, it keeps to its own namespace (urllib3_future), which niquests uses.
+	URLLIB3_NO_OVERRIDE=true $(BIN)/pip install --quiet --no-binary urllib3-future urllib3-future
+	$(BIN)/pip install --quiet -e '.[grafana]'
+	$(BIN)/python -c "import urllib3, sys; sys.exit(0 if int(urllib3.__version__.split('.')[2]) < 900 else 'urllib3 is shadowed by urllib3-future ' + urllib3.__version__)"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import CollectorError, ConfigError
 from .catalog import DASHBOARDS
 
 __all__ = ["add_parser", "run"]
@@ -47,9 +47,19 @@ def _load(directory: Path | None) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from grafana_client import GrafanaApi
+    try:
+        from grafana_client import GrafanaApi
 
-    from .push import push
+        from .push import push
+    except ImportError as exc:
+        # an extra of its own: its HTTP stack would shadow urllib3 everywhere else
+        raise CollectorError(
+            "dashboards push needs grafana-client, which is not installed",
+            [
+                "install it with: pip install 'leitstand[grafana]'",
+                "(or use the dashboards' file provisioning, which needs nothing: see the README)",
+            ],
+        ) from exc
 
     if not args.token:
         raise ConfigError("a Grafana token is needed: --token or $GRAFANA_TOKEN")
