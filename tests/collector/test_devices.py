@@ -111,3 +111,25 @@ async def test_query_errors_use_the_error_shape(env: Env) -> None:
     agent_token = await setup(env, "t1", "a1")
     r = await env.client.get("/api/v1/devices", headers=auth(agent_token))
     assert r.status_code == 403
+
+
+async def test_retention_prunes_old_readings_of_every_tenant_and_keeps_newer_ones(env: Env) -> None:
+    from collector.devices import prune_readings
+
+    now = env.clock.now
+    for tenant, agent in (("stadt-a", "poller-a"), ("stadt-b", "poller-b")):
+        token = await setup(env, tenant, agent)
+        await env.post(token, batch(agent, [report(1, now - 60, snmp=[printer_reading("d1", now - 60, 5)])]))
+    env.clock.now += 3600
+    token = await setup(env, "stadt-b", "poller-b2")
+    later = env.clock.now
+    await env.post(token, batch("poller-b2", [report(1, later, snmp=[printer_reading("d1", later, 9)])]))
+    conn = env.db()
+    try:
+        with conn:
+            assert prune_readings(conn, before=now + 1, chunk=1) == 2
+        rows = conn.execute("SELECT tenant, agent_id FROM device_readings").fetchall()
+    finally:
+        conn.close()
+    assert [tuple(r) for r in rows] == [("stadt-b", "poller-b2")]
+    assert env.count("SELECT count(*) FROM devices") == 2  # the inventory keeps its devices
