@@ -125,17 +125,22 @@ async def test_quarantine_section_in_english(metering_tui: Callable[[str], Leits
         assert "meter anomalies release|dismiss ID" in title
         rows = cells(app, "#quarantine-table")
         assert rows[0] == [
+            "pending",
             "pages (mono)",
             "device drucker-eg",
             "4294972156 pages",
             "pages above the per-minute ceiling",
             "2025-11-24 15:00–15:01",  # Europe/Berlin
             "pages_mono 11340 -> 4294983496 in 60 s (limit 320)",
-            "pending",
         ]
-        assert rows[1][:4] == ["cpu_core_seconds", "host lohne-tc-002", "8999999999000.001 s", "CPU above cores × time"]
-        assert rows[1][4] == "2025-11-24 16:58–2025-11-25 01:10"  # across midnight: the end's date too
-        assert rows[2][1] == "host lohne-srv-01" and rows[2][6] == "released"  # reviewed ones last
+        assert rows[1][1:5] == [
+            "cpu_core_seconds",
+            "host lohne-tc-002",
+            "8999999999000.001 s",
+            "CPU above cores × time",
+        ]
+        assert rows[1][5] == "2025-11-24 16:58–2025-11-25 01:10"  # across midnight: the end's date too
+        assert rows[2][2] == "host lohne-srv-01" and rows[2][0] == "released"  # reviewed ones last
 
         await pilot.press("down")  # zweckverband: reported, empty
         await settle(pilot)
@@ -153,11 +158,11 @@ async def test_quarantine_section_in_german(metering_tui: Callable[[str], Leitst
         await settle(pilot)
         assert str(heading(app).render()).startswith("Quarantäne (nicht abgerechnet): 2 ungeprüft von 3 · Prüfen:")
         rows = cells(app, "#quarantine-table")
-        assert rows[0][1] == "Gerät drucker-eg" and rows[0][3] == "Seiten über Obergrenze pro Minute"
-        assert rows[0][6] == "ungeprüft" and rows[2][6] == "freigegeben"
-        assert rows[1][3] == "CPU über Kerne × Zeit"
+        assert rows[0][2] == "Gerät drucker-eg" and rows[0][4] == "Seiten über Obergrenze pro Minute"
+        assert rows[0][0] == "ungeprüft" and rows[2][0] == "freigegeben"
+        assert rows[1][4] == "CPU über Kerne × Zeit"
         header = [str(c.label) for c in app.screen.query_one("#quarantine-table", DataTable).columns.values()]
-        assert header == ["Zähler", "Objekt", "Menge", "Regel", "Zeitraum", "Nachweis", "Status"]
+        assert header == ["Status", "Zähler", "Objekt", "Menge", "Regel", "Zeitraum", "Nachweis"]
         assert app.unexpected == []
 
 
@@ -210,8 +215,8 @@ async def test_real_collector_quarantine_and_a_markup_hostname(fleet: Fleet) -> 
         await settle(pilot)
         assert str(heading(app).render()).startswith("Quarantäne (nicht abgerechnet): 1 ungeprüft von 1")
         [row] = cells(app, "#quarantine-table")
-        assert row[1] == f"Host {hostname}" and row[3] == "CPU über Kerne × Zeit" and row[6] == "ungeprüft"
-        assert row[5].startswith("busy_seconds_total 1000 -> 9000000000000")
+        assert row[2] == f"Host {hostname}" and row[4] == "CPU über Kerne × Zeit" and row[0] == "ungeprüft"
+        assert row[6].startswith("busy_seconds_total 1000 -> 9000000000000")
 
         await pilot.press("h")
         await settle(pilot)

@@ -62,14 +62,15 @@ class MeteringScreen(ViewScreen):
         yield meters
         yield Static("", id="quarantine-title", classes="section", markup=False)
         quarantine: DataTable[Any] = DataTable(id="quarantine-table", cursor_type="row", show_cursor=False)
+        # status first and evidence (the longest) last: at 80 columns the review state shows
         for key in (
+            "met.col.qstatus",
             "met.col.meter",
             "met.col.subject",
             "met.col.quantity",
             "met.col.rule",
             "met.col.span",
             "met.col.evidence",
-            "met.col.qstatus",
         ):
             quarantine.add_column(t(key), key=key)
         yield quarantine
@@ -154,13 +155,13 @@ class MeteringScreen(ViewScreen):
         for r in rows:
             style = "yellow" if r.pending else "dim"
             table.add_row(
+                text(r.status, style="bold yellow" if r.pending else "dim"),
                 text(r.meter, style=style),
                 text(r.subject, style=style),
                 text(r.quantity, style=style, justify="right"),
                 text(r.rule, style=style),
                 text(r.span, style=style),
                 text(r.evidence, style=style),
-                text(r.status, style="bold yellow" if r.pending else "dim"),
             )
 
 
