@@ -23,11 +23,26 @@ def nic_counts(flt: NicFilter, name: str, bond: str = "") -> bool:
     return nic_matcher(flt)(name, bond)
 
 
-@lru_cache(maxsize=256)
 def nic_matcher(flt: NicFilter) -> Callable[[str, str], bool]:
     """A fast predicate for one filter: the globs compiled once into one
     regex each, and each interface name's answer remembered (a fleet has few
-    distinct names)."""
+    distinct names). Looked up by identity first: the collector builds its
+    filters once, and hashing one costs more than the lookup it saves."""
+    found = _by_id.get(id(flt))
+    if found is not None and found[0] is flt:
+        return found[1]
+    matcher = _matcher(flt)
+    if len(_by_id) >= 256:
+        _by_id.clear()
+    _by_id[id(flt)] = (flt, matcher)  # holds flt, so its id is not reused while cached
+    return matcher
+
+
+_by_id: dict[int, tuple[NicFilter, Callable[[str, str], bool]]] = {}
+
+
+@lru_cache(maxsize=256)
+def _matcher(flt: NicFilter) -> Callable[[str, str], bool]:
     include = _compile(flt.include)
     exclude = _compile(flt.exclude)
     skip_members = flt.exclude_bond_members

@@ -16,7 +16,8 @@ quantity, so contributions + anomalies always add up to what was measured.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
@@ -117,33 +118,90 @@ def device_point(reading: SnmpReading) -> DevicePoint:
 
 # -- booking into an Outcome -------------------------------------------------------
 
-
-def _spread(meter: str, dim: str, start: float, end: float, scaled: int) -> Iterator[Contribution]:
-    for hour, part in split_by_hour(start, end, scaled):
-        yield Contribution(meter, dim, hour, part)
-
-
 Raw = dict[str, float | int | str | None]
+#: builds an anomaly's evidence text and raw readings; called only for an anomaly
+Why = Callable[..., tuple[str, Raw]]
 
 
-def _book(
-    out: Outcome, meter: str, dim: str, start: float, end: float, scaled: int, why: Callable[[], tuple[str, Raw]]
-) -> None:
+def _book(out: Outcome, meter: str, dim: str, start: float, end: float, scaled: int, why: Why, *args: Any) -> None:
     """Book a quantity that passed its physical check, unless the ledger
-    cannot hold it (then it is an anomaly like any other). `why` gives the
-    evidence, built only when needed (this runs for every report)."""
+    cannot hold it (then it is an anomaly like any other). `why(*args)` gives
+    the evidence; it is not built for what is booked (this runs for every
+    report)."""
     if -INT64_MAX <= scaled <= INT64_MAX:
         if scaled:
-            out.contributions.extend(_spread(meter, dim, start, end, scaled))
+            append = out.contributions.append
+            for hour, part in split_by_hour(start, end, scaled):
+                append(Contribution(meter, dim, hour, part))
         return
-    evidence, raw = why()
+    evidence, raw = why(*args)
     out.anomalies.append(
         Anomaly("value_out_of_range", meter, dim, scaled, start, end, f"{evidence} (limit {INT64_MAX})", raw)
     )
 
 
+def _hold(out: Outcome, rule: str, meter: str, scaled: int, start: float, end: float, limit: str, why: Why,
+          *args: Any) -> None:  # fmt: skip
+    evidence, raw = why(*args)
+    out.anomalies.append(Anomaly(rule, meter, "", scaled, start, end, f"{evidence} ({limit})", raw))
+
+
 def _fmt(x: float) -> str:
     return f"{x:.0f}" if float(x).is_integer() else f"{x:.3f}"
+
+
+def _why_covered(covered: float) -> tuple[str, Raw]:
+    return f"{_fmt(covered)} s covered", {"covered_s": covered}
+
+
+def _why_memory(used: int, total: int | None, covered: float) -> tuple[str, Raw]:
+    return (
+        f"memory used_bytes {used} of total_bytes {total} over {_fmt(covered)} s",
+        {"used_bytes": used, "total_bytes": total, "covered_s": covered},
+    )
+
+
+def _why_disks(used: int, disks: int, covered: float) -> tuple[str, Raw]:
+    return (
+        f"disk used_bytes {used} on {disks} disks over {_fmt(covered)} s",
+        {"used_bytes": used, "disks": disks, "covered_s": covered},
+    )
+
+
+def _why_overfull(bad: list[tuple[str, int, int]], covered: float) -> tuple[str, Raw]:
+    shown = bad[:_EVIDENCE_ITEMS]
+    named = ", ".join(f"{m} used_bytes {u} of total_bytes {t}" for m, u, t in shown)
+    more = f" and {len(bad) - len(shown)} more" if len(bad) > len(shown) else ""
+    raw: Raw = {"covered_s": covered, "disks": len(bad), "used_bytes": sum(u for _, u, _ in bad)}
+    for i, (m, u, t) in enumerate(shown):
+        raw |= {f"disk{i}.mount": m, f"disk{i}.used_bytes": u, f"disk{i}.total_bytes": t}
+    return f"disk {named}{more} over {_fmt(covered)} s", raw
+
+
+def _why_cpu(before: float, after: float, span: float, cores: int | None, rebooted: bool,
+             limit: float | None) -> tuple[str, Raw]:  # fmt: skip
+    reset = " (reset)" if rebooted or after < before else ""
+    known = cores if cores is not None else "unknown"
+    raw: Raw = {"busy_before": before, "busy_after": after, "span_s": span, "cores": cores, "rebooted": int(rebooted)}
+    raw["limit_s"] = limit
+    return f"busy_seconds_total {_fmt(before)} -> {_fmt(after)}{reset} in {_fmt(span)} s, {known} cores", raw
+
+
+def _why_traffic(good: int, span: float) -> tuple[str, Raw]:
+    return f"rx+tx +{good} bytes in {_fmt(span)} s", {"bytes": good, "span_s": span}
+
+
+def _why_links(bad: list[tuple[str, int, int, int, float]], span: float, rebooted: bool) -> tuple[str, Raw]:
+    shown = bad[:_EVIDENCE_ITEMS]
+    parts = []
+    raw: Raw = {"span_s": span, "rebooted": int(rebooted), "nics": len(bad)}
+    for i, (nic, d_rx, d_tx, speed, limit) in enumerate(shown):
+        link = f"{speed} bit/s" if speed else "speed unknown"
+        parts.append(f"{nic} rx +{d_rx} tx +{d_tx} bytes ({link}, limit {_fmt(limit)} bytes per direction)")
+        raw |= {f"nic{i}": nic, f"nic{i}.rx_bytes": d_rx, f"nic{i}.tx_bytes": d_tx, f"nic{i}.speed_bps": speed}
+        raw[f"nic{i}.limit_bytes"] = limit
+    more = f" and {len(bad) - len(shown)} more" if len(bad) > len(shown) else ""
+    return f"{'; '.join(parts)}{more} in {_fmt(span)} s", raw
 
 
 # -- hosts ---------------------------------------------------------------------
@@ -173,48 +231,20 @@ def host_contributions(prev: HostPoint | None, cur: HostPoint, *, limits: Limits
 def _host_gauges(out: Outcome, cur: HostPoint, start: float, end: float, covered: float) -> None:
     """Gauges: value at the end of the interval x covered time. host_hours in
     ms, memory and storage in KiB·s (model.METERS)."""
-    _book(
-        out,
-        "host_hours",
-        cur.role,
-        start,
-        end,
-        to_scaled(covered, 1000),
-        lambda: (f"{_fmt(covered)} s covered", {"covered_s": covered}),
-    )
+    _book(out, "host_hours", cur.role, start, end, to_scaled(covered, 1000), _why_covered, covered)
     used, total = cur.mem_used, cur.mem_total
     if used is not None:
         scaled = to_scaled(used / 1024 * covered, 1)
-
-        def memory() -> tuple[str, Raw]:
-            return (
-                f"memory used_bytes {used} of total_bytes {total} over {_fmt(covered)} s",
-                {"used_bytes": used, "total_bytes": total, "covered_s": covered},
-            )
-
         if total is not None and used > total:  # used == total is a full, not an impossible, memory
-            evidence, raw = memory()
-            out.anomalies.append(
-                Anomaly("memory_above_total", "memory_gib_hours", "", scaled, start, end, evidence, raw)
-            )
+            _hold(out, "memory_above_total", "memory_gib_hours", scaled, start, end, "limit: total_bytes",
+                  _why_memory, used, total, covered)  # fmt: skip
         else:
-            _book(out, "memory_gib_hours", "", start, end, scaled, memory)
+            _book(out, "memory_gib_hours", "", start, end, scaled, _why_memory, used, total, covered)
     if cur.disks:
         _storage(out, cur.disks, start, end, covered)
     elif cur.disk_used is not None:  # a point stored before disks were kept one by one
-        disk_used = cur.disk_used
-        _book(
-            out,
-            "storage_gib_hours",
-            "",
-            start,
-            end,
-            to_scaled(disk_used / 1024 * covered, 1),
-            lambda: (
-                f"disk used_bytes {disk_used} over {_fmt(covered)} s",
-                {"used_bytes": disk_used, "covered_s": covered},
-            ),
-        )
+        scaled = to_scaled(cur.disk_used / 1024 * covered, 1)
+        _book(out, "storage_gib_hours", "", start, end, scaled, _why_disks, cur.disk_used, 0, covered)
 
 
 def _storage(out: Outcome, disks: tuple[tuple[str, int, int], ...], start: float, end: float, covered: float) -> None:
@@ -222,36 +252,22 @@ def _storage(out: Outcome, disks: tuple[tuple[str, int, int], ...], start: float
 
     Both parts are derived from one rounded total, so booked + quarantined is
     exactly what the host's used space gives."""
-    used = sum(u for _, u, _ in disks)
+    used = 0
+    bad: list[tuple[str, int, int]] = []
+    for disk in disks:
+        used += disk[1]
+        if disk[1] > disk[2]:
+            bad.append(disk)
     total_scaled = to_scaled(used / 1024 * covered, 1)
-    bad = [d for d in disks if d[1] > d[2]]
-    bad_scaled = 0
-    if bad:
-        bad_used = sum(u for _, u, _ in bad)
-        bad_scaled = to_scaled(bad_used / 1024 * covered, 1)
-        shown = bad[:_EVIDENCE_ITEMS]
-        named = ", ".join(f"{m} used_bytes {u} of total_bytes {t}" for m, u, t in shown)
-        more = f" and {len(bad) - len(shown)} more" if len(bad) > len(shown) else ""
-        raw: Raw = {"covered_s": covered, "disks": len(bad), "used_bytes": bad_used}
-        for i, (m, u, t) in enumerate(shown):
-            raw |= {f"disk{i}.mount": m, f"disk{i}.used_bytes": u, f"disk{i}.total_bytes": t}
-        evidence = f"disk {named}{more} over {_fmt(covered)} s"
-        out.anomalies.append(
-            Anomaly("disk_above_total", "storage_gib_hours", "", bad_scaled, start, end, evidence, raw)
-        )
-    ok_used = used - sum(u for _, u, _ in bad)
-    _book(
-        out,
-        "storage_gib_hours",
-        "",
-        start,
-        end,
-        total_scaled - bad_scaled,
-        lambda: (
-            f"disk used_bytes {ok_used} on {len(disks) - len(bad)} disks over {_fmt(covered)} s",
-            {"used_bytes": ok_used, "covered_s": covered},
-        ),
-    )
+    if not bad:
+        _book(out, "storage_gib_hours", "", start, end, total_scaled, _why_disks, used, len(disks), covered)
+        return
+    bad_used = sum(u for _, u, _ in bad)
+    bad_scaled = to_scaled(bad_used / 1024 * covered, 1)
+    _hold(out, "disk_above_total", "storage_gib_hours", bad_scaled, start, end, "limit: total_bytes per disk",
+          _why_overfull, bad, covered)  # fmt: skip
+    _book(out, "storage_gib_hours", "", start, end, total_scaled - bad_scaled, _why_disks, used - bad_used,
+          len(disks) - len(bad), covered)  # fmt: skip
 
 
 def _cpu(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, rebooted: bool, limits: Limits) -> None:
@@ -259,42 +275,16 @@ def _cpu(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, rebooted: b
     assert before is not None and after is not None
     delta = counter_delta(before, after, reset=rebooted)
     scaled = to_scaled(delta, 10**6)  # µs
-    counts = [c for c in (prev.cpu_count, cur.cpu_count) if c is not None]
-    cores = max(counts) if counts else None  # a VM resized between two reports had the larger count for a while
-    limit = cores * (span * limits.cpu_tolerance + limits.cpu_slack_s) if cores is not None else None
-
-    def why() -> tuple[str, Raw]:
-        reset = " (reset)" if rebooted or after < before else ""
-        known = cores if cores is not None else "unknown"
-        return (
-            f"busy_seconds_total {_fmt(before)} -> {_fmt(after)}{reset} in {_fmt(span)} s, {known} cores",
-            {
-                "busy_before": before,
-                "busy_after": after,
-                "span_s": span,
-                "cores": cores,
-                "rebooted": int(rebooted),
-                "limit_s": limit,
-            },
-        )
-
-    if limit is not None and delta > limit:
-        assert limit is not None
-        evidence, raw = why()
-        out.anomalies.append(
-            Anomaly(
-                "cpu_above_cores",
-                "cpu_core_seconds",
-                "",
-                scaled,
-                prev.ts,
-                cur.ts,
-                f"{evidence} (limit {_fmt(limit)} s)",
-                raw,
-            )
-        )
-    else:
-        _book(out, "cpu_core_seconds", "", prev.ts, cur.ts, scaled, why)
+    # a VM resized between two reports had the larger count for a while
+    pc, cc = prev.cpu_count, cur.cpu_count
+    cores = cc if pc is None else pc if cc is None else max(pc, cc)
+    if cores is not None:
+        limit = cores * (span * limits.cpu_tolerance + limits.cpu_slack_s)
+        if delta > limit:
+            _hold(out, "cpu_above_cores", "cpu_core_seconds", scaled, prev.ts, cur.ts, f"limit {_fmt(limit)} s",
+                  _why_cpu, before, after, span, cores, rebooted, limit)  # fmt: skip
+            return
+    _book(out, "cpu_core_seconds", "", prev.ts, cur.ts, scaled, _why_cpu, before, after, span, cores, rebooted, None)
 
 
 def _network(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, rebooted: bool, limits: Limits) -> None:
@@ -303,56 +293,26 @@ def _network(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, reboote
     wall = span * limits.network_tolerance + limits.network_slack_s
     trust_speed = limits.link_speed_on_vms or cur.role != "vm"
     ceiling = limits.network_ceiling_bps / 8 * wall
+    speeds, prev_speeds, before_all = cur.nic_speeds, prev.nic_speeds, prev.nics
     good = 0
     bad: list[tuple[str, int, int, int, float]] = []
     for nic, (rx, tx) in cur.nics.items():
-        before = prev.nics.get(nic)
+        before = before_all.get(nic)
         if before is None:
             continue  # a new interface: its first reading is a baseline
-        d_rx = int(counter_delta(before[0], rx, reset=rebooted))
-        d_tx = int(counter_delta(before[1], tx, reset=rebooted))
-        speed = max(cur.nic_speeds.get(nic, 0), prev.nic_speeds.get(nic, 0)) if trust_speed else 0
+        b_rx, b_tx = before
+        d_rx = rx - b_rx if rx >= b_rx and not rebooted else int(counter_delta(b_rx, rx, reset=rebooted))
+        d_tx = tx - b_tx if tx >= b_tx and not rebooted else int(counter_delta(b_tx, tx, reset=rebooted))
+        speed = max(speeds.get(nic, 0), prev_speeds.get(nic, 0)) if trust_speed else 0
         limit = speed / 8 * wall if speed else ceiling
         if d_rx > limit or d_tx > limit:
             bad.append((nic, d_rx, d_tx, speed, limit))
         else:
             good += d_rx + d_tx
     if bad:
-        shown = bad[:_EVIDENCE_ITEMS]
-        parts = []
-        raw: Raw = {"span_s": span, "rebooted": int(rebooted), "nics": len(bad)}
-        for i, (nic, d_rx, d_tx, speed, limit) in enumerate(shown):
-            link = f"{speed} bit/s" if speed else "speed unknown"
-            parts.append(f"{nic} rx +{d_rx} tx +{d_tx} bytes ({link}, limit {_fmt(limit)} bytes per direction)")
-            raw |= {
-                f"nic{i}": nic,
-                f"nic{i}.rx_bytes": d_rx,
-                f"nic{i}.tx_bytes": d_tx,
-                f"nic{i}.speed_bps": speed,
-                f"nic{i}.limit_bytes": limit,
-            }
-        more = f" and {len(bad) - len(shown)} more" if len(bad) > len(shown) else ""
-        out.anomalies.append(
-            Anomaly(
-                "network_above_link",
-                "network_gib",
-                "",
-                sum(b[1] + b[2] for b in bad),
-                prev.ts,
-                cur.ts,
-                f"{'; '.join(parts)}{more} in {_fmt(span)} s",
-                raw,
-            )
-        )
-    _book(
-        out,
-        "network_gib",
-        "",
-        prev.ts,
-        cur.ts,
-        good,
-        lambda: (f"rx+tx +{good} bytes in {_fmt(span)} s", {"bytes": good, "span_s": span}),
-    )
+        _hold(out, "network_above_link", "network_gib", sum(b[1] + b[2] for b in bad), prev.ts, cur.ts,
+              "limit: link speed x time per direction", _why_links, bad, span, rebooted)  # fmt: skip
+    _book(out, "network_gib", "", prev.ts, cur.ts, good, _why_traffic, good, span)
 
 
 # -- devices -------------------------------------------------------------------
@@ -394,38 +354,22 @@ def device_contributions(prev: DevicePoint | None, cur: DevicePoint, *, limits: 
         if before is None or now is None:
             continue
         delta = int(counter_delta(before, now, reset=replaced, bits=bits, max_delta=limit))
-
-        def why(meter: str = meter, before: int = before, now: int = now, delta: int = delta) -> tuple[str, Raw]:
-            cause = " (replaced)" if replaced else " (reset)" if now < before and delta == now else ""
-            return (
-                f"{meter} {before} -> {now}{cause} in {_fmt(span)} s",
-                {
-                    "before": before,
-                    "after": now,
-                    "span_s": span,
-                    "uptime_before_s": prev.uptime_s,
-                    "uptime_after_s": cur.uptime_s,
-                    "limit_pages": limit,
-                },
-            )
-
         if delta > limit:
-            evidence, raw = why()
-            out.anomalies.append(
-                Anomaly(
-                    "pages_above_ceiling",
-                    meter,
-                    "",
-                    delta,
-                    prev.ts,
-                    cur.ts,
-                    f"{evidence} (limit {_fmt(limit)} pages at {_fmt(limits.pages_per_minute)}/min)",
-                    raw,
-                )
-            )
+            ceiling = f"limit {_fmt(limit)} pages at {_fmt(limits.pages_per_minute)}/min"
+            _hold(out, "pages_above_ceiling", meter, delta, prev.ts, cur.ts, ceiling,
+                  _why_pages, meter, before, now, delta, replaced, prev, cur, limit)  # fmt: skip
         else:
-            _book(out, meter, "", prev.ts, cur.ts, delta, why)
+            _book(out, meter, "", prev.ts, cur.ts, delta, _why_pages, meter, before, now, delta, replaced, prev, cur,
+                  limit)  # fmt: skip
     return out
+
+
+def _why_pages(meter: str, before: int, now: int, delta: int, replaced: bool, prev: DevicePoint, cur: DevicePoint,
+               limit: float) -> tuple[str, Raw]:  # fmt: skip
+    cause = " (replaced)" if replaced else " (reset)" if now < before and delta == now else ""
+    raw: Raw = {"before": before, "after": now, "span_s": cur.ts - prev.ts, "uptime_before_s": prev.uptime_s}
+    raw |= {"uptime_after_s": cur.uptime_s, "limit_pages": limit}
+    return f"{meter} {before} -> {now}{cause} in {_fmt(cur.ts - prev.ts)} s", raw
 
 
 def _changed(before: str | None, after: str | None) -> bool:
