@@ -129,11 +129,23 @@ def refusal_line(device: str) -> str:
 
 
 def sync_assignments(conn: Connection, assign: Mapping[str, DeviceAssignment]) -> None:
-    """Make ``device_assignments`` equal the config's ``[devices.assign]`` tables."""
+    """Make ``device_assignments`` equal the config's ``[devices.assign]`` tables.
+
+    A tenant or poller the collector does not know is only warned about: the
+    tenant may be created, the agent enrolled, after the start; until then
+    the device's readings are refused, visibly."""
     rows = sorted((device, poller, a.tenant) for device, a in assign.items() for poller in set(a.pollers))
     with conn:
         conn.execute("DELETE FROM device_assignments")
         conn.executemany("INSERT INTO device_assignments (device_id, agent_id, tenant) VALUES (?, ?, ?)", rows)
+        unknown = conn.execute(
+            "SELECT a.device_id, 'tenant', a.tenant FROM device_assignments a "
+            "WHERE NOT EXISTS (SELECT 1 FROM tenants t WHERE t.name = a.tenant) "
+            "UNION SELECT a.device_id, 'poller', a.agent_id FROM device_assignments a "
+            "WHERE NOT EXISTS (SELECT 1 FROM hosts h WHERE h.agent_id = a.agent_id) ORDER BY 1, 2, 3"
+        ).fetchall()
+    for device, what, name in unknown:
+        log.warning("devices.assign.%s: %s %r is not known to the collector (yet)", device, what, name)
 
 
 @dataclass

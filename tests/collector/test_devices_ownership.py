@@ -69,7 +69,7 @@ async def test_a_tenants_agent_reporting_a_device_assigned_to_another_is_refused
                     "device prn-rathaus-1: assigned by the collector's config to other pollers; reading refused"
                 ]
         # logged once per agent and device, not once per reading
-        warnings = [r for r in caplog.records if "prn-rathaus-1" in r.getMessage()]
+        warnings = [r for r in caplog.records if "reported device 'prn-rathaus-1'" in r.getMessage()]
         assert len(warnings) == 1 and "poller-a" in warnings[0].getMessage()
         assert "stadt-b" in warnings[0].getMessage()
         assert env.count("SELECT refused_total FROM device_refusals WHERE agent_id = 'poller-a'") == 3
@@ -198,3 +198,14 @@ async def test_two_tenants_printers_of_one_name_alert_each_for_its_own_tenant(en
     reader_c = env.token("tenant", "stadt-c")
     r = await env.client.get("/api/v1/alerts", headers=auth(reader_c))
     assert [a for a in r.json()["alerts"] if a["rule"] == "printer_supply_low"] == []
+
+
+async def test_an_assignment_naming_an_unknown_tenant_or_poller_is_warned_about_at_start(
+    make_env: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="leitstand.collector.devices"):
+        env: Env = make_env(assigned("prn-1", "stadt-x", "poller-x"))
+    await env.client.aclose()
+    messages = [r.getMessage() for r in caplog.records]
+    assert "devices.assign.prn-1: poller 'poller-x' is not known to the collector (yet)" in messages
+    assert "devices.assign.prn-1: tenant 'stadt-x' is not known to the collector (yet)" in messages
