@@ -55,6 +55,13 @@ DEFAULT_NIC_EXCLUDE: tuple[str, ...] = (
     "weave*",
     "ovs-*",
     "genev_sys_*",
+    "macvtap*",
+    "tailscale*",
+    "zt*",
+    # Windows: Hyper-V's virtual switch ports and IPv6 transition tunnels
+    "vEthernet*",
+    "isatap*",
+    "Teredo*",
 )
 
 
