@@ -84,7 +84,7 @@ def ingest(
         refused = readings.refused
         for owner, reading in readings.accepted:
             if reading.kind == "printer":
-                booker.book_device_reading(owner, reading.device, device_point(reading), reading.ok)
+                booker.book_device_reading(owner, reading.device, device_point(reading), reading.ok, agent_id=agent.id)
         booker.flush()
     if new_state.gaps != gaps or new_state.epoch != epoch:
         conn.execute("DELETE FROM gaps WHERE agent_id = ?", (agent.id,))
