@@ -230,7 +230,7 @@ def ingest_rate(batch: int, batches: int, shape: str) -> float:
                 Batch(agent=AGENT, reports=[make_report(shape, j * batch + i) for i in range(batch)])
                 for j in range(batches)
             ]
-            settings = ledger.MeteringSettings(max_gap_s=86400.0, limits=Limits())
+            settings = ledger.MeteringSettings(limits=Limits())
             now = T0 + 10**7
             # CPU time (the fsync wait is not CPU work, and a shared machine's
             # other processes do not count): the checks' share of it is at

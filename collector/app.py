@@ -76,8 +76,7 @@ class Collector:
     @functools.cached_property
     def metering(self) -> MeteringSettings:
         # Built once (every report batch uses it): the config never changes while the collector runs.
-        limits = self.config.metering.plausibility_limits()
-        return MeteringSettings(max_gap_s=limits.max_interval_s, limits=limits)
+        return MeteringSettings(limits=self.config.metering.plausibility_limits())
 
     async def read_off_loop(self, read: Callable[[Connection], T]) -> T:
         """Run a long read (a whole-fleet evaluation) in a worker thread on a

@@ -141,8 +141,7 @@ def _anomalies(args: argparse.Namespace, conn: Connection, config: Config, actor
 
     if args.review in ("release", "dismiss"):
         if args.review == "release":
-            limits = config.metering.plausibility_limits()
-            settings = MeteringSettings(max_gap_s=limits.max_interval_s, limits=limits)
+            settings = MeteringSettings(limits=config.metering.plausibility_limits())
             item = review.release(conn, args.id, actor=actor, reason=args.reason, now=now, settings=settings)
             print(f"released {item.id}: {item.quantity} {_unit(item.meter)} {item.meter} booked for {item.subject}")
         else:
