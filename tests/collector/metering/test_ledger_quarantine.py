@@ -240,3 +240,27 @@ def test_long_intervals_are_billed_in_full(db: tuple[Connection, Any]) -> None:
     assert usage["host_hours"] == int(end - start) * 1000  # ms: the whole month
     assert usage["memory_gib_hours"] == GIB // 1024 * int(end - start)  # 1 GiB all month, in KiB·s
     assert held(conn) == []
+
+
+def test_the_api_shows_what_is_held_for_a_closed_month_its_export_does_not(db: tuple[Connection, Any]) -> None:
+    from collector import usage as usage_api
+
+    conn, principal = db
+    october = Period(2026, 10)
+    send(conn, principal, [rep(1, 100.0), rep(2, 160.0), rep(3, 160.0 + SPIKE), rep(4, 200.0 + SPIKE)])
+    ledger.close_period(conn, october, actor="test", now=october.end_ts + 60, force=True)
+    doc = usage_api.usage_document(conn, "t1", october, None)
+    assert doc["status"] == "closed"
+    assert doc["quarantine_pending"] == 1 and doc["quarantine"][0]["status"] == "pending"
+    conn.execute("BEGIN")
+    exported = usage_api.export_period(conn, "t1", october, "json", None, now=october.end_ts + 120)
+    conn.execute("COMMIT")
+    frozen = json.loads(exported.content)
+    assert (frozen["quarantine"], frozen["quarantine_pending"]) == ([], 0)
+    # reviewing it later does not change the archived export
+    ((_t, item),) = quarantine.items(conn)
+    review.dismiss(conn, item.id, actor="a", reason="r", now=october.end_ts + 180)
+    conn.execute("BEGIN")
+    again = usage_api.export_period(conn, "t1", october, "json", None, now=october.end_ts + 240)
+    conn.execute("COMMIT")
+    assert again.verified and again.content == exported.content
