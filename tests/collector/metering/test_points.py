@@ -3,10 +3,15 @@ reboots, replacements and the NIC filter (pure, no I/O)."""
 
 from __future__ import annotations
 
+import itertools
+
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.wire import AgentInfo, Cpu, Disk, Memory, Nic, Printer, Report, SnmpReading, SnmpSys
+from collector.metering.counters import to_scaled
 from collector.metering.plausibility import Limits, NicFilter
 from collector.metering.points import (
     DevicePoint,
@@ -274,3 +279,27 @@ def test_points_stored_before_the_new_fields_still_decode() -> None:
     t = host(point, hp(T0 + 60, busy=3.5, nics={"eth0": (11, 2)}))
     assert t["cpu_core_seconds"] == 2 * 10**6
     assert t["network_gib"] == 10
+
+
+@given(
+    steps=st.lists(st.floats(min_value=1, max_value=3600), min_size=2, max_size=12),
+    boots=st.lists(st.floats(min_value=0, max_value=2e9), min_size=12, max_size=12),
+    busy=st.lists(st.floats(min_value=0, max_value=1), min_size=12, max_size=12),
+)
+def test_boot_times_outside_the_span_never_reset_growing_counters(
+    steps: list[float], boots: list[float], busy: list[float]
+) -> None:
+    """Whatever a broken clock says the boot time is, as long as it does not
+    fall between two reports, growing counters are billed as they grew."""
+    ts, total, points = T0, 1000.0, []
+    for i, step in enumerate(steps):
+        ts += step
+        total += 4 * step * busy[i]
+        boot = boots[i]
+        if ts - step - 10 <= boot <= ts + 10:
+            boot = ts - 10**7  # keep it outside the span (and away from the tolerance)
+        points.append(hp(ts, boot=boot, busy=total, nics={}))
+    booked, anomalies, _ = in_order(lambda p, c: host_contributions(p, c, limits=LIMITS), points).state()
+    cpu = sum(v for (m, _, _), v in booked.items() if m == "cpu_core_seconds")
+    assert cpu == sum(to_scaled(b.cpu_busy - a.cpu_busy, 10**6) for a, b in itertools.pairwise(points))
+    assert not anomalies
