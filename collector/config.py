@@ -49,6 +49,11 @@ class ServerConfig(_Section):
     #: One log line per request (logger leitstand.collector.access); failed
     #: authentications are logged either way.
     access_log: bool = True
+    #: Requests per second one token (or, without a token, one client address) may
+    #: make on average; beyond it the API answers 429 with Retry-After. 0: no limit.
+    rate_limit_rps: Annotated[float, msgspec.Meta(ge=0)] = 20.0
+    #: Requests one token may make at once before the average applies.
+    rate_limit_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
 
 
 class IngestConfig(_Section):

@@ -520,3 +520,16 @@ def m009_device_tenancy(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m011_host_health(db: Database) -> None:
+    """What an agent tells about itself: unknown fields it sent (issue 13) and
+    reports it moved to its dead-letter table (issue 14)."""
+    db.executescript(
+        """
+        ALTER TABLE hosts ADD COLUMN unknown_fields TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE hosts ADD COLUMN unknown_fields_total INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE hosts ADD COLUMN dead_letters INTEGER NOT NULL DEFAULT 0;
+        """
+    )

@@ -17,6 +17,7 @@ from . import devices
 from .admin import Principal, visible_tenant
 from .db import Connection
 from .errors import ForbiddenError, NotFoundError
+from .host_health import host_health
 from .ingest import HostSeqState, plan_batch
 from .metering.ledger import Booker, MeteringSettings
 from .metering.points import device_point
@@ -119,6 +120,7 @@ def _update_host(
         "os": agent.os,
         "version": agent.version,
         "boot_time": agent.boot_time,
+        "dead_letters": agent.dead_letters,
         "last_seq": state.last_seq,
         "last_ts": state.last_ts,
         "epoch": state.epoch,
@@ -129,7 +131,8 @@ def _update_host(
     }
     sql = (
         "UPDATE hosts SET hostname=:hostname, role=:role, site=:site, os=:os, version=:version, "
-        "boot_time=:boot_time, last_seq=:last_seq, last_ts=:last_ts, epoch=:epoch, rebase_allowed=0, "
+        "boot_time=:boot_time, dead_letters=:dead_letters, "
+        "last_seq=:last_seq, last_ts=:last_ts, epoch=:epoch, rebase_allowed=0, "
         "last_seen=:seen, reports_total=reports_total+:stored, duplicates_total=duplicates_total+:dups, "
         "gap_count=:gaps"
     )
@@ -193,6 +196,7 @@ def get_host(
         raise NotFoundError(f"no host {agent_id!r}")
     host = _host_summary(row, now, offline_after_s)
     host["report"] = json.loads(row[-1]) if row[-1] else None
+    host["health"] = host_health(conn, agent_id)
     host["gaps"] = [
         {"from_seq": lo, "to_seq": hi, "detected_at": at}
         for lo, hi, at in conn.execute(
