@@ -113,6 +113,30 @@ class _Subject:
     agent_id: str  # the reporting agent
 
 
+def _by_meter(contributions: Iterable[Contribution]) -> dict[tuple[str, str], list[Contribution]]:
+    grouped: dict[tuple[str, str], list[Contribution]] = {}
+    for c in contributions:
+        grouped.setdefault((c.meter, c.dim), []).append(c)
+    return grouped
+
+
+def _cap_anomaly(meter: str, dim: str, parts: list[Contribution]) -> Anomaly:
+    """A meter's share of an outcome that the ledger cannot take, as an entry
+    keyed by the hours it spans and its total: a pure function of the outcome."""
+    first, last = min(c.hour for c in parts), max(c.hour for c in parts)
+    scaled = sum(c.scaled for c in parts)
+    return Anomaly(
+        rule="value_out_of_range",
+        meter=meter,
+        dim=dim,
+        scaled=scaled,
+        start=float(first),
+        end=float(last + 3600),
+        evidence=f"{meter} {scaled} would take the ledger beyond its limit of {LEDGER_MAX} per row",
+        raw={"scaled": str(scaled), "ledger_max": str(LEDGER_MAX)},
+    )
+
+
 def _spread(meter: str, dim: str, start: float, end: float, scaled: int) -> list[Contribution]:
     return [Contribution(meter, dim, hour, part) for hour, part in split_by_hour(start, end, scaled)]
 
@@ -296,9 +320,11 @@ class Booker:
     def _book_outcomes(self, subject: _Subject, added: list[Outcome], *, replaced: Outcome | None = None) -> None:
         """Book what new point pairs add; `replaced` is the pair a late point
         split, whose booking, quarantine entries and events are taken back."""
+        added = [self._capped(subject, o) for o in added]
         groups = [o.contributions for o in added]
         signs = [1] * len(groups)
         if replaced is not None:
+            replaced = self._was_capped(subject, replaced)
             groups.append(replaced.contributions)
             signs.append(-1)
             for anomaly in replaced.anomalies:
@@ -333,6 +359,41 @@ class Booker:
                     event=event,
                     now=self.now,
                 )
+
+    def _capped(self, subject: _Subject, outcome: Outcome) -> Outcome:
+        """Hold, as value_out_of_range, each meter of an outcome that would take a
+        ledger row beyond LEDGER_MAX. The entry is keyed by the outcome alone
+        (`_cap_anomaly`), so re-pairing finds it again (`_was_capped`)."""
+        if all(abs(c.scaled) < CHECK_ABOVE for c in outcome.contributions):
+            return outcome  # the common case: nothing to read
+        kept: list[Contribution] = []
+        anomalies = list(outcome.anomalies)
+        for (meter, dim), parts in _by_meter(outcome.contributions).items():
+            if any(self._overflows(subject, meter, dim, c.hour, c.scaled) for c in parts):
+                anomalies.append(_cap_anomaly(meter, dim, parts))
+            else:
+                kept += parts
+        return Outcome(kept, anomalies, list(outcome.events))
+
+    def _was_capped(self, subject: _Subject, outcome: Outcome) -> Outcome:
+        """The replaced pair's meters that `_capped` held instead of booking:
+        theirs is a quarantine entry to supersede, not a booking to take back."""
+        if all(abs(c.scaled) < CHECK_ABOVE for c in outcome.contributions):
+            return outcome
+        kept: list[Contribution] = []
+        anomalies = list(outcome.anomalies)
+        for (meter, dim), parts in _by_meter(outcome.contributions).items():
+            cap = _cap_anomaly(meter, dim, parts)
+            held = self.conn.execute(
+                "SELECT 1 FROM quarantine WHERE stream = ? AND start_ts = ? AND end_ts = ? AND rule = ? AND meter = ? "
+                "AND dim = ? AND quantity = ? AND status != 'superseded'",
+                (subject.stream, cap.start, cap.end, cap.rule, meter, dim, str(cap.scaled)),
+            ).fetchone()
+            if held is not None and any(abs(c.scaled) >= CHECK_ABOVE for c in parts):
+                anomalies.append(cap)
+            else:
+                kept += parts
+        return Outcome(kept, anomalies, list(outcome.events))
 
     def book_released(self, tenant: str, item: QuarantineItem, stream: str) -> None:
         """Book a released quarantine entry as measured (an adjustment where its period is closed).

@@ -264,3 +264,33 @@ def test_the_api_shows_what_is_held_for_a_closed_month_its_export_does_not(db: t
     again = usage_api.export_period(conn, "t1", october, "json", None, now=october.end_ts + 240)
     conn.execute("COMMIT")
     assert again.verified and again.content == exported.content
+
+
+def test_a_capped_booking_is_superseded_exactly_when_a_late_point_splits_it() -> None:
+    """The 2**62 cap holds a meter's share of a pair; a late point between the
+    pair supersedes that entry like any other: same ledger and quarantine as
+    in order."""
+    pib = 2**50
+    reports = [rep(1, 100.0), rep(2, 130.0), rep(3, 160.0, mem=pib, total=pib, interval=120.0)]
+
+    def near_cap(conn: Connection) -> None:
+        for hour in {int((T0 + 60 * s) // 3600) * 3600 for s in (1, 2, 3)}:
+            conn.execute(
+                "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES ('t1', ?, 'memory_gib_hours', '', ?)",
+                (hour, ledger.LEDGER_MAX - 2**20),
+            )
+
+    in_order, principal_a = fresh()
+    near_cap(in_order)
+    send(in_order, principal_a, reports)
+    conn, principal = fresh()
+    near_cap(conn)
+    send(conn, principal, [reports[0], reports[2]])
+    ((_t, first),) = quarantine.items(conn)
+    assert (first.rule, first.meter) == ("value_out_of_range", "memory_gib_hours")
+    send(conn, principal, [reports[1]])
+    assert ledger_rows(conn) == ledger_rows(in_order)
+    assert held(conn) == held(in_order) != []
+    assert [r[1] for r in held(conn, "superseded")] == ["memory_gib_hours"]
+    conn.close()
+    in_order.close()
