@@ -130,8 +130,8 @@ class Anomaly:
     #: the span it covers (prev point's ts .. this point's ts; for a gauge the covered span)
     start: float
     end: float
-    #: human-readable evidence naming the raw readings, e.g.
-    #: "busy_seconds_total 1000.0 -> 9000000000000.0 in 60 s, 4 cores (limit 254 s)"
+    #: human-readable evidence naming the raw readings and the limit, e.g.
+    #: "busy_seconds_total 1000 -> 9000000000000 in 60 s, 4 cores (limit 260 s)"
     evidence: str
     #: the raw readings the rule looked at (JSON-serializable scalars only)
     raw: dict[str, float | int | str | None] = field(default_factory=dict)
