@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["AccessLog", "AuthFailureLimiter", "RequestNote", "format_fields", "note_token"]
@@ -97,16 +97,13 @@ class AuthFailureLimiter:
             del self._seen[next(iter(self._seen))]
 
 
-def route_template(routes: Iterable[BaseRoute], scope: Scope) -> str:
-    """The path template of the route a request matched, "-" for none (a 404)."""
-    partial = "-"
-    for route in routes:
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return str(getattr(route, "path", "-"))
-        if match is Match.PARTIAL and partial == "-":
-            partial = str(getattr(route, "path", "-"))  # right path, another method: a 405
-    return partial
+def route_template(templates: dict[Any, str], scope: Scope) -> str:
+    """The path template of the route a request matched, "-" for none (a 404).
+    Starlette's router leaves the matched route's endpoint in the scope (also
+    for a 405, the right path with another method); matching the routes again
+    here would cost more than the rest of the log line."""
+    endpoint = scope.get("endpoint")
+    return templates.get(endpoint, "-") if endpoint is not None else "-"
 
 
 class AccessLog:
@@ -124,6 +121,17 @@ class AccessLog:
         self.routes = routes
         self.enabled = enabled
         self.limiter = limiter or AuthFailureLimiter()
+        self._templates: dict[Any, str] | None = None
+
+    def templates(self) -> dict[Any, str]:
+        if self._templates is None:
+            templates: dict[Any, str] = {}
+            for route in self.routes():
+                endpoint, path = getattr(route, "endpoint", None), getattr(route, "path", None)
+                if endpoint is not None and path is not None:
+                    templates.setdefault(endpoint, str(path))
+            self._templates = templates
+        return self._templates
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -150,9 +158,12 @@ class AccessLog:
             self._log(scope, status, (time.perf_counter() - started) * 1000, note, bytes(error_body))
 
     def _log(self, scope: Scope, status: int, duration_ms: float, note: RequestNote, body: bytes) -> None:
+        failed_auth = status in (401, 403)
+        if not failed_auth and not (self.enabled and access_log.isEnabledFor(logging.INFO)):
+            return
         client = scope.get("client")
         address = str(client[0]) if client else "-"
-        route = route_template(self.routes(), scope)
+        route = route_template(self.templates(), scope)
         if self.enabled and access_log.isEnabledFor(logging.INFO):
             access_log.info(
                 format_fields(
@@ -167,7 +178,7 @@ class AccessLog:
                     )
                 )
             )
-        if status in (401, 403):
+        if failed_auth:
             suppressed = self.limiter.admit(address)
             if suppressed is not None:
                 auth_log.warning(

@@ -27,12 +27,23 @@ def query_param(request: Request, name: str, kind: type, default: Any = None, ch
     if choices and raw not in choices:
         raise ValidationError(f"query parameter {name!r} must be one of: {', '.join(choices)}")
     try:
-        value = kind(raw)
-    except ValueError as exc:
+        value = _integral(raw) if kind is int else kind(raw)
+    except (ValueError, OverflowError) as exc:
         raise ValidationError(f"query parameter {name!r} is not a valid {kind.__name__}: {raw!r}") from exc
     if kind is float and not (value == value and abs(value) != float("inf")):
         raise ValidationError(f"query parameter {name!r} is not a finite number")
     return value
+
+
+def _integral(raw: str) -> int:
+    """An integer as JSON Schema (and so the OpenAPI document) has it: `10` or `10.0`."""
+    try:
+        return int(raw)
+    except ValueError:
+        number = float(raw)
+        if not number.is_integer():
+            raise
+        return int(number)
 
 
 def _route(routes: Iterable[BaseRoute], scope: Scope) -> str | None:
@@ -90,7 +101,12 @@ def _query_problem(query: bytes, route: str, allowed: frozenset[str]) -> tuple[s
         return f"unknown query parameter {listed}", [
             f"{route} takes: {', '.join(sorted(allowed)) or 'no query parameters'}"
         ]
+    seen: set[str] = set()
     for name, value in pairs:
+        if name in seen:
+            # each takes one value: which of several would count is not for the server to guess
+            return f"query parameter {name!r} given more than once", []
+        seen.add(name)
         if "\x00" in value:
             # no text column can hold it, and no name or filter needs it
             return f"query parameter {name!r} contains a NUL character", []

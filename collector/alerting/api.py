@@ -20,6 +20,7 @@ from starlette.responses import Response
 from .. import admin
 from ..admin import Principal
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from ..http import query_param
 from . import regex, runbooks, storage
 from .documents import alert_document, silence_document
 from .limits import check_silence_count, silence_window
@@ -231,15 +232,15 @@ def _document(alerting: Alerting, alert: Any, lang: str, silences: list[Any], no
 async def list_alerts_handler(request: Request) -> Response:
     collector, alerting, principal = _context(request)
     lang = _lang(request)
-    limit_raw = _param(request, "limit") or "1000"
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= 10000:
+    limit = query_param(request, "limit", int, 1000)  # "10.0" too: an integer as JSON Schema has it
+    if not 1 <= limit <= 10000:
         raise ValidationError("query parameter 'limit' must be between 1 and 10000")
     flt = storage.AlertFilter(
         tenant=_scope(principal, _param(request, "tenant")),
         state=_param(request, "state", ("pending", "firing", "resolved")),
         severity=_param(request, "severity", ("critical", "warning", "info")),
         rule=_param(request, "rule"),
-        limit=int(limit_raw),
+        limit=limit,
     )
     now = collector.clock()
     silences = storage.active_silences(collector.reader, now)

@@ -34,9 +34,11 @@ async def test_one_line_per_request_with_route_template_and_token_id_never_the_t
         r = await env.client.get("/api/v1/hosts/agent-7", headers=auth(env.admin_token))
         assert r.status_code == 200
         assert (await env.client.get("/nowhere/agent-7")).status_code == 404
+        assert (await env.client.delete("/api/v1/hosts/agent-7", headers=auth(token))).status_code == 405
     lines = _lines(caplog, "leitstand.collector.access")
-    assert len(lines) == 3, lines
-    post, host, missing = (_fields(line) for line in lines)
+    assert len(lines) == 4, lines
+    post, host, missing, wrong_method = (_fields(line) for line in lines)
+    assert wrong_method["route"] == "/api/v1/hosts/{agent_id}" and wrong_method["status"] == "405"
     assert post["method"] == "POST"
     assert post["route"] == "/api/v1/reports"
     assert post["status"] == "200"

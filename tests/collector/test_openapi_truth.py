@@ -136,6 +136,14 @@ async def test_unknown_query_parameter_and_nul_are_refused_naming_them(env: Env)
     r = await env.client.get("/healthz", params={"x": "1"})
     assert r.status_code == 400
     assert r.json()["detail"] == ["/healthz takes: no query parameters"]
+    r = await env.client.get("/api/v1/hosts?site=a&site=b", headers=headers)
+    assert r.status_code == 400
+    assert r.json()["error"] == "query parameter 'site' given more than once"
+    # an integer as JSON Schema has it: 10.0 is one, 10.5 is not
+    r = await env.client.get("/api/v1/alerts", params={"limit": "10.0"}, headers=headers)
+    assert r.status_code == 200, r.text
+    r = await env.client.get("/api/v1/alerts", params={"limit": "10.5"}, headers=headers)
+    assert r.status_code == 400
     # documented ones, and empty ones (= not given), pass
     assert (
         await env.client.get("/api/v1/hosts", params={"tenant": "", "state": ""}, headers=headers)
