@@ -29,6 +29,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "missing, unknown or revoked token",
         403: "token not valid for this agent, tenant or role",
         404: "not found",
+        408: "body not received within server.body_timeout_s; nothing stored, send again",
         409: "conflict",
         413: "body too large",
         429: "busy; retry after the Retry-After header",
@@ -113,7 +114,17 @@ PERIOD_PATTERN = "^(20|21)[0-9]{2}-(0[1-9]|1[0-2])$"
 _USAGE_SCHEMAS: dict[str, Any] = {
     "UsageDocument": {
         "type": "object",
-        "required": ["tenant", "period", "status", "currency", "meters", "lines", "total"],
+        "required": [
+            "tenant",
+            "period",
+            "status",
+            "currency",
+            "meters",
+            "lines",
+            "total",
+            "quarantine",
+            "quarantine_pending",
+        ],
         "properties": {
             "tenant": {"type": "string"},
             "period": {"type": "string", "pattern": PERIOD_PATTERN},
@@ -134,6 +145,46 @@ _USAGE_SCHEMAS: dict[str, Any] = {
             },
             "lines": {"type": "array", "items": {"type": "object"}},
             "total": {"type": "string"},
+            # held by the plausibility checks for review: in no total (README "Quarantine and review")
+            "quarantine": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "id",
+                        "rule",
+                        "meter",
+                        "dim",
+                        "subject_kind",
+                        "subject",
+                        "subject_name",
+                        "agent_id",
+                        "quantity",
+                        "unit",
+                        "start",
+                        "end",
+                        "evidence",
+                        "status",
+                    ],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "rule": {"type": "string"},
+                        "meter": {"type": "string"},
+                        "dim": {"type": "string"},
+                        "subject_kind": {"enum": ["host", "device"]},
+                        "subject": {"type": "string"},
+                        "subject_name": {"type": "string"},
+                        "agent_id": {"type": "string"},
+                        "quantity": {"type": "string"},
+                        "unit": {"type": "string"},
+                        "start": {"type": "string", "format": "date-time"},
+                        "end": {"type": "string", "format": "date-time"},
+                        "evidence": {"type": "string"},
+                        "status": {"enum": ["pending", "released", "dismissed"]},
+                    },
+                },
+            },
+            "quarantine_pending": {"type": "integer", "minimum": 0},
         },
     },
     "PeriodList": {
@@ -275,7 +326,7 @@ def openapi_document() -> dict[str, Any]:
                     "requestBody": {"required": True, "content": json_body},
                     "responses": {
                         **_ok("BatchAck", "stored or acknowledged as already stored"),
-                        **_errors(400, 401, 403, 409, 413, 429, 503),
+                        **_errors(400, 401, 403, 408, 409, 413, 429, 503),
                     },
                 }
             },
@@ -287,7 +338,7 @@ def openapi_document() -> dict[str, Any]:
                         "required": True,
                         "content": {"application/json": {"schema": _ref("EnrollRequest")}},
                     },
-                    "responses": {**_ok("EnrollResponse"), **_errors(400, 401, 403, 409, 413, 429, 503)},
+                    "responses": {**_ok("EnrollResponse"), **_errors(400, 401, 403, 408, 409, 413, 429, 503)},
                 }
             },
             "/api/v1/hosts": {
