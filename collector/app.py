@@ -32,7 +32,13 @@ from .alerting import service as alerting_service
 from .api_types import EnrollRequest
 from .config import Config
 from .db import Connection, Leadership, connect, migrate
-from .errors import CollectorError, OverloadedError, PayloadTooLargeError, ValidationError
+from .errors import (
+    CollectorError,
+    OverloadedError,
+    PayloadTooLargeError,
+    RequestTimeoutError,
+    ValidationError,
+)
 from .housekeeping import Housekeeper
 from .http import KnownQueryParams, query_param
 from .metering import ledger
@@ -250,11 +256,17 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if int(declared) > limit:
             raise PayloadTooLargeError(limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLargeError(limit)
-        chunks.append(chunk)
+    timeout_s = _c(request).config.server.body_timeout_s
+    try:
+        # a body trickled in a byte at a time must not hold a request open for ever
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLargeError(limit)
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise RequestTimeoutError(timeout_s) from exc
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding == "gzip":

@@ -42,6 +42,8 @@ class ServerConfig(_Section):
     #: Seconds a client has from connecting (or from the first byte of a further request
     #: on a kept-alive connection) until its request headers are complete; then it is closed.
     header_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 10.0
+    #: Seconds a client has to send a request body once its headers are in (408 after).
+    body_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
     #: Seconds an idle kept-alive connection stays open after a response.
     keep_alive_timeout_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 5
     #: Open connections (or running requests) beyond which the API answers 503 at once.

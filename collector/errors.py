@@ -12,6 +12,7 @@ __all__ = [
     "NotFoundError",
     "OverloadedError",
     "PayloadTooLargeError",
+    "RequestTimeoutError",
     "StorageError",
     "ValidationError",
 ]
@@ -57,6 +58,15 @@ class PayloadTooLargeError(CollectorError):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"body too large (limit {limit} bytes, also after gzip)")
+
+
+class RequestTimeoutError(CollectorError):
+    """The client sent its body too slowly; nothing was stored, it may send again."""
+
+    status = 408
+
+    def __init__(self, limit_s: float) -> None:
+        super().__init__(f"request body not received within {limit_s:g} s (server.body_timeout_s)")
 
 
 class OverloadedError(CollectorError):

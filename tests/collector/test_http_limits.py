@@ -3,13 +3,16 @@ not complete. The real app and SQLite file, in process."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gzip
 import json
+import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from collector.app import oldest_accepted_ts
-from collector.config import Config, IngestConfig
+from collector.config import Config, IngestConfig, ServerConfig
 from tests.collector.conftest import Env, auth, batch, report
 
 # 2025-11-24 17:20 Berlin (the FakeClock's default): the previous month, October, starts
@@ -114,3 +117,26 @@ async def test_gzip_with_trailing_garbage_or_bad_crc_is_refused(env: Env) -> Non
     assert r.status_code == 400
     assert "gzip" in r.json()["error"]
     assert _stored(env) == 0
+
+
+async def test_a_body_trickled_too_slowly_is_408_and_nothing_stored(make_env: Any) -> None:
+    env = make_env(Config(server=ServerConfig(body_timeout_s=0.3)))
+    token = await _agent(env)
+    whole = json.dumps(batch("a1", [report(1, T0)])).encode()
+    never = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        yield whole[:10]
+        await never.wait()  # the rest never comes: the client stalls mid-body
+        yield whole[10:]
+
+    headers = {**auth(token), "Content-Type": "application/json"}
+    started = time.monotonic()
+    r = await env.client.post("/api/v1/reports", content=slow_body(), headers=headers)
+    assert r.status_code == 408, r.text
+    assert "server.body_timeout_s" in r.json()["error"]
+    assert time.monotonic() - started < 5
+    assert _stored(env) == 0
+    r = await env.post(token, batch("a1", [report(1, T0)]))  # sent again in time: stored
+    assert r.status_code == 200
+    await env.client.aclose()
