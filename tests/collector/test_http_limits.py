@@ -140,3 +140,17 @@ async def test_a_body_trickled_too_slowly_is_408_and_nothing_stored(make_env: An
     r = await env.post(token, batch("a1", [report(1, T0)]))  # sent again in time: stored
     assert r.status_code == 200
     await env.client.aclose()
+
+
+def test_server_settings_reach_uvicorn() -> None:
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from collector.server import HeaderDeadline, uvicorn_options
+
+    options = uvicorn_options(ServerConfig(header_timeout_s=3, keep_alive_timeout_s=7, max_connections=100))
+    protocol = options["http"]
+    assert issubclass(protocol, HeaderDeadline) and issubclass(protocol, AutoHTTPProtocol)
+    assert protocol.header_timeout_s == 3.0
+    assert options["timeout_keep_alive"] == 7
+    assert options["limit_concurrency"] == 100
+    assert options["access_log"] is False  # uvicorn's own; ours is collector/accesslog.py
