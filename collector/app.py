@@ -134,7 +134,12 @@ def create_app(
     retention_s = config.storage.retention_days * 86400
 
     def housekeeping(conn: Connection) -> None:
-        ledger.prune_points(conn, before=clock() - config.metering.points_days * 86400)
+        now = clock()
+        ledger.prune_points(
+            conn,
+            before=now - config.metering.points_days * 86400,
+            keep_from=oldest_accepted_ts(now, config.ingest.max_past_s),  # a late printer reading's neighbours
+        )
         # before the raw prune: rollups are built from the raw samples it deletes
         rolled, expired = rollups.housekeep(
             conn,

@@ -500,19 +500,21 @@ class Booker:
         self._adjustments.clear()
 
 
-def prune_points(conn: Connection, *, before: float) -> int:
+def prune_points(conn: Connection, *, before: float, keep_from: float | None = None) -> int:
     """Drop metering points older than `before` that late data can no longer need.
 
     A late host report is stored only if its seq fills a recorded gap, so a
     host point is kept while it is its stream's newest (the baseline of the
     next counter delta) or borders an open gap (the neighbour of a future
     fill). Device readings are ordered by time and any of them may come
-    late, so device points are kept from the start of the month before the
-    one holding `before`: ingest refuses anything older by default
-    (`ingest.max_past_s`), so every reading it accepts finds its true
-    neighbours. A device stream remembers how far it was pruned.
+    late, so device points are kept from `keep_from`, the oldest `ts` ingest
+    accepts (`ingest.max_past_s`; by default the start of the previous month,
+    which is also what is kept without it): every reading ingest accepts finds
+    its true neighbours. A device stream remembers how far it was pruned.
     """
     device_before = min(before, Period.containing(before).previous().start_ts)
+    if keep_from is not None:
+        device_before = min(device_before, keep_from)
     # Each step is a write transaction of its own (db.begin): it must not
     # interleave with a booking that reads the same stream's neighbours, and
     # must not hold the writer for the whole round either.

@@ -241,3 +241,17 @@ def test_late_device_reading_is_metered_after_points_were_pruned(
     assert "not metered" not in caplog.text
     polls = conn.execute("SELECT sum(polls), sum(ok) FROM device_coverage").fetchone()
     assert polls == (len(readings), len(readings))
+
+
+def test_device_points_are_kept_as_far_back_as_ingest_accepts(db: tuple[sqlite3.Connection, Any]) -> None:
+    """With a longer ingest window (`ingest.max_past_s`), housekeeping passes its
+    start as `keep_from`: every device point inside it stays."""
+    conn, _ = db
+    readings = [(T0 + 86400 * d, 100 * d) for d in range(0, 70)]  # ten weeks, daily
+    now = T0 + 86400 * 70
+    conn.execute("BEGIN")
+    _printer(conn, readings, now)
+    ledger.prune_points(conn, before=now - 2 * 86400, keep_from=T0 + 86400 * 5)
+    conn.execute("COMMIT")
+    kept = [ts for (ts,) in conn.execute("SELECT ts FROM meter_points WHERE stream = 'd:t1/prn-1' ORDER BY ts")]
+    assert kept == [ts for ts, _ in readings if ts >= T0 + 86400 * 5]
