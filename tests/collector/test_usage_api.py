@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from collector.metering.model import Period
 from tests.collector.conftest import Env, auth, batch, report
 
@@ -143,3 +145,44 @@ async def test_a_hostile_spike_is_quarantined_visibly_and_hurts_no_one_else(env:
                                      headers=auth(env.admin_token))).json()  # fmt: skip
     assert (dinklage["quarantine"], dinklage["quarantine_pending"]) == ([], 0)
     assert env.count("SELECT count(*) FROM samples WHERE agent_id = 'dinklage-2'") == 1
+
+
+def _printer(pages: int) -> list[dict[str, Any]]:
+    return [{"device": "prn-1", "kind": "printer", "sys": {"uptime_s": 10_000.0}, "printer": {"pages_total": pages}}]
+
+
+# (rule, meter, what report 2 says instead, what the tenant's invoice shows for that meter)
+HOSTILE = [
+    ("memory_above_total", "memory_gib_hours",
+     {"memory": {"total_bytes": 8 << 30, "used_bytes": 16 << 30}}, "0.033333"),  # r1 and r3: 2 x 15 s of 4 GiB
+    ("disk_above_total", "storage_gib_hours",
+     {"disks": [{"mount": "/", "total_bytes": 100 << 30, "used_bytes": 200 << 30}]}, "0.333333"),  # 2 x 15 s of 40 GiB
+    ("network_above_link", "network_gib",
+     {"net": [{"nic": "eth0", "rx_bytes_total": 2**62, "tx_bytes_total": 1000}]}, "0.000003"),  # rx reset, tx +500
+    ("pages_above_ceiling", "printed_pages", {"snmp": _printer(2**62)}, "10"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "meter", "hostile", "billed"), HOSTILE, ids=[h[0] for h in HOSTILE])
+async def test_each_hostile_value_is_held_and_the_invoice_unchanged(
+    env: Env, rule: str, meter: str, hostile: dict[str, Any], billed: str
+) -> None:
+    other = await env.enroll(env.tenant("gemeinde-dinklage"), "dinklage-1")
+    token = await env.enroll(env.tenant("stadt-lohne"), "lohne-1")
+    reports = [
+        report(1, T0 - 30, snmp=_printer(100)),
+        report(2, T0 - 15, **({"snmp": _printer(150)} | hostile)),
+        report(3, T0, snmp=_printer(2**62 + 10) if "snmp" in hostile else _printer(160)),
+    ]
+    reports[2]["net"] = [{"nic": "eth0", "rx_bytes_total": 3000, "tx_bytes_total": 1500}]
+    r = await env.post(token, batch("lohne-1", reports))
+    assert r.status_code == 200, r.text
+    r = await env.post(other, batch("dinklage-1", [report(1, T0 - 15), report(2, T0)]))
+    assert r.status_code == 200, r.text  # another tenant's reports are stored as ever
+    doc = (
+        await env.client.get(f"/api/v1/usage?tenant=stadt-lohne&period={PERIOD}", headers=auth(env.admin_token))
+    ).json()
+    assert [(q["rule"], q["meter"], q["status"]) for q in doc["quarantine"]] == [(rule, meter, "pending")]
+    shown = {m["meter"]: m["quantity"] for m in doc["meters"]}
+    assert shown[meter] == billed  # without the held value
+    assert env.count("SELECT count(*) FROM samples WHERE agent_id = 'dinklage-1'") == 2
