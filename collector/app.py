@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agent.wire import Batch, WireError, decode_batch, decode_json
+from agent.wire import Batch, BatchAck, WireError, decode_json
 
-from . import admin, db, devices, rollups, store, usage
+from . import admin, db, devices, host_health, inbound, rollups, store, usage
 from . import enroll as enrollment
 from .accesslog import AccessLog
 from .alerting import api as alerting_api
@@ -47,6 +47,7 @@ from .metering.model import Period
 from .metering.tariffs import TariffBook
 from .metrics import metrics_handler
 from .openapi import openapi_document
+from .ratelimit import RateLimit, TokenBuckets
 from .readiness import api as readiness_api
 from .readiness.config import settings as readiness_settings
 from .writer import Writer
@@ -59,6 +60,7 @@ _json = msgspec.json.Encoder()
 
 
 _enroll_decoder = msgspec.json.Decoder(EnrollRequest)
+_UNKNOWN_WARNINGS = host_health.UnknownFieldWarnings()
 
 
 T = TypeVar("T")
@@ -211,6 +213,7 @@ def create_app(
         lifespan=lifespan,
         middleware=[
             Middleware(AccessLog, routes=lambda: routes, enabled=config.server.access_log),
+            *_rate_limit(config),
             Middleware(KnownQueryParams, routes=lambda: routes, document=openapi_document),
         ],
         exception_handlers={
@@ -223,6 +226,13 @@ def create_app(
     app.state.readiness = readiness
     app.state.alerting = alerting
     return app
+
+
+def _rate_limit(config: Config) -> list[Middleware]:
+    server = config.server
+    if not server.rate_limit_rps:
+        return []
+    return [Middleware(RateLimit, buckets=TokenBuckets(server.rate_limit_rps, server.rate_limit_burst))]
 
 
 def _c(request: Request) -> Collector:
@@ -309,13 +319,24 @@ async def _post_reports(request: Request) -> Response:
     principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
     body = await _read_body(request, collector.config.server.max_body_bytes)
     try:
-        batch = decode_batch(body)
+        decoded = inbound.decode_batch(body)
     except WireError as exc:
         raise ValidationError(str(exc), exc.detail) from exc
+    batch, unknown = decoded.batch, decoded.unknown
     now = collector.clock()
     _check_times(batch, now, collector.config.ingest.max_future_s, collector.config.ingest.max_past_s)
     metering = collector.metering
-    ack = await collector.writer.run(lambda conn: store.ingest(conn, principal, batch, now, metering))
+
+    def job(conn: Connection) -> BatchAck:
+        ack = store.ingest(conn, principal, batch, now, metering)
+        if unknown:
+            host_health.record_unknown_fields(conn, batch.agent.id, unknown)
+        return ack
+
+    ack = await collector.writer.run(job)
+    if unknown:
+        _UNKNOWN_WARNINGS.warn(batch.agent.id, principal.tenant, batch.agent.version, unknown)
+        ack = msgspec.structs.replace(ack, unknown_fields=list(unknown))
     return json_response(ack)
 
 
