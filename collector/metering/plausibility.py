@@ -58,6 +58,18 @@ DEFAULT_NIC_EXCLUDE: tuple[str, ...] = (
     "macvtap*",
     "tailscale*",
     "zt*",
+    # traffic shaping mirrors (ifb), dummies, and Linux's own tunnel devices
+    "ifb*",
+    "dummy*",
+    "nlmon*",
+    "sit*",
+    "gre*",
+    "gretap*",
+    "erspan*",
+    "ip6tnl*",
+    "ip6gre*",
+    "ip_vti*",
+    "ip6_vti*",
     # Windows: Hyper-V's virtual switch ports and IPv6 transition tunnels
     "vEthernet*",
     "isatap*",

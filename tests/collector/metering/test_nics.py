@@ -50,6 +50,15 @@ def test_physical_interfaces_and_bonds_count(name: str) -> None:
         "vEthernet (Default Switch)",
         "isatap.{1234}",
         "Teredo Tunneling Pseudo-Interface",
+        "ifb0",
+        "dummy0",
+        "sit0",
+        "gre0",
+        "gretap0",
+        "erspan0",
+        "ip6tnl0",
+        "ip_vti0",
+        "tunl0",
     ],
 )
 def test_virtual_interfaces_do_not_count(name: str) -> None:
