@@ -159,7 +159,7 @@ def items(
     statuses: Sequence[str] = LISTED,
     item_id: str | None = None,
 ) -> list[tuple[str, QuarantineItem]]:
-    """(tenant, item) pairs, oldest span first, with host names resolved."""
+    """(tenant, item) pairs, oldest span first, with host and device names resolved."""
     where = [f"q.status IN ({', '.join('?' * len(statuses))})"]
     args: list[object] = list(statuses)
     for column, value in (("q.tenant", tenant), ("q.period", period), ("q.id", item_id)):
@@ -167,12 +167,29 @@ def items(
             where.append(f"{column} = ?")
             args.append(value)
     rows = conn.execute(
-        f"SELECT {_COLUMNS}, h.hostname FROM quarantine q "
+        f"SELECT {_COLUMNS}, h.hostname, d.latest FROM quarantine q "
         "LEFT JOIN hosts h ON q.subject_kind = 'host' AND h.agent_id = q.subject "
+        "LEFT JOIN devices d ON q.subject_kind = 'device' AND d.tenant = q.tenant AND d.device_id = q.subject "
         f"WHERE {' AND '.join(where)} ORDER BY q.tenant, q.start_ts, q.end_ts, q.id",
         args,
     ).fetchall()
-    return [(row[1], _item(row[:-1], {row[4]: row[-1]} if row[-1] else {})) for row in rows]
+    out = []
+    for row in rows:
+        name = row[-2] if row[-2] else _device_name(row[-1])
+        out.append((str(row[1]), _item(row[:-2], {row[4]: name} if name else {})))
+    return out
+
+
+def _device_name(latest: object) -> str | None:
+    """A device's sysName from its latest reading, as the device views show it."""
+    if not isinstance(latest, str):
+        return None
+    try:
+        reading = json.loads(latest)
+    except ValueError:
+        return None
+    name = (reading.get("sys") or {}).get("name") if isinstance(reading, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def pending(conn: Connection, tenant: str, through_period: str) -> list[str]:

@@ -148,7 +148,8 @@ async def test_a_hostile_spike_is_quarantined_visibly_and_hurts_no_one_else(env:
 
 
 def _printer(pages: int) -> list[dict[str, Any]]:
-    return [{"device": "prn-1", "kind": "printer", "sys": {"uptime_s": 10_000.0}, "printer": {"pages_total": pages}}]
+    sys = {"uptime_s": 10_000.0, "name": "Drucker Flur 2"}
+    return [{"device": "prn-1", "kind": "printer", "sys": sys, "printer": {"pages_total": pages}}]
 
 
 # (rule, meter, what report 2 says instead, what the tenant's invoice shows for that meter)
@@ -185,4 +186,7 @@ async def test_each_hostile_value_is_held_and_the_invoice_unchanged(
     assert [(q["rule"], q["meter"], q["status"]) for q in doc["quarantine"]] == [(rule, meter, "pending")]
     shown = {m["meter"]: m["quantity"] for m in doc["meters"]}
     assert shown[meter] == billed  # without the held value
+    (item,) = doc["quarantine"]
+    who = ("device", "prn-1", "Drucker Flur 2") if meter == "printed_pages" else ("host", "lohne-1", "lohne-1")
+    assert (item["subject_kind"], item["subject"], item["subject_name"], item["agent_id"]) == (*who, "lohne-1")
     assert env.count("SELECT count(*) FROM samples WHERE agent_id = 'dinklage-1'") == 2
