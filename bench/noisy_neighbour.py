@@ -181,12 +181,10 @@ async def drive(args: argparse.Namespace, port: int, base: str, tokens: dict[str
          f"{ratio:.2f}x ({verdict}: <= {GOAL_RATIO}x, 0 errors)"],
     ]  # fmt: skip
     print()
-    (
-        print_table(
-            ["tenant B's agents", "requests", "errors", "p50 ms", "p99 ms", "max ms", "p99 vs B alone"],
-            rows,
-            title=f"Noisy neighbour: {args.agents} agents of B every {args.interval:.0f} s, collector on one core",
-        ),
+    print_table(
+        ["tenant B's agents", "requests", "errors", "p50 ms", "p99 ms", "max ms", "p99 vs B alone"],
+        rows,
+        title=f"Noisy neighbour: {args.agents} agents of B every {args.interval:.0f} s, collector on one core",
     )
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(attacker.statuses.items()))
     held = len(attacker.socks)
