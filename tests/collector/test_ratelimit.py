@@ -67,6 +67,9 @@ async def test_a_token_beyond_its_burst_gets_429_and_others_go_on(limited: Env) 
     assert (await limited.post(token_b, batch("b1", [report(1, T0)]))).status_code == 200
     for _ in range(10):
         assert (await limited.client.get("/healthz")).status_code == 200
+    # a rollout enrolls many agents with one enroll token at once: bounded by its uses, not by the rate
+    for i in range(6):
+        await limited.enroll(enroll_a, f"a-rollout-{i}")
 
 
 async def test_requests_without_a_token_are_limited_per_client_address(limited: Env) -> None:
