@@ -107,7 +107,8 @@ class Attacker:
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
                 s.sendall(b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nX-Slow: ")
                 self.socks.append(s)
-        tokens = {"agent": self.tokens["agent"], "tenant": self.tokens["tenant_a"], "admin": self.tokens["admin"]}
+        # A holds no admin token: its "look" requests go out with its own tenant token
+        tokens = {"agent": self.tokens["agent"], "tenant": self.tokens["tenant_a"], "admin": self.tokens["tenant_a"]}
         with httpx.Client(base_url=self.base, timeout=30) as client:
             while not self.stop.is_set() and time.monotonic() < until:
                 for case in corpus("a-evil-1"):

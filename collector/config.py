@@ -53,9 +53,9 @@ class ServerConfig(_Section):
     access_log: bool = True
     #: Requests per second one token (or, without a token, one client address) may
     #: make on average; beyond it the API answers 429 with Retry-After. 0: no limit.
-    rate_limit_rps: Annotated[float, msgspec.Meta(ge=0)] = 20.0
+    rate_limit_rps: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     #: Requests one token may make at once before the average applies.
-    rate_limit_burst: Annotated[int, msgspec.Meta(ge=1)] = 100
+    rate_limit_burst: Annotated[int, msgspec.Meta(ge=1)] = 50
 
 
 class IngestConfig(_Section):

@@ -68,7 +68,7 @@ class Neighbour:
             self.statuses.append(r.status_code)
             if r.status_code == 200:
                 self.acked.add(self.seq)
-            self.stop.wait(0.05)  # a paced agent, not a wait for a server
+            self.stop.wait(0.2)  # a paced agent (within server.rate_limit_rps), not a wait for a server
 
 
 @dataclass
