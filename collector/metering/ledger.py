@@ -80,8 +80,6 @@ _pack = msgspec.msgpack.Encoder()
 
 @dataclass(frozen=True)
 class MeteringSettings:
-    #: deprecated: overrides `limits.max_interval_s` when set (what one report covers at most)
-    max_gap_s: float | None = None
     #: physical ceilings every delta and gauge is checked against (`[metering.limits]`)
     limits: Limits = field(default_factory=Limits)
 
@@ -191,8 +189,6 @@ class Booker:
         tail: tuple[tuple[int, int], HostPoint] | None = None  # last point, known to be the newest
         coverage: dict[tuple[str, int], list[int]] = {}
         limits = self.settings.limits
-        if self.settings.max_gap_s is not None:
-            limits = replace(limits, max_interval_s=self.settings.max_gap_s)
         for report in sorted(reports, key=lambda r: r.seq):
             key = (epoch, report.seq)
             point = host_point(agent, report, tenant=tenant, limits=limits)

@@ -65,7 +65,8 @@ def host_families(src: Source) -> Iterator[Family]:
     where, args = src.tenant_sql()
     rows = src.conn.execute(
         "SELECT agent_id, tenant, hostname, role, site, os, version, boot_time, last_seen, latest_ts, interval_s, "
-        f"reports_total, duplicates_total, gap_count, latest FROM hosts WHERE last_seen IS NOT NULL{where} "
+        "reports_total, duplicates_total, gap_count, unknown_fields_total, dead_letters, latest FROM hosts "
+        f"WHERE last_seen IS NOT NULL{where} "
         "ORDER BY tenant, hostname",
         args,
     ).fetchall()
@@ -80,6 +81,12 @@ def host_families(src: Source) -> Iterator[Family]:
     gaps = gauge(m.HOST_DATA_GAPS, "Open seq gaps (reports that never arrived) of the host.", HOST)
     reports = counter("leitstand_host_reports_total", "Reports stored for the host.", HOST)
     dups = counter("leitstand_host_duplicate_reports_total", "Resent reports acknowledged and ignored.", HOST)
+    unknown = counter(
+        "leitstand_host_unknown_field_batches_total",
+        "Batches of the host that carried fields this collector does not know (ignored; see the host's detail).",
+        HOST,
+    )
+    dead = gauge("leitstand_host_dead_letters", "Reports the agent moved to its dead-letter table.", HOST)
     boot = gauge("leitstand_host_boot_time_seconds", "Unix time the host booted.", HOST)
     cpu = gauge(m.HOST_CPU_PERCENT, "CPU busy percent of the latest report (0-100).", HOST)
     cores = gauge("leitstand_host_cpus", "Logical CPUs of the host.", HOST)
@@ -114,6 +121,8 @@ def host_families(src: Source) -> Iterator[Family]:
         n_reports,
         n_dups,
         n_gaps,
+        n_unknown,
+        n_dead,
         latest,
     ) in rows:
         h = [tenant, site, hostname, agent_id, role]
@@ -127,6 +136,8 @@ def host_families(src: Source) -> Iterator[Family]:
         gaps.add_metric(h, n_gaps)
         reports.add_metric(h, n_reports)
         dups.add_metric(h, n_dups)
+        unknown.add_metric(h, n_unknown)
+        dead.add_metric(h, n_dead)
         boot.add_metric(h, boot_time)
         if not online or not latest:
             continue
@@ -156,6 +167,23 @@ def host_families(src: Source) -> Iterator[Family]:
             tx.add_metric(hn, n.tx_bytes_total)
             rx_err.add_metric(hn, n.rx_errors_total)
             tx_err.add_metric(hn, n.tx_errors_total)
-    yield from (info, up, last, send, delay, gaps, reports, dups, boot, cpu, cores, busy, load1, sessions)
+    yield from (
+        info,
+        up,
+        last,
+        send,
+        delay,
+        gaps,
+        reports,
+        dups,
+        unknown,
+        dead,
+        boot,
+        cpu,
+        cores,
+        busy,
+        load1,
+        sessions,
+    )
     yield from (mem_used, mem_total, swap_used, swap_total, disk_used, disk_size, disk_read, disk_written)
     yield from (rx, tx, rx_err, tx_err)

@@ -166,3 +166,13 @@ async def test_values_beyond_the_store_are_refused_naming_the_field(
     r = await env.post(token, batch("a1", [report(1, T0, **{where: value})]))
     assert r.status_code == 400, r.text
     assert field in r.json()["detail"][0]
+
+
+async def test_unknown_fields_and_dead_letters_reach_metrics(env: Env) -> None:
+    token = await env.enroll(env.tenant("stadt-a"), "a1")
+    r = await env.post(token, batch("a1", [_printer_report(1, pages_mono_total=1)], dead_letters=2))
+    assert r.status_code == 200, r.text
+    text = (await env.client.get("/metrics", headers=auth(env.admin_token))).text
+    lines = [ln for ln in text.splitlines() if 'agent_id="a1"' in ln]
+    assert any(ln.startswith("leitstand_host_unknown_field_batches_total{") and ln.endswith(" 1.0") for ln in lines)
+    assert any(ln.startswith("leitstand_host_dead_letters{") and ln.endswith(" 2.0") for ln in lines)
