@@ -378,6 +378,13 @@ class Sender:
         self.close()
 
 
+_ENROLL_HINTS = {
+    401: "ask the collector's admin for a new enroll token: `leitstand-collector token create --role enroll`",
+    403: "this token cannot enroll (used up, or not an enroll token): ask for a new one",
+    409: "this agent id is enrolled already: re-enrolling it needs an enroll token created with --replace",
+}
+
+
 def enroll(
     collector_url: str,
     enroll_token: str,
@@ -396,6 +403,14 @@ def enroll(
         status, response_headers, data = endpoint.post(ENROLL_PATH, body, headers)
     finally:
         endpoint.close()
+    if status in (401, 403, 409):
+        # The collector's own words name the cause (an expired or used-up enroll
+        # token, an agent id already enrolled); the hints of a report POST would mislead.
+        error, detail = _error_body(data)
+        message = f"POST {url}: HTTP {status} {error}" + (f": {'; '.join(detail)}" if detail else "")
+        hint = _ENROLL_HINTS[status]
+        exc_type = AuthError if status != 409 else RejectedError
+        raise exc_type(f"{message} ({hint})", status=status, error=error, detail=detail)
     _check_status(url, status, response_headers, data)
     try:
         answer = msgspec.json.decode(data, type=_EnrollAnswer)

@@ -17,7 +17,7 @@ import pytest
 
 from agent.runner import Runner
 from agent.sampling import Sampler
-from agent.sender import Backoff, Sender, enroll
+from agent.sender import AuthError, Backoff, RejectedError, Sender, enroll
 from agent.spool import Spool
 from tests.e2e.conftest import CollectorProcess
 from tests.support import leitstand, wait_until
@@ -176,3 +176,21 @@ def test_agent_killed_mid_send_again_and_again_loses_and_doubles_nothing(
     assert status["dropped_total"] == 0
     assert _stored_seqs(c.db, "crash-agent") == list(range(1, int(status["last_seq"]) + 1))  # type: ignore[call-overload]
     assert kills == 6
+
+
+def test_enroll_failures_say_what_to_do(collector_proc: CollectorProcess) -> None:
+    """Against the real collector: a re-enrollment without a --replace token and a
+    used-up enroll token are refused with the collector's reason and the fix."""
+    c = collector_proc
+    enroll_token = c.token("enroll", "stadt-a")  # no use limit, no --replace
+    c.start()
+    assert enroll(c.url, enroll_token, "e2e-1", "rathaus-1")
+    with pytest.raises(RejectedError) as again:
+        enroll(c.url, enroll_token, "e2e-1", "rathaus-1")
+    assert again.value.status == 409
+    assert "--replace" in str(again.value)
+    assert "seq restarted" not in str(again.value)  # the hint of a report POST would mislead
+    with pytest.raises(AuthError) as unknown:
+        enroll(c.url, "not-a-token", "e2e-2", "rathaus-2")
+    assert unknown.value.status == 401
+    assert "token create --role enroll" in str(unknown.value)
