@@ -10,7 +10,7 @@ Modes:
 
   --live   real time, for the demo: every agent reports every --interval seconds
            until Ctrl-C / SIGTERM. The SNMP devices are served by snmpsim from
-           recordings of real devices (../shared/snmp, PyPI snmpsim-data) whose
+           recordings of real devices (tests/snmp/recordings, PyPI snmpsim-data) whose
            page, uptime and octet counters advance with the clock, and polled by
            the agent's own SNMP poller (agent/snmp); without snmpsim or the
            recordings their readings are synthesized (one line says why).
@@ -470,7 +470,7 @@ def _textfile(h: SimHost, ts: float) -> list[TextfileSample]:
 def _poll(
     d: SimDevice, ts: float, interval_s: float, day: bool, first: bool, tenant: int, truth: GroundTruth | None
 ) -> SnmpReading:
-    """One SNMP reading, modelled on the recordings in /work/shared/snmp (Brother, Eaton, EdgeSwitch)."""
+    """One SNMP reading, modelled on the recordings in tests/snmp/recordings (Brother, Eaton, EdgeSwitch)."""
     d.uptime_s += interval_s
     sys_ = SnmpSys(descr=_DESCR[d.kind], name=d.device, uptime_s=round(d.uptime_s, 2))
     if d.kind == "printer":
@@ -529,9 +529,9 @@ _DESCR = {
 
 # --- SNMP devices served by snmpsim ---------------------------------------------------------
 
-#: Recordings of real printers, UPS units and switches (snmprec files, community = file stem).
-#: Tests and the demo read them from here; they are never copied into the repository.
-SHARED_SNMP = REPO.parent / "shared" / "snmp"
+#: Recordings of real printers, UPS units and switches (snmprec files, community = file stem),
+#: with their sources and licences in the README there; tests and the demo read them from here.
+SHARED_SNMP = REPO / "tests" / "snmp" / "recordings"
 #: The served counters (pages, uptime, octets) advance from their recorded values at this
 #: instant (2026-01-01 00:00 UTC), as a function of the clock alone: a restarted simulator
 #: continues them instead of turning them back, which the collector would take for a reboot.
@@ -562,7 +562,7 @@ _INTEGER_TAGS = {"2", "65", "66", "67", "70"}
 class Recording:
     """A recording of a real device that snmpsim serves for a simulated one."""
 
-    #: file name: in ../shared/snmp, or under snmpsim_data/data (PyPI snmpsim-data)
+    #: file name: in tests/snmp/recordings, or under snmpsim_data/data (PyPI snmpsim-data)
     file: str
     source: Literal["shared", "snmpsim-data"]
     kind: Literal["printer", "ups", "switch"]

@@ -13,7 +13,7 @@ Everything runs on 127.0.0.1 against agents this script starts on free ports:
    and CPU per device (the poller runs in this process, pinned to core 0; the
    responder on core 1).
 3. N printer polls against snmpsim serving the recordings of real printers
-   (../shared/snmp/), to answer "1,000 printers within 60 s on one core":
+   (tests/snmp/recordings/), to answer "1,000 printers within 60 s on one core":
    the poller's CPU per printer (snmpsim's own CPU is not counted).
 4. RSS of an agent process (imports + one sample) without devices, and with
    20 devices being polled (pysnmp loaded only then).
@@ -313,10 +313,10 @@ def main() -> int:
 
 
 def bench_printers(work: Path, args: argparse.Namespace) -> list[str] | None:
-    shared = REPO.parent / "shared" / "snmp"
+    shared = REPO / "tests" / "snmp" / "recordings"
     responder = VENV_BIN / "snmpsim-command-responder"
     if not shared.is_dir() or not responder.exists():
-        print("\nprinters: skipped (needs ../shared/snmp/ and PyPI snmpsim)")
+        print("\nprinters: skipped (needs tests/snmp/recordings/ and PyPI snmpsim)")
         return None
     data = work / "printers"
     data.mkdir()

@@ -23,7 +23,8 @@ import pytest
 from tests.support import BIN, require_tool, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED_SNMP = REPO.parent / "shared" / "snmp"
+#: recordings of real printers, UPS units and switches, with sources and licences (README there)
+SHARED_SNMP = Path(__file__).resolve().parent / "recordings"
 
 # Recordings of PyPI snmpsim-data: the UPS files that carry the standard UPS-MIB
 # and a 57-port switch, served as community "<name>".
@@ -57,7 +58,7 @@ def _missing(message: str) -> None:
 
 def shared_recordings() -> Path:
     if not SHARED_SNMP.is_dir():
-        _missing(f"{SHARED_SNMP} not found: the recordings of real printers, UPS and switches live in ../shared/snmp/")
+        _missing(f"{SHARED_SNMP} not found: the recordings of real printers, UPS and switches live in the repository")
     return SHARED_SNMP
 
 

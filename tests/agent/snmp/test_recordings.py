@@ -1,6 +1,6 @@
 """The poller reads what real devices recorded: every value equals the recording's.
 
-Printers, a UPS and switches from ../shared/snmp/ (each with its
+Printers, a UPS and switches from tests/snmp/recordings/ (each with its
 expected.json), UPS and switch recordings of PyPI snmpsim-data (expected
 values read from the recording file itself, by this test, with the MIB's
 definitions), all served by snmpsim and polled through pysnmp.
@@ -47,7 +47,7 @@ def check_identity(reading: wire.SnmpReading, exp: dict[str, Any]) -> None:
     assert reading.sys.uptime_s == (ticks / 100 if ticks is not None else None)
 
 
-@pytest.mark.skipif(not RECORDINGS, reason="../shared/snmp/ recordings not present")
+@pytest.mark.skipif(not RECORDINGS, reason="tests/snmp/recordings/ not present")
 @pytest.mark.parametrize("name", RECORDINGS)
 def test_reading_equals_the_recordings_expected_values(snmpsim: SnmpSim, name: str) -> None:
     exp = expected(name)
