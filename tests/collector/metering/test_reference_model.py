@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.metering.counters import WRAP32, to_scaled
+from collector.metering.counters import BOOT_TOLERANCE_S, WRAP32, to_scaled
 from collector.metering.plausibility import Limits, Outcome
 from collector.metering.points import DevicePoint, device_contributions, host_contributions
 
@@ -97,9 +97,12 @@ def hosts(draw: st.DrawFn) -> Host:
         span = draw(st.sampled_from([15.0, 60.0, 600.0, 900.0, 86400.0]))
         used = draw(st.floats(min_value=0, max_value=cores * span))
         event = draw(st.sampled_from(["run"] * 5 + ["reboot", "broken_clock"]))
-        if event == "reboot":
+        # boot times within BOOT_TOLERANCE_S are one boot (psutil's wobble): a reboot
+        # must move the boot time further than that to be one
+        latest_boot = ts + span - (BOOT_TOLERANCE_S + 1)
+        if event == "reboot" and latest_boot > boot:
             # it rebooted inside the span: only what ran since the boot is observable
-            since = draw(st.floats(min_value=0, max_value=span))
+            since = draw(st.floats(min_value=0, max_value=min(span, ts + span - boot - BOOT_TOLERANCE_S - 1)))
             boot = ts + span - since
             busy = min(used, cores * since)
             billed += to_scaled(busy, 10**6)
