@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import sys
@@ -100,8 +99,6 @@ class Attacker:
         self.tokens["agent"] = r.json()["token"]
 
     def run(self, until: float) -> None:
-        import gzip
-
         for _ in range(self.slow):
             with contextlib.suppress(OSError):
                 s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
@@ -114,16 +111,7 @@ class Attacker:
                 for case in corpus("a-evil-1"):
                     if self.stop.is_set() or time.monotonic() >= until:
                         break
-                    headers = dict(case.headers)
-                    if case.token in tokens:
-                        headers["Authorization"] = f"Bearer {tokens[case.token]}"
-                    content = None
-                    if case.body is not None:
-                        content = case.body if isinstance(case.body, bytes) else json.dumps(case.body).encode()
-                        headers["Content-Type"] = "application/json"
-                        if case.gzip_truncate:
-                            content = gzip.compress(content)[:-4]
-                            headers["Content-Encoding"] = "gzip"
+                    content, headers = case.request(tokens)
                     try:
                         r = client.request(case.method, case.path, content=content, params=case.params, headers=headers)
                         self.statuses[str(r.status_code)] += 1

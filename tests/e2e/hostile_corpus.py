@@ -5,6 +5,8 @@ while another tenant's agents report)."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,20 @@ class Case:
     gzip_truncate: bool = False
     #: runs on the decoded answer when the status is as expected
     check: Callable[[Any], None] | None = None
+
+    def request(self, tokens: dict[str, str]) -> tuple[bytes | None, dict[str, str]]:
+        """The body and headers to send, with the token named by `token` from `tokens`."""
+        headers = dict(self.headers)
+        if self.token in tokens:
+            headers["Authorization"] = f"Bearer {tokens[self.token]}"
+        if self.body is None:
+            return None, headers
+        content = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+        headers.setdefault("Content-Type", "application/json")
+        if self.gzip_truncate:
+            content = gzip.compress(content)[:-4]
+            headers["Content-Encoding"] = "gzip"
+        return content, headers
 
 
 MARKUP_HOSTNAME = "[@click=app.quit]harmless[/]\x1b[2J"

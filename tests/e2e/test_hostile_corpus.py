@@ -9,8 +9,6 @@ in linear time); B gets 200 for every report and each is stored exactly once;
 
 from __future__ import annotations
 
-import gzip
-import json
 import resource
 import socket
 import threading
@@ -215,16 +213,7 @@ def _run_corpus(
     tokens = {"agent": agent, "tenant": tenant, "admin": admin}
     outcomes: dict[str, tuple[int, tuple[int, ...]]] = {}
     for case in cases:
-        headers = dict(case.headers)
-        if case.token in tokens:
-            headers["Authorization"] = f"Bearer {tokens[case.token]}"
-        content: bytes | None = None
-        if case.body is not None:
-            content = case.body if isinstance(case.body, bytes) else json.dumps(case.body).encode()
-            headers.setdefault("Content-Type", "application/json")
-            if case.gzip_truncate:
-                content = gzip.compress(content)[:-4]
-                headers["Content-Encoding"] = "gzip"
+        content, headers = case.request(tokens)
         r = client.request(case.method, case.path, content=content, params=case.params, headers=headers)
         outcomes[case.name] = (r.status_code, case.expect)
         if case.check is not None and r.status_code in case.expect:
