@@ -429,18 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
     def add(name: str, func: Callable[[argparse.Namespace, AgentConfig], int], summary: str, epilog: str) -> Any:
-        sub = commands.add_parser(
-            name,
-            help=summary,
-            description=summary,
-            epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        # Also accepted after the subcommand. SUPPRESS keeps an absent one from erasing
-        # the global value (an action shared through `parents=` would share its default too).
-        sub.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
-        sub.set_defaults(func=func)
-        return sub
+        return _add_command(commands, name, func, summary, epilog)
 
     add(
         "once",
@@ -509,6 +498,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_command(
+    commands: Any, name: str, func: Callable[[argparse.Namespace, AgentConfig], int], summary: str, epilog: str
+) -> Any:
+    sub = commands.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # Also accepted after the subcommand. SUPPRESS keeps an absent one from erasing
+    # the global value (an action shared through `parents=` would share its default too).
+    sub.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
+    sub.set_defaults(func=func)
+    return sub
+
+
 def _add_deadletter_parser(commands: Any) -> None:
     dead_parser = commands.add_parser(
         "deadletter",
@@ -545,15 +551,7 @@ def _add_deadletter_parser(commands: Any) -> None:
         ),
     )
     for name, func, summary, epilog in actions:
-        sub = dead_commands.add_parser(
-            name,
-            help=summary,
-            description=summary,
-            epilog=epilog,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        sub.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
-        sub.set_defaults(func=func)
+        sub = _add_command(dead_commands, name, func, summary, epilog)
         if name == "list":
             sub.add_argument("--json", action="store_true", help="JSON lines, each with the report as sent")
             sub.add_argument("--limit", type=int, metavar="N", help="only the newest N")
