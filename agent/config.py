@@ -278,28 +278,6 @@ def default_state_dir(env: Mapping[str, str] | None = None, *, is_root: bool | N
     return _xdg_dir(env, "XDG_STATE_HOME", ".local/state") / "leitstand-agent"
 
 
-def find_key_line(text: str, table: tuple[str, ...], key: str) -> int | None:
-    """1-based line where ``key`` is set in ``table`` (``()`` is the top level), or None.
-
-    tomllib does not report positions, so we scan the text: track the current
-    ``[table]`` header and look for ``key =`` (or a ``[table.key]`` header).
-    Good enough for messages; multi-line strings could fool it.
-    """
-    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    assign = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*[=.]""")
-    current: tuple[str, ...] = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = header.match(line)
-        if match:
-            current = tuple(part.strip().strip("\"'") for part in match.group(1).split("."))
-            if current[: len(table) + 1] == (*table, key):
-                return number
-            continue
-        if current == table and assign.match(line):
-            return number
-    return None
-
-
 def _read_file(path: Path) -> tuple[str, dict[str, Any]]:
     try:
         text = path.read_bytes().decode("utf-8")
@@ -338,7 +316,7 @@ def load_config(
         text, data = _read_file(file_path)
         source = file_path
         for key, raw in data.items():
-            line = find_key_line(text, (), key)
+            line = wire.find_key_line(text, (), key)
             if key == _DEVICES_KEY:
                 devices_raw, devices_line = raw, line
                 continue

@@ -8,6 +8,7 @@ here as type annotations; rules that need the collector's clock or state
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
@@ -36,6 +37,7 @@ __all__ = [
     "decode_batch",
     "decode_json",
     "encode",
+    "find_key_line",
 ]
 
 WIRE_VERSION = 1
@@ -340,3 +342,27 @@ def decode_batch(body: bytes) -> Batch:
 
 def encode(obj: object) -> bytes:
     return _encoder.encode(obj)
+
+
+# Both sides' config files are TOML and name the line of a bad key in their errors
+# (`file:line: key: message`); this is the one helper for it the collector may import.
+def find_key_line(text: str, table: tuple[str, ...], key: str) -> int | None:
+    """1-based line where ``key`` is set in ``table`` (``()`` is the top level), or None.
+
+    tomllib does not report positions, so we scan the text: track the current
+    ``[table]`` header and look for ``key =`` (or a ``[table.key]`` header).
+    Good enough for messages; multi-line strings could fool it.
+    """
+    header = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    assign = re.compile(rf"""^\s*(["']?){re.escape(key)}\1\s*[=.]""")
+    current: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            current = tuple(part.strip().strip("\"'") for part in match.group(1).split("."))
+            if current[: len(table) + 1] == (*table, key):
+                return number
+            continue
+        if current == table and assign.match(line):
+            return number
+    return None

@@ -15,8 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from agent.config import find_key_line
-from agent.wire import AgentId
+from agent.wire import AgentId, find_key_line
 
 from .alerting.config import AlertsConfig
 from .alerting.config import raise_for_problems as alert_problems

@@ -114,10 +114,6 @@ def month_start(now: float) -> float:
     return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
-def period_of(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, BERLIN).strftime("%Y-%m")
-
-
 def decimal(value: object) -> Decimal | None:
     try:
         return Decimal(str(value)) if value is not None else None

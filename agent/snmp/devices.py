@@ -38,7 +38,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -365,13 +365,3 @@ def parse_devices(
             )
         )
     return tuple(out)
-
-
-def secret_values(devices: Sequence[DeviceConfig]) -> list[str]:
-    """Every secret of these devices, for scrubbing text that might echo one."""
-    out = []
-    for d in devices:
-        for s in (d.community, d.v3.auth_key if d.v3 else None, d.v3.priv_key if d.v3 else None):
-            if s:
-                out.append(s.reveal())
-    return out

@@ -7,7 +7,7 @@ columns and never see pysnmp objects, so they are tested with recorded values.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -68,22 +68,6 @@ class Snapshot:
             for index, val in self.column(oid).items():
                 table.setdefault(index, {})[name] = val
         return {k: table[k] for k in sorted(table, key=oid_key)}
-
-    @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, Val]], scalars: Iterable[str], columns: Iterable[str]) -> Snapshot:
-        """Build a snapshot from flat (oid, value) pairs, e.g. a recording (used by tests and the probe)."""
-        snap = cls()
-        wanted = set(scalars)
-        cols = sorted(columns, key=len, reverse=True)
-        for oid, val in pairs:
-            if oid in wanted:
-                snap.scalars[oid] = val
-                continue
-            for col in cols:
-                if oid.startswith(col + "."):
-                    snap.columns.setdefault(col, {})[oid[len(col) + 1 :]] = val
-                    break
-        return snap
 
 
 def as_int(val: Val | None, notes: list[str] | None = None, what: str = "") -> int | None:

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from agent.config import find_key_line
+from agent.wire import find_key_line
 
 from ..errors import ConfigError
 from .evaluate import EvalSettings

@@ -16,7 +16,7 @@ import logging
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +121,3 @@ def attempt(target: Target, body: bytes, attempts: int, now: float, send: Sender
 
 def encode(body: Any) -> bytes:
     return json.dumps(body, sort_keys=True).encode()
-
-
-def generator_urls(docs: Iterable[Mapping[str, Any]], base: str) -> dict[str, str]:
-    return {d["id"]: f"{base.rstrip('/')}/api/v1/alerts/{d['id']}" for d in docs}

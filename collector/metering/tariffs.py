@@ -95,8 +95,7 @@ from typing import Annotated, Literal, get_args
 
 import msgspec
 
-from agent.config import find_key_line
-from agent.wire import Role
+from agent.wire import Role, find_key_line
 
 from ..errors import ConfigError
 from .model import METERS, Period

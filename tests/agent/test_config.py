@@ -12,9 +12,9 @@ from agent.config import (
     ConfigError,
     default_config_path,
     default_state_dir,
-    find_key_line,
     load_config,
 )
+from agent.wire import find_key_line
 
 
 @pytest.fixture(autouse=True)

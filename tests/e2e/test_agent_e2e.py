@@ -132,7 +132,7 @@ def test_agent_killed_mid_send_again_and_again_loses_and_doubles_nothing(
         check=True, capture_output=True, timeout=30,
     )  # fmt: skip
     rng = random.Random(42)
-    kills = 0
+    exits: list[int] = []
     log = (tmp_path / "agent.log").open("ab")
     for _ in range(6):
         before = len(_stored_seqs(c.db, "crash-agent"))
@@ -149,10 +149,11 @@ def test_agent_killed_mid_send_again_and_again_loses_and_doubles_nothing(
         # land the kill at an arbitrary point of the sample/send loop
         time.sleep(rng.uniform(0, 0.05))  # fault timing, not a wait for readiness
         agent.send_signal(signal.SIGKILL)
-        agent.wait(10)
-        kills += 1
+        exits.append(agent.wait(10))
 
     log.close()
+    # Each run died of the kill, none had exited on its own before it (which would test nothing).
+    assert exits == [-signal.SIGKILL] * 6
     status = _status(config)
     last_seq = int(status["last_seq"])  # type: ignore[call-overload]
     pending = int(status["pending_reports"])  # type: ignore[call-overload]
@@ -175,7 +176,6 @@ def test_agent_killed_mid_send_again_and_again_loses_and_doubles_nothing(
     status = _status(config)
     assert status["dropped_total"] == 0
     assert _stored_seqs(c.db, "crash-agent") == list(range(1, int(status["last_seq"]) + 1))  # type: ignore[call-overload]
-    assert kills == 6
 
 
 def test_enroll_failures_say_what_to_do(collector_proc: CollectorProcess) -> None:

@@ -1,12 +1,10 @@
-"""Alerts against the real collector app, not the contract fake. Skipped only
-while the collector answers 404 on /api/v1/alerts (collector/alerting/ is being
-built); from then on it runs the ack round trip for real."""
+"""Alerts against the real collector app, not the contract fake: the ack round
+trip and the runbook screen. A 404 on /api/v1/alerts fails it (NotAvailable)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from textual.widgets import DataTable
 
 from tests.tui.conftest import settle
@@ -14,17 +12,12 @@ from tests.tui.contract import Switchable
 from tests.tui.fleet import NOW, Fleet
 from tui.app import LeitstandApp
 from tui.screens.runbook import RunbookScreen
-from tui.source import NotAvailable
 
 
 async def test_ack_and_runbook_against_the_real_alerts_api(
     fleet: Fleet, make_tui: Callable[..., tuple[LeitstandApp, Switchable]]
 ) -> None:
     app, _ = make_tui(route_alerts=False)
-    try:
-        alerts = await app.source.alerts()
-    except NotAvailable:
-        pytest.skip("GET /api/v1/alerts answers 404: the collector has no alerting yet")
     from collector.alerting import service
 
     collector, alerting = fleet.app.state.collector, fleet.app.state.alerting

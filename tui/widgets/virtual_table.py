@@ -140,13 +140,6 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         row = self.current
         return None if row is None else self._row_key(row)
 
-    def move_to_key(self, key: str) -> bool:
-        for i, r in enumerate(self.rows):
-            if self._row_key(r) == key:
-                self.cursor = i
-                return True
-        return False
-
     # -- cursor and scrolling --------------------------------------------------------
 
     def watch_cursor(self, cursor: int) -> None:
