@@ -26,6 +26,7 @@ from .errors import CollectorError, ConfigError
 from .metering import cli as metering_cli
 from .paths import DEFAULT_LISTEN, default_config_path, default_db_path
 from .readiness import cli as readiness_cli
+from .timefmt import when as _when
 
 __all__ = ["main"]
 
@@ -158,10 +159,6 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
-
-
 def run(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         load_config(args.file)
@@ -202,7 +199,7 @@ def _admin(args: argparse.Namespace, conn: Connection) -> int:
         if args.json:
             print(json.dumps(tenants, indent=2))
         else:
-            rows = [[str(t["name"]), str(t["hosts"]), _when(t["created_at"])] for t in tenants]  # type: ignore[arg-type]
+            rows = [[str(t["name"]), str(t["hosts"]), _when(t["created_at"])] for t in tenants]
             print(_table(rows, ["TENANT", "HOSTS", "CREATED"]) if rows else "no tenants yet")
     elif args.command == "token" and args.action == "create":
         expires_s = admin.DEFAULT if args.expires is None else admin.parse_lifetime(args.expires)
@@ -248,7 +245,7 @@ def _admin(args: argparse.Namespace, conn: Connection) -> int:
         print(f"token {args.id} revoked")
     elif args.command == "audit":
         for entry in reversed(admin.list_audit(conn, args.limit)):
-            print(f"{_when(entry['ts'])}  {entry['actor']}  {entry['action']}  {entry['target']}  {entry['detail']}")  # type: ignore[arg-type]
+            print(f"{_when(entry['ts'])}  {entry['actor']}  {entry['action']}  {entry['target']}  {entry['detail']}")
     return 0
 
 

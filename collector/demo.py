@@ -180,7 +180,7 @@ def _status_line(hosts: dict[str, object], started: float, readiness: str = "") 
     items = hosts.get("hosts", [])
     assert isinstance(items, list)
     online = sum(1 for h in items if h.get("state") == "online")
-    parts = [f"{time.strftime('%H:%M:%S')}  hosts {online}/{len(items)} online"]
+    parts = [f"{time.strftime('%H:%M:%S %Z')}  hosts {online}/{len(items)} online"]
     if readiness:
         parts.append(readiness)
     for h in items[:3]:

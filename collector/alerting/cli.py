@@ -20,6 +20,7 @@ from typing import Any
 from .. import admin
 from ..db import Connection, transaction
 from ..errors import ConflictError, NotFoundError, ValidationError
+from ..timefmt import when as _when
 from . import regex, storage
 from .config import Settings
 from .documents import alert_document, silence_document
@@ -111,10 +112,6 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(
         "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
     )
-
-
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
 
 
 def run_rules(args: argparse.Namespace, settings: Settings) -> int:

@@ -154,4 +154,21 @@ def push(
             changes.append(Change("dashboard", uid, title, "created" if stored is None else "updated"))
     except GrafanaException as exc:
         raise _explain(exc, url, doing) from exc
+    except OSError as exc:
+        # grafana-client's HTTP stack (niquests) raises its connection errors and
+        # timeouts as OSError subclasses: an unreachable Grafana, not a bug
+        raise PushError(
+            f"cannot reach Grafana at {url} while {doing}: {_reason(exc)}",
+            ["check --grafana-url and that Grafana runs and is reachable; nothing after this step was pushed"],
+        ) from exc
     return changes
+
+
+def _reason(exc: OSError) -> str:
+    """The innermost cause of a connection error (`Connection refused`), not the pool's retry summary."""
+    cause: BaseException = exc
+    while cause.__cause__ is not None or (cause.__context__ is not None and not cause.__suppress_context__):
+        cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+    text = str(cause)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    return match.group(1).strip() if match else (text.splitlines()[0][:200] if text else type(exc).__name__)

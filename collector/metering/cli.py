@@ -8,13 +8,16 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from .. import admin
 from ..config import Config
 from ..db import Connection, transaction
+from ..errors import ConflictError
+from ..progress import Progress
+from ..timefmt import when as _when
 from . import export, ledger, quarantine, review
 from .ledger import MeteringSettings
 
@@ -38,6 +41,7 @@ def add_parser(sub: Any, add_db: AddDb) -> None:
     m_close.add_argument(
         "--force", action="store_true", help="close even with unreviewed quarantine entries (they stay pending)"
     )
+    m_close.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_db(m_close)
     m_export = msub.add_parser(
         "export",
@@ -55,6 +59,10 @@ def add_parser(sub: Any, add_db: AddDb) -> None:
     m_export.add_argument(
         "--out", type=Path, help="file (one tenant) or directory (--all); default: stdout / current directory"
     )
+    m_export.add_argument(
+        "--force", action="store_true", help="overwrite export files that exist with a different content"
+    )
+    m_export.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_db(m_export)
     m_periods = msub.add_parser("periods", help="list periods with data, open or closed")
     m_periods.add_argument("--tenant", help="one tenant (default: all)")
@@ -106,7 +114,11 @@ def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) 
         return _anomalies(args, conn, config, actor, now)
     period = parse_period(args.period, now)
     if args.action == "close":
-        closed = ledger.close_period(conn, period, actor=actor, now=now, tenant=args.tenant, force=args.force)
+        count = 1 if args.tenant else len(admin.list_tenants(conn))
+        progress = Progress(f"closing {period}", count, quiet=args.quiet or count < 2)
+        closed = ledger.close_period(
+            conn, period, actor=actor, now=now, tenant=args.tenant, force=args.force, on_tenant=progress.step
+        )
         for tenant in closed:
             print(f"closed {period} for {tenant}")
         if not closed:
@@ -118,12 +130,16 @@ def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) 
     if args.all:
         out = out or Path.cwd()
         out.mkdir(parents=True, exist_ok=True)
+    targets = {t: _target(out, t, period, args.format, EXPORT_FORMATS, every=args.all) for t in tenants}
+    if not args.force:
+        _refuse_overwrite(targets.values())
     durable_commits(conn)  # a closed period's first export is the record kept ten years
+    progress = Progress(f"exporting {period}", len(tenants), quiet=args.quiet or len(tenants) < 2)
     for tenant in tenants:
+        progress.step(tenant)
         with transaction(conn):
             result = export_period(conn, tenant, period, args.format, book, now=now)
-        name = f"{tenant}-{period}-{args.format}.{EXPORT_FORMATS[args.format]}"
-        target = out / name if args.all and out else out
+        target = targets[tenant]
         if target is None:
             sys.stdout.buffer.write(result.content)
             sys.stdout.buffer.flush()
@@ -134,6 +150,27 @@ def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) 
         note = ", identical to the export issued before" if result.verified else ""
         print(f"{tenant}: {target} ({len(result.content)} bytes, sha256 {result.sha256[:16]}…{note})", file=sys.stderr)
     return 0
+
+
+def _target(
+    out: Path | None, tenant: str, period: object, fmt: str, exts: dict[str, str], *, every: bool
+) -> Path | None:
+    if not every:
+        return out
+    assert out is not None  # --all defaults to the current directory
+    return out / f"{tenant}-{period}-{fmt}.{exts[fmt]}"
+
+
+def _refuse_overwrite(targets: Iterable[Path | None]) -> None:
+    """An export file is a billing record: never replace one silently. Checked
+    for every tenant before anything is written, so a refusal leaves no half-done --all."""
+    existing = [str(t) for t in targets if t is not None and t.exists()]
+    if existing:
+        more = " ..." if len(existing) > 5 else ""
+        raise ConflictError(
+            f"{len(existing)} export file(s) exist already: {', '.join(existing[:5])}{more}",
+            ["choose another --out, or replace them with --force (the .sha256 files next to them are rewritten too)"],
+        )
 
 
 def _anomalies(args: argparse.Namespace, conn: Connection, config: Config, actor: str, now: float) -> int:
@@ -212,7 +249,3 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]]
     return "\n".join(lines)
-
-
-def _when(ts: object) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if isinstance(ts, int | float) and ts else "-"

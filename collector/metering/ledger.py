@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TypeVar
@@ -657,7 +657,14 @@ def _live_usage(conn: Connection, tenant: str, period: Period) -> PeriodUsage:
 
 
 def close_period(
-    conn: Connection, period: Period, *, actor: str, now: float, tenant: str | None = None, force: bool = False
+    conn: Connection,
+    period: Period,
+    *,
+    actor: str,
+    now: float,
+    tenant: str | None = None,
+    force: bool = False,
+    on_tenant: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Freeze a period for one or all tenants; returns the tenants closed now.
 
@@ -665,7 +672,8 @@ def close_period(
     would turn the rest of its data into adjustments. A tenant with
     unreviewed quarantine entries for the period (or an earlier one) is not
     closed unless `force`: ConflictError names them. Forced, they stay
-    pending; released later, they become adjustments.
+    pending; released later, they become adjustments. `on_tenant` is told
+    each tenant before it is looked at (the CLI's progress lines).
     """
     if now < period.end_ts:
         raise ValidationError(
@@ -675,6 +683,8 @@ def close_period(
     closed: list[str] = []
     with transaction(conn):
         for name in tenants:
+            if on_tenant is not None:
+                on_tenant(name)
             if not conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone():
                 raise ValidationError(f"unknown tenant {name!r}")
             if conn.execute("SELECT 1 FROM periods WHERE tenant = ? AND period = ?", (name, str(period))).fetchone():

@@ -71,7 +71,7 @@ def report_json(doc: dict[str, Any]) -> bytes:
 
 
 def _when(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, BERLIN).strftime("%Y-%m-%d %H:%M")
+    return dt.datetime.fromtimestamp(ts, BERLIN).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def report_markdown(doc: dict[str, Any]) -> bytes:

@@ -188,3 +188,15 @@ def test_push_from_the_committed_directory(grafana: FakeGrafana, tmp_path: Any) 
     directory = Path(__file__).resolve().parents[2] / "dashboards"
     assert push(grafana, "--dir", str(directory)) == 0
     assert len(grafana.dashboards) == 5
+
+
+def test_unreachable_grafana_is_one_message_and_exit_code_1(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # bound and released: nothing listens there
+    assert main(["dashboards", "push", "--grafana-url", url, "--token", TOKEN]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == (
+        f"leitstand-collector: cannot reach Grafana at {url} while looking up folder 'Leitstand': Connection refused"
+    )
+    assert "Traceback" not in err and len(err.splitlines()) == 2
