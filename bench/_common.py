@@ -11,7 +11,6 @@ import contextlib
 import datetime
 import os
 import platform
-import random
 import shutil
 import socket
 import statistics
@@ -19,13 +18,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+
+from collector.sim.procs import ManagedProcess, free_port, http_get, start_process, wait_ready
+from collector.sim.procs import SimError as BenchError
 
 __all__ = [
     "REPO",
@@ -53,80 +53,6 @@ REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
 
-class BenchError(Exception):
-    """A benchmark cannot run; the message says why and what to do."""
-
-
-def free_port(low: int | None = None, high: int | None = None) -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago.
-
-    The kernel picks it, unless a range is given (zabbix_agentd accepts
-    ListenPort 1024-32767 only, below Linux's ephemeral range): then random
-    ports of the range are tried, a bounded number of times.
-    """
-    if low is None or high is None:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port: int = sock.getsockname()[1]
-            return port
-    rng = random.Random()
-    for _ in range(200):
-        candidate = rng.randint(low, high)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", candidate))
-            except OSError:
-                continue
-            return candidate
-    raise BenchError(f"no free TCP port in {low}-{high} on 127.0.0.1")
-
-
-def http_get(url: str, *, headers: dict[str, str] | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
-    """GET a loopback URL; returns (status, body), never raises for HTTP status codes."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-
-
-def wait_ready(
-    probe: Callable[[], bool],
-    *,
-    deadline_s: float = 20.0,
-    what: str = "service",
-    process: ManagedProcess | None = None,
-    interval_s: float = 0.05,
-) -> float:
-    """Poll `probe` until it returns True; returns the seconds it took.
-
-    Raises BenchError when the deadline passes or `process` exits first (with
-    the tail of its log, so the reason is on screen).
-    """
-    start = time.monotonic()
-    deadline = start + deadline_s
-    while time.monotonic() < deadline:
-        if process is not None and process.popen.poll() is not None:
-            raise BenchError(
-                f"{what} exited with code {process.popen.returncode} before it was ready\n{process.tail()}"
-            )
-        with contextlib.suppress(OSError, ValueError):
-            if probe():
-                return time.monotonic() - start
-        time.sleep(interval_s)
-    tail = process.tail() if process is not None else ""
-    raise BenchError(f"{what} not ready after {deadline_s:.0f} s\n{tail}")
-
-
-def http_ok(url: str) -> Callable[[], bool]:
-    def probe() -> bool:
-        status, _ = http_get(url, timeout=1.0)
-        return status == 200
-
-    return probe
-
-
 def tcp_open(port: int) -> Callable[[], bool]:
     def probe() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -152,74 +78,6 @@ def missing_peer(binary: str, package: str) -> str | None:
 
 def peer_path(binary: str) -> str | None:
     return shutil.which(binary) or shutil.which(binary, path="/usr/sbin:/sbin:/usr/local/sbin")
-
-
-@dataclass
-class ManagedProcess:
-    """A subprocess the benchmark started; its output goes to a log file."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def tail(self, lines: int = 20) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(f"  | {line}" for line in text.splitlines()[-lines:])
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM to this process (and the children it started), SIGKILL after `timeout`."""
-        if self.popen.poll() is not None:
-            return
-        try:
-            children = psutil.Process(self.popen.pid).children(recursive=True)
-        except psutil.Error:
-            children = []
-        self.popen.terminate()
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(timeout)
-        for child in children:
-            with contextlib.suppress(psutil.Error):
-                child.terminate()
-        _gone, alive = psutil.wait_procs(children, timeout=timeout)
-        for child in alive:
-            with contextlib.suppress(psutil.Error):
-                child.kill()
-
-
-def start_process(
-    name: str,
-    argv: Sequence[str],
-    *,
-    log_dir: Path,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-) -> ManagedProcess:
-    log_path = log_dir / f"{name.replace(' ', '_')}.log"
-    log_file = log_path.open("wb")
-    try:
-        popen = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=cwd,
-        )
-    except OSError as exc:
-        raise BenchError(f"cannot start {name} ({argv[0]}): {exc}") from exc
-    finally:
-        log_file.close()
-    return ManagedProcess(name=name, popen=popen, log_path=log_path)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,6 @@
 """Database bytes per host per day: raw samples against 5-minute rollups.
 
-Simulates N hosts (bench/fleet.py's fleet: servers polling SNMP devices, VMs,
+Simulates N hosts (the fleet of collector.sim: servers polling SNMP devices, VMs,
 thin clients) for one day of 60 s reports, posted as real wire-format batches
 through the real collector app (in process, over ASGI: the full HTTP handler,
 the single writer, ingest with metering), into a fresh SQLite file. Then:
@@ -38,11 +38,13 @@ if __package__ in (None, ""):  # run as a script: make `bench` and the packages 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import machine_notes, print_table
-from bench.fleet import Fleet, Stats, build_fleet, enroll_all, prepare_db, run_soak
 from collector import devices, rollups, store
 from collector.app import create_app
 from collector.db import connect
 from collector.metering import ledger
+from collector.sim.model import build_fleet
+from collector.sim.soak import prepare_db, run_soak
+from collector.sim.wire import Fleet, Stats, enroll_all
 
 __all__ = ["main"]
 

@@ -10,7 +10,7 @@ deterministic for `--seed`), whatever the collector does, so 10,000 agents at
 15 s offer 667 requests/s. Latency is measured from each request's *scheduled*
 send time, so a stalled collector shows up as latency (no coordinated
 omission). Each request is a real wire-format v1 batch of one report of a
-simulated host of bench/fleet.py (seq increasing per agent, gzip like
+simulated host of collector.sim (seq increasing per agent, gzip like
 agent/sender.py), with the agent's own bearer token from POST /api/v1/enroll.
 
 What runs where (Linux, taskset):
@@ -18,7 +18,7 @@ What runs where (Linux, taskset):
   core 0        `leitstand-collector serve --db DB --listen 127.0.0.1:PORT`, pinned with taskset
   other cores   this script, the load generator (its own process, asyncio + uvloop, raw HTTP/1.1 on a
                 bounded pool of keep-alive connections shared by the agents, as behind a load balancer),
-                and for PostgreSQL the throwaway server of bench/_postgres.py
+                and for PostgreSQL the throwaway server of tests/pg_server.py
 
 Per backend: tenants and tokens with the real CLI, 10,000 enrollments through
 the API (timed, not counted), every request body pre-built and gzip'd before
@@ -70,7 +70,6 @@ if __package__ in (None, ""):  # run as a script: make `bench.*`, `agent` and `c
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from agent.wire import AgentInfo, Batch, encode
-from bench import _postgres, fleet
 from bench._common import (
     REPO,
     VENV_BIN,
@@ -91,6 +90,9 @@ from bench._common import (
     start_profiler,
     wait_ready,
 )
+from collector.sim import model as fleet_model
+from collector.sim import sampling, soak
+from tests import pg_server as _postgres
 
 GOAL_P99_MS = 250.0
 SERVER_CORE = 0
@@ -239,7 +241,7 @@ def http_request(path: str, port: int, token: str, body: bytes, *, gz: bool) -> 
     return head.encode() + body
 
 
-async def enroll_fleet(pool: Pool, hosts: list[fleet.SimHost], enroll_tokens: Sequence[str]) -> dict[str, str]:
+async def enroll_fleet(pool: Pool, hosts: list[fleet_model.SimHost], enroll_tokens: Sequence[str]) -> dict[str, str]:
     """POST /api/v1/enroll for every host, as many at once as the pool has connections: {agent id: token}."""
     tokens: dict[str, str] = {}
     todo = collections.deque(hosts)
@@ -254,7 +256,7 @@ async def enroll_fleet(pool: Pool, hosts: list[fleet.SimHost], enroll_tokens: Se
                 request = http_request(ENROLL_PATH, pool.port, token, body, gz=False)
                 status, answer = await asyncio.wait_for(pool.exchange(conn, request, lambda: None), 60)
                 if status != 200:
-                    raise fleet.BenchError(f"enrolling {h.agent_id} answered {status}: {answer[:300]!r}")
+                    raise BenchError(f"enrolling {h.agent_id} answered {status}: {answer[:300]!r}")
                 tokens[h.agent_id] = str(json.loads(answer)["token"])
         finally:
             pool.idle.put_nowait(conn)
@@ -275,11 +277,11 @@ class Plan:
 
 
 def build_plan(
-    hosts: list[fleet.SimHost], tokens: dict[str, str], *, port: int, seed: int, interval: float, total_s: float
+    hosts: list[fleet_model.SimHost], tokens: dict[str, str], *, port: int, seed: int, interval: float, total_s: float
 ) -> Plan:
     """Each agent's phase, then its reports at phase + k x interval (k = 0, 1, ...) below `total_s`.
 
-    Reports come from fleet.sample (the simulated host's counters advance per
+    Reports come from collector.sim's sample (the simulated host's counters advance per
     report), encoded and gzip'd (level 6, as agent/sender.py) in advance so the
     generator only writes bytes while the clock runs. The reports' ts is their
     scheduled send time; the schedule starts at `wall0`, a few seconds after
@@ -293,13 +295,13 @@ def build_plan(
     body_bytes = 0
     for h, phase in zip(hosts, phases, strict=True):
         h.boot_time = float(int(wall0) - h.rng.randint(3600, 40 * 86400))
-        info = AgentInfo(id=h.agent_id, hostname=h.hostname, version=fleet.VERSION, role=h.role, site=h.site,
+        info = AgentInfo(id=h.agent_id, hostname=h.hostname, version=fleet_model.VERSION, role=h.role, site=h.site,
                          os="Linux 6.1", boot_time=h.boot_time)  # fmt: skip
         token = tokens[h.agent_id]
         k = 0
         while phase + k * interval < total_s:
             offset = phase + k * interval
-            report = fleet.sample(h, wall0 + offset, interval, k + 1, None)
+            report = sampling.sample(h, wall0 + offset, interval, k + 1, None)
             body = gzip.compress(encode(Batch(agent=info, reports=[report])), compresslevel=6, mtime=0)
             body_bytes += len(body)
             rows.append((offset, http_request(REPORTS_PATH, port, token, body, gz=True), k + 1))
@@ -389,7 +391,7 @@ async def run_schedule(pool: Pool, plan: Plan, t0: float, drain_s: float) -> Rec
 
 
 def pct_ms(values: list[float], q: float) -> float:
-    return 1000 * fleet.percentile(values, q) if values else float("nan")
+    return 1000 * soak.percentile(values, q) if values else float("nan")
 
 
 def summarize(rec: Records, plan: Plan, t0: float, *, warmup: float, duration: float) -> dict[str, Any]:
@@ -484,7 +486,7 @@ def loadgen_worker(spec_path: Path) -> int:
 async def _worker(spec: dict[str, Any]) -> int:
     port = int(spec["port"])
     interval, warmup, duration = float(spec["interval"]), float(spec["warmup"]), float(spec["duration"])
-    hosts = fleet.build_fleet(int(spec["seed"]), agents=int(spec["agents"]), tenants=int(spec["tenants"]))
+    hosts = fleet_model.build_fleet(int(spec["seed"]), agents=int(spec["agents"]), tenants=int(spec["tenants"]))
     pool = Pool(port, int(spec["connections"]), float(spec["timeout"]))
     await pool.start()
     started = time.perf_counter()
@@ -607,8 +609,8 @@ def config_args(args: argparse.Namespace) -> list[str]:
 def setup_tenants(
     db: str, env: dict[str, str], cwd: Path, tenants: int, extra: list[str]
 ) -> tuple[list[str], str, list[str]]:
-    """Tenants (fleet.TOWNS) and an enroll token each, plus an admin token: (enroll tokens, admin, names)."""
-    names = [name for name, _ in fleet.TOWNS[:tenants]]
+    """Tenants (fleet_model.TOWNS) and an enroll token each, plus an admin token: (enroll tokens, admin, names)."""
+    names = [name for name, _ in fleet_model.TOWNS[:tenants]]
     enroll_tokens = []
     for name in names:
         try:
@@ -1061,7 +1063,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--agents", type=int, default=10_000, help="simulated agents (bench/fleet.py hosts)")
+    parser.add_argument("--agents", type=int, default=10_000, help="simulated agents (collector.sim fleet hosts)")
     parser.add_argument("--interval", type=float, default=15.0, help="seconds between two reports of one agent")
     parser.add_argument("--duration", type=float, default=120.0, help="seconds measured, after the warm-up")
     parser.add_argument(
@@ -1082,7 +1084,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="collector config for `serve` and the CLI (default: built-in defaults; e.g. [alerts] enabled = false)",
     )
     parser.add_argument("--seed", type=int, default=1, help="fleet, phases and readings are deterministic for it")
-    parser.add_argument("--tenants", type=int, default=len(fleet.TOWNS), help="tenants the agents are spread over")
+    parser.add_argument(
+        "--tenants", type=int, default=len(fleet_model.TOWNS), help="tenants the agents are spread over"
+    )
     parser.add_argument(
         "--connections", type=int, default=128, help="keep-alive connections shared by all agents (the pool)"
     )
@@ -1107,8 +1111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.agents < 1 or args.interval <= 0 or args.duration <= 0 or args.warmup < 0 or args.connections < 1:
         print(f"{prog}: --agents, --interval, --duration and --connections must be positive", file=sys.stderr)
         return 2
-    if not 1 <= args.tenants <= len(fleet.TOWNS):
-        print(f"{prog}: --tenants must be 1..{len(fleet.TOWNS)}", file=sys.stderr)
+    if not 1 <= args.tenants <= len(fleet_model.TOWNS):
+        print(f"{prog}: --tenants must be 1..{len(fleet_model.TOWNS)}", file=sys.stderr)
         return 2
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     overrides: dict[str, str | None] = dict.fromkeys(backends)

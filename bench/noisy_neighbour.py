@@ -1,7 +1,7 @@
 """Noisy neighbour (issue 14): does a hostile tenant slow down everybody else?
 
 Tenant B's simulated agents (default 1,000, every 10 s, open loop, real
-wire-format batches of bench/fleet.py) report to a real collector pinned to
+wire-format batches of collector.sim) report to a real collector pinned to
 one core. Halfway through, tenant A, whose tokens are in the wrong hands,
 starts sending the hostile corpus of tests/e2e/hostile_corpus.py in a loop
 (poison reports, deep nesting, 2^64 counters, truncated gzip, ReDoS and
@@ -37,7 +37,6 @@ if __package__ in (None, ""):  # run as a script: make `bench.*`, `agent`, `coll
 
 import httpx
 
-from bench import fleet
 from bench._common import (
     REPO,
     VENV_BIN,
@@ -55,6 +54,8 @@ from bench._common import (
 from bench.ingest_sustained import Pool, Records, build_plan, enroll_fleet, run_schedule
 from collector import admin
 from collector.db import connect, migrate
+from collector.sim.model import build_fleet
+from collector.sim.soak import percentile
 from tests.e2e.hostile_corpus import corpus
 
 GOAL_RATIO = 1.5
@@ -129,14 +130,14 @@ def window(rec: Records, offsets: Sequence[float], t0: float, lo: float, hi: flo
     return {
         "requests": len(idx),
         "errors": len(idx) - len(ok),
-        "p50": 1000 * fleet.percentile(latency, 50),
-        "p99": 1000 * fleet.percentile(latency, 99),
+        "p50": 1000 * percentile(latency, 50),
+        "p99": 1000 * percentile(latency, 99),
         "max": 1000 * max(latency, default=float("nan")),
     }
 
 
 async def drive(args: argparse.Namespace, port: int, base: str, tokens: dict[str, str]) -> None:
-    hosts = fleet.build_fleet(args.seed, agents=args.agents, tenants=1)
+    hosts = build_fleet(args.seed, agents=args.agents, tenants=1)
     pool = Pool(port, args.connections, 30.0)
     await pool.start()
     agent_tokens = await enroll_fleet(pool, hosts, [tokens["enroll_b"]])

@@ -2,10 +2,11 @@
 SQLite, a demo tenant, this machine's agent enrolled and running, and a live
 view of the fleet. Nothing to configure; Ctrl-C stops everything.
 
-With the simulated fleet (bench/fleet.py --live --small) the collector runs with
-a config the fleet writes (demo-data/collector.toml): its two data centres and
-two KRITIS applications, so the readiness view shows real statuses; each
-application gets one recorded (passed) failover test the first time."""
+With the simulated fleet (`python -m collector.sim --live --small`, the installed
+package's simulator) the collector runs with a config from the fleet's model
+(demo-data/collector.toml): its two data centres and two KRITIS applications, so
+the readiness view shows real statuses; each application gets one recorded
+(passed) failover test the first time."""
 
 from __future__ import annotations
 
@@ -28,13 +29,16 @@ from zoneinfo import ZoneInfo
 
 from . import admin
 from .db import connect, migrate
+from .sim.kritis import collector_config
+from .sim.model import TOWNS, build_fleet
 
 __all__ = ["main"]
 
 TENANT = "demo"
-#: member municipalities of the simulated fleet (bench/fleet.py --live --small)
-FLEET_TENANTS = ("stadt-lohne", "gemeinde-dinklage")
-FLEET_SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "fleet.py"
+#: the simulated fleet's seed and size: the demo's small fleet (python -m collector.sim --small)
+FLEET_SEED, FLEET_AGENTS, FLEET_TENANT_COUNT = 1, 6, 2
+#: member municipalities of the simulated fleet
+FLEET_TENANTS = tuple(name for name, _ in TOWNS[:FLEET_TENANT_COUNT])
 #: the collector config the fleet writes into the data dir: its data centres and KRITIS applications
 CONFIG_NAME = "collector.toml"
 #: keeps the instant the fleet's SNMP counters (snmpsim) start from, so a restarted demo continues them
@@ -111,16 +115,12 @@ def _prepare_fleet(db_path: Path) -> list[str]:
         conn.close()
 
 
-def write_fleet_config(data: Path, log: IO[bytes] | None = None) -> Path:
+def write_fleet_config(data: Path) -> Path:
     """The collector config declaring the fleet's data centres and KRITIS applications,
-    written by the fleet itself (one source for its host names, sites and device ids)."""
+    from the fleet's own model (one source for its host names, sites and device ids)."""
     path = data / CONFIG_NAME
-    subprocess.run(
-        [sys.executable, str(FLEET_SCRIPT), "--small", "--collector-config", str(path)],
-        check=True,
-        stdout=log,
-        stderr=log,
-    )
+    hosts = build_fleet(FLEET_SEED, agents=FLEET_AGENTS, tenants=FLEET_TENANT_COUNT, small=True)
+    path.write_text(collector_config(hosts), encoding="utf-8")
     return path
 
 
@@ -164,8 +164,9 @@ def snmp_epoch(data: Path) -> float:
 
 
 def fleet_argv(url: str, interval: float, enroll_tokens: Sequence[str], epoch: float) -> list[str]:
-    argv = [sys.executable, str(FLEET_SCRIPT), "--live", "--small", "--collector", url, "--interval", str(interval),
-            "--snmp-epoch", f"{epoch:.0f}"]  # fmt: skip
+    """The live fleet, run by this interpreter from the installed package (not from a checkout)."""
+    argv = [sys.executable, "-m", "collector.sim", "--live", "--small", "--seed", str(FLEET_SEED),
+            "--collector", url, "--interval", str(interval), "--snmp-epoch", f"{epoch:.0f}"]  # fmt: skip
     for token in enroll_tokens:
         argv += ["--enroll-token", token]
     return argv
@@ -213,7 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--no-tui", action="store_true", help="print a live status line instead of opening the terminal UI"
     )
     parser.add_argument(
-        "--no-fleet", action="store_true", help="do not start the simulated fleet (bench/fleet.py --live --small)"
+        "--no-fleet",
+        action="store_true",
+        help="do not start the simulated fleet (python -m collector.sim --live --small)",
     )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)  # stop everything as on Ctrl-C
@@ -226,11 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}"
     procs: list[subprocess.Popen[bytes]] = []
     log = (data / "demo.log").open("ab")
-    fleet_on = not args.no_fleet and FLEET_SCRIPT.exists()
+    fleet_on = not args.no_fleet
     try:
         serve = [_bin("leitstand-collector"), "serve", "--db", str(db_path), "--listen", f"127.0.0.1:{port}"]
         if fleet_on:
-            config = write_fleet_config(data, log)
+            config = write_fleet_config(data)
             record_failover_tests(db_path, config, log)
             serve += ["--config", str(config)]
         collector = subprocess.Popen(serve, stdout=log, stderr=log)

@@ -39,7 +39,7 @@ _BACKEND = os.environ.get("LEITSTAND_TEST_BACKEND", "sqlite")
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Any]:
-    from bench._postgres import PostgresUnavailable, postgres_server
+    from tests.pg_server import PostgresUnavailable, postgres_server
 
     try:
         with postgres_server(fsync=False) as server:

@@ -1,4 +1,4 @@
-"""The demo's KRITIS applications (collector/demo.py, bench/fleet.py --small): the collector
+"""The demo's KRITIS applications (collector/demo.py, collector.sim, --small): the collector
 config the fleet writes validates, and a collector started with it and fed by the live
 fleet reports fachverfahren-emw ready and finanzwesen-kasse degraded (replication lag above
 80 % of its RPO), from the servers' textfile evidence and the data centres' UPS and switches."""
@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from bench.fleet import KRITIS_APPS, SITES, build_fleet, snmpsim_missing
 from collector import demo
 from collector.readiness.geo import haversine_km
+from collector.sim.model import KRITIS_APPS, SITES, build_fleet
+from collector.sim.snmp import snmpsim_missing
 from tests.support import free_port, leitstand, run_cli, wait_until
 
 pytestmark = pytest.mark.slow

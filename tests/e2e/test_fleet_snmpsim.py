@@ -1,4 +1,4 @@
-"""The fleet's SNMP devices in --live (bench/fleet.py): snmpsim serves copies of recordings
+"""The fleet's SNMP devices in --live (collector.sim): snmpsim serves copies of recordings
 of real devices whose counters advance with the clock, and the agent's own SNMP poller
 reads them. The page counters must be the recording's values plus the advance since the
 epoch, never synthesized ones, and they must grow between two polls."""
@@ -14,19 +14,15 @@ from pathlib import Path
 
 import pytest
 
-import bench.fleet
+import collector.sim.snmp
 from agent.wire import SnmpReading
-from bench.fleet import (
-    RECORDINGS,
-    SHARED_SNMP,
-    SimHost,
-    SnmpFarm,
-    build_fleet,
-    sample,
-    snmpsim_missing,
-    start_snmp_farm,
-)
+from collector.sim.model import SimHost, build_fleet
+from collector.sim.sampling import sample
+from collector.sim.snmp import RECORDINGS, SnmpFarm, snmpsim_missing, start_snmp_farm
 from tests.support import wait_until
+
+#: the recordings' expected readings (sources and licences in the README there)
+EXPECTED_DIR = Path(__file__).resolve().parent.parent / "snmp" / "recordings"
 
 #: pages advance every second here (every PAGE_TICK_S in the demo), so two polls see it
 TICK_S = 1.0
@@ -37,8 +33,6 @@ HC_IN_OCTETS = "1.3.6.1.2.1.31.1.1.1.6."
 def _require_snmpsim() -> None:
     """Skip naming what is missing; under CI=true that is a failure."""
     missing = snmpsim_missing()
-    if missing is None and RECORDINGS["cisco-c3560"].path() is None:
-        missing = "PyPI package snmpsim-data not installed (pip install -e '.[dev]')"
     if missing:
         if os.environ.get("CI") == "true":
             pytest.fail(missing)
@@ -72,7 +66,7 @@ def test_page_counters_come_from_the_recording_and_advance(tmp_path: Path) -> No
     printer = next(d for d in poller.devices if d.kind == "printer")
     switch = next(d for d in poller.devices if d.kind == "switch")
     assert RECORDINGS[printer.recording].file == "kyocera_cs-4053ci.snmprec"
-    expected = json.loads((SHARED_SNMP / "kyocera_cs-4053ci.expected.json").read_text())
+    expected = json.loads((EXPECTED_DIR / "kyocera_cs-4053ci.expected.json").read_text())
     counts = expected["page_counts"]
     assert counts["total_oid"] == LIFE_COUNT
     total0, mono0, colour0 = counts["total"], counts["vendor"]["mono_total"], counts["vendor"]["colour_total"]
@@ -135,13 +129,23 @@ def test_page_counters_come_from_the_recording_and_advance(tmp_path: Path) -> No
     assert len(printers) == 1 and printers[0] is readings[-1]
 
 
-def test_without_the_recordings_the_readings_are_synthesized(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    missing = tmp_path / "no-such-dir"
-    monkeypatch.setattr(bench.fleet, "SHARED_SNMP", missing)
+def test_every_recording_the_fleet_serves_is_package_data() -> None:
+    hosts = build_fleet(1, agents=6, tenants=2, small=True)
+    used = {d.recording for h in hosts for d in h.devices}
+    assert used == set(RECORDINGS)
+    for key in used:
+        text = collector.sim.snmp.read_recording(RECORDINGS[key])
+        assert "\n1.3.6.1.2.1.1.1.0|" in "\n" + text, key  # a walk with sysDescr
+
+
+def test_without_snmpsim_the_readings_are_synthesized(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(collector.sim.snmp, "console_script", lambda name: None)
     hosts = build_fleet(1, agents=6, tenants=2, small=True)
     farm, note = start_snmp_farm(hosts)
     assert farm is None
-    assert note == f"fleet: SNMP readings synthesized: {missing} not found (the recordings of real devices)"
+    assert note == (
+        "fleet: SNMP readings synthesized: snmpsim-command-responder not installed (pip install 'leitstand[demo]')"
+    )
     poller = next(h for h in hosts if h.hostname == "lohne-srv-01")
     report = sample(poller, time.time(), 60.0, 1, None)
     assert sorted(r.device for r in report.snmp) == ["prn-lohne-1", "sw-lohne-core", "ups-lohne-1"]

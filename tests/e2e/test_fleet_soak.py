@@ -1,4 +1,4 @@
-"""A tiny soak of the fleet simulator (bench/fleet.py) against a real collector
+"""A tiny soak of the fleet simulator (collector.sim) against a real collector
 process: the metering ledger must equal the simulator's ground truth exactly."""
 
 from __future__ import annotations
@@ -7,7 +7,9 @@ import asyncio
 import datetime as dt
 import time
 
-from bench.fleet import BERLIN, CHECKED, soak
+from collector.sim.model import BERLIN
+from collector.sim.soak import soak
+from collector.sim.truth import CHECKED
 from tests.e2e.conftest import CollectorProcess
 
 

@@ -1,4 +1,4 @@
-"""Faults during a small soak of the fleet simulator (bench/fleet.py) against a real
+"""Faults during a small soak of the fleet simulator (collector.sim) against a real
 collector process: killed and restarted, unreachable for a while, slow clients holding
 connections, malformed and oversized requests, and the database's disk full. After
 each, the metering ledger must equal the simulator's ground truth exactly: nothing
@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.fleet import BERLIN, CHECKED, FaultOutcome, MountError, small_disk, soak_with_fault
+from collector.sim.faults import FaultOutcome, MountError, small_disk, soak_with_fault
+from collector.sim.model import BERLIN
+from collector.sim.truth import CHECKED
 from tests.e2e.conftest import CollectorProcess
 
 AGENTS = 4
