@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psutil
 
-from collector.sim.procs import ManagedProcess, free_port, http_get, start_process, wait_ready
+from collector.sim.procs import ManagedProcess, free_port, http_get, http_ok, start_process, wait_ready
 from collector.sim.procs import SimError as BenchError
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "finish_profiler",
     "free_port",
     "http_get",
+    "http_ok",
     "machine_notes",
     "missing_peer",
     "pinned",
