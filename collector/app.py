@@ -47,9 +47,9 @@ from .metering.model import Period
 from .metering.tariffs import TariffBook
 from .metrics import metrics_handler
 from .openapi import openapi_document
+from .preflight import prepare
 from .ratelimit import RateLimit, TokenBuckets
 from .readiness import api as readiness_api
-from .readiness.config import settings as readiness_settings
 from .writer import Writer
 
 __all__ = ["Collector", "create_app", "error_response"]
@@ -127,8 +127,8 @@ def create_app(
     """Build the app; the database is opened and migrated here, the writer
     started. `app.state.collector.close()` (or the ASGI lifespan) stops it."""
     config = config or Config()
-    readiness = readiness_settings(config.readiness)  # ConfigError: refuse to start rather than guess
-    alerting = alerting_service.from_config(config)
+    prepared = prepare(config)  # the same checks as `check-config`
+    readiness, alerting = prepared.readiness, prepared.alerting
     synchronous = config.storage.synchronous
     reader = connect(db_path, synchronous=synchronous)
     migrate(reader)
@@ -170,7 +170,7 @@ def create_app(
         reader=reader,
         writer=writer,
         clock=clock,
-        tariffs=usage.tariff_book(config.metering.tariffs),
+        tariffs=prepared.tariffs,
         target=str(db_path),
         leader=Leadership(db_path),
         housekeeper=housekeeper,

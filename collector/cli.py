@@ -161,7 +161,12 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "check-config":
-        load_config(args.file)
+        from .preflight import prepare
+        from .server import parse_listen
+
+        config = load_config(args.file)
+        parse_listen(config.server.listen)
+        prepare(config)  # what serve builds before it opens the database: one code path
         print(f"{args.file}: OK")
         return 0
     if args.command == "dashboards":
