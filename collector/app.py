@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import re
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
@@ -24,13 +22,14 @@ from starlette.routing import Route
 
 from agent.wire import Batch, BatchAck, WireError, decode_json
 
-from . import admin, db, devices, host_health, inbound, rollups, store, usage
+from . import db, devices, host_health, inbound, rollups, store, usage
 from . import enroll as enrollment
 from .accesslog import AccessLog
 from .alerting import api as alerting_api
 from .alerting import service as alerting_service
 from .api_types import EnrollRequest
 from .config import Config
+from .context import Collector
 from .db import Connection, Leadership, connect, migrate
 from .errors import (
     CollectorError,
@@ -40,11 +39,10 @@ from .errors import (
     ValidationError,
 )
 from .housekeeping import Housekeeper
-from .http import KnownQueryParams, query_param
-from .metering import ledger
-from .metering.ledger import MeteringSettings
+from .http import KnownQueryParams, authenticated, collector_of, error_response, json_response, query_param
 from .metering.model import Period
-from .metering.tariffs import TariffBook
+from .metering.pruning import prune_points
+from .metering.reading import list_periods
 from .metrics import metrics_handler
 from .openapi import openapi_document
 from .preflight import prepare
@@ -52,73 +50,12 @@ from .ratelimit import RateLimit, TokenBuckets
 from .readiness import api as readiness_api
 from .writer import Writer
 
-__all__ = ["Collector", "create_app", "error_response"]
+__all__ = ["Collector", "create_app", "error_response", "oldest_accepted_ts"]
 
 log = logging.getLogger("leitstand.collector.api")
 
-_json = msgspec.json.Encoder()
-
-
 _enroll_decoder = msgspec.json.Decoder(EnrollRequest)
 _UNKNOWN_WARNINGS = host_health.UnknownFieldWarnings()
-
-
-T = TypeVar("T")
-
-
-@dataclass
-class Collector:
-    """Everything a request handler needs; owned by the app."""
-
-    config: Config
-    reader: Connection
-    writer: Writer
-    clock: Callable[[], float] = time.time
-    tariffs: TariffBook | None = None
-    #: where the store is: a SQLite path or a postgresql:// URL
-    target: str = ""
-    #: whether this process runs the periodic evaluations (see db.Leadership)
-    leader: Leadership | None = None
-    housekeeper: Housekeeper | None = None
-
-    @functools.cached_property
-    def metering(self) -> MeteringSettings:
-        # Built once (every report batch uses it): the config never changes while the collector runs.
-        return MeteringSettings(limits=self.config.metering.plausibility_limits())
-
-    async def read_off_loop(self, read: Callable[[Connection], T]) -> T:
-        """Run a long read (a whole-fleet evaluation) in a worker thread on a
-        connection of its own, so the event loop keeps answering agents."""
-
-        def run() -> T:
-            if not self.target or self.target == ":memory:":
-                return read(self.reader)
-            conn = connect(self.target)
-            try:
-                return read(conn)
-            finally:
-                conn.close()
-
-        return await asyncio.to_thread(run)
-
-    def close(self) -> None:
-        if self.housekeeper is not None:
-            self.housekeeper.stop()
-        self.writer.stop()
-        self.reader.close()
-        if self.leader is not None:
-            self.leader.close()
-
-
-def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(_json.encode(body), status_code=status, media_type="application/json", headers=headers)
-
-
-def error_response(
-    status: int, error: str, detail: list[str] | None = None, headers: dict[str, str] | None = None
-) -> Response:
-    """The one error body of every endpoint: {"error": ..., "detail": [...]}."""
-    return json_response({"error": error, "detail": list(detail or [])}, status, headers)
 
 
 def create_app(
@@ -137,7 +74,7 @@ def create_app(
 
     def housekeeping(conn: Connection) -> None:
         now = clock()
-        ledger.prune_points(
+        prune_points(
             conn,
             before=now - config.metering.points_days * 86400,
             keep_from=oldest_accepted_ts(now, config.ingest.max_past_s),  # a late printer reading's neighbours
@@ -174,6 +111,8 @@ def create_app(
         target=str(db_path),
         leader=Leadership(db_path),
         housekeeper=housekeeper,
+        readiness=readiness,
+        alerting=alerting,
     )
 
     @contextlib.asynccontextmanager
@@ -223,6 +162,7 @@ def create_app(
         },
     )
     app.state.collector = collector
+    # the same objects as collector.readiness and collector.alerting, for tests and benches
     app.state.readiness = readiness
     app.state.alerting = alerting
     return app
@@ -233,11 +173,6 @@ def _rate_limit(config: Config) -> list[Middleware]:
     if not server.rate_limit_rps:
         return []
     return [Middleware(RateLimit, buckets=TokenBuckets(server.rate_limit_rps, server.rate_limit_burst))]
-
-
-def _c(request: Request) -> Collector:
-    collector: Collector = request.app.state.collector
-    return collector
 
 
 async def _collector_error(request: Request, exc: Exception) -> Response:
@@ -271,7 +206,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
         if int(declared) > limit:
             raise PayloadTooLargeError(limit)
     chunks, size = [], 0
-    timeout_s = _c(request).config.server.body_timeout_s
+    timeout_s = collector_of(request).config.server.body_timeout_s
     try:
         # a body trickled in a byte at a time must not hold a request open for ever
         async with asyncio.timeout(timeout_s):
@@ -315,8 +250,7 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 async def _post_reports(request: Request) -> Response:
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    collector, principal = await authenticated(request)
     body = await _read_body(request, collector.config.server.max_body_bytes)
     try:
         decoded = inbound.decode_batch(body)
@@ -389,8 +323,7 @@ def _check_times(batch: Batch, now: float, max_future_s: float, max_past_s: floa
 
 
 async def _post_enroll(request: Request) -> Response:
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    collector, principal = await authenticated(request)
     body = await _read_body(request, 64 * 1024)
     try:
         req = decode_json(_enroll_decoder, body, "enrollment request")
@@ -405,40 +338,32 @@ async def _post_enroll(request: Request) -> Response:
 
 
 async def _get_hosts(request: Request) -> Response:
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    collector, principal = await authenticated(request)
     flt = store.HostFilter(
         tenant=query_param(request, "tenant", str),
         role=query_param(request, "role", str, choices=("server", "vm", "thin-client")),
         site=query_param(request, "site", str),
         state=query_param(request, "state", str, choices=("online", "offline")),
     )
-    hosts = store.list_hosts(
-        collector.reader,
-        principal,
-        flt,
-        now=collector.clock(),
-        offline_after_s=collector.config.hosts.offline_after_s,
+    now, offline_after_s = collector.clock(), collector.config.hosts.offline_after_s
+    hosts = await collector.read(
+        lambda conn: store.list_hosts(conn, principal, flt, now=now, offline_after_s=offline_after_s)
     )
     return json_response({"hosts": hosts, "count": len(hosts)})
 
 
 async def _get_host(request: Request) -> Response:
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
-    host = store.get_host(
-        collector.reader,
-        principal,
-        request.path_params["agent_id"],
-        now=collector.clock(),
-        offline_after_s=collector.config.hosts.offline_after_s,
+    collector, principal = await authenticated(request)
+    agent_id = request.path_params["agent_id"]
+    now, offline_after_s = collector.clock(), collector.config.hosts.offline_after_s
+    host = await collector.read(
+        lambda conn: store.get_host(conn, principal, agent_id, now=now, offline_after_s=offline_after_s)
     )
     return json_response(host)
 
 
 async def _get_samples(request: Request) -> Response:
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    collector, principal = await authenticated(request)
     now = collector.clock()
     until = query_param(request, "until", float, now)
     since = query_param(request, "since", float, until - 3600.0)
@@ -447,22 +372,18 @@ async def _get_samples(request: Request) -> Response:
         raise ValidationError("query parameter 'limit' must be between 1 and 10000")
     if since > until:
         raise ValidationError("'since' lies after 'until'")
-    samples = store.host_samples(
-        collector.reader,
-        principal,
-        request.path_params["agent_id"],
-        since=since,
-        until=until,
-        limit=limit,
-        now=now,
-        offline_after_s=collector.config.hosts.offline_after_s,
+    agent_id = request.path_params["agent_id"]
+    offline_after_s = collector.config.hosts.offline_after_s
+    samples = await collector.read(
+        lambda conn: store.host_samples(
+            conn, principal, agent_id, since=since, until=until, limit=limit, now=now, offline_after_s=offline_after_s
+        )
     )
     return json_response({"samples": samples, "count": len(samples)})
 
 
 async def _get_rollups(request: Request) -> Response:
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    collector, principal = await authenticated(request)
     now = collector.clock()
     until = query_param(request, "until", float, now)
     since = query_param(request, "since", float, until - 7 * 86400.0)
@@ -472,33 +393,44 @@ async def _get_rollups(request: Request) -> Response:
         raise ValidationError("at most 400 days of rollups per request")
     agent_id = request.path_params["agent_id"]
     offline_after_s = collector.config.hosts.offline_after_s
-    store.get_host(collector.reader, principal, agent_id, now=now, offline_after_s=offline_after_s)  # access check
-    rows = rollups.host_rollups(collector.reader, agent_id, since=since, until=until)
+
+    def read(conn: Connection) -> list[dict[str, Any]]:
+        store.get_host(conn, principal, agent_id, now=now, offline_after_s=offline_after_s)  # access check
+        return rollups.host_rollups(conn, agent_id, since=since, until=until)
+
+    rows = await collector.read(read)
     return json_response({"rollups": rows, "count": len(rows)})
 
 
 async def _get_usage(request: Request) -> Response:
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    collector, principal = await authenticated(request)
     requested = query_param(request, "tenant", str)
-    tenants = usage.readable_tenants(collector.reader, principal, requested)
-    if requested is None and len(tenants) != 1:
-        raise ValidationError("query parameter 'tenant' is required for this token")
-    period = usage.parse_period(query_param(request, "period", str), collector.clock())
-    return json_response(usage.usage_document(collector.reader, tenants[0], period, collector.tariffs))
+    raw_period = query_param(request, "period", str)
+    now, tariffs = collector.clock(), collector.tariffs
+
+    def read(conn: Connection) -> dict[str, Any]:
+        tenants = usage.readable_tenants(conn, principal, requested)
+        if requested is None and len(tenants) != 1:
+            raise ValidationError("query parameter 'tenant' is required for this token")
+        return usage.usage_document(conn, tenants[0], usage.parse_period(raw_period, now), tariffs)
+
+    return json_response(await collector.read(read))
 
 
 async def _get_periods(request: Request) -> Response:
-    collector = _c(request)
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
-    tenants = usage.readable_tenants(collector.reader, principal, query_param(request, "tenant", str))
-    periods = [p for p in ledger.list_periods(collector.reader, None) if p["tenant"] in tenants]
+    collector, principal = await authenticated(request)
+    requested = query_param(request, "tenant", str)
+
+    def read(conn: Connection) -> list[dict[str, Any]]:
+        tenants = usage.readable_tenants(conn, principal, requested)
+        return [p for p in list_periods(conn, None) if p["tenant"] in tenants]
+
+    periods = await collector.read(read)
     return json_response({"periods": periods})
 
 
 async def _healthz(request: Request) -> Response:
-    collector = _c(request)
-    writer = collector.writer
+    writer = collector_of(request).writer
     body = {
         "status": "ok" if writer.last_error is None else "degraded",
         "writer_queue": writer.depth,

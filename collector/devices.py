@@ -28,12 +28,12 @@ from starlette.responses import Response
 
 from agent.wire import Report, SnmpReading
 
-from . import admin
 from .admin import Principal, visible_tenant
 from .config import DeviceAssignment
+from .context import Collector
 from .db import Connection, dialect
 from .errors import ConflictError, NotFoundError, ValidationError
-from .http import query_param
+from .http import authenticated, json_response, query_param
 
 __all__ = [
     "Assignment",
@@ -451,43 +451,35 @@ def device_readings(
 # -- HTTP handlers (routes in collector/app.py) ----------------------------------
 
 
-def _json(body: object) -> Response:
-    return Response(_encoder.encode(body), media_type="application/json")
-
-
-def _context(request: Request) -> tuple[Any, Principal, float, float]:
-    collector = request.app.state.collector
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+async def _context(request: Request) -> tuple[Collector, Principal, float, float]:
+    collector, principal = await authenticated(request)
     return collector, principal, collector.clock(), collector.config.devices.stale_after_s
 
 
 async def list_devices_handler(request: Request) -> Response:
-    collector, principal, now, stale = _context(request)
+    collector, principal, now, stale = await _context(request)
     flt = DeviceFilter(
         tenant=query_param(request, "tenant", str),
         kind=query_param(request, "kind", str, choices=KINDS),
         state=query_param(request, "state", str, choices=STATES),
         agent_id=query_param(request, "agent_id", str),
     )
-    devices = list_devices(collector.reader, principal, flt, now=now, stale_after_s=stale)
-    return _json({"devices": devices, "count": len(devices)})
+    devices = await collector.read(lambda conn: list_devices(conn, principal, flt, now=now, stale_after_s=stale))
+    return json_response({"devices": devices, "count": len(devices)})
 
 
 async def get_device_handler(request: Request) -> Response:
-    collector, principal, now, stale = _context(request)
-    device = get_device(
-        collector.reader,
-        principal,
-        request.path_params["device_id"],
-        now=now,
-        stale_after_s=stale,
-        tenant=query_param(request, "tenant", str),
+    collector, principal, now, stale = await _context(request)
+    device_id = request.path_params["device_id"]
+    tenant = query_param(request, "tenant", str)
+    device = await collector.read(
+        lambda conn: get_device(conn, principal, device_id, now=now, stale_after_s=stale, tenant=tenant)
     )
-    return _json(device)
+    return json_response(device)
 
 
 async def get_device_readings_handler(request: Request) -> Response:
-    collector, principal, now, _ = _context(request)
+    collector, principal, now, _ = await _context(request)
     until = query_param(request, "until", float, now)
     since = query_param(request, "since", float, until - 86400.0)
     limit = query_param(request, "limit", int, 1000)
@@ -495,13 +487,9 @@ async def get_device_readings_handler(request: Request) -> Response:
         raise ValidationError("query parameter 'limit' must be between 1 and 10000")
     if since > until:
         raise ValidationError("'since' lies after 'until'")
-    readings = device_readings(
-        collector.reader,
-        principal,
-        request.path_params["device_id"],
-        since=since,
-        until=until,
-        limit=limit,
-        tenant=query_param(request, "tenant", str),
+    device_id = request.path_params["device_id"]
+    tenant = query_param(request, "tenant", str)
+    readings = await collector.read(
+        lambda conn: device_readings(conn, principal, device_id, since=since, until=until, limit=limit, tenant=tenant)
     )
-    return _json({"readings": readings, "count": len(readings)})
+    return json_response({"readings": readings, "count": len(readings)})

@@ -1,20 +1,60 @@
-"""Request helpers every API module shares."""
+"""Request helpers every API module shares: the collector and the caller of
+a request, JSON responses, query parameters."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from . import admin
+from .admin import Principal
+from .context import Collector
 from .errors import ValidationError
 
-__all__ = ["KnownQueryParams", "query_param"]
+__all__ = [
+    "KnownQueryParams",
+    "authenticated",
+    "collector_of",
+    "error_response",
+    "json_response",
+    "query_param",
+]
+
+_encoder = msgspec.json.Encoder()
+
+
+def collector_of(request: Request) -> Collector:
+    """The collector serving the request (`app.state.collector`, set by create_app)."""
+    collector: Collector = request.app.state.collector
+    return collector
+
+
+async def authenticated(request: Request) -> tuple[Collector, Principal]:
+    """The collector and who is asking (the bearer token); raises AuthError (401).
+    The token is looked up in a reader thread, as every read of a request is."""
+    collector = collector_of(request)
+    header = request.headers.get("authorization")
+    principal = await collector.read(lambda conn: admin.authenticate(conn, header))
+    return collector, principal
+
+
+def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """`body` (msgspec structs, dataclasses, dicts) as JSON."""
+    return Response(_encoder.encode(body), status_code=status, media_type="application/json", headers=headers)
+
+
+def error_response(
+    status: int, error: str, detail: list[str] | None = None, headers: dict[str, str] | None = None
+) -> Response:
+    """The one error body of every endpoint: {"error": ..., "detail": [...]}."""
+    return json_response({"error": error, "detail": list(detail or [])}, status, headers)
 
 
 def query_param(request: Request, name: str, kind: type, default: Any = None, choices: tuple[str, ...] = ()) -> Any:
@@ -85,8 +125,7 @@ class KnownQueryParams:
             if allowed is not None:
                 problem = _query_problem(scope["query_string"], route or "", allowed)
                 if problem is not None:
-                    body = {"error": problem[0], "detail": problem[1]}
-                    response = Response(json.dumps(body), status_code=400, media_type="application/json")
+                    response = error_response(400, problem[0], problem[1])
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-__all__ = ["migrations"]
+__all__ = ["ROLLUPS_DDL", "migrations"]
 
 migrations = Migrations("leitstand.collector")
 
@@ -352,11 +352,34 @@ def m006_alerts(db: Database) -> None:
     )
 
 
+#: The rollups table (collector/rollups.py); here, as the schema imports nothing
+#: that imports the database. Portable DDL: the SQLite migration runs it as is,
+#: the PostgreSQL backend too (TEXT, BIGINT and DOUBLE PRECISION mean the same in
+#: both; SQLite maps them to TEXT, INTEGER and REAL affinity).
+ROLLUPS_DDL = """
+CREATE TABLE IF NOT EXISTS rollups (
+    agent_id TEXT NOT NULL,
+    resolution_s BIGINT NOT NULL,
+    bucket BIGINT NOT NULL,            -- bucket start, Unix seconds, a multiple of resolution_s
+    samples BIGINT NOT NULL,           -- raw reports in the bucket
+    cpu_pct_avg DOUBLE PRECISION,
+    cpu_pct_max DOUBLE PRECISION,
+    mem_pct_avg DOUBLE PRECISION,      -- memory used / total x 100
+    mem_pct_max DOUBLE PRECISION,
+    load1_avg DOUBLE PRECISION,
+    load1_max DOUBLE PRECISION,
+    disk_pct_max DOUBLE PRECISION,     -- the fullest filesystem's used %
+    rx_bytes BIGINT,                   -- counter increase over the bucket, all interfaces
+    tx_bytes BIGINT,
+    sessions_max BIGINT,
+    PRIMARY KEY (agent_id, resolution_s, bucket)
+);
+"""
+
+
 @migrations()
 def m007_rollups(db: Database) -> None:
     """Downsampled history (collector/rollups.py): kept after raw samples are pruned."""
-    from .rollups import ROLLUPS_DDL  # the rollups module owns its portable DDL
-
     db.executescript(ROLLUPS_DDL)
 
 

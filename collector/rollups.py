@@ -33,6 +33,7 @@ from agent.wire import Report
 
 from .db import Connection, transaction
 from .metering.counters import counter_delta
+from .migrations import ROLLUPS_DDL
 
 __all__ = [
     "DEFAULT_RESOLUTION_S",
@@ -51,29 +52,6 @@ __all__ = [
 DEFAULT_RESOLUTION_S = 300
 #: resolutions housekeeping builds; hourly views can be merged from 5-minute rows.
 RESOLUTIONS: tuple[int, ...] = (DEFAULT_RESOLUTION_S,)
-
-#: Portable DDL: the SQLite migration runs it as is, the PostgreSQL backend too
-#: (TEXT, BIGINT and DOUBLE PRECISION mean the same in both; SQLite maps them to
-#: TEXT, INTEGER and REAL affinity).
-ROLLUPS_DDL = """
-CREATE TABLE IF NOT EXISTS rollups (
-    agent_id TEXT NOT NULL,
-    resolution_s BIGINT NOT NULL,
-    bucket BIGINT NOT NULL,            -- bucket start, Unix seconds, a multiple of resolution_s
-    samples BIGINT NOT NULL,           -- raw reports in the bucket
-    cpu_pct_avg DOUBLE PRECISION,
-    cpu_pct_max DOUBLE PRECISION,
-    mem_pct_avg DOUBLE PRECISION,      -- memory used / total x 100
-    mem_pct_max DOUBLE PRECISION,
-    load1_avg DOUBLE PRECISION,
-    load1_max DOUBLE PRECISION,
-    disk_pct_max DOUBLE PRECISION,     -- the fullest filesystem's used %
-    rx_bytes BIGINT,                   -- counter increase over the bucket, all interfaces
-    tx_bytes BIGINT,
-    sessions_max BIGINT,
-    PRIMARY KEY (agent_id, resolution_s, bucket)
-);
-"""
 
 #: the wire format does not bound counters; a BIGINT column does
 _BIGINT_MAX = 2**63 - 1

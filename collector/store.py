@@ -19,7 +19,7 @@ from .db import Connection
 from .errors import ForbiddenError, NotFoundError
 from .host_health import host_health
 from .ingest import HostSeqState, plan_batch
-from .metering.ledger import Booker, MeteringSettings
+from .metering.booking import Booker, MeteringSettings
 from .metering.points import device_point
 
 __all__ = [

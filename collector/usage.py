@@ -11,8 +11,10 @@ from typing import Any
 from .admin import Principal
 from .db import Connection, dialect
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from .metering import export, ledger, pricing, quarantine
+from .metering import export, pricing, quarantine
+from .metering.closing import store_export, stored_export
 from .metering.model import Period, PeriodUsage
+from .metering.reading import period_usage
 from .metering.tariffs import TariffBook, load_tariffs
 
 __all__ = [
@@ -69,7 +71,7 @@ def usage_document(conn: Connection, tenant: str, period: Period, book: TariffBo
     quarantine shows what is held for the period now: an entry that arrived
     late, or stayed pending through a forced close, still needs a review
     (released, it becomes an adjustment in the next open period)."""
-    usage = ledger.period_usage(conn, tenant, period)
+    usage = period_usage(conn, tenant, period)
     doc = export.usage_document(usage, _priced(usage, book))
     if usage.status == "closed":
         held = [item for _tenant, item in quarantine.items(conn, tenant=tenant, period=str(period))]
@@ -111,7 +113,7 @@ def export_period(
     invoice says, which is refused rather than silently re-issued."""
     if fmt not in EXPORT_FORMATS:
         raise ValidationError(f"unknown format {fmt!r}; one of: {', '.join(EXPORT_FORMATS)}")
-    usage = ledger.period_usage(conn, tenant, period)
+    usage = period_usage(conn, tenant, period)
     invoice = _priced(usage, book)
     if fmt == "json":
         content = export.render_json(usage, invoice)
@@ -122,9 +124,9 @@ def export_period(
     digest = hashlib.sha256(content).hexdigest()
     verified = False
     if usage.status == "closed":
-        stored = ledger.stored_export(conn, tenant, str(period), fmt)
+        stored = stored_export(conn, tenant, str(period), fmt)
         if stored is None:
-            ledger.store_export(conn, tenant, str(period), fmt, digest, content, now)
+            store_export(conn, tenant, str(period), fmt, digest, content, now)
         elif stored[0] != digest:
             raise ConflictError(
                 f"export of closed period {period} for {tenant} ({fmt}) differs from the one issued before",

@@ -19,14 +19,16 @@ from starlette.responses import Response
 
 from .. import admin
 from ..admin import Principal
+from ..context import Collector
+from ..db import Connection
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from ..http import query_param
+from ..http import authenticated, collector_of, json_response, query_param
 from . import regex, runbooks, storage
 from .documents import alert_document, silence_document
 from .limits import check_silence_count, silence_window
-from .model import Ack, Matcher, silencing
+from .model import Ack, Alert, Matcher, Silence, silencing
 from .rules import LANGS, RULES
-from .service import Alerting
+from .runtime import Alerting
 
 __all__ = [
     "SCHEMAS",
@@ -40,8 +42,6 @@ __all__ = [
     "openapi_paths",
     "runbook_handler",
 ]
-
-_encoder = msgspec.json.Encoder()
 
 Ts = Annotated[float, msgspec.Meta(ge=0, le=1e11)]
 Comment = Annotated[str, msgspec.Meta(max_length=2000)]
@@ -165,16 +165,16 @@ _silence_decoder = msgspec.json.Decoder(SilenceRequest)
 # -- helpers ----------------------------------------------------------------------------
 
 
-def _json(body: object, status: int = 200) -> Response:
-    return Response(_encoder.encode(body), status_code=status, media_type="application/json")
+def _alerting(collector: Collector) -> Alerting:
+    assert collector.alerting is not None, "create_app sets up the alerting"
+    return collector.alerting
 
 
-def _context(request: Request) -> tuple[Any, Alerting, Principal]:
-    collector = request.app.state.collector
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+async def _context(request: Request) -> tuple[Collector, Alerting, Principal]:
+    collector, principal = await authenticated(request)
     if principal.role not in ("admin", "tenant"):
         raise ForbiddenError(f"a {principal.role} token may not read or change alerts")
-    return collector, request.app.state.alerting, principal
+    return collector, _alerting(collector), principal
 
 
 def _scope(principal: Principal, requested: str | None) -> str | None:
@@ -213,15 +213,15 @@ async def _body(request: Request, decoder: msgspec.json.Decoder[Any], what: str)
         raise ValidationError(f"{what} is not valid JSON", [str(exc)]) from exc
 
 
-def _visible_alert(collector: Any, principal: Principal, alert_id: str) -> Any:
-    alert = storage.get_alert(collector.reader, alert_id)
+def _visible_alert(conn: Connection, principal: Principal, alert_id: str) -> Alert:
+    alert = storage.get_alert(conn, alert_id)
     # another tenant's alert is "not found": its existence is not ours to tell
     if alert is None or (principal.role != "admin" and alert.tenant != principal.tenant):
         raise NotFoundError(f"no alert {alert_id!r}")
     return alert
 
 
-def _document(alerting: Alerting, alert: Any, lang: str, silences: list[Any], now: float) -> dict[str, Any]:
+def _document(alerting: Alerting, alert: Alert, lang: str, silences: list[Silence], now: float) -> dict[str, Any]:
     silence = silencing(alert.all_labels(), silences, now) if alert.state != "resolved" else None
     return alert_document(alert, lang=lang, runbook_url=alerting.settings.runbook_url, silence=silence)
 
@@ -230,7 +230,7 @@ def _document(alerting: Alerting, alert: Any, lang: str, silences: list[Any], no
 
 
 async def list_alerts_handler(request: Request) -> Response:
-    collector, alerting, principal = _context(request)
+    collector, alerting, principal = await _context(request)
     lang = _lang(request)
     limit = query_param(request, "limit", int, 1000)  # "10.0" too: an integer as JSON Schema has it
     if not 1 <= limit <= 10000:
@@ -243,24 +243,29 @@ async def list_alerts_handler(request: Request) -> Response:
         limit=limit,
     )
     now = collector.clock()
-    silences = storage.active_silences(collector.reader, now)
-    docs = [_document(alerting, a, lang, silences, now) for a in storage.list_alerts(collector.reader, flt)]
-    return _json({"alerts": docs, "count": len(docs)})
+    silences, alerts = await collector.read(
+        lambda conn: (storage.active_silences(conn, now), storage.list_alerts(conn, flt))
+    )
+    docs = [_document(alerting, a, lang, silences, now) for a in alerts]
+    return json_response({"alerts": docs, "count": len(docs)})
 
 
 async def get_alert_handler(request: Request) -> Response:
-    collector, alerting, principal = _context(request)
+    collector, alerting, principal = await _context(request)
     lang = _lang(request)
-    alert = _visible_alert(collector, principal, request.path_params["alert_id"])
+    alert_id = request.path_params["alert_id"]
     now = collector.clock()
-    return _json(_document(alerting, alert, lang, storage.active_silences(collector.reader, now), now))
+    alert, silences = await collector.read(
+        lambda conn: (_visible_alert(conn, principal, alert_id), storage.active_silences(conn, now))
+    )
+    return json_response(_document(alerting, alert, lang, silences, now))
 
 
 async def ack_handler(request: Request) -> Response:
-    collector, alerting, principal = _context(request)
+    collector, alerting, principal = await _context(request)
     lang = _lang(request)
     alert_id = request.path_params["alert_id"]
-    _visible_alert(collector, principal, alert_id)
+    await collector.read(lambda conn: _visible_alert(conn, principal, alert_id))
     req: AckRequest = await _body(request, _ack_decoder, "acknowledgement")
     now = collector.clock()
     ack = Ack(by=principal.actor, at=now, comment=req.comment)
@@ -278,7 +283,8 @@ async def ack_handler(request: Request) -> Response:
         return storage.get_alert(conn, alert_id)
 
     alert = await collector.writer.run(job)
-    return _json(_document(alerting, alert, lang, storage.active_silences(collector.reader, now), now))
+    silences = await collector.read(lambda conn: storage.active_silences(conn, now))
+    return json_response(_document(alerting, alert, lang, silences, now))
 
 
 # -- silences ----------------------------------------------------------------------------
@@ -297,16 +303,16 @@ def _matchers(req: SilenceRequest) -> list[Matcher]:
 
 
 async def list_silences_handler(request: Request) -> Response:
-    collector, _alerting, principal = _context(request)
+    collector, _, principal = await _context(request)
     now = collector.clock()
     tenant = _scope(principal, _param(request, "tenant"))
-    found = storage.list_silences(collector.reader, tenant=tenant, since=now)
+    found = await collector.read(lambda conn: storage.list_silences(conn, tenant=tenant, since=now))
     docs = [silence_document(s, now) for s in found]
-    return _json({"silences": docs, "count": len(docs)})
+    return json_response({"silences": docs, "count": len(docs)})
 
 
 async def create_silence_handler(request: Request) -> Response:
-    collector, alerting, principal = _context(request)
+    collector, alerting, principal = await _context(request)
     req: SilenceRequest = await _body(request, _silence_decoder, "silence")
     now = collector.clock()
     starts, _ends = silence_window(req.starts_at, req.ends_at, now, alerting.settings.max_silence_s)
@@ -336,11 +342,11 @@ async def create_silence_handler(request: Request) -> Response:
         return silence
 
     silence = await collector.writer.run(job)
-    return _json(silence_document(silence, now))
+    return json_response(silence_document(silence, now))
 
 
 async def delete_silence_handler(request: Request) -> Response:
-    collector, _alerting, principal = _context(request)
+    collector, _, principal = await _context(request)
     silence_id = request.path_params["silence_id"]
     now = collector.clock()
 
@@ -353,18 +359,18 @@ async def delete_silence_handler(request: Request) -> Response:
         return dataclasses.replace(silence, ends_at=min(silence.ends_at, now))
 
     silence = await collector.writer.run(job)
-    return _json(silence_document(silence, now))
+    return json_response(silence_document(silence, now))
 
 
 # -- runbooks and rules (no token needed) --------------------------------------------------
 
 
 async def runbook_handler(request: Request) -> Response:
-    alerting: Alerting = request.app.state.alerting
+    alerting = _alerting(collector_of(request))
     fmt = _param(request, "format", ("markdown", "json")) or "markdown"
     book = runbooks.load(alerting.settings.runbooks_dir, request.path_params["name"])
     if fmt == "json":
-        return _json(
+        return json_response(
             {
                 "name": book.name,
                 "title": book.title,
@@ -378,7 +384,7 @@ async def runbook_handler(request: Request) -> Response:
 
 
 async def list_rules_handler(request: Request) -> Response:
-    alerting: Alerting = request.app.state.alerting
+    alerting = _alerting(collector_of(request))
     lang = _lang(request)
     docs = [
         {
@@ -396,7 +402,7 @@ async def list_rules_handler(request: Request) -> Response:
         }
         for r in RULES
     ]
-    return _json({"rules": docs, "count": len(docs)})
+    return json_response({"rules": docs, "count": len(docs)})
 
 
 # -- OpenAPI -------------------------------------------------------------------------------

@@ -7,53 +7,30 @@ runs (ASGI lifespan).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
+from ..context import Collector
 from ..db import Connection
-from ..periodic import run_periodically
+from ..periodic import in_background
 from . import storage
 from .config import Settings
 from .documents import alert_document
 from .evaluate import Outcome, evaluate
-from .forward import DeliveryError, Result, Sender, alertmanager_alert, attempt, encode, post_json, webhook_body
-from .gather import KritisSource, Sources, observe
+from .forward import DeliveryError, Result, alertmanager_alert, attempt, encode, webhook_body
+from .gather import observe
 from .model import Transition, silencing
 from .notify import plan
 from .rules import RULES
+from .runtime import Alerting, from_config
 
 __all__ = ["Alerting", "TickResult", "deliver", "from_config", "schedule", "tick"]
 
 log = logging.getLogger("leitstand.collector.alerting")
 
 _RULES = {r.name: r for r in RULES}
-
-
-@dataclass
-class Alerting:
-    """The alerting of one collector app: its settings, where KRITIS status
-    comes from, how notifications are sent."""
-
-    settings: Settings
-    kritis: KritisSource | None = None
-    device_stale_after_s: float = 900.0
-    device_sites: dict[str, str] = field(default_factory=dict)
-    send: Sender = post_json
-    last_refresh: float = float("-inf")
-    last_prune: float = float("-inf")
-
-    def sources(self) -> Sources:
-        return Sources(
-            policy=self.settings.policy,
-            disk_window_s=self.settings.disk_projection_window_s,
-            device_stale_after_s=self.device_stale_after_s,
-            kritis=self.kritis,
-            device_sites=self.device_sites,
-            runbook_link=self.settings.runbook_link,
-        )
 
 
 @dataclass(frozen=True)
@@ -68,7 +45,7 @@ class TickResult:
         return self.outcome.transitions
 
 
-async def tick(collector: Any, alerting: Alerting, *, deliver_now: bool = True) -> TickResult:
+async def tick(collector: Collector, alerting: Alerting, *, deliver_now: bool = True) -> TickResult:
     """One round at ``collector.clock()``."""
     now = collector.clock()
     sources = alerting.sources()
@@ -103,10 +80,10 @@ async def tick(collector: Any, alerting: Alerting, *, deliver_now: bool = True) 
     return result
 
 
-async def deliver(collector: Any, alerting: Alerting) -> tuple[int, int]:
+async def deliver(collector: Collector, alerting: Alerting) -> tuple[int, int]:
     """Send what is due in the outbox; returns (delivered, failed attempts)."""
     now = collector.clock()
-    due = storage.due_notifications(collector.reader, now)
+    due = await collector.read(lambda conn: storage.due_notifications(conn, now))
     if not due:
         return 0, 0
     settings = alerting.settings
@@ -133,7 +110,7 @@ async def deliver(collector: Any, alerting: Alerting) -> tuple[int, int]:
     return delivered, len(results) - delivered
 
 
-async def refresh_alertmanager(collector: Any, alerting: Alerting) -> None:
+async def refresh_alertmanager(collector: Collector, alerting: Alerting) -> None:
     """Re-send the firing, announced, unsilenced alerts so Alertmanager keeps
     them open (it resolves an alert whose endsAt passes); best effort."""
     settings = alerting.settings
@@ -142,8 +119,12 @@ async def refresh_alertmanager(collector: Any, alerting: Alerting) -> None:
     if target is None or now - alerting.last_refresh < settings.alertmanager_resend_s:
         return
     alerting.last_refresh = now
-    silences = storage.active_silences(collector.reader, now)
-    firing = storage.list_alerts(collector.reader, storage.AlertFilter(state="firing"))
+    silences, firing = await collector.read(
+        lambda conn: (
+            storage.active_silences(conn, now),
+            storage.list_alerts(conn, storage.AlertFilter(state="firing")),
+        )
+    )
     ends_after = 4 * max(settings.alertmanager_resend_s, settings.interval_s)
     body = []
     for a in firing:
@@ -163,39 +144,12 @@ def _generator(settings: Settings, doc: dict[str, Any]) -> str:
     return f"{settings.external_url}/api/v1/alerts/{doc['id']}"
 
 
-async def run_schedule(collector: Any, alerting: Alerting) -> None:
-    """Evaluate every ``interval_s`` until cancelled; errors are logged, never fatal."""
-    await run_periodically(
+def schedule(collector: Collector, alerting: Alerting) -> AbstractAsyncContextManager[None]:
+    """Evaluate every ``interval_s`` while the app runs (ASGI lifespan), when alerting is enabled."""
+    return in_background(
         "alert evaluation",
         alerting.settings.interval_s,
         lambda: tick(collector, alerting),
-        getattr(collector, "leader", None),
-    )
-
-
-@contextlib.asynccontextmanager
-async def schedule(collector: Any, alerting: Alerting) -> AsyncIterator[None]:
-    task = asyncio.create_task(run_schedule(collector, alerting)) if alerting.settings.enabled else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-
-def from_config(config: Any) -> Alerting:
-    """The alerting of a collector with this `Config` (KRITIS status from its readiness section)."""
-    from ..readiness.config import settings as readiness_settings
-    from .config import settings
-    from .gather import readiness_source
-
-    readiness = readiness_settings(config.readiness)
-    device_sites = {d: site.name for site in readiness.sites.values() for d in (*site.switches, *site.ups)}
-    return Alerting(
-        settings=settings(config.alerts, config.server.listen),
-        kritis=readiness_source(config.readiness) if readiness.applications else None,
-        device_stale_after_s=config.devices.stale_after_s,
-        device_sites=device_sites,
+        collector.leader,
+        enabled=alerting.settings.enabled,
     )

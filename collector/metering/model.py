@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from .streams import StreamKind
+
 __all__ = [
     "BERLIN",
     "METERS",
@@ -218,7 +220,7 @@ class QuarantineItem:
     rule: str
     meter: str
     dim: str
-    subject_kind: str  # host | device
+    subject_kind: StreamKind
     subject: str  # agent id or device id
     subject_name: str
     agent_id: str  # the agent that reported it

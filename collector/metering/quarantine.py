@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from ..db import Connection
 from .model import Period, QuarantineItem
 from .plausibility import Anomaly, Event
+from .streams import StreamKind
 
 __all__ = [
     "LISTED",
@@ -56,7 +57,7 @@ def hold(
     *,
     tenant: str,
     stream: str,
-    subject_kind: str,
+    subject_kind: StreamKind,
     subject: str,
     agent_id: str,
     anomaly: Anomaly,
@@ -117,7 +118,7 @@ def record_event(
     *,
     tenant: str,
     stream: str,
-    subject_kind: str,
+    subject_kind: StreamKind,
     subject: str,
     agent_id: str,
     event: Event,
@@ -211,7 +212,7 @@ def _item(row: Sequence[object], names: dict[object, object]) -> QuarantineItem:
         rule=str(rule),
         meter=str(meter),
         dim=str(dim),
-        subject_kind=str(kind),
+        subject_kind="device" if kind == "device" else "host",  # as `hold` stored it
         subject=str(subject),
         subject_name=str(names.get(subject, subject)),
         agent_id=str(agent_id),

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import os
 import sqlite3
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -21,8 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import admin, db
+from ..context import Collector
 from ..db import Connection
 from ..errors import ForbiddenError, NotFoundError
+from ..http import collector_of
 from .collector import LeitstandCollector
 from .source import ScrapeState, Source, WriterStats
 
@@ -32,11 +34,11 @@ __all__ = ["metrics_handler", "render"]
 GZIP_MIN_BYTES = 4096
 
 
-def _tenant(request: Request, collector: Any) -> str | None:
+async def _tenant(request: Request, collector: Collector) -> str | None:
     requested = request.query_params.get("tenant") or None
     header = request.headers.get("authorization")
     if header is not None or collector.config.metrics.require_token:
-        principal = admin.authenticate(collector.reader, header)
+        principal = await collector.read(lambda conn: admin.authenticate(conn, header))
         if principal.role == "tenant":
             # another tenant, known or not, answers the same: names are not to be probed
             if requested not in (None, principal.tenant):
@@ -46,22 +48,22 @@ def _tenant(request: Request, collector: Any) -> str | None:
             raise ForbiddenError(
                 f"a {principal.role} token may not read metrics", ["use a metrics, admin or tenant token"]
             )
-    if (
-        requested is not None
-        and not collector.reader.execute("SELECT 1 FROM tenants WHERE name = ?", (requested,)).fetchone()
+    if requested is not None and not await collector.read(
+        lambda conn: conn.execute("SELECT 1 FROM tenants WHERE name = ?", (requested,)).fetchone()
     ):
         raise NotFoundError(f"unknown tenant {requested!r}")
     return requested
 
 
-def _db_path(conn: Connection) -> str:
-    if db.dialect(conn) != "sqlite":
+def _db_path(collector: Collector) -> str:
+    """The SQLite file, "" for PostgreSQL or a database in memory."""
+    target = collector.target
+    if db.dialect(collector.reader) != "sqlite" or not target or target == ":memory:":
         return ""
-    row = conn.execute("PRAGMA database_list").fetchone()
-    return str(row[2]) if row and row[2] else ""
+    return os.path.abspath(target)
 
 
-def _scrape_connection(collector: Any, path: str) -> Connection:
+def _scrape_connection(collector: Collector, path: str) -> Connection:
     """A connection of the scrape's own: it runs in a worker thread, and a
     long scrape must not hold up the API's reads on the shared one."""
     if path:
@@ -82,12 +84,12 @@ def render(source: Source, accept: str | None = None) -> tuple[bytes, str]:
 
 
 async def metrics_handler(request: Request) -> Response:
-    collector = request.app.state.collector
-    tenant = _tenant(request, collector)
+    collector = collector_of(request)
+    tenant = await _tenant(request, collector)
     state = getattr(request.app.state, "metrics", None)
     if state is None:
         state = request.app.state.metrics = ScrapeState()
-    path = _db_path(collector.reader)
+    path = _db_path(collector)
     writer = collector.writer
     stats = WriterStats(depth=writer.depth, commits=writer.commits, jobs=writer.jobs_done, last_error=writer.last_error)
 
@@ -104,7 +106,7 @@ async def metrics_handler(request: Request) -> Response:
                 writer=stats,
                 db_path=path or None,
                 tariffs=collector.tariffs,
-                readiness=getattr(request.app.state, "readiness", None),
+                readiness=collector.readiness,
                 state=state,
             )
             return render(source, request.headers.get("accept"))

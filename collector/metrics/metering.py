@@ -21,8 +21,8 @@ from decimal import Decimal
 
 from ..alerting import metric_names as m
 from ..metering import pricing
-from ..metering.ledger import DEVICE_METERS, HOST_METERS
 from ..metering.model import METERS, Adjustment, MeterTotal, Period, PeriodUsage
+from ..metering.reading import DEVICE_METERS, HOST_METERS
 from ..metering.tariffs import TariffBook
 from .source import Family, Source, counter, gauge
 

@@ -8,19 +8,20 @@ the history is complete whether the schedule or a reader noticed first.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import admin
 from ..admin import visible_tenant
+from ..context import Collector
+from ..db import Connection
 from ..errors import NotFoundError, ValidationError
-from ..periodic import run_periodically
+from ..http import authenticated, json_response
+from ..periodic import in_background
 from .config import ReadinessSettings
 from .evaluate import evaluate, failover_tests, history, record_transitions
 from .messages import LANGS, render, title
@@ -34,13 +35,12 @@ __all__ = [
     "get_readiness_handler",
     "list_readiness_handler",
     "openapi_paths",
-    "run_schedule",
+    "schedule",
     "summary_document",
     "tick",
 ]
 
 log = logging.getLogger("leitstand.collector.readiness")
-_encoder = msgspec.json.Encoder()
 
 
 # -- response shapes (they feed the OpenAPI document) --------------------------------
@@ -188,54 +188,53 @@ def _lang(request: Request) -> str:
     return lang
 
 
-def _json(body: object) -> Response:
-    return Response(_encoder.encode(body), media_type="application/json")
-
-
-def _since(conn: Any, app: str) -> float | None:
+def _since(conn: Connection, app: str) -> float | None:
     row = conn.execute("SELECT max(ts) FROM readiness_history WHERE app = ?", (app,)).fetchone()
     return row[0] if row else None
 
 
-async def _evaluate_and_record(request: Request, tenant: str | None, name: str | None = None) -> list[Evaluation]:
-    collector = request.app.state.collector
-    settings: ReadinessSettings = request.app.state.readiness
+async def _evaluate_and_record(collector: Collector, tenant: str | None, name: str | None = None) -> list[Evaluation]:
+    settings = collector.readiness
     apps = [a for a in settings.applications if (tenant is None or a.tenant == tenant)]
     if name is not None:
         apps = [a for a in apps if a.name == name]
         if not apps:
             # another tenant's application is "not found": its existence is not ours to tell
             raise NotFoundError(f"no application {name!r}")
-    evaluations = evaluate(collector.reader, settings, collector.clock(), apps)
+    now = collector.clock()
+    evaluations = await collector.read(lambda conn: evaluate(conn, settings, now, apps))
     if evaluations:
         await collector.writer.run(lambda conn: record_transitions(conn, evaluations))
     return evaluations
 
 
 async def list_readiness_handler(request: Request) -> Response:
-    collector = request.app.state.collector
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    collector, principal = await authenticated(request)
     tenant = visible_tenant(principal, request.query_params.get("tenant") or None, "readiness")
     _lang(request)
-    evaluations = await _evaluate_and_record(request, tenant)
-    apps = [summary_document(ev, _since(collector.reader, ev.app.name)) for ev in evaluations]
-    return _json({"applications": apps, "count": len(apps)})
+    evaluations = await _evaluate_and_record(collector, tenant)
+
+    def summaries(conn: Connection) -> list[dict[str, Any]]:
+        return [summary_document(ev, _since(conn, ev.app.name)) for ev in evaluations]
+
+    apps = await collector.read(summaries)
+    return json_response({"applications": apps, "count": len(apps)})
 
 
 async def get_readiness_handler(request: Request) -> Response:
-    collector = request.app.state.collector
-    principal = admin.authenticate(collector.reader, request.headers.get("authorization"))
+    collector, principal = await authenticated(request)
     tenant = visible_tenant(principal, None, "readiness")
     lang = _lang(request)
-    (ev,) = await _evaluate_and_record(request, tenant, request.path_params["app"])
-    hist = history(collector.reader, ev.app.name)
-    return _json(detail_document(ev, lang, hist, failover_tests(collector.reader, ev.app.name)))
+    (ev,) = await _evaluate_and_record(collector, tenant, request.path_params["app"])
+    name = ev.app.name
+    hist, tests = await collector.read(lambda conn: (history(conn, name), failover_tests(conn, name)))
+    return json_response(detail_document(ev, lang, hist, tests))
 
 
 # -- schedule ------------------------------------------------------------------------------
 
 
-async def tick(collector: Any, settings: ReadinessSettings) -> int:
+async def tick(collector: Collector, settings: ReadinessSettings) -> int:
     """One scheduled evaluation of every application; returns transitions recorded."""
     now = collector.clock()
     evaluations = await collector.read_off_loop(lambda conn: evaluate(conn, settings, now))
@@ -245,27 +244,15 @@ async def tick(collector: Any, settings: ReadinessSettings) -> int:
     return written
 
 
-async def run_schedule(collector: Any, settings: ReadinessSettings) -> None:
-    """Evaluate every ``settings.interval_s`` until cancelled; errors are logged, never fatal."""
-    await run_periodically(
+def schedule(collector: Collector, settings: ReadinessSettings) -> AbstractAsyncContextManager[None]:
+    """Evaluate every ``settings.interval_s`` while the app runs (ASGI lifespan); nothing without applications."""
+    return in_background(
         "readiness evaluation",
         settings.interval_s,
         lambda: tick(collector, settings),
-        getattr(collector, "leader", None),
+        collector.leader,
+        enabled=bool(settings.applications),
     )
-
-
-@contextlib.asynccontextmanager
-async def schedule(collector: Any, settings: ReadinessSettings) -> Any:
-    """Run the schedule while the app runs (ASGI lifespan); nothing without applications."""
-    task = asyncio.create_task(run_schedule(collector, settings)) if settings.applications else None
-    try:
-        yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
 
 # -- OpenAPI ------------------------------------------------------------------------------

@@ -1,0 +1,540 @@
+"""Booking metering contributions into the ledger.
+
+Called from the writer's ingest job, inside its transaction, so a report and
+its ledger entries are committed together or not at all. Contributions into
+a closed period become adjustments in the next open period, so a closed
+period never changes. Reading a period is `reading`, closing one `closing`,
+dropping old points `pruning`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import NamedTuple, TypeVar
+
+import msgspec
+
+from agent.wire import AgentInfo, Report
+
+from ..db import Connection
+from ..errors import ValidationError
+from . import quarantine
+from .counters import split_by_hour
+from .model import BERLIN, METERS, Period, QuarantineItem
+from .plausibility import Anomaly, Contribution, Limits, Outcome
+from .points import (
+    DevicePoint,
+    HostPoint,
+    combine,
+    device_contributions,
+    host_contributions,
+    host_point,
+)
+from .streams import StreamKey, StreamKind
+
+P = TypeVar("P", HostPoint, DevicePoint)
+
+log = logging.getLogger("leitstand.collector.metering")
+
+__all__ = [
+    "LEDGER_MAX",
+    "AdjustmentRow",
+    "Booker",
+    "LedgerKey",
+    "MeteringSettings",
+    "PointRow",
+    "Subject",
+    "SubjectKey",
+    "device_stream",
+    "period_of_hour",
+]
+
+#: No ledger row (a tenant's hour of a meter, a subject's month of a meter)
+#: ever holds more than this: 2**62 leaves room to add two rows in SQL
+#: without leaving signed 64-bit, on SQLite and PostgreSQL. Physically
+#: plausible usage stays many orders of magnitude below it.
+LEDGER_MAX = 2**62
+#: amounts below this are booked without reading the stored row: reaching
+#: LEDGER_MAX would take 2**22 of them in one tenant-hour
+CHECK_ABOVE = 2**40
+
+_host_point = msgspec.msgpack.Decoder(HostPoint)
+_device_point = msgspec.msgpack.Decoder(DevicePoint)
+_pack = msgspec.msgpack.Encoder()
+
+
+@dataclass(frozen=True)
+class MeteringSettings:
+    #: physical ceilings every delta and gauge is checked against (`[metering.limits]`)
+    limits: Limits = field(default_factory=Limits)
+
+
+@lru_cache(maxsize=4096)
+def period_of_hour(hour: int) -> str:
+    """The Berlin month (YYYY-MM) of a UTC hour. Berlin's offsets are whole
+    hours, so every instant of a UTC hour lies in the same month."""
+    return str(Period.containing(hour))
+
+
+def _period_of(ts: float) -> str:
+    return period_of_hour(int(ts // 3600) * 3600)
+
+
+def device_stream(tenant: str, device: str) -> str:
+    """A device's stored metering stream (device ids are named within their owner tenant)."""
+    return StreamKey.device(tenant, device).encode()
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a booking is for, and which stream and agent it came from."""
+
+    tenant: str
+    stream: str  # as stored
+    kind: StreamKind
+    id: str  # agent id or device id
+    agent_id: str  # the reporting agent
+
+    @classmethod
+    def of(cls, tenant: str, key: StreamKey, agent_id: str) -> Subject:
+        return cls(tenant, key.encode(), key.kind, key.id, agent_id)
+
+
+class LedgerKey(NamedTuple):
+    """A row of `ledger`: a tenant's hour of a meter."""
+
+    tenant: str
+    hour: int
+    meter: str
+    dim: str
+
+
+class SubjectKey(NamedTuple):
+    """A row of `ledger_subject`: a host's or device's month of a meter."""
+
+    tenant: str
+    period: str
+    kind: StreamKind
+    subject: str
+    meter: str
+    dim: str
+
+
+class AdjustmentRow(NamedTuple):
+    """A row of `adjustments`: late usage of a closed period, booked into an open one."""
+
+    tenant: str
+    booked_period: str
+    for_period: str
+    meter: str
+    dim: str
+    kind: StreamKind
+    subject: str
+    scaled: int
+    booked_on: str
+    booked_at: float
+
+
+class PointRow(NamedTuple):
+    """A row of `meter_points`: one point of a stream, keyed (k1, k2) in stream order."""
+
+    stream: str
+    k1: float
+    k2: float
+    ts: float
+    tenant: str
+    data: bytes
+
+
+def _by_meter(contributions: Iterable[Contribution]) -> dict[tuple[str, str], list[Contribution]]:
+    grouped: dict[tuple[str, str], list[Contribution]] = {}
+    for c in contributions:
+        grouped.setdefault((c.meter, c.dim), []).append(c)
+    return grouped
+
+
+def _cap_anomaly(meter: str, dim: str, parts: list[Contribution]) -> Anomaly:
+    """A meter's share of an outcome that the ledger cannot take, as an entry
+    keyed by the hours it spans and its total: a pure function of the outcome."""
+    first, last = min(c.hour for c in parts), max(c.hour for c in parts)
+    scaled = sum(c.scaled for c in parts)
+    return Anomaly(
+        rule="value_out_of_range",
+        meter=meter,
+        dim=dim,
+        scaled=scaled,
+        start=float(first),
+        end=float(last + 3600),
+        evidence=f"{meter} {scaled} would take the ledger beyond its limit of {LEDGER_MAX} per row",
+        raw={"scaled": str(scaled), "ledger_max": str(LEDGER_MAX)},
+    )
+
+
+def _spread(meter: str, dim: str, start: float, end: float, scaled: int) -> list[Contribution]:
+    return [Contribution(meter, dim, hour, part) for hour, part in split_by_hour(start, end, scaled)]
+
+
+@dataclass
+class Booker:
+    """Books one writer job's contributions: sums them in memory and writes
+    each table once in `flush()`; caches which periods are closed."""
+
+    conn: Connection
+    now: float
+    settings: MeteringSettings = field(default_factory=MeteringSettings)
+    _closed: dict[tuple[str, str], bool] = field(default_factory=dict)
+    _ledger: dict[LedgerKey, int] = field(default_factory=dict)
+    _subjects: dict[SubjectKey, int] = field(default_factory=dict)
+    _adjustments: list[AdjustmentRow] = field(default_factory=list)
+    _points: list[PointRow] = field(default_factory=list)
+    _days: set[tuple[str, dt.date]] = field(default_factory=set)
+
+    # -- periods ---------------------------------------------------------------
+
+    def is_closed(self, tenant: str, period: str) -> bool:
+        key = (tenant, period)
+        closed = self._closed.get(key)
+        if closed is None:
+            closed = self._closed[key] = (
+                self.conn.execute("SELECT 1 FROM periods WHERE tenant = ? AND period = ?", key).fetchone() is not None
+            )
+        return closed
+
+    def open_period_after(self, tenant: str, period: str) -> str:
+        later = Period.parse(period).next()
+        while self.is_closed(tenant, str(later)):
+            later = later.next()
+        return str(later)
+
+    # -- hosts -----------------------------------------------------------------
+
+    def book_host_reports(
+        self,
+        tenant: str,
+        agent: AgentInfo,
+        epoch: int,
+        reports: Sequence[Report],
+        *,
+        newest_after: tuple[int, int] | None = None,
+    ) -> None:
+        """Book new reports of one host. Keys (epoch, seq) above `newest_after`
+        are known to be the newest of the stream, so no later point needs
+        re-pairing (the common case: reports arriving in order)."""
+        subject = Subject.of(tenant, StreamKey.host(agent.id), agent.id)
+        stream = subject.stream
+        tail: tuple[tuple[int, int], HostPoint] | None = None  # last point, known to be the newest
+        coverage: dict[tuple[str, int], list[int]] = {}
+        limits = self.settings.limits
+        for report in sorted(reports, key=lambda r: r.seq):
+            key = (epoch, report.seq)
+            point = host_point(agent, report, tenant=tenant, limits=limits)
+            prev: HostPoint | None
+            nxt: HostPoint | None = None
+            if tail is not None and key > tail[0]:
+                prev = tail[1]
+            else:
+                prev = self._neighbour(stream, key, before=True, decoder=_host_point)
+                if newest_after is None or key <= newest_after:
+                    nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
+            self._points.append(PointRow(stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
+            if nxt is None:
+                self._book_outcomes(subject, [host_contributions(prev, point, limits=limits)])
+            else:
+                self._book_outcomes(
+                    subject,
+                    [host_contributions(prev, point, limits=limits), host_contributions(point, nxt, limits=limits)],
+                    replaced=host_contributions(prev, nxt, limits=limits),
+                )
+            tail = (key, point) if nxt is None else None
+            self._workplace_day(tenant, agent, report)
+            period = _period_of(report.ts)
+            if not self.is_closed(tenant, period):
+                acc = coverage.setdefault((period, epoch), [0, report.seq, report.seq])
+                acc[0] += 1
+                acc[1] = min(acc[1], report.seq)
+                acc[2] = max(acc[2], report.seq)
+        self.conn.executemany(
+            "INSERT INTO coverage AS c (tenant, period, stream, epoch, role, reports, min_seq, max_seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, stream, epoch) DO UPDATE SET "
+            "reports = c.reports + excluded.reports, "
+            "min_seq = CASE WHEN excluded.min_seq < c.min_seq THEN excluded.min_seq ELSE c.min_seq END, "
+            "max_seq = CASE WHEN excluded.max_seq > c.max_seq THEN excluded.max_seq ELSE c.max_seq END, "
+            "role = excluded.role",
+            [(tenant, period_s, stream, ep, agent.role, n, lo, hi) for (period_s, ep), (n, lo, hi) in coverage.items()],
+        )
+
+    def _workplace_day(self, tenant: str, agent: AgentInfo, report: Report) -> None:
+        if agent.role != "thin-client" or not report.sessions:
+            return
+        day = dt.datetime.fromtimestamp(report.ts, BERLIN).date()
+        if (agent.id, day) in self._days:
+            return  # a job's reports mostly fall on the same day
+        self._days.add((agent.id, day))
+        period = str(Period(day.year, day.month))
+        closed = self.is_closed(tenant, period)
+        cur = self.conn.execute(
+            "INSERT INTO workplace_days (agent_id, day, tenant, period, late) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (agent.id, day.isoformat(), tenant, period, int(closed)),
+        )
+        if cur.rowcount and closed:
+            self._adjust(tenant, period, "workplace_days", "", "host", agent.id, 1)
+
+    # -- devices ---------------------------------------------------------------
+
+    def book_device_reading(
+        self, tenant: str, device: str, point: DevicePoint, ok: bool, *, agent_id: str = ""
+    ) -> None:
+        """Book a printer reading of `tenant`'s device (the owner), polled by `agent_id`."""
+        subject = Subject.of(tenant, StreamKey.device(tenant, device), agent_id)
+        stream = subject.stream
+        key = (0, point.ts)
+        horizon = self.conn.execute("SELECT pruned_before FROM point_horizons WHERE stream = ?", (stream,)).fetchone()
+        if ok and horizon and point.ts < horizon[0]:
+            # Points are kept from the start of the previous month (prune_points),
+            # as far back as ingest accepts readings by default; an operator who
+            # accepts older ones gets this: the reading lies inside a stretch
+            # whose counter delta is booked already (from the kept neighbours),
+            # so its pages are metered; only their spread over the hours stays.
+            log.info(
+                "reading of %s from %s lies before its kept metering history: its pages are in the delta "
+                "booked across it",
+                device,
+                point.ts,
+            )
+        elif ok:
+            self._flush_points()
+            if self.conn.execute(
+                "SELECT 1 FROM meter_points WHERE stream = ? AND k1 = 0 AND k2 = ?", (stream, point.ts)
+            ).fetchone():
+                return  # the same reading again
+            prev = self._neighbour(stream, key, before=True, decoder=_device_point)
+            nxt = self._neighbour(stream, key, before=False, decoder=_device_point)
+            self._points.append(PointRow(stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
+            limits = self.settings.limits
+            if nxt is None:
+                self._book_outcomes(subject, [device_contributions(prev, point, limits=limits)])
+            else:
+                self._book_outcomes(
+                    subject,
+                    [device_contributions(prev, point, limits=limits), device_contributions(point, nxt, limits=limits)],
+                    replaced=device_contributions(prev, nxt, limits=limits),
+                )
+        period = _period_of(point.ts)
+        if not self.is_closed(tenant, period):
+            self.conn.execute(
+                "INSERT INTO device_coverage AS c (tenant, period, device, polls, ok) VALUES (?, ?, ?, 1, ?) "
+                "ON CONFLICT (tenant, period, device) DO UPDATE SET polls = c.polls + 1, ok = c.ok + excluded.ok",
+                (tenant, period, device, int(ok)),
+            )
+
+    # -- shared ----------------------------------------------------------------
+
+    def _neighbour(
+        self, stream: str, key: tuple[float, float], *, before: bool, decoder: msgspec.msgpack.Decoder[P]
+    ) -> P | None:
+        self._flush_points()  # a lookup must see the points booked so far
+        if before:
+            sql = "SELECT data FROM meter_points WHERE stream = ? AND (k1, k2) < (?, ?) ORDER BY k1 DESC, k2 DESC"
+        else:
+            sql = "SELECT data FROM meter_points WHERE stream = ? AND (k1, k2) > (?, ?) ORDER BY k1, k2"
+        row = self.conn.execute(sql + " LIMIT 1", (stream, *key)).fetchone()
+        return decoder.decode(row[0]) if row else None
+
+    def _flush_points(self) -> None:
+        if self._points:
+            self.conn.executemany(
+                "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data) VALUES (?, ?, ?, ?, ?, ?)", self._points
+            )
+            self._points.clear()
+
+    def _book_outcomes(self, subject: Subject, added: list[Outcome], *, replaced: Outcome | None = None) -> None:
+        """Book what new point pairs add; `replaced` is the pair a late point
+        split, whose booking, quarantine entries and events are taken back."""
+        added = [self._capped(subject, o) for o in added]
+        groups = [o.contributions for o in added]
+        signs = [1] * len(groups)
+        if replaced is not None:
+            replaced = self._was_capped(subject, replaced)
+            groups.append(replaced.contributions)
+            signs.append(-1)
+            for anomaly in replaced.anomalies:
+                released = quarantine.supersede(self.conn, stream=subject.stream, anomaly=anomaly, now=self.now)
+                if released is not None:
+                    # it was booked as measured: book it back out, exactly as it went in
+                    groups.append(_spread(released.meter, released.dim, released.start, released.end, released.scaled))
+                    signs.append(-1)
+            for event in replaced.events:
+                quarantine.drop_event(self.conn, stream=subject.stream, event=event)
+        self._book(subject, combine(*groups, signs=signs))
+        for outcome in added:
+            for anomaly in outcome.anomalies:
+                quarantine.hold(
+                    self.conn,
+                    tenant=subject.tenant,
+                    stream=subject.stream,
+                    subject_kind=subject.kind,
+                    subject=subject.id,
+                    agent_id=subject.agent_id,
+                    anomaly=anomaly,
+                    now=self.now,
+                )
+            for event in outcome.events:
+                quarantine.record_event(
+                    self.conn,
+                    tenant=subject.tenant,
+                    stream=subject.stream,
+                    subject_kind=subject.kind,
+                    subject=subject.id,
+                    agent_id=subject.agent_id,
+                    event=event,
+                    now=self.now,
+                )
+
+    def _capped(self, subject: Subject, outcome: Outcome) -> Outcome:
+        """Hold, as value_out_of_range, each meter of an outcome that would take a
+        ledger row beyond LEDGER_MAX. The entry is keyed by the outcome alone
+        (`_cap_anomaly`), so re-pairing finds it again (`_was_capped`)."""
+        if all(abs(c.scaled) < CHECK_ABOVE for c in outcome.contributions):
+            return outcome  # the common case: nothing to read
+        kept: list[Contribution] = []
+        anomalies = list(outcome.anomalies)
+        for (meter, dim), parts in _by_meter(outcome.contributions).items():
+            if any(self._overflows(subject, meter, dim, c.hour, c.scaled) for c in parts):
+                anomalies.append(_cap_anomaly(meter, dim, parts))
+            else:
+                kept += parts
+        return Outcome(kept, anomalies, list(outcome.events))
+
+    def _was_capped(self, subject: Subject, outcome: Outcome) -> Outcome:
+        """The replaced pair's meters that `_capped` held instead of booking:
+        theirs is a quarantine entry to supersede, not a booking to take back."""
+        if all(abs(c.scaled) < CHECK_ABOVE for c in outcome.contributions):
+            return outcome
+        kept: list[Contribution] = []
+        anomalies = list(outcome.anomalies)
+        for (meter, dim), parts in _by_meter(outcome.contributions).items():
+            cap = _cap_anomaly(meter, dim, parts)
+            held = self.conn.execute(
+                "SELECT 1 FROM quarantine WHERE stream = ? AND start_ts = ? AND end_ts = ? AND rule = ? AND meter = ? "
+                "AND dim = ? AND quantity = ? AND status != 'superseded'",
+                (subject.stream, cap.start, cap.end, cap.rule, meter, dim, str(cap.scaled)),
+            ).fetchone()
+            if held is not None and any(abs(c.scaled) >= CHECK_ABOVE for c in parts):
+                anomalies.append(cap)
+            else:
+                kept += parts
+        return Outcome(kept, anomalies, list(outcome.events))
+
+    def book_released(self, tenant: str, item: QuarantineItem, stream: str) -> None:
+        """Book a released quarantine entry as measured (an adjustment where its period is closed).
+
+        Raises ValidationError when the ledger could not hold it."""
+        # the stream as stored with the entry, whatever form it was written in
+        subject = Subject(tenant, stream, item.subject_kind, item.subject, item.agent_id)
+        deltas = combine(_spread(item.meter, item.dim, item.start, item.end, item.scaled))
+        for (meter, dim, hour), scaled in deltas.items():
+            if self._overflows(subject, meter, dim, hour, scaled):
+                raise ValidationError(
+                    f"quarantine entry {item.id} cannot be released: {item.quantity} {METERS[meter].unit} "
+                    "is more than the ledger can hold",
+                    ["dismiss it: it cannot be a real measurement"],
+                )
+        self._book(subject, deltas)
+
+    def _overflows(self, subject: Subject, meter: str, dim: str, hour: int, scaled: int) -> bool:
+        """Would booking this take a ledger row beyond LEDGER_MAX? Only a large
+        amount is checked against the stored rows (small ones cannot get there
+        in any realistic number), so the common booking costs no read."""
+        if abs(scaled) > LEDGER_MAX:
+            return True
+        if abs(scaled) < CHECK_ABOVE:
+            return False
+        period = period_of_hour(hour)
+        if self.is_closed(subject.tenant, period):
+            return False  # an adjustment row of its own; read sums are exact (Python ints)
+        row = self.conn.execute(
+            "SELECT scaled FROM ledger WHERE tenant = ? AND hour = ? AND meter = ? AND dim = ?",
+            (subject.tenant, hour, meter, dim),
+        ).fetchone()
+        total = (int(row[0]) if row else 0) + self._ledger.get(LedgerKey(subject.tenant, hour, meter, dim), 0) + scaled
+        row = self.conn.execute(
+            "SELECT scaled FROM ledger_subject WHERE tenant = ? AND period = ? AND kind = ? AND subject = ? "
+            "AND meter = ? AND dim = ?",
+            (subject.tenant, period, subject.kind, subject.id, meter, dim),
+        ).fetchone()
+        skey = SubjectKey(subject.tenant, period, subject.kind, subject.id, meter, dim)
+        own = (int(row[0]) if row else 0) + self._subjects.get(skey, 0) + scaled
+        return abs(total) > LEDGER_MAX or abs(own) > LEDGER_MAX
+
+    def _book(self, subject: Subject, deltas: dict[tuple[str, str, int], int]) -> None:
+        tenant, kind = subject.tenant, subject.kind
+        for (meter, dim, hour), scaled in deltas.items():
+            if self._overflows(subject, meter, dim, hour, scaled):
+                # One hostile value must not poison the tenant's ledger (or,
+                # on PostgreSQL, fail everyone's commit): hold it instead.
+                quarantine.hold(
+                    self.conn,
+                    tenant=tenant,
+                    stream=subject.stream,
+                    subject_kind=kind,
+                    subject=subject.id,
+                    agent_id=subject.agent_id,
+                    anomaly=Anomaly(
+                        rule="value_out_of_range",
+                        meter=meter,
+                        dim=dim,
+                        scaled=scaled,
+                        start=float(hour),
+                        end=float(hour + 3600),
+                        evidence=f"{meter} would exceed the ledger's limit of {LEDGER_MAX} in this hour",
+                    ),
+                    now=self.now,
+                )
+                continue
+            period = period_of_hour(hour)
+            subject_id = subject.id
+            if self.is_closed(tenant, period):
+                self._adjust(tenant, period, meter, dim, kind, subject_id, scaled)
+                continue
+            key = LedgerKey(tenant, hour, meter, dim)
+            self._ledger[key] = self._ledger.get(key, 0) + scaled
+            skey = SubjectKey(tenant, period, kind, subject_id, meter, dim)
+            self._subjects[skey] = self._subjects.get(skey, 0) + scaled
+
+    def _adjust(
+        self, tenant: str, period: str, meter: str, dim: str, kind: StreamKind, subject: str, scaled: int
+    ) -> None:
+        booked_in = self.open_period_after(tenant, period)
+        booked_on = dt.datetime.fromtimestamp(self.now, BERLIN).date().isoformat()
+        self._adjustments.append(
+            AdjustmentRow(tenant, booked_in, period, meter, dim, kind, subject, scaled, booked_on, self.now)
+        )
+
+    def flush(self) -> None:
+        """Write what this job booked: one statement per table."""
+        self._flush_points()
+        self.conn.executemany(
+            "INSERT INTO ledger AS l (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (tenant, hour, meter, dim) DO UPDATE SET scaled = l.scaled + excluded.scaled",
+            [(*key, scaled) for key, scaled in self._ledger.items() if scaled],
+        )
+        self.conn.executemany(
+            "INSERT INTO ledger_subject AS l (tenant, period, kind, subject, meter, dim, scaled) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, kind, subject, meter, dim) "
+            "DO UPDATE SET scaled = l.scaled + excluded.scaled",
+            [(*key, scaled) for key, scaled in self._subjects.items() if scaled],
+        )
+        if self._adjustments:
+            self.conn.executemany(
+                "INSERT INTO adjustments (tenant, booked_period, for_period, meter, dim, kind, subject, scaled, "
+                "booked_on, booked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self._adjustments,
+            )
+        self._ledger.clear()
+        self._subjects.clear()
+        self._adjustments.clear()
