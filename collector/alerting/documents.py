@@ -42,8 +42,8 @@ def text_params(alert: Alert, lang: str) -> dict[str, object]:
 def alert_document(alert: Alert, *, lang: str, runbook_url: str, silence: Silence | None) -> dict[str, Any]:
     rule = by_name(alert.rule)
     params = text_params(alert, lang)
-    summary = render(rule.summary.get(lang), params) if rule else alert.rule
-    description = render(rule.description.get(lang), params) if rule else ""
+    summary = render(rule.summary.get(lang), params, lang) if rule else alert.rule
+    description = render(rule.description.get(lang), params, lang) if rule else ""
     runbook = rule.runbook if rule else ""
     ack = alert.ack
     return {

@@ -2,7 +2,10 @@
 alerting rule file, for sites that alert from Prometheus instead.
 
 Same names, severities, thresholds, `for` and runbook links as the
-collector's own evaluation, over the series in ``metric_names``. An override
+collector's own evaluation, over the series in ``metric_names``; each
+expression's value is the number the collector compares (hours until a disk
+is full, not bytes), so the texts name its unit. Texts are in ``alerts.lang``
+with numbers written as that language does. An override
 for a tenant, site or host becomes its own rule with label matchers on the
 series; the general rule excludes the overridden scopes with negative
 matchers. The file is YAML written by hand (JSON-quoted strings), so the
@@ -17,7 +20,7 @@ from collections.abc import Sequence
 
 from .config import Settings
 from .policy import Override
-from .rules import RULES, Rule
+from .rules import RULES, Rule, number, unit_label
 
 __all__ = ["prometheus_rules"]
 
@@ -43,20 +46,49 @@ def _selector(expr: str, matchers: Sequence[str]) -> str:
     return _METRIC.sub(add, expr)
 
 
-def _promql_template(template: str) -> str:
+#: decimals of $value in a description, by the rule's unit (counts are whole numbers)
+_PRECISION = {"%": 1, "h": 1, "intervals": 1}
+_COUNTS = {"gaps", "errors", "entries"}
+_THRESHOLD = {"de": "Schwelle", "en": "threshold"}
+_ELSEWHERE = {"de": "(siehe Leitstand)", "en": "(see Leitstand)"}
+
+
+def _value(lang: str, decimals: int) -> str:
+    """$value as the language writes numbers: Go's printf knows no locale, so German swaps the point."""
+    comma = ' | reReplaceAll "\\\\." ","' if lang == "de" else ""
+    return "{{ " + f'printf "%.{decimals}f" $value' + comma + " }}"
+
+
+def _promql_template(template: str, lang: str) -> str:
     """A rule's text template for Prometheus: labels from $labels, the value from $value."""
 
     def field(m: re.Match[str]) -> str:
-        name = m.group(1)
+        name, spec = m.group(1), m.group(2) or ""
         if name in _LABEL_FIELDS:
             return "{{ $labels." + name + " }}"
         if name == "value":
-            return '{{ printf "%.1f" $value }}'
+            decimals = re.search(r"\.(\d+)f", spec)
+            return _value(lang, int(decimals.group(1)) if decimals else 1)
         if name in _DURATIONS:
             return "{{ $value | humanizeDuration }}"
-        return "(siehe Leitstand)"
+        return _ELSEWHERE[lang]
 
-    return re.sub(r"\{([a-z_]+)(?::[^}]*)?\}", field, template)
+    return re.sub(r"\{([a-z_]+)(?::([^}]*))?\}", field, template)
+
+
+def _description(rule: Rule, threshold: float, lang: str) -> str:
+    """What the rule watches, then value and threshold with their unit (a yes/no rule has neither)."""
+    if not rule.unit:
+        return rule.help.get(lang)
+    if rule.unit in _COUNTS:
+        count, limit = _value(lang, 0), number(threshold, "g", lang)
+        return f"{rule.help.get(lang)} {'Anzahl' if lang == 'de' else 'Count'} {count} ({_THRESHOLD[lang]} {limit})."
+    unit = unit_label(rule.unit, lang)
+    value = _value(lang, _PRECISION.get(rule.unit, 0))
+    limit = number(threshold, "g", lang)
+    if lang == "de":
+        return f"{rule.help.de} Wert {value} {unit}, Schwelle {limit} {unit}."
+    return f"{rule.help.en} Value {value} {unit}, threshold {limit} {unit}."
 
 
 def _scope_matchers(ov: Override) -> list[str]:
@@ -71,10 +103,10 @@ def _scope_matchers(ov: Override) -> list[str]:
 def _rule_yaml(
     rule: Rule, threshold: float, for_s: float, matchers: Sequence[str], settings: Settings, scope: str = ""
 ) -> list[str]:
-    expr = _selector(rule.expr.replace("{threshold}", f"{threshold:g}"), matchers)
-    summary = _promql_template(rule.summary.de)
-    unit = f" {rule.unit}" if rule.unit else ""
-    description = f'{rule.help.de} Wert {{{{ printf "%.1f" $value }}}}, Schwelle {threshold:g}{unit}.'
+    window = f"{round(settings.disk_projection_window_s)}s"
+    expr = _selector(rule.expr.replace("{threshold}", f"{threshold:g}").replace("{window}", window), matchers)
+    summary = _promql_template(rule.summary.get(settings.lang), settings.lang)
+    description = _description(rule, threshold, settings.lang)
     lines = [
         f"      - alert: {rule.name}",
         f"        expr: {_q(expr)}",

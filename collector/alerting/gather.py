@@ -266,6 +266,31 @@ def _slope(points: list[tuple[float, float]], window_s: float) -> float | None:
 
 # -- SNMP devices ----------------------------------------------------------------------
 
+#: Printer-MIB supply types and IF-MIB oper states as a German text names them (English: as the MIB does)
+_SUPPLY_TYPES_DE = {
+    "toner": "Toner",
+    "wasteToner": "Resttonerbehälter",
+    "ink": "Tinte",
+    "inkCartridge": "Tintenpatrone",
+    "wasteInk": "Resttintenbehälter",
+    "opc": "Bildtrommel",
+    "developer": "Entwickler",
+    "fuser": "Fixiereinheit",
+    "transferUnit": "Transfereinheit",
+    "staples": "Heftklammern",
+    "other": "sonstiges",
+    "unknown": "unbekannt",
+}
+_OPER_STATUS_DE = {
+    "down": "ausgefallen",
+    "testing": "im Testbetrieb",
+    "unknown": "in unbekanntem Zustand",
+    "dormant": "ruhend",
+    "notPresent": "nicht vorhanden",
+    "lowerLayerDown": "ohne Verbindung (Leitung unterbrochen)",
+    "up": "in Betrieb",
+}
+
 
 def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation]:
     out: list[Observation] = []
@@ -301,7 +326,8 @@ def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation
                     f"{obj}/{s['index']}",
                     s["percent"],
                     {"supply": supply},
-                    supply_type=s.get("type") or "?",
+                    supply_type=_SUPPLY_TYPES_DE.get(s.get("type") or "", s.get("type") or "?"),
+                    supply_type_en=s.get("type") or "?",
                 )
             errors = [PRINTER_ERRORS[e] for e in printer.get("detected_errors") or () if e in PRINTER_ERRORS]
             if printer.get("device_status") == "down":
@@ -344,7 +370,8 @@ def _devices(conn: Connection, now: float, sources: Sources) -> list[Observation
                     0.0 if up else 1.0,
                     {"interface": ifname},
                     alias=i.get("alias") or "-",
-                    oper_status=i.get("oper_status") or "unknown",
+                    oper_status=_OPER_STATUS_DE.get(i.get("oper_status") or "unknown", i.get("oper_status")),
+                    oper_status_en=i.get("oper_status") or "unknown",
                 )
     for (tenant, site), states in sorted(uplinks.items()):
         out.append(

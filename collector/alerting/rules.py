@@ -23,12 +23,15 @@ from . import metric_names as m
 __all__ = [
     "LANGS",
     "RULES",
+    "UNITS",
     "Op",
     "Rule",
     "Severity",
     "Text",
     "by_name",
+    "number",
     "render",
+    "unit_label",
 ]
 
 Op = Literal[">=", ">", "<=", "<"]
@@ -93,13 +96,42 @@ class Rule:
         return (self.runbook, *self.related_runbooks)
 
 
+#: how each rule unit reads in a text; a unit missing here fails the alert text tests
+UNITS: dict[str, Text] = {
+    "": Text("", ""),
+    "%": Text("%", "%"),
+    "h": Text("h", "h"),
+    "s": Text("s", "s"),
+    "intervals": Text("Intervalle", "intervals"),
+    "gaps": Text("Lücken", "gaps"),
+    "errors": Text("Störungen", "errors"),
+    "uplinks": Text("Uplinks", "uplinks"),
+    "entries": Text("Einträge", "entries"),
+}
+
+
+def unit_label(unit: str, lang: str) -> str:
+    return UNITS[unit].get(lang) if unit in UNITS else unit
+
+
+def number(value: float, spec: str, lang: str) -> str:
+    """A number as the language writes it: `12,5` in German, `12.5` in English
+    (thousands `1.234,5` / `1,234.5` with a `,` in the spec)."""
+    text = format(value, spec)
+    return text.translate(_DE_DIGITS) if lang == "de" else text
+
+
+_DE_DIGITS = str.maketrans({".": ",", ",": "."})
+
+
 class _Lenient(dict[str, object]):
     def __missing__(self, key: str) -> str:
         return "?"
 
 
-def render(template: str, params: Mapping[str, object]) -> str:
-    """Fill a template; a missing parameter shows as `?`, a bad format spec as the raw value."""
+def render(template: str, params: Mapping[str, object], lang: str = "en") -> str:
+    """Fill a template; a missing parameter shows as `?`, a bad format spec as
+    the raw value; numbers are written as `lang` writes them (`number`)."""
     values = _Lenient(params)
     out = []
     for literal, field, spec, _conv in string.Formatter().parse(template):
@@ -108,7 +140,10 @@ def render(template: str, params: Mapping[str, object]) -> str:
             continue
         value = values[field]
         try:
-            out.append(format(value, spec or ""))
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                out.append(number(value, spec or "", lang))
+            else:
+                out.append(format(value, spec or ""))
         except (TypeError, ValueError):
             out.append(str(value))
     return "".join(out)
@@ -165,9 +200,11 @@ RULES: tuple[Rule, ...] = (
             "Lineare Hochrechnung der Belegung eines Dateisystems: voll innerhalb der Schwelle (Stunden).",
             "Linear projection of a filesystem's usage: full within the threshold (hours).",
         ),
+        # the value is hours until full, as in the collector's own evaluation ({window}: the projection window)
         expr=(
-            f"predict_linear({m.HOST_DISK_USED_BYTES}[6h], {{threshold}} * 3600) >= {m.HOST_DISK_SIZE_BYTES}"
-            f" and {m.HOST_DISK_USED_BYTES} < {m.HOST_DISK_SIZE_BYTES}"
+            f"({m.HOST_DISK_SIZE_BYTES} - {m.HOST_DISK_USED_BYTES})"
+            f" / (deriv({m.HOST_DISK_USED_BYTES}[{{window}}]) * 3600) < {{threshold}}"
+            f" and deriv({m.HOST_DISK_USED_BYTES}[{{window}}]) > 0"
         ),
     ),
     Rule(
@@ -497,7 +534,7 @@ RULES: tuple[Rule, ...] = (
         watches="tenant",
         op=">=",
         threshold=1,
-        unit="",
+        unit="entries",
         for_s=0,
         runbook="metering-anomaly",
         summary=Text(
