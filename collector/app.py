@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from agent.wire import Batch, BatchAck, WireError, decode_json
 
-from . import db, devices, host_health, inbound, rollups, store, usage
+from . import db, devices, devices_api, host_health, inbound, rollups, store, usage
 from . import enroll as enrollment
 from .accesslog import AccessLog
 from .alerting import api as alerting_api
@@ -130,9 +130,9 @@ def create_app(
         Route("/api/v1/hosts/{agent_id}/rollups", _get_rollups, methods=["GET"]),
         Route("/api/v1/usage", _get_usage, methods=["GET"]),
         Route("/api/v1/periods", _get_periods, methods=["GET"]),
-        Route("/api/v1/devices", devices.list_devices_handler, methods=["GET"]),
-        Route("/api/v1/devices/{device_id}", devices.get_device_handler, methods=["GET"]),
-        Route("/api/v1/devices/{device_id}/readings", devices.get_device_readings_handler, methods=["GET"]),
+        Route("/api/v1/devices", devices_api.list_devices_handler, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}", devices_api.get_device_handler, methods=["GET"]),
+        Route("/api/v1/devices/{device_id}/readings", devices_api.get_device_readings_handler, methods=["GET"]),
         Route("/api/v1/readiness", readiness_api.list_readiness_handler, methods=["GET"]),
         Route("/api/v1/readiness/{app}", readiness_api.get_readiness_handler, methods=["GET"]),
         Route("/api/v1/alerts", alerting_api.list_alerts_handler, methods=["GET"]),

@@ -23,17 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
-from starlette.responses import Response
 
 from agent.wire import Report, SnmpReading
 
 from .admin import Principal, visible_tenant
 from .config import DeviceAssignment
-from .context import Collector
 from .db import Connection, dialect
-from .errors import ConflictError, NotFoundError, ValidationError
-from .http import authenticated, json_response, query_param
+from .errors import ConflictError, NotFoundError
 
 __all__ = [
     "Assignment",
@@ -45,11 +41,8 @@ __all__ = [
     "ReadingList",
     "device_readings",
     "get_device",
-    "get_device_handler",
-    "get_device_readings_handler",
     "ingest_readings",
     "list_devices",
-    "list_devices_handler",
     "owner_of",
     "prune_readings",
     "sync_assignments",
@@ -446,50 +439,3 @@ def device_readings(
         (owner, device_id, since, until, limit),
     ).fetchall()
     return [json.loads(data) for (data,) in rows]
-
-
-# -- HTTP handlers (routes in collector/app.py) ----------------------------------
-
-
-async def _context(request: Request) -> tuple[Collector, Principal, float, float]:
-    collector, principal = await authenticated(request)
-    return collector, principal, collector.clock(), collector.config.devices.stale_after_s
-
-
-async def list_devices_handler(request: Request) -> Response:
-    collector, principal, now, stale = await _context(request)
-    flt = DeviceFilter(
-        tenant=query_param(request, "tenant", str),
-        kind=query_param(request, "kind", str, choices=KINDS),
-        state=query_param(request, "state", str, choices=STATES),
-        agent_id=query_param(request, "agent_id", str),
-    )
-    devices = await collector.read(lambda conn: list_devices(conn, principal, flt, now=now, stale_after_s=stale))
-    return json_response({"devices": devices, "count": len(devices)})
-
-
-async def get_device_handler(request: Request) -> Response:
-    collector, principal, now, stale = await _context(request)
-    device_id = request.path_params["device_id"]
-    tenant = query_param(request, "tenant", str)
-    device = await collector.read(
-        lambda conn: get_device(conn, principal, device_id, now=now, stale_after_s=stale, tenant=tenant)
-    )
-    return json_response(device)
-
-
-async def get_device_readings_handler(request: Request) -> Response:
-    collector, principal, now, _ = await _context(request)
-    until = query_param(request, "until", float, now)
-    since = query_param(request, "since", float, until - 86400.0)
-    limit = query_param(request, "limit", int, 1000)
-    if not 1 <= limit <= 10000:
-        raise ValidationError("query parameter 'limit' must be between 1 and 10000")
-    if since > until:
-        raise ValidationError("'since' lies after 'until'")
-    device_id = request.path_params["device_id"]
-    tenant = query_param(request, "tenant", str)
-    readings = await collector.read(
-        lambda conn: device_readings(conn, principal, device_id, since=since, until=until, limit=limit, tenant=tenant)
-    )
-    return json_response({"readings": readings, "count": len(readings)})

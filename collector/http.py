@@ -24,6 +24,7 @@ __all__ = [
     "collector_of",
     "error_response",
     "json_response",
+    "principal_of",
     "query_param",
 ]
 
@@ -37,12 +38,15 @@ def collector_of(request: Request) -> Collector:
 
 
 async def authenticated(request: Request) -> tuple[Collector, Principal]:
-    """The collector and who is asking (the bearer token); raises AuthError (401).
-    The token is looked up in a reader thread, as every read of a request is."""
+    """The collector and who is asking (the bearer token); raises AuthError (401)."""
     collector = collector_of(request)
-    header = request.headers.get("authorization")
-    principal = await collector.read(lambda conn: admin.authenticate(conn, header))
-    return collector, principal
+    return collector, await principal_of(collector, request.headers.get("authorization"))
+
+
+async def principal_of(collector: Collector, authorization: str | None) -> Principal:
+    """Who an Authorization header names; raises AuthError (401). The token is
+    looked up in a reader thread, as every read of a request is."""
+    return await collector.read(lambda conn: admin.authenticate(conn, authorization))
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -20,11 +20,11 @@ from prometheus_client.exposition import choose_encoder
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import admin, db
+from .. import db
 from ..context import Collector
 from ..db import Connection
 from ..errors import ForbiddenError, NotFoundError
-from ..http import collector_of
+from ..http import collector_of, principal_of
 from .collector import LeitstandCollector
 from .source import ScrapeState, Source, WriterStats
 
@@ -38,7 +38,7 @@ async def _tenant(request: Request, collector: Collector) -> str | None:
     requested = request.query_params.get("tenant") or None
     header = request.headers.get("authorization")
     if header is not None or collector.config.metrics.require_token:
-        principal = await collector.read(lambda conn: admin.authenticate(conn, header))
+        principal = await principal_of(collector, header)
         if principal.role == "tenant":
             # another tenant, known or not, answers the same: names are not to be probed
             if requested not in (None, principal.tenant):
