@@ -39,7 +39,16 @@ from .errors import (
     ValidationError,
 )
 from .housekeeping import Housekeeper
-from .http import KnownQueryParams, authenticated, collector_of, error_response, json_response, query_param
+from .http import (
+    KnownQueryParams,
+    authenticated,
+    collector_of,
+    error_response,
+    json_response,
+    limit_param,
+    query_param,
+    time_window,
+)
 from .metering.model import Period
 from .metering.pruning import prune_points
 from .metering.reading import list_periods
@@ -365,13 +374,8 @@ async def _get_host(request: Request) -> Response:
 async def _get_samples(request: Request) -> Response:
     collector, principal = await authenticated(request)
     now = collector.clock()
-    until = query_param(request, "until", float, now)
-    since = query_param(request, "since", float, until - 3600.0)
-    limit = query_param(request, "limit", int, 1000)
-    if not 1 <= limit <= 10000:
-        raise ValidationError("query parameter 'limit' must be between 1 and 10000")
-    if since > until:
-        raise ValidationError("'since' lies after 'until'")
+    since, until = time_window(request, now, 3600.0)
+    limit = limit_param(request)
     agent_id = request.path_params["agent_id"]
     offline_after_s = collector.config.hosts.offline_after_s
     samples = await collector.read(
@@ -385,10 +389,7 @@ async def _get_samples(request: Request) -> Response:
 async def _get_rollups(request: Request) -> Response:
     collector, principal = await authenticated(request)
     now = collector.clock()
-    until = query_param(request, "until", float, now)
-    since = query_param(request, "since", float, until - 7 * 86400.0)
-    if since > until:
-        raise ValidationError("'since' lies after 'until'")
+    since, until = time_window(request, now, 7 * 86400.0)
     if until - since > 400 * 86400:
         raise ValidationError("at most 400 days of rollups per request")
     agent_id = request.path_params["agent_id"]

@@ -9,8 +9,7 @@ from starlette.responses import Response
 from .admin import Principal
 from .context import Collector
 from .devices import KINDS, STATES, DeviceFilter, device_readings, get_device, list_devices
-from .errors import ValidationError
-from .http import authenticated, json_response, query_param
+from .http import authenticated, json_response, limit_param, query_param, time_window
 
 __all__ = ["get_device_handler", "get_device_readings_handler", "list_devices_handler"]
 
@@ -44,13 +43,8 @@ async def get_device_handler(request: Request) -> Response:
 
 async def get_device_readings_handler(request: Request) -> Response:
     collector, principal, now, _ = await _context(request)
-    until = query_param(request, "until", float, now)
-    since = query_param(request, "since", float, until - 86400.0)
-    limit = query_param(request, "limit", int, 1000)
-    if not 1 <= limit <= 10000:
-        raise ValidationError("query parameter 'limit' must be between 1 and 10000")
-    if since > until:
-        raise ValidationError("'since' lies after 'until'")
+    since, until = time_window(request, now, 86400.0)
+    limit = limit_param(request)
     device_id = request.path_params["device_id"]
     tenant = query_param(request, "tenant", str)
     readings = await collector.read(

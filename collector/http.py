@@ -24,8 +24,10 @@ __all__ = [
     "collector_of",
     "error_response",
     "json_response",
+    "limit_param",
     "principal_of",
     "query_param",
+    "time_window",
 ]
 
 _encoder = msgspec.json.Encoder()
@@ -77,6 +79,24 @@ def query_param(request: Request, name: str, kind: type, default: Any = None, ch
     if kind is float and not (value == value and abs(value) != float("inf")):
         raise ValidationError(f"query parameter {name!r} is not a finite number")
     return value
+
+
+def time_window(request: Request, now: float, span_s: float) -> tuple[float, float]:
+    """`since` and `until` (Unix seconds): by default the `span_s` up to now;
+    a 400 when `since` lies after `until`."""
+    until: float = query_param(request, "until", float, now)
+    since: float = query_param(request, "since", float, until - span_s)
+    if since > until:
+        raise ValidationError("'since' lies after 'until'")
+    return since, until
+
+
+def limit_param(request: Request, default: int = 1000, most: int = 10000) -> int:
+    """The `limit` query parameter, 1 to `most`."""
+    limit: int = query_param(request, "limit", int, default)  # "10.0" too: an integer as JSON Schema has it
+    if not 1 <= limit <= most:
+        raise ValidationError(f"query parameter 'limit' must be between 1 and {most}")
+    return limit
 
 
 def _integral(raw: str) -> int:

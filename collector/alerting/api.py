@@ -22,7 +22,7 @@ from ..admin import Principal
 from ..context import Collector
 from ..db import Connection
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from ..http import authenticated, collector_of, json_response, query_param
+from ..http import authenticated, collector_of, json_response, limit_param
 from . import regex, runbooks, storage
 from .documents import alert_document, silence_document
 from .limits import check_silence_count, silence_window
@@ -232,9 +232,7 @@ def _document(alerting: Alerting, alert: Alert, lang: str, silences: list[Silenc
 async def list_alerts_handler(request: Request) -> Response:
     collector, alerting, principal = await _context(request)
     lang = _lang(request)
-    limit = query_param(request, "limit", int, 1000)  # "10.0" too: an integer as JSON Schema has it
-    if not 1 <= limit <= 10000:
-        raise ValidationError("query parameter 'limit' must be between 1 and 10000")
+    limit = limit_param(request)
     flt = storage.AlertFilter(
         tenant=_scope(principal, _param(request, "tenant")),
         state=_param(request, "state", ("pending", "firing", "resolved")),
