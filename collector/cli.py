@@ -168,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         parse_listen(config.server.listen)
         prepare(config)  # what serve builds before it opens the database: one code path
         print(f"{args.file}: OK")
+        _einvoice_readiness(config)
         return 0
     if args.command == "dashboards":
         return dashboards_cli.run(args)
@@ -192,6 +193,17 @@ def run(args: argparse.Namespace) -> int:
         return _admin(args, conn)
     finally:
         conn.close()
+
+
+def _einvoice_readiness(config: Config) -> None:
+    """Per tenant of [invoice.buyers], what an e-invoice would still miss."""
+    from .metering.invoice_config import missing
+
+    if not config.invoice.is_configured():
+        return
+    for tenant in sorted(config.invoice.buyers) or ["(no [invoice.buyers.<tenant>] yet)"]:
+        keys = missing(config.invoice, tenant)
+        print(f"{tenant}: e-invoice needs {', '.join(keys)}" if keys else f"{tenant}: e-invoice ready")
 
 
 def _admin(args: argparse.Namespace, conn: Connection) -> int:

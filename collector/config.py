@@ -20,6 +20,7 @@ from agent.wire import AgentId, find_key_line
 from .alerting.config import AlertsConfig
 from .alerting.config import raise_for_problems as alert_problems
 from .errors import ConfigError
+from .metering.invoice_config import InvoiceConfig, invoice_problems
 from .metering.plausibility import Limits, NicFilter
 from .readiness.config import ReadinessConfig, describe_indexed, raise_for_problems
 
@@ -194,6 +195,8 @@ class Config(_Section):
     readiness: ReadinessConfig = msgspec.field(default_factory=ReadinessConfig)
     alerts: AlertsConfig = msgspec.field(default_factory=AlertsConfig)
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
+    #: e-invoices (XRechnung, ZUGFeRD): seller and buyers, see collector.metering.invoice_config
+    invoice: InvoiceConfig = msgspec.field(default_factory=InvoiceConfig)
 
 
 log = logging.getLogger("leitstand.collector.config")
@@ -223,6 +226,7 @@ def load_config(path: Path | None) -> Config:
     alert_problems(config.alerts, path, text)
     _storage_problems(config.storage, path, text)
     _metering_problems(config.metering, path, text)
+    invoice_problems(config.invoice, path, text)
     return config
 
 

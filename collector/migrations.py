@@ -556,3 +556,22 @@ def m011_host_health(db: Database) -> None:
         ALTER TABLE hosts ADD COLUMN dead_letters INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+@migrations()
+def m012_invoices(db: Database) -> None:
+    """E-invoice numbers (issue 17): one per tenant and closed period, assigned at
+    its first XRechnung or ZUGFeRD export and never reused (ten-year retention,
+    like the exports that carry it)."""
+    db.executescript(
+        """
+        CREATE TABLE invoices (
+            tenant TEXT NOT NULL,
+            period TEXT NOT NULL,
+            seq INTEGER NOT NULL UNIQUE,
+            number TEXT NOT NULL UNIQUE,
+            issued_at REAL NOT NULL,
+            PRIMARY KEY (tenant, period)
+        );
+        """
+    )

@@ -13,13 +13,17 @@ from .db import Connection, dialect
 from .errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from .metering import export, pricing, quarantine
 from .metering.closing import store_export, stored_export
+from .metering.invoice_config import InvoiceConfig
 from .metering.model import Period, PeriodUsage
 from .metering.reading import period_usage
 from .metering.tariffs import TariffBook, load_tariffs
+from .metering.texts import Lang
 
 __all__ = [
     "EXPORT_FORMATS",
     "Export",
+    "archive_format",
+    "default_lang",
     "durable_commits",
     "export_period",
     "readable_tenants",
@@ -27,7 +31,20 @@ __all__ = [
     "usage_document",
 ]
 
-EXPORT_FORMATS = {"json": "json", "csv": "csv", "focus": "csv"}
+EXPORT_FORMATS = {"json": "json", "csv": "csv", "focus": "csv", "xrechnung": "xml", "zugferd": "pdf"}
+#: e-invoices are German by default (the town hall books them); the others
+#: English, as they were before line descriptions had a language
+E_INVOICES = frozenset({"xrechnung", "zugferd"})
+
+
+def default_lang(fmt: str) -> Lang:
+    return "de" if fmt in E_INVOICES else "en"
+
+
+def archive_format(fmt: str, lang: Lang) -> str:
+    """The key an export is archived under: its format, with the language
+    when it is not the format's default (``csv.de``, ``xrechnung.en``)."""
+    return fmt if lang == default_lang(fmt) else f"{fmt}.{lang}"
 
 
 def tariff_book(path: str) -> TariffBook | None:
@@ -102,40 +119,68 @@ class Export:
     sha256: str
     #: a closed period's export was stored before and this one is identical
     verified: bool
+    lang: Lang = "en"
+    #: BT-1 of an e-invoice
+    invoice_number: str | None = None
 
 
 def export_period(
-    conn: Connection, tenant: str, period: Period, fmt: str, book: TariffBook | None, *, now: float
+    conn: Connection,
+    tenant: str,
+    period: Period,
+    fmt: str,
+    book: TariffBook | None,
+    *,
+    now: float,
+    lang: Lang | None = None,
+    invoicing: InvoiceConfig | None = None,
 ) -> Export:
     """Render an export. For a closed period the first export is kept (ten
     years, append-only) and every later one must be byte-identical to it:
     a difference means the tariff file or the code changed what a sent
-    invoice says, which is refused rather than silently re-issued."""
+    invoice says, which is refused rather than silently re-issued.
+
+    ``lang`` is that of the line descriptions (default: German for the
+    e-invoices, English for the others); ``invoicing`` the ``[invoice]``
+    config the e-invoices need (refused, with every key to set, if it lacks
+    something; nothing is rendered or stored then)."""
     if fmt not in EXPORT_FORMATS:
         raise ValidationError(f"unknown format {fmt!r}; one of: {', '.join(EXPORT_FORMATS)}")
+    lang = lang or default_lang(fmt)
     usage = period_usage(conn, tenant, period)
     invoice = _priced(usage, book)
-    if fmt == "json":
-        content = export.render_json(usage, invoice)
+    number = None
+    if fmt in E_INVOICES:
+        from .metering import einvoice
+
+        config = invoicing or InvoiceConfig()
+        einvoice.check_ready(usage, invoice, config)
+        number = einvoice.assign_number(conn, tenant, str(period), config.number_pattern, now)
+        document = einvoice.build_einvoice(usage, invoice, config, number=number, lang=lang)
+        render = einvoice.render_xrechnung if fmt == "xrechnung" else einvoice.render_zugferd
+        content = render(document)
+    elif fmt == "json":
+        content = export.render_json(usage, invoice, lang=lang)
     elif fmt == "csv":
-        content = export.render_csv(usage, invoice)
+        content = export.render_csv(usage, invoice, lang=lang)
     else:
-        content = export.render_focus(usage, invoice)
+        content = export.render_focus(usage, invoice, lang=lang)
     digest = hashlib.sha256(content).hexdigest()
     verified = False
+    key = archive_format(fmt, lang)
     if usage.status == "closed":
-        stored = stored_export(conn, tenant, str(period), fmt)
+        stored = stored_export(conn, tenant, str(period), key)
         if stored is None:
-            store_export(conn, tenant, str(period), fmt, digest, content, now)
+            store_export(conn, tenant, str(period), key, digest, content, now)
         elif stored[0] != digest:
             raise ConflictError(
-                f"export of closed period {period} for {tenant} ({fmt}) differs from the one issued before",
+                f"export of closed period {period} for {tenant} ({key}) differs from the one issued before",
                 [
                     f"issued: sha256 {stored[0]}",
                     f"now:    sha256 {digest}",
-                    "did the tariff file change for that period?",
+                    "did the tariff file (or, for an e-invoice, the [invoice] config) change for that period?",
                 ],
             )
         else:
             verified = True
-    return Export(tenant, str(period), fmt, content, digest, verified)
+    return Export(tenant, str(period), fmt, content, digest, verified, lang, number)

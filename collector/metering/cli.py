@@ -49,13 +49,22 @@ def add_parser(sub: Any, add_db: AddDb) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  leitstand-collector meter export --tenant stadt-lohne --period 2026-11 --format csv --out lohne.csv\n"
-        "  leitstand-collector meter export --all --period 2026-11 --format focus --out exports/",
+        "  leitstand-collector meter export --all --period 2026-11 --format focus --out exports/\n"
+        "  leitstand-collector meter export --tenant stadt-lohne --period 2026-11 --format xrechnung --out re.xml\n"
+        "  leitstand-collector meter export --tenant stadt-lohne --period 2026-11 --format zugferd --out re.pdf\n"
+        "\nxrechnung and zugferd are e-invoices of a closed month; they need the [invoice] config\n"
+        "(seller, and a buyer with its Leitweg-ID per tenant; see `check-config`).",
     )
     who = m_export.add_mutually_exclusive_group(required=True)
     who.add_argument("--tenant", help="one tenant")
     who.add_argument("--all", action="store_true", help="every tenant, one file each")
     m_export.add_argument("--period", required=True, help="YYYY-MM")
-    m_export.add_argument("--format", choices=["csv", "json", "focus"], default="csv")
+    m_export.add_argument("--format", choices=["csv", "json", "focus", "xrechnung", "zugferd"], default="csv")
+    m_export.add_argument(
+        "--lang",
+        choices=["de", "en"],
+        help="language of the line descriptions (default: de for xrechnung/zugferd, en for the others)",
+    )
     m_export.add_argument(
         "--out", type=Path, help="file (one tenant) or directory (--all); default: stdout / current directory"
     )
@@ -100,7 +109,9 @@ def add_parser(sub: Any, add_db: AddDb) -> None:
 
 
 def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) -> int:
-    from ..usage import EXPORT_FORMATS, durable_commits, export_period, parse_period, tariff_book
+    from ..paths import default_config_path
+    from ..usage import EXPORT_FORMATS, default_lang, durable_commits, export_period, parse_period, tariff_book
+    from .invoice_config import EInvoiceConfigError, missing
 
     now = time.time()
     if args.action == "periods":
@@ -130,7 +141,14 @@ def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) 
     if args.all:
         out = out or Path.cwd()
         out.mkdir(parents=True, exist_ok=True)
-    targets = {t: _target(out, t, period, args.format, EXPORT_FORMATS, every=args.all) for t in tenants}
+    where = str(getattr(args, "config", None) or default_config_path())
+    if args.format in ("xrechnung", "zugferd"):
+        # every tenant's parties before the first file is written
+        for tenant in tenants:
+            if keys := missing(config.invoice, tenant):
+                raise EInvoiceConfigError(tenant, keys, where=where)
+    suffix = f".{args.lang}" if args.lang and args.lang != default_lang(args.format) else ""
+    targets = {t: _target(out, t, period, args.format, EXPORT_FORMATS, every=args.all, suffix=suffix) for t in tenants}
     if not args.force:
         _refuse_overwrite(targets.values())
     durable_commits(conn)  # a closed period's first export is the record kept ten years
@@ -138,7 +156,12 @@ def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) 
     for tenant in tenants:
         progress.step(tenant)
         with transaction(conn):
-            result = export_period(conn, tenant, period, args.format, book, now=now)
+            try:
+                result = export_period(
+                    conn, tenant, period, args.format, book, now=now, lang=args.lang, invoicing=config.invoice
+                )
+            except EInvoiceConfigError as exc:
+                raise EInvoiceConfigError(tenant, exc.keys, where=where) from None
         target = targets[tenant]
         if target is None:
             sys.stdout.buffer.write(result.content)
@@ -148,17 +171,18 @@ def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) 
         write_durable(target, result.content)
         write_durable(target.with_name(target.name + ".sha256"), f"{result.sha256}  {target.name}\n".encode())
         note = ", identical to the export issued before" if result.verified else ""
+        note += f", invoice {result.invoice_number}" if result.invoice_number else ""
         print(f"{tenant}: {target} ({len(result.content)} bytes, sha256 {result.sha256[:16]}…{note})", file=sys.stderr)
     return 0
 
 
 def _target(
-    out: Path | None, tenant: str, period: object, fmt: str, exts: dict[str, str], *, every: bool
+    out: Path | None, tenant: str, period: object, fmt: str, exts: dict[str, str], *, every: bool, suffix: str = ""
 ) -> Path | None:
     if not every:
         return out
     assert out is not None  # --all defaults to the current directory
-    return out / f"{tenant}-{period}-{fmt}.{exts[fmt]}"
+    return out / f"{tenant}-{period}-{fmt}{suffix}.{exts[fmt]}"
 
 
 def _refuse_overwrite(targets: Iterable[Path | None]) -> None:

@@ -163,12 +163,14 @@ from typing import Any
 from .model import METERS, Adjustment, Period, PeriodUsage, QuarantineItem, SubjectTotal
 from .pricing import CENT, Invoice, InvoiceLine, allocate, meter_quantity, round_half_up
 from .tariffs import ROLES
+from .texts import Lang, ascii_text, describe
 
 __all__ = [
     "CSV_COLUMNS",
     "FOCUS_CHARGE_CATEGORY",
     "FOCUS_COLUMNS",
     "FOCUS_MANDATORY_COLUMNS",
+    "line_quantities",
     "quarantine_item",
     "render_csv",
     "render_focus",
@@ -273,6 +275,12 @@ def _billable(line: InvoiceLine) -> str:
     return format(round_half_up(line.billable, 2 if line.kind == "vat" else 0), "f")
 
 
+def line_quantities(line: InvoiceLine) -> tuple[str, str | None, str]:
+    """A line's quantity, included quantity (usage lines, else None) and
+    billable quantity as every export writes them."""
+    return _quantity_text(line), _included(line), _billable(line)
+
+
 def _quarantine(usage: PeriodUsage) -> list[QuarantineItem]:
     return sorted(usage.quarantine, key=lambda q: (q.start, q.end, q.subject_kind, q.subject, q.meter, q.dim, q.id))
 
@@ -300,8 +308,9 @@ def quarantine_item(item: QuarantineItem) -> dict[str, Any]:
 # --- JSON ---------------------------------------------------------------------
 
 
-def usage_document(usage: PeriodUsage, invoice: Invoice) -> dict[str, Any]:
-    """The usage of one tenant and period with its invoice, as JSON-ready data."""
+def usage_document(usage: PeriodUsage, invoice: Invoice, *, lang: Lang = "en") -> dict[str, Any]:
+    """The usage of one tenant and period with its invoice, as JSON-ready data
+    (line descriptions in ``lang``)."""
     return {
         "tenant": usage.tenant,
         "period": usage.period,
@@ -325,7 +334,7 @@ def usage_document(usage: PeriodUsage, invoice: Invoice) -> dict[str, Any]:
                 "kind": line.kind,
                 "meter": line.meter,
                 "dim": line.dim,
-                "description": line.description,
+                "description": describe(line, lang),
                 "quantity": _quantity_text(line),
                 "included": _included(line),
                 "billable": _billable(line),
@@ -376,9 +385,9 @@ def usage_document(usage: PeriodUsage, invoice: Invoice) -> dict[str, Any]:
     }
 
 
-def render_json(usage: PeriodUsage, invoice: Invoice) -> bytes:
+def render_json(usage: PeriodUsage, invoice: Invoice, *, lang: Lang = "en") -> bytes:
     """:func:`usage_document` as canonical JSON: sorted keys, 2-space indent, trailing newline."""
-    text = json.dumps(usage_document(usage, invoice), sort_keys=True, indent=2, ensure_ascii=False)
+    text = json.dumps(usage_document(usage, invoice, lang=lang), sort_keys=True, indent=2, ensure_ascii=False)
     return (text + "\n").encode("utf-8")
 
 
@@ -447,7 +456,7 @@ def _write_table(columns: Sequence[str], rows: Iterable[dict[str, object]]) -> b
     return buffer.getvalue().encode("utf-8")
 
 
-def _csv_rows(usage: PeriodUsage, invoice: Invoice) -> Iterator[dict[str, object]]:
+def _csv_rows(usage: PeriodUsage, invoice: Invoice, lang: Lang) -> Iterator[dict[str, object]]:
     base = {"tenant": usage.tenant, "billing_period": usage.period}
     yield {
         **base,
@@ -467,7 +476,7 @@ def _csv_rows(usage: PeriodUsage, invoice: Invoice) -> Iterator[dict[str, object
             "period": line.period,
             "meter": line.meter,
             "dim": line.dim,
-            "description": line.description,
+            "description": describe(line, lang),
             "quantity": _quantity_text(line),
             "included": _included(line),
             "billable": _billable(line),
@@ -545,9 +554,9 @@ def _csv_rows(usage: PeriodUsage, invoice: Invoice) -> Iterator[dict[str, object
         }
 
 
-def render_csv(usage: PeriodUsage, invoice: Invoice) -> bytes:
+def render_csv(usage: PeriodUsage, invoice: Invoice, *, lang: Lang = "en") -> bytes:
     """One CSV table of invoice, lines, totals, meters, coverage, detail, adjustments and gaps."""
-    return _write_table(CSV_COLUMNS, _csv_rows(usage, invoice))
+    return _write_table(CSV_COLUMNS, _csv_rows(usage, invoice, lang))
 
 
 # --- FOCUS 1.2 ----------------------------------------------------------------
@@ -704,7 +713,7 @@ def _split(total: Decimal | None, weights: list[int], quantum: Decimal) -> list[
     return list(allocate(total, weights, quantum))
 
 
-def _focus_rows(usage: PeriodUsage, invoice: Invoice, provider: str) -> Iterator[dict[str, object]]:
+def _focus_rows(usage: PeriodUsage, invoice: Invoice, provider: str, lang: Lang) -> Iterator[dict[str, object]]:
     billing = Period.parse(usage.period)
     subjects = _subjects(usage)
     totals: dict[tuple[str, str], int] = {}
@@ -743,7 +752,7 @@ def _focus_rows(usage: PeriodUsage, invoice: Invoice, provider: str) -> Iterator
                 "BillingPeriodStart": _utc(billing.start),
                 "ChargeCategory": FOCUS_CHARGE_CATEGORY[line.kind],
                 "ChargeClass": "Correction" if line.kind == "adjustment" else None,
-                "ChargeDescription": line.description,
+                "ChargeDescription": ascii_text(describe(line, lang)),
                 "ChargeFrequency": _FREQUENCY[line.kind],
                 "ChargePeriodEnd": _utc(charge_period.end),
                 "ChargePeriodStart": _utc(charge_period.start),
@@ -762,7 +771,7 @@ def _focus_rows(usage: PeriodUsage, invoice: Invoice, provider: str) -> Iterator
                 "ProviderName": provider,
                 "PublisherName": provider,
                 "ResourceId": resource.id if resource else None,
-                "ResourceName": resource.name if resource else None,
+                "ResourceName": ascii_text(resource.name) if resource else None,
                 "ResourceType": resource.type if resource else None,
                 "ServiceCategory": category,
                 "ServiceName": service,
@@ -778,9 +787,46 @@ def _focus_rows(usage: PeriodUsage, invoice: Invoice, provider: str) -> Iterator
             }
 
 
-def render_focus(usage: PeriodUsage, invoice: Invoice, *, provider: str = "Leitstand") -> bytes:
+_NO_USAGE = {"en": "No usage in this billing period", "de": "Keine Nutzung in diesem Abrechnungszeitraum"}
+
+
+def _no_usage_row(usage: PeriodUsage, invoice: Invoice, provider: str, lang: Lang) -> dict[str, object]:
+    """The one row of a month without any charge: FOCUS validates values
+    (ChargeCategory, ChargeFrequency, ServiceCategory, ...) row by row, and a
+    header-only file has none to validate."""
+    billing = Period.parse(usage.period)
+    service, category, subcategory = _ALL_SERVICES
+    return {
+        **dict.fromkeys(("BilledCost", "ContractedCost", "EffectiveCost", "ListCost"), "0.00"),
+        **dict.fromkeys(("BillingAccountId", "BillingAccountName", "SubAccountId", "SubAccountName"), usage.tenant),
+        **dict.fromkeys(("InvoiceIssuerName", "ProviderName", "PublisherName"), provider),
+        **dict.fromkeys(("ConsumedQuantity", "PricingQuantity", "ContractedUnitPrice", "ListUnitPrice"), "0"),
+        **dict.fromkeys(("ConsumedUnit", "PricingUnit"), _FOCUS_UNITS["host_hours"]),
+        "BillingCurrency": invoice.currency,
+        "BillingPeriodEnd": _utc(billing.end),
+        "BillingPeriodStart": _utc(billing.start),
+        "ChargeCategory": "Usage",
+        "ChargeDescription": _NO_USAGE[lang],
+        "ChargeFrequency": "Usage-Based",
+        "ChargePeriodEnd": _utc(billing.end),
+        "ChargePeriodStart": _utc(billing.start),
+        "InvoiceId": f"{usage.tenant}-{usage.period}",
+        "PricingCategory": "Standard",
+        "ServiceCategory": category,
+        "ServiceName": service,
+        "ServiceSubcategory": subcategory,
+        "x_LineKind": "none",
+    }
+
+
+def render_focus(usage: PeriodUsage, invoice: Invoice, *, provider: str = "Leitstand", lang: Lang = "en") -> bytes:
     """A FinOps FOCUS 1.2 CSV of the invoice, split per resource (see the module docstring)."""
-    return _write_table(FOCUS_COLUMNS, _focus_rows(usage, invoice, provider))
+    rows = (
+        _focus_rows(usage, invoice, provider, lang)
+        if invoice.lines
+        else iter([_no_usage_row(usage, invoice, provider, lang)])
+    )
+    return _write_table(FOCUS_COLUMNS, rows)
 
 
 # --- checksum -----------------------------------------------------------------

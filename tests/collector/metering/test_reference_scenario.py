@@ -12,6 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from msgspec.structs import replace
+
 from collector.config import Config, MeteringConfig
 from collector.metering import ledger
 from collector.metering.model import BERLIN, Period
@@ -114,10 +116,13 @@ async def _send(env: Env, token: str, agent: dict[str, Any], reports: list[dict[
         assert r.status_code == 200, r.text
 
 
-async def test_a_month_matches_the_hand_computed_invoice_to_the_cent(make_env: Any, tmp_path: Path) -> None:
+async def send_reference_month(make_env: Any, tmp_path: Path, config: Config | None = None) -> tuple[Env, Path]:
+    """The month of this module through the API, into a fresh env (returned
+    with the tariff file); the e-invoice tests bill it too."""
     tariffs = tmp_path / "tariffs.toml"
     tariffs.write_text(TARIFFS)
-    env: Env = make_env(Config(metering=MeteringConfig(tariffs=str(tariffs))))
+    base = config or Config()
+    env: Env = make_env(replace(base, metering=MeteringConfig(tariffs=str(tariffs))))
     env.clock.now = NOV.end_ts + 86400
     enroll = env.tenant("stadt-lohne")
     srv_token = await env.enroll(enroll, "srv-1")
@@ -148,6 +153,13 @@ async def test_a_month_matches_the_hand_computed_invoice_to_the_cent(make_env: A
         await _send(
             env, tc_token, {"id": "tc-1", "hostname": "rathaus-tc-1", "role": "thin-client", "boot_time": boot}, todays
         )
+    return env, tariffs
+
+
+async def test_a_month_matches_the_hand_computed_invoice_to_the_cent(make_env: Any, tmp_path: Path) -> None:
+    env, tariffs = await send_reference_month(make_env, tmp_path)
+    srv, tc = server_reports(), thin_client_reports()
+    tc_days = {dt.datetime.fromtimestamp(r["ts"], BERLIN).date() for r in tc}
 
     # By hand:
     # server: 8639 five-minute slots, 24 powered off, 2 lost -> 8613 reports of 300 s

@@ -1,0 +1,304 @@
+"""The ZUGFeRD / Factur-X invoice: a readable PDF/A-3 with the CII XML inside.
+
+Two maintained libraries, each for what it does well:
+
+- fpdf2 lays out the page (DIN 5008 letter: return line and address field,
+  information block, subject, line table, totals, payment and bank details)
+  as PDF/A-3B (``enforce_compliance``: embedded fonts, sRGB output intent).
+- factur-x attaches the XML as ``factur-x.xml`` (AFRelationship Data) and
+  writes the XMP metadata with the Factur-X extension schema that tells a
+  reader the profile (EN 16931).
+
+Determinism: fpdf2 takes the creation date we give it (the issue date) and
+derives the file id from the content; the fonts ship with the package. The
+factur-x library stamps "now" into three dates (document info, XMP, the
+attachment's ModDate), so its clock is pinned to the issue date while it runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import fpdf as fpdf_package
+from facturx import facturx
+from fpdf import FPDF
+from fpdf.enums import OutputIntentSubType, XPos, YPos
+from fpdf.output import PDFICCProfile
+
+from .model import EInvoice
+
+__all__ = ["render_pdf", "wrap_zugferd"]
+
+_FONTS = Path(__file__).parent / "fonts"
+#: the sRGB profile fpdf2 ships for PDF/A output intents
+_SRGB = Path(fpdf_package.__file__ or "").parent / "data" / "color_profiles" / "sRGB2014.icc"
+_FONT = "DejaVu"
+_LEFT, _RIGHT, _TOP = 25.0, 20.0, 15.0
+_PIN = threading.Lock()
+
+_LABELS = {
+    "de": {
+        "invoice": "Rechnung",
+        "number": "Rechnungsnummer",
+        "date": "Rechnungsdatum",
+        "period": "Leistungszeitraum",
+        "leitweg": "Leitweg-ID",
+        "customer": "Mandant",
+        "order": "Ihre Bestellung",
+        "due": "Fällig am",
+        "pos": "Pos.",
+        "description": "Beschreibung",
+        "quantity": "Menge",
+        "unit": "Einheit",
+        "price": "Einzelpreis",
+        "amount": "Betrag",
+        "net": "Nettobetrag",
+        "vat": "Umsatzsteuer",
+        "total": "Gesamtbetrag",
+        "bank": "Bankverbindung",
+        "vat_id": "USt-IdNr.",
+        "tax_number": "Steuernummer",
+        "contact": "Ansprechpartner",
+        "embedded": "Diese Rechnung enthält die strukturierten Rechnungsdaten (factur-x.xml, EN 16931).",
+    },
+    "en": {
+        "invoice": "Invoice",
+        "number": "Invoice number",
+        "date": "Invoice date",
+        "period": "Billing period",
+        "leitweg": "Leitweg-ID",
+        "customer": "Tenant",
+        "order": "Your order",
+        "due": "Due date",
+        "pos": "No.",
+        "description": "Description",
+        "quantity": "Quantity",
+        "unit": "Unit",
+        "price": "Unit price",
+        "amount": "Amount",
+        "net": "Net amount",
+        "vat": "VAT",
+        "total": "Total",
+        "bank": "Bank details",
+        "vat_id": "VAT id",
+        "tax_number": "Tax number",
+        "contact": "Contact",
+        "embedded": "This invoice carries its structured data (factur-x.xml, EN 16931).",
+    },
+}
+
+
+_GERMAN_DIGITS = str.maketrans(",.", ".,")
+_UNITS = {"pages": "Seiten", "days": "Tage", "workplaces": "Arbeitsplätze", "hosts": "Hosts"}
+
+
+def _num(value: Decimal, lang: str, places: int | None = None) -> str:
+    text = format(value, f",.{places}f") if places is not None else format(value, ",f")
+    return text.translate(_GERMAN_DIGITS) if lang == "de" else text
+
+
+def _date(value: dt.date, lang: str) -> str:
+    return f"{value:%d.%m.%Y}" if lang == "de" else value.isoformat()
+
+
+def _money(value: Decimal, inv: EInvoice) -> str:
+    return f"{_num(value, inv.lang, 2)} {inv.currency}"
+
+
+class _Letter(FPDF):
+    def __init__(self, inv: EInvoice) -> None:
+        super().__init__(format="A4", enforce_compliance="PDF/A-3B")
+        self.inv = inv
+
+    def file_id(self) -> str:
+        # fpdf2 hashes the file, whose XMP carries "now" as ModifyDate (factur-x
+        # replaces that XMP): the invoice's own data identify it stably instead
+        digest = hashlib.md5(repr(self.inv).encode(), usedforsecurity=False).hexdigest().upper()
+        return f"<{digest}><{digest}>"
+
+    def footer(self) -> None:
+        inv, words = self.inv, _LABELS[self.inv.lang]
+        s = inv.seller
+        self.set_y(-22)
+        self.set_font(_FONT, size=7)
+        ids = [
+            f"{words['vat_id']} {s.vat_id}" if s.vat_id else "",
+            f"{words['tax_number']} {s.tax_number}" if s.tax_number else "",
+        ]
+        bank = [f"{words['bank']}: IBAN {s.iban}", f"BIC {s.bic}" if s.bic else ""]
+        lines = [
+            f"{s.name} · {s.street} · {s.postcode} {s.city}",
+            " · ".join(x for x in (*ids, *bank) if x),
+            f"{words['contact']}: {s.contact_name} · {s.contact_phone} · {s.contact_email}",
+        ]
+        for line in lines:
+            self.cell(0, 3.5, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_xy(-_RIGHT - 20, -8)
+        self.cell(20, 3.5, f"{self.page_no()}/{{nb}}", align="R")
+
+
+def render_pdf(inv: EInvoice) -> bytes:
+    """The visual invoice as PDF/A-3B, before the XML is attached."""
+    words = _LABELS[inv.lang]
+    pdf = _Letter(inv)
+    pdf.set_creation_date(dt.datetime.combine(inv.issue_date, dt.time(12), dt.UTC))
+    pdf.set_lang("de-DE" if inv.lang == "de" else "en-GB")
+    pdf.set_title(f"{words['invoice']} {inv.number}")
+    pdf.set_author(inv.seller.name)
+    pdf.set_subject(f"{words['invoice']} {inv.number} {inv.seller.name}")
+    pdf.set_creator("Leitstand")
+    pdf.add_output_intent(
+        OutputIntentSubType.PDFA,
+        output_condition_identifier="sRGB",
+        dest_output_profile=PDFICCProfile(
+            contents=_SRGB.read_bytes(),
+            n=3,
+            alternate="DeviceRGB",
+        ),
+        info="sRGB2014 (v2)",
+    )
+    pdf.add_font(_FONT, "", _FONTS / "DejaVuSans.ttf")
+    pdf.add_font(_FONT, "B", _FONTS / "DejaVuSans-Bold.ttf")
+    pdf.set_margins(_LEFT, _TOP, _RIGHT)
+    pdf.set_auto_page_break(True, margin=28)
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    _letterhead(pdf, inv)
+    _lines(pdf, inv)
+    _totals(pdf, inv)
+    return bytes(pdf.output())
+
+
+def _letterhead(pdf: FPDF, inv: EInvoice) -> None:
+    words, s, b = _LABELS[inv.lang], inv.seller, inv.buyer
+    pdf.set_font(_FONT, "B", 14)
+    pdf.cell(0, 7, s.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    # DIN 5008 form B: the address field starts 45 mm from the top, with the return line
+    pdf.set_xy(_LEFT, 45)
+    pdf.set_font(_FONT, size=7)
+    pdf.cell(85, 4, f"{s.name} · {s.street} · {s.postcode} {s.city}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(_FONT, size=10)
+    for text in (b.name, b.street, f"{b.postcode} {b.city}"):
+        pdf.cell(85, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    info = [
+        (words["number"], inv.number),
+        (words["date"], _date(inv.issue_date, inv.lang)),
+        (words["period"], f"{_date(inv.period_start, inv.lang)} – {_date(inv.period_end, inv.lang)}"),
+        (words["leitweg"], b.leitweg_id),
+        (words["customer"], inv.tenant),
+    ]
+    if b.order_reference:
+        info.append((words["order"], b.order_reference))
+    info.append((words["due"], _date(inv.due_date, inv.lang)))
+    pdf.set_font(_FONT, size=8.5)
+    for i, (label, value) in enumerate(info):
+        pdf.set_xy(120, 50 + 4.5 * i)
+        pdf.cell(28, 4.5, label)
+        pdf.set_x(155)
+        pdf.cell(35, 4.5, value)
+    pdf.set_xy(_LEFT, 100)
+    pdf.set_font(_FONT, "B", 12)
+    pdf.cell(0, 7, f"{words['invoice']} {inv.number}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(_FONT, size=9)
+    for note in inv.notes:
+        pdf.multi_cell(0, 4.5, note, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(3)
+
+
+def _lines(pdf: FPDF, inv: EInvoice) -> None:
+    words = _LABELS[inv.lang]
+    pdf.set_font(_FONT, size=8)
+    headings = (words["pos"], words["description"], words["quantity"], words["unit"], words["price"], words["amount"])
+    with pdf.table(
+        col_widths=(9, 62, 25, 20, 22, 27),
+        text_align=("RIGHT", "LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT"),
+        line_height=4.2,
+        first_row_as_headings=True,
+        headings_style=_bold(),
+        borders_layout="HORIZONTAL_LINES",
+    ) as table:
+        table.row(headings)
+        for line in inv.lines:
+            description = "\n".join((line.name, *line.notes))
+            if line.start != inv.period_start:
+                description += f"\n{words['period']}: {_date(line.start, inv.lang)} – {_date(line.end, inv.lang)}"
+            table.row(
+                (
+                    str(line.id),
+                    description,
+                    _num(line.quantity, inv.lang),
+                    _UNITS.get(line.unit, line.unit) if inv.lang == "de" else line.unit,
+                    _num(line.unit_price, inv.lang),
+                    _money(line.amount, inv),
+                )
+            )
+
+
+def _bold() -> Any:
+    from fpdf.fonts import FontFace
+
+    return FontFace(family=_FONT, emphasis="BOLD")
+
+
+def _totals(pdf: FPDF, inv: EInvoice) -> None:
+    words = _LABELS[inv.lang]
+    pdf.ln(3)
+    vat_label = f"{words['vat']} {_num(inv.vat.percent.normalize(), inv.lang)} %"
+    rows = [(words["net"], inv.net, ""), (vat_label, inv.vat_total, ""), (words["total"], inv.total, "B")]
+    for label, value, style in rows:
+        pdf.set_font(_FONT, style, 9)
+        pdf.set_x(_LEFT + 95)
+        pdf.cell(45, 5.5, label)
+        pdf.cell(25, 5.5, _money(value, inv), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(4)
+    pdf.set_font(_FONT, size=9)
+    if inv.vat.reason:
+        pdf.multi_cell(0, 4.5, inv.vat.reason, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(1)
+    s = inv.seller
+    pdf.multi_cell(0, 4.5, inv.payment_terms, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    bank = f"{words['bank']}: IBAN {s.iban}" + (f", BIC {s.bic}" if s.bic else "")
+    pdf.multi_cell(0, 4.5, bank, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(2)
+    pdf.set_font(_FONT, size=7)
+    pdf.multi_cell(0, 3.5, words["embedded"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+class _PinnedClock(dt.datetime):
+    """``datetime`` whose now() is the issue date (see the module docstring)."""
+
+    pinned: dt.datetime = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> _PinnedClock:
+        value = cls.pinned if tz is not None else cls.pinned.replace(tzinfo=None)
+        return cls.fromtimestamp(value.timestamp(), tz) if tz is not None else cls.fromtimestamp(value.timestamp())
+
+
+def wrap_zugferd(pdf: bytes, xml: bytes, inv: EInvoice) -> bytes:
+    """``pdf`` with ``xml`` attached as factur-x.xml, Factur-X EN 16931 metadata."""
+    words = _LABELS[inv.lang]
+    metadata = {
+        "author": inv.seller.name,
+        "keywords": "Factur-X, ZUGFeRD, EN 16931",
+        "title": f"{words['invoice']} {inv.number}",
+        "subject": f"{words['invoice']} {inv.number} {inv.seller.name}",
+    }
+    pinned = type("_Pinned", (_PinnedClock,), {"pinned": dt.datetime.combine(inv.issue_date, dt.time(12), dt.UTC)})
+    with _PIN, mock.patch.object(facturx, "datetime", pinned):
+        out: bytes = facturx.generate_from_binary(
+            pdf,
+            xml,
+            flavor="factur-x",
+            level="en16931",
+            check_xsd=False,  # drafthorse validated it against the same XSD
+            pdf_metadata=metadata,
+            lang="de-DE" if inv.lang == "de" else "en-GB",
+        )
+    return out
