@@ -72,20 +72,25 @@ def readiness_source(readiness_config: Any) -> KritisSource:
 
     configured = readiness_settings(readiness_config)
 
+    started: list[float] = []  # the first evaluation's time: the collector's start
+
     def source(conn: Connection, now: float) -> list[KritisStatus]:
         if not configured.applications:
             return []
+        if not started:
+            started.append(now)
         out = []
-        for ev in evaluate(conn, configured, now):
+        # start-up grace: checks still waiting for the agents' first reports raise no alert
+        for ev in evaluate(conn, configured, now, started_at=started[0]):
 
             def checks(verdict: str, ev: Any = ev) -> tuple[tuple[str, str, str, str | None], ...]:
                 return tuple(
                     (c.check, title(c.check, "de"), title(c.check, "en"), c.runbook)
                     for c in ev.checks
-                    if c.verdict == verdict
+                    if c.verdict == verdict and c.check not in ev.pending
                 )
 
-            out.append(KritisStatus(ev.app.name, ev.app.tenant, ev.status, checks("fail"), checks("warn")))
+            out.append(KritisStatus(ev.app.name, ev.app.tenant, ev.alert_status, checks("fail"), checks("warn")))
         return out
 
     return source

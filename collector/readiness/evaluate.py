@@ -23,6 +23,7 @@ from ..db import Connection, transaction
 from ..errors import NotFoundError, ValidationError
 from .checks import evaluate_application
 from .config import ReadinessSettings
+from .grace import with_startup_grace
 from .identity import resolve
 from .model import (
     Application,
@@ -199,16 +200,24 @@ def gather(
 
 
 def evaluate(
-    conn: Connection, settings: ReadinessSettings, now: float, apps: Iterable[Application] | None = None
+    conn: Connection,
+    settings: ReadinessSettings,
+    now: float,
+    apps: Iterable[Application] | None = None,
+    *,
+    started_at: float | None = None,
 ) -> list[Evaluation]:
-    """Evaluate ``apps`` (default: every configured application), by name."""
+    """Evaluate ``apps`` (default: every configured application), by name. With the
+    collector's `started_at`, failing live-evidence checks are pending during the start-up
+    grace (grace.py)."""
     chosen = sorted(settings.applications if apps is None else apps, key=lambda a: a.name)
     by_tenant: dict[str, list[_Host]] = {}
     out = []
     for app in chosen:
         if app.tenant not in by_tenant:
             by_tenant[app.tenant] = _tenant_hosts(conn, app.tenant)
-        out.append(evaluate_application(app, settings.sites, gather(conn, app, settings, now, by_tenant[app.tenant])))
+        ev = evaluate_application(app, settings.sites, gather(conn, app, settings, now, by_tenant[app.tenant]))
+        out.append(with_startup_grace(ev, started_at))
     return out
 
 
@@ -221,6 +230,8 @@ def record_transitions(conn: Connection, evaluations: Iterable[Evaluation]) -> i
     written = 0
     with transaction(conn):
         for ev in evaluations:
+            if ev.pending:
+                continue  # evidence still pending after a start: the history begins once it is in
             row = conn.execute(
                 "SELECT status FROM readiness_history WHERE app = ? ORDER BY ts DESC, id DESC LIMIT 1", (ev.app.name,)
             ).fetchone()

@@ -274,6 +274,18 @@ class Evaluation:
     status: Status
     score: int
     checks: tuple[CheckResult, ...]
+    #: failed checks whose evidence comes with agent reports, deferred during the start-up
+    #: grace (grace.py): their evidence is pending, they raise no alert
+    pending: tuple[str, ...] = ()
+    #: when the grace ends (None: not in grace)
+    pending_until: float | None = None
+
+    @property
+    def alert_status(self) -> Status:
+        """The status alerts act on: the status without the pending checks."""
+        if not self.pending:
+            return self.status
+        return status_of(c for c in self.checks if c.check not in self.pending)
 
     @property
     def failed(self) -> list[str]:
