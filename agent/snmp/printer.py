@@ -4,16 +4,19 @@ vendor page counters (mono / colour split), as data plus one pure ``parse``.
 Page counters: ``pages_total`` is prtMarkerLifeCount of the first marker (the
 lifetime count the device's own counter page shows), else the vendor's total.
 ``pages_mono`` / ``pages_color`` come only from vendor MIBs verified against
-recordings of real devices (see :data:`VENDOR_COUNTERS`); a device that does
-not tell them reports null, never 0.
+recordings of real devices or the sources cited in :mod:`agent.snmp.vendors`;
+a device that does not tell them reports null, never 0, and ``pages_source``
+says ``<family>:no-split`` when its family gives no split.
 """
 
 from __future__ import annotations
 
 from agent import wire
-from agent.snmp.values import Snapshot, Val, as_int, as_text, hex_bytes
+from agent.snmp import vendors
+from agent.snmp.system import SYS_DESCR, SYS_OBJECT_ID
+from agent.snmp.values import EXCEPTIONS, Snapshot, Val, as_int, as_text, hex_bytes
 
-__all__ = ["COLUMNS", "FIELDS", "SCALARS", "VENDOR_COUNTERS", "decode_brother_counters", "parse"]
+__all__ = ["COLUMNS", "FIELDS", "SCALARS", "decode_brother_counters", "parse"]
 
 PRT = "1.3.6.1.2.1.43"
 HR_DEVICE_DESCR_1 = "1.3.6.1.2.1.25.3.2.1.3.1"
@@ -39,24 +42,11 @@ ALERTS = {
     "description": f"{PRT}.18.1.1.8",
 }
 
-# Vendor counters. Brother: one OCTET STRING of 7-byte records (code, 0x01, 0x04,
-# uint32 big-endian), 0xFF at the end; code 00 total, 01 mono, 02 colour
-# (verified: DCP-9020CDW, DCP-L3550CDW, HL-L2340DW recordings).
-BROTHER_COUNTERS = "1.3.6.1.4.1.2435.2.3.9.4.2.1.5.5.10.0"
-# HP (HP-LASERJET-COMMON-MIB): total-mono-page-count / total-color-page-count
-# (verified: LaserJet MFP M130nw recording, mono only).
-HP_MONO = "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.6.0"
-HP_COLOR = "1.3.6.1.4.1.11.2.3.9.4.2.1.4.1.2.7.0"
-# Kyocera: pages by function (.1 printer, .2 copy, .3 other, .4 fax) and colour
-# mode (.1 black & white, .2 single colour, .3 full colour) (verified: CS 4053ci).
-KYOCERA_BY_MODE = "1.3.6.1.4.1.1347.42.3.1.2.1.1"
-
-#: vendor -> (OIDs read, what they mean)
-VENDOR_COUNTERS: dict[str, tuple[tuple[str, ...], str]] = {
-    "brother": ((BROTHER_COUNTERS,), "counter blob: code 00 total, 01 mono, 02 colour"),
-    "hp": ((HP_MONO, HP_COLOR), "HP-LASERJET-COMMON-MIB total mono / colour page counts"),
-    "kyocera": ((KYOCERA_BY_MODE,), "pages per function x colour mode; mono = mode 1, colour = modes 2 and 3"),
-}
+# Vendor counters are data: agent/snmp/vendors.py (one entry per family, with sources).
+BROTHER_COUNTERS = vendors.BROTHER_COUNTERS
+HP_MONO = vendors.HP_MONO
+HP_COLOR = vendors.HP_COLOR
+KYOCERA_BY_MODE = vendors.KYOCERA_BY_MODE
 
 SCALARS: tuple[str, ...] = (
     HR_DEVICE_DESCR_1,
@@ -64,16 +54,14 @@ SCALARS: tuple[str, ...] = (
     HR_PRINTER_STATUS_1,
     HR_PRINTER_ERRORS_1,
     PRT_SERIAL_1,
-    BROTHER_COUNTERS,
-    HP_MONO,
-    HP_COLOR,
+    *vendors.scalars(),
 )
 COLUMNS: tuple[str, ...] = (
     *MARKER.values(),
     *SUPPLIES.values(),
     *INPUTS.values(),
     *ALERTS.values(),
-    KYOCERA_BY_MODE,
+    *vendors.columns(),
 )
 
 #: (field, unit, meaning, source)
@@ -84,9 +72,9 @@ FIELDS: tuple[tuple[str, str, str, str], ...] = (
         "lifetime page count; prtMarkerLifeCount, else the vendor total",
         MARKER["life_count"],
     ),
-    ("printer.pages_mono", "pages", "black-and-white pages (vendor MIB: Brother, HP, Kyocera)", "see VENDOR_COUNTERS"),
-    ("printer.pages_color", "pages", "colour pages (vendor MIB: Brother, HP, Kyocera)", "see VENDOR_COUNTERS"),
-    ("printer.pages_source", "", "which MIBs the page counters came from", ""),
+    ("printer.pages_mono", "pages", "black-and-white pages (vendor MIB)", "agent/snmp/vendors.py"),
+    ("printer.pages_color", "pages", "colour pages: full, single and two colour (vendor MIB)", "agent/snmp/vendors.py"),
+    ("printer.pages_source", "", "printer-mib and/or the vendor family; <family>:no-split: no split", ""),
     ("printer.model", "", "hrDeviceDescr.1", HR_DEVICE_DESCR_1),
     ("printer.serial", "", "prtGeneralSerialNumber.1", PRT_SERIAL_1),
     ("printer.device_status", "", "hrDeviceStatus.1: running, warning, testing, down, unknown", HR_DEVICE_STATUS_1),
@@ -299,33 +287,104 @@ def _percent(level: int | None, capacity: int | None) -> float | None:
     return round(min(100.0, 100.0 * level / capacity), 2)
 
 
+Pages = tuple[int | None, int | None, int | None]  # total, mono, colour
+
+
+def _sums(split: vendors.Sums, snap: Snapshot, notes: list[str]) -> Pages:
+    out: dict[str, int | None] = {}
+    for role, alternatives in split.roles.items():
+        out[role] = None
+        for alt in alternatives:
+            counts = [
+                as_int(snap.scalar(oid), notes, f"printer.pages_{role} ({oid})") for oid in alt if _answered(snap, oid)
+            ]
+            if counts:
+                out[role] = None if None in counts else sum(c for c in counts if c is not None)
+                break
+    return out.get("total"), out.get("mono"), out.get("colour")
+
+
+def _answered(snap: Snapshot, oid: str) -> bool:
+    val = snap.scalar(oid)
+    return val is not None and val.tag not in EXCEPTIONS
+
+
+def _by_arc(split: vendors.ByArc, snap: Snapshot, notes: list[str]) -> Pages:
+    rows = snap.column(split.column)
+    if not rows:
+        return None, None, None
+    sums: dict[str, int] = {}
+    for index, val in rows.items():
+        role = split.roles.get(index.split(".")[split.arc])
+        count = as_int(val, notes, f"printer.pages ({split.column}.{index})")
+        if count is None:
+            # One unreadable cell makes the sum wrong: report nothing rather than too little.
+            return None, None, None
+        if role:
+            sums[role] = sums.get(role, 0) + count
+    return sums.get("total"), sums.get("mono", 0), sums.get("colour", 0)
+
+
+def _coded(split: vendors.Coded, snap: Snapshot, notes: list[str]) -> Pages:
+    codes = snap.column(split.code_column)
+    values = snap.column(split.value_column)
+    sums: dict[str, int] = {}
+    for index, code_val in codes.items():
+        role = split.codes.get(as_int(code_val) or 0)
+        if role is None:
+            continue
+        count = as_int(values.get(index), notes, f"printer.pages ({split.value_column}.{index})")
+        if count is None:
+            return None, None, None
+        sums[role] = sums.get(role, 0) + count
+    return sums.get("total"), sums.get("mono"), sums.get("colour")
+
+
+def _blob(split: vendors.Blob, snap: Snapshot, notes: list[str]) -> Pages:
+    blob = hex_bytes(snap.scalar(split.oid))
+    if not blob:
+        return None, None, None
+    try:
+        codes = decode_brother_counters(blob)
+    except ValueError as exc:
+        notes.append(f"printer.pages_mono: counter blob unreadable ({exc})")
+        return None, None, None
+    by_role = {role: codes.get(code) for code, role in split.codes.items()}
+    return by_role.get("total"), by_role.get("mono"), by_role.get("colour")
+
+
+def _apply(split: vendors.Split, snap: Snapshot, notes: list[str]) -> Pages:
+    if isinstance(split, vendors.Sums):
+        return _sums(split, snap, notes)
+    if isinstance(split, vendors.ByArc):
+        return _by_arc(split, snap, notes)
+    if isinstance(split, vendors.Coded):
+        return _coded(split, snap, notes)
+    return _blob(split, snap, notes)
+
+
 def _pages_from_vendor(snap: Snapshot, notes: list[str]) -> tuple[int | None, int | None, int | None, str | None]:
-    """(total, mono, colour, vendor) from the first vendor MIB that answers."""
-    blob = hex_bytes(snap.scalar(BROTHER_COUNTERS))
-    if blob:
-        try:
-            codes = decode_brother_counters(blob)
-        except ValueError as exc:
-            notes.append(f"printer.pages_mono: Brother counter blob unreadable ({exc})")
-        else:
-            return codes.get(0x00), codes.get(0x01), codes.get(0x02), "brother"
-    hp_mono = as_int(snap.scalar(HP_MONO))
-    hp_color = as_int(snap.scalar(HP_COLOR))
-    if hp_mono is not None or hp_color is not None:
-        return None, hp_mono, hp_color, "hp"
-    by_mode = snap.column(KYOCERA_BY_MODE)
-    if by_mode:
-        mono = colour = 0
-        for index, val in by_mode.items():
-            count = as_int(val, notes, f"printer.pages (Kyocera {KYOCERA_BY_MODE}.{index})")
-            mode = index.rsplit(".", 1)[-1]
-            if count is None:
-                return None, None, None, None
-            if mode == "1":
-                mono += count
-            elif mode in ("2", "3"):
-                colour += count
-        return None, mono, colour, "kyocera"
+    """(total, mono, colour, family) from the family sysObjectID names, else the first whose counters answer.
+
+    The family is ``<name>:no-split`` when it is known but gives no mono/colour
+    (a vendor without a split, or a model without the counters).
+    """
+    oid = snap.scalar(SYS_OBJECT_ID)
+    object_id = oid.value if oid is not None and isinstance(oid.value, str) else None
+    descriptions = (as_text(snap.scalar(SYS_DESCR)), as_text(snap.scalar(HR_DEVICE_DESCR_1)))
+    family = vendors.match(object_id, descriptions)
+    if family is not None:
+        total, mono, colour = _apply(family.split, snap, notes) if family.split else (None, None, None)
+        name = family.name if mono is not None or colour is not None else f"{family.name}:no-split"
+        return total, mono, colour, name
+    # sysObjectID of an unknown maker (an OEM print server, a rebadged engine): the first family that answers.
+    for candidate in vendors.FAMILIES:
+        if candidate.split is None:
+            continue
+        total, mono, colour = _apply(candidate.split, snap, notes)
+        if total is not None or mono is not None or colour is not None:
+            split = mono is not None or colour is not None
+            return total, mono, colour, candidate.name if split else f"{candidate.name}:no-split"
     return None, None, None, None
 
 
@@ -392,7 +451,9 @@ def parse(snap: Snapshot, notes: list[str]) -> wire.Printer:
         total = v_total
     elif mono is not None and colour is not None:
         total = mono + colour
-    if vendor and (mono is not None or colour is not None or "printer-mib" not in sources):
+    if vendor and (
+        mono is not None or colour is not None or "printer-mib" not in sources or vendor.endswith(":no-split")
+    ):
         sources.append(vendor)
     if life is None and total is None:
         notes.append("printer.pages_total: the device has no prtMarkerLifeCount and no known vendor counter")
@@ -434,5 +495,5 @@ PROBE: tuple[str, ...] = (
     f"{MARKER['life_count']}.1.1",
     HR_PRINTER_STATUS_1,
     f"{SUPPLIES['level']}.1.1",
-    BROTHER_COUNTERS,
+    vendors.BROTHER_COUNTERS,
 )

@@ -1,0 +1,150 @@
+"""Vendor page counters (agent/snmp/vendors.py): mono/colour from every office
+printer family, read through the real poller from snmpsim-served recordings of
+real devices, and each family's formula on the OIDs its sources name."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from agent.snmp import printer, system, vendors
+from agent.snmp.devices import parse_devices
+from agent.snmp.poller import poll_once
+from agent.snmp.values import Snapshot, Val
+from tests.snmp.servers import SHARED_SNMP, SnmpSim
+
+#: recording -> pages_source the poller must report
+SOURCES = {
+    "brother_dcp-9020cdw": "printer-mib+brother",
+    "brother_dcp-l3550cdw": "brother",
+    "brother_hl-l2340dw": "printer-mib+brother:no-split",
+    "brother_hl-l8260cdw": "printer-mib+brother:no-split",
+    "brother_mfc-l2710dw": "brother:no-split",
+    "dell_s5830dn": None,
+    "epson_cw-c6500au": "printer-mib+epson:no-split",
+    "epson_sc-t3405": "printer-mib+epson:no-split",
+    "epson_wf-c5790": "epson:no-split",
+    "hp_laserjet-mfp-m130nw": "printer-mib+hp",
+    "kyocera_cs-4053ci": "printer-mib+kyocera",
+    "kyocera_ecosys-p2040dw": "printer-mib+kyocera:no-split",
+    "sharp_mx-3570n": "printer-mib+sharp",
+    "xerox_altalink-c8045": "xerox:no-split",
+}
+
+
+def _expected(name: str) -> dict[str, Any]:
+    return json.loads((SHARED_SNMP / f"{name}.expected.json").read_text())
+
+
+def test_every_printer_recording_is_listed() -> None:
+    printers = {p.name.removesuffix(".expected.json") for p in SHARED_SNMP.glob("*.expected.json")}
+    assert {n for n in printers if _expected(n)["kind"] == "printer"} == set(SOURCES)
+
+
+@pytest.mark.parametrize("name", sorted(SOURCES))
+def test_recording_polled_gives_mono_colour_total_and_source(snmpsim: SnmpSim, name: str) -> None:
+    exp = _expected(name)
+    device = parse_devices([{"id": name, "kind": "printer", **snmpsim.target(name)}], env={})[0]
+    reading = asyncio.run(poll_once([device]))[0]
+    assert reading.ok, reading.error
+    p = reading.printer
+    assert p is not None
+    vendor = exp["page_counts"].get("vendor") or {}
+    assert p.pages_mono == vendor.get("mono_total")
+    assert p.pages_color == vendor.get("colour_total")
+    assert p.pages_source == SOURCES[name]
+    if p.pages_source and p.pages_source.endswith(":no-split"):
+        # No split: null, never 0, and the total (if any) is what the device counts.
+        assert p.pages_mono is None and p.pages_color is None
+    assert [s.level_raw for s in p.supplies] == [s["level_raw"] for s in exp["supplies"]]
+
+
+def test_sharp_mono_plus_colour_is_the_lifetime_count(snmpsim: SnmpSim) -> None:
+    device = parse_devices([{"id": "s", "kind": "auto", **snmpsim.target("sharp_mx-3570n")}], env={})[0]
+    reading = asyncio.run(poll_once([device]))[0]
+    p = reading.printer
+    assert reading.kind == "printer" and p is not None
+    assert (p.pages_mono, p.pages_color, p.pages_total) == (91164, 29940, 121104)
+    assert p.pages_mono + p.pages_color == p.pages_total  # scans (…3.7/3.8) are not in it
+    assert "lowToner" in p.detected_errors
+
+
+# -- the formulas of the families without a recording, on the OIDs their sources name --
+
+
+def _parse(object_id: str, values: dict[str, int], descr: str = "") -> Any:
+    pairs = [(system.SYS_OBJECT_ID, Val("oid", object_id)), (system.SYS_DESCR, Val("str", descr.encode()))]
+    pairs += [(oid, Val("counter32", v)) for oid, v in values.items()]
+    snap = Snapshot.from_pairs(pairs, system.SCALARS + printer.SCALARS, printer.COLUMNS)
+    return printer.parse(snap, [])
+
+
+def test_konica_minolta_print_plus_copy_per_colour() -> None:
+    km = "1.3.6.1.4.1.18334.1.1.1.5.7.2"
+    p = _parse(
+        "1.3.6.1.4.1.18334.1.1.1.2.1.54",
+        {
+            f"{km}.1.1.0": 9999,
+            f"{km}.2.1.5.1.1": 100,
+            f"{km}.2.1.5.1.2": 200,
+            f"{km}.2.1.5.2.1": 30,
+            f"{km}.2.1.5.2.2": 40,
+        },
+    )
+    assert (p.pages_total, p.pages_mono, p.pages_color, p.pages_source) == (9999, 300, 70, "konica-minolta")
+
+
+def test_ricoh_counter_types_skip_fax_and_scans() -> None:
+    r = "1.3.6.1.4.1.367.3.2.1.2.19.5.1"
+    types = {1: 10, 2: 201, 3: 202, 4: 300, 5: 401, 6: 402, 7: 403, 8: 870}
+    values = {1: 1000, 2: 300, 3: 50, 4: 77, 5: 400, 6: 100, 7: 10, 8: 5000}
+    counts = {f"{r}.2.{i}": t for i, t in types.items()} | {f"{r}.9.{i}": v for i, v in values.items()}
+    p = _parse("1.3.6.1.4.1.367.1.1", counts)
+    assert (p.pages_total, p.pages_mono, p.pages_color, p.pages_source) == (1000, 700, 160, "ricoh")
+
+
+def test_canon_large_plus_small_else_the_single_counter() -> None:
+    c = "1.3.6.1.4.1.1602.1.11.1.3.1.4"
+    both = _parse(
+        "1.3.6.1.4.1.1602.4.7", {f"{c}.301": 500, f"{c}.112": 10, f"{c}.113": 290, f"{c}.122": 5, f"{c}.123": 195}
+    )
+    assert (both.pages_total, both.pages_mono, both.pages_color) == (500, 300, 200)
+    single = _parse("1.3.6.1.4.1.1602.4.7", {f"{c}.109": 42, f"{c}.106": 8})
+    assert (single.pages_mono, single.pages_color, single.pages_source) == (42, 8, "canon")
+
+
+def test_xerox_engine_impressions() -> None:
+    x = "1.3.6.1.4.1.253.8.53.13.2.1.6.1.20"
+    p = _parse("1.3.6.1.4.1.253.8.62.1.35", {f"{x}.1": 130, f"{x}.34": 100, f"{x}.33": 30})
+    assert (p.pages_total, p.pages_mono, p.pages_color, p.pages_source) == (130, 100, 30, "xerox")
+
+
+@pytest.mark.parametrize(
+    ("descr", "family"),
+    [("UTAX 2506ci", "utax"), ("TA Triumph-Adler 3508ci", "triumph-adler"), ("TASKalfa 2552ci", "kyocera")],
+)
+def test_kyocera_oem_brands_named_by_model(descr: str, family: str) -> None:
+    k = "1.3.6.1.4.1.1347.42.3.1.2.1.1"
+    p = _parse("1.3.6.1.4.1.1347.41", {f"{k}.1.1": 10, f"{k}.1.3": 4, f"{k}.2.1": 6}, descr)
+    assert (p.pages_mono, p.pages_color, p.pages_source) == (16, 4, family)
+
+
+@pytest.mark.parametrize(("enterprise", "name"), [("641", "lexmark"), ("2001", "oki"), ("1129", "toshiba")])
+def test_a_family_without_a_split_says_so(enterprise: str, name: str) -> None:
+    p = _parse(f"1.3.6.1.4.1.{enterprise}.1", {"1.3.6.1.2.1.43.10.2.1.4.1.1": 1234})
+    assert (p.pages_total, p.pages_mono, p.pages_color) == (1234, None, None)
+    assert p.pages_source == f"printer-mib+{name}:no-split"
+
+
+def test_the_table_names_its_sources_and_recordings() -> None:
+    names = [f.name for f in vendors.FAMILIES]
+    assert len(names) == len(set(names))
+    for family in vendors.FAMILIES:
+        assert family.mib and family.sources, family.name
+        for recording in family.verified:
+            assert (SHARED_SNMP / f"{recording}.snmprec").is_file(), recording
+    wanted = {"konica-minolta", "sharp", "canon", "ricoh", "xerox", "lexmark", "epson", "oki", "toshiba"}
+    assert wanted | {"utax", "triumph-adler", "brother", "hp", "kyocera"} <= set(names)
