@@ -76,9 +76,15 @@ def test_sharp_mono_plus_colour_is_the_lifetime_count(snmpsim: SnmpSim) -> None:
 
 
 def _parse(object_id: str, values: dict[str, int], descr: str = "") -> Any:
-    pairs = [(system.SYS_OBJECT_ID, Val("oid", object_id)), (system.SYS_DESCR, Val("str", descr.encode()))]
-    pairs += [(oid, Val("counter32", v)) for oid, v in values.items()]
-    snap = Snapshot.from_pairs(pairs, system.SCALARS + printer.SCALARS, printer.COLUMNS)
+    snap = Snapshot()
+    snap.scalars[system.SYS_OBJECT_ID] = Val("oid", object_id)
+    snap.scalars[system.SYS_DESCR] = Val("str", descr.encode())
+    for oid, value in values.items():
+        column = next((c for c in printer.COLUMNS if oid.startswith(c + ".")), None)
+        if column is None:
+            snap.scalars[oid] = Val("counter32", value)
+        else:
+            snap.columns.setdefault(column, {})[oid[len(column) + 1 :]] = Val("counter32", value)
     return printer.parse(snap, [])
 
 
