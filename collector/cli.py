@@ -16,9 +16,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, admin
+from . import __version__, admin, bundled
 from .alerting import cli as alerting_cli
 from .alerting.config import settings as alert_settings
+from .backup import backup
 from .config import Config, load_config
 from .dashboards import cli as dashboards_cli
 from .db import Connection, Target, connect, is_postgres, migrate
@@ -127,6 +128,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("file", type=Path)
+
+    backup = sub.add_parser(
+        "backup",
+        help="copy the live SQLite database to a file (consistent while ingest runs)",
+        description="Copy the SQLite database with SQLite's online backup API while the collector runs. "
+        "The copy appears at --out only when complete. PostgreSQL: use pg_dump.",
+    )
+    backup.add_argument("--out", type=Path, required=True, help="file to write, e.g. /var/lib/leitstand/backup.db")
+    backup.add_argument("--force", action="store_true", help="replace --out if it exists")
+    _add_db(backup)
+
+    files = sub.add_parser(
+        "files", help="where the installed runbooks, dashboards, systemd units and default configs are"
+    )
+    files.add_argument("kind", nargs="?", choices=sorted(bundled.KINDS), help="print only this folder")
     return parser
 
 
@@ -172,8 +188,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "dashboards":
         return dashboards_cli.run(args)
+    if args.command == "files":
+        kinds = [args.kind] if args.kind else sorted(bundled.KINDS)
+        for kind in kinds:
+            folder, what = bundled.KINDS[kind]
+            print(bundled.path(folder) if args.kind else f"{kind:<13} {bundled.path(folder)}  ({what})")
+        return 0
     config = _config(args)
     db_path = _db_path(args, config)
+    if args.command == "backup":
+        # before connect(): a backup copies the database as it is, never migrated
+        result = backup(db_path, args.out, force=args.force)
+        print(f"{result.out}: {result.size_bytes / 2**20:.1f} MiB from {result.source} in {result.seconds:.1f} s")
+        return 0
     if args.command == "serve":
         from .server import serve
 

@@ -25,6 +25,7 @@ __all__ = [
     "STORAGE_FAILURES",
     "Connection",
     "Leadership",
+    "SchemaTooNewError",
     "Target",
     "connect",
     "describe",
@@ -125,17 +126,36 @@ def connect(target: Target, *, synchronous: str = "full") -> Connection:
     return conn
 
 
+class SchemaTooNewError(StorageError):
+    """The database carries migrations this code does not know: a newer Leitstand wrote it."""
+
+
 def migrate(conn: Connection) -> None:
     try:
         if isinstance(conn, sqlite3.Connection):
-            migrations.apply(Database(conn))
+            db = Database(conn)
+            _refuse_newer({m.name for m in migrations.applied(db)} if db["_sqlite_migrations"].exists() else set())
+            migrations.apply(db)
         else:
             from . import pg
 
             assert isinstance(conn, pg.PgConnection)
+            _refuse_newer(pg.applied(conn))
             pg.migrate(conn, [(m.name, m.fn) for m in migrations._migrations])
     except ERRORS as exc:
         raise StorageError(f"cannot migrate database: {exc}") from exc
+
+
+def _refuse_newer(applied: set[str]) -> None:
+    # Running older code on it would write rows its schema no longer means.
+    unknown = sorted(applied - {m.name for m in migrations._migrations})
+    if unknown:
+        raise SchemaTooNewError(
+            "the database was migrated by a newer Leitstand than this one (unknown migrations: "
+            + ", ".join(unknown)
+            + ")",
+            ["run the version that migrated it, or restore the backup taken before that upgrade (README, Upgrading)"],
+        )
 
 
 def begin(conn: Connection) -> None:

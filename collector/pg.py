@@ -254,6 +254,14 @@ class _ScriptRunner:
         return self._conn.execute(sql, parameters)
 
 
+def applied(conn: PgConnection) -> set[str]:
+    """Names of the migrations applied to this database (none before the first start)."""
+    row = conn.execute("SELECT to_regclass('leitstand_migrations')").fetchone()
+    if row is None or row[0] is None:
+        return set()
+    return {row[0] for row in conn.execute("SELECT name FROM leitstand_migrations").fetchall()}
+
+
 def migrate(conn: PgConnection, steps: Sequence[tuple[str, Callable[[Any], None]]]) -> list[str]:
     """Apply the migrations not yet applied, in one transaction, under an
     advisory lock: collectors starting together migrate once."""

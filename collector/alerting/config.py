@@ -15,7 +15,9 @@ import msgspec
 
 from agent.wire import find_key_line
 
+from .. import bundled
 from ..errors import ConfigError
+from . import runbooks
 from .evaluate import EvalSettings
 from .limits import DEFAULT_MAX_SILENCE_S, DEFAULT_MAX_SILENCES_PER_TENANT
 from .policy import Override, Policy
@@ -134,7 +136,7 @@ class Settings:
         return self.runbook_url.rstrip("/") + "/" + runbook
 
 
-DEFAULT_RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
+DEFAULT_RUNBOOKS = bundled.path("runbooks")
 
 
 def settings(cfg: AlertsConfig, listen: str = "127.0.0.1:8470") -> Settings:
@@ -153,7 +155,7 @@ def settings(cfg: AlertsConfig, listen: str = "127.0.0.1:8470") -> Settings:
         lang=cfg.lang,
         external_url=external,
         runbook_url=cfg.runbook_url or f"{external}/api/v1/runbooks/",
-        runbooks_dir=Path(cfg.runbooks_dir) if cfg.runbooks_dir else DEFAULT_RUNBOOKS,
+        runbooks_dir=runbooks.require_dir(Path(cfg.runbooks_dir) if cfg.runbooks_dir else DEFAULT_RUNBOOKS),
         policy=Policy(
             thresholds=dict(cfg.thresholds),
             for_s=dict(cfg.for_s),

@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import NotFoundError
+from ..errors import ConfigError, NotFoundError
 
-__all__ = ["NAME_RE", "SECTIONS", "Runbook", "list_names", "load", "parse"]
+__all__ = ["NAME_RE", "SECTIONS", "MissingRunbooksError", "Runbook", "list_names", "load", "parse", "require_dir"]
 
 SECTIONS = ("Symptome", "Auswirkung", "Diagnose", "Behebung", "Eskalation")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
@@ -46,6 +46,24 @@ def parse(name: str, text: str) -> Runbook:
 
 def list_names(directory: Path) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.md") if NAME_RE.match(p.stem) and p.stem != "README")
+
+
+class MissingRunbooksError(ConfigError):
+    """The runbook directory is missing or holds no runbook: every alert link would be a 404."""
+
+
+def require_dir(directory: Path) -> Path:
+    """``directory`` if it holds runbooks; else MissingRunbooksError naming it."""
+    if not directory.is_dir():
+        problem = "does not exist or is not a directory"
+    elif not list_names(directory):
+        problem = "holds no runbook (*.md)"
+    else:
+        return directory
+    raise MissingRunbooksError(
+        f"runbook directory {directory} {problem} "
+        "(alerts.runbooks_dir; leave it empty for the runbooks installed with Leitstand)"
+    )
 
 
 def load(directory: Path, name: str) -> Runbook:
