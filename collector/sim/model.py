@@ -6,6 +6,7 @@ applications of the demo's small fleet."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,10 +114,52 @@ class SimHost:
     kritis: tuple[KritisApp, Literal["primary", "standby"]] | None = None
 
 
+@dataclass(frozen=True)
+class OfficeHours:
+    """When the town halls work, use their thin clients and print: the first `weekdays`
+    days of the week (Monday first) from `start` to `end` o'clock in Europe/Berlin."""
+
+    start: int = 7
+    end: int = 17
+    weekdays: int = 5
+
+    def holds(self, ts: float) -> bool:
+        local = dt.datetime.fromtimestamp(ts, BERLIN)
+        return local.weekday() < self.weekdays and self.start <= local.hour < self.end
+
+    def _window(self, day: dt.date) -> tuple[float, float]:
+        """The office hours of `day` as Unix times [from, to) (wall-clock, so DST days are right)."""
+        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=BERLIN)
+        frm = midnight + dt.timedelta(hours=self.start)
+        to = midnight + dt.timedelta(hours=self.end)
+        return frm.timestamp(), to.timestamp()
+
+    def ticks(self, since: float, until: float, tick_s: float) -> int:
+        """How many instants k * `tick_s` with `since` < instant <= `until` fall into office hours."""
+        if until <= since:
+            return 0
+        count = 0
+        day = dt.datetime.fromtimestamp(since, BERLIN).date()
+        last = dt.datetime.fromtimestamp(until, BERLIN).date()
+        first_k, last_k = math.floor(since / tick_s) + 1, math.floor(until / tick_s)
+        while day <= last:
+            if day.weekday() < self.weekdays:
+                frm, to = self._window(day)
+                lo, hi = max(first_k, math.ceil(frm / tick_s)), min(last_k, math.ceil(to / tick_s) - 1)
+                count += max(0, hi - lo + 1)
+            day += dt.timedelta(days=1)
+        return count
+
+
+#: Monday to Friday, 07:00-17:00 in Europe/Berlin
+OFFICE = OfficeHours()
+#: every hour of every day (tests that cannot wait for a weekday morning)
+AROUND_THE_CLOCK = OfficeHours(start=0, end=24, weekdays=7)
+
+
 def office_hours(ts: float) -> bool:
     """Monday to Friday, 07:00-17:00 in Europe/Berlin."""
-    local = dt.datetime.fromtimestamp(ts, BERLIN)
-    return local.weekday() < 5 and 7 <= local.hour < 17
+    return OFFICE.holds(ts)
 
 
 def build_fleet(seed: int, *, agents: int, tenants: int, small: bool = False) -> list[SimHost]:

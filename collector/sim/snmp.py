@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import bz2
-import math
 import os
 import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from agent.wire import SnmpReading
 
-from .model import SimHost
+from .model import OFFICE, OfficeHours, SimHost
 from .procs import SimError, console_script, die_with_parent, free_udp_port
 
 #: Recordings of real printers, UPS units and switches (snmprec files, community = device id)
@@ -118,12 +118,22 @@ def _numeric(oid: str, tag: str, **settings: object) -> str:
 
 
 def variated_recording(
-    text: str, rec: Recording, *, epoch: float, tick_s: float = PAGE_TICK_S, speed: float = 1.0
+    text: str,
+    rec: Recording,
+    *,
+    epoch: float,
+    tick_s: float = PAGE_TICK_S,
+    speed: float = 1.0,
+    hours: OfficeHours = OFFICE,
+    now: float | None = None,
 ) -> tuple[str, dict[str, int]]:
     """The recording with its counters advancing from their recorded values at `epoch`:
-    page counters (rec.pages, whole steps every `tick_s`), sysUpTime and the octet counters
-    of the interfaces that are up (uplinks faster, scaled by `speed`). Every other line is
-    served as recorded. Returns the text and the recorded values of the changed OIDs."""
+    sysUpTime and the octet counters of the interfaces that are up (uplinks faster, scaled
+    by `speed`) with the clock, in snmpsim's `numeric` module; the page counters (rec.pages,
+    whole steps every `tick_s` in office `hours`) are writable (`writecache`), set to their
+    value at `now` here and kept current by the farm's page writer, since offices print in
+    office hours only, which no `numeric` function expresses. Every other line is served as
+    recorded. Returns the text and the recorded values of the changed OIDs."""
     rows: list[tuple[str, str, str] | str] = []
     for line in text.split("\n"):
         parts = line.rstrip("\r").split("|", 2)
@@ -141,7 +151,7 @@ def variated_recording(
             if text_of(_IF_TYPE + index).strip() not in ("1", "24"):  # not "other" (Null0), not loopback
                 up[index] = text_of(_IF_NAME + index) in rec.uplinks
     pages = dict(rec.pages)
-    rate = 1 / tick_s
+    printed = hours.ticks(epoch, time.time() if now is None else now, tick_s)
     started: dict[str, int] = {}
     out: list[str] = []
     for row in rows:
@@ -152,10 +162,7 @@ def variated_recording(
         numeric = tag in _INTEGER_TAGS and value.strip().lstrip("-").isdigit()
         initial = int(value) if numeric else 0
         if numeric and oid in pages:
-            k = pages[oid]
-            offset = -k * math.floor(epoch * rate)
-            out.append(_numeric(oid, tag, function="floor", rate=repr(rate), scale=k, offset=offset,
-                                initial=initial, min=initial, atime=1))  # fmt: skip
+            out.append(f"{oid}|{tag}:writecache|value={initial + pages[oid] * printed}")
         elif numeric and oid == _SYS_UPTIME:
             out.append(_numeric(oid, tag, rate=100, offset=repr(-100 * epoch), initial=initial, min=initial, atime=1))
         elif numeric and (col := next((c for c in _OCTETS if oid.startswith(c)), None)) and oid[len(col) :] in up:
@@ -189,11 +196,93 @@ class SnmpFarm:
     served: dict[str, str]
     #: device id -> {OID: recorded value} of the counters that advance
     started: dict[str, dict[str, int]]
+    #: device id -> {OID: snmprec tag} of the counters that advance
+    tags: dict[str, dict[str, str]]
     #: device id -> its [[devices]] entry, as in the polling agent's config
     entries: dict[str, dict[str, Any]]
     #: agent id -> poller of that host's served devices
     pollers: dict[str, Any] = field(default_factory=dict)
+    #: when the printers print (their page counters advance)
+    hours: OfficeHours = OFFICE
     _tmp: tempfile.TemporaryDirectory[str] | None = None
+    _pages_stop: threading.Event = field(default_factory=threading.Event)
+    _pages_thread: threading.Thread | None = None
+    _pages_current: threading.Event = field(default_factory=threading.Event)
+
+    def page_counters(self) -> dict[str, list[tuple[str, str, int, int]]]:
+        """Printer device id -> its page counters: (OID, snmprec tag, pages per tick, recorded value)."""
+        out: dict[str, list[tuple[str, str, int, int]]] = {}
+        for device, key in self.served.items():
+            rec = RECORDINGS[key]
+            tags = self.tags.get(device, {})
+            out[device] = [(oid, tags[oid], k, self.started[device][oid]) for oid, k in rec.pages if oid in tags]
+        return {d: c for d, c in out.items() if c}
+
+    def pages_at(self, ts: float) -> int:
+        """Page ticks in office hours from the epoch to `ts` (each counter gains its pages per tick)."""
+        return self.hours.ticks(self.epoch, ts, self.tick_s)
+
+    def start_page_writer(self) -> None:
+        """Keep the printers' page counters current in snmpsim (SNMP SET into `writecache`);
+        returns once they are (the served file holds their value at the farm's start)."""
+        if self._pages_thread is None and self.page_counters():
+            self._pages_thread = threading.Thread(target=self._write_pages, name="sim-pages", daemon=True)
+            self._pages_thread.start()
+            if not self._pages_current.wait(30):
+                raise SimError(f"snmpsim did not take the page counters within 30 s: {self.log_tail()}")
+
+    def _write_pages(self) -> None:
+        asyncio.run(self._page_loop())
+
+    async def _page_loop(self) -> None:
+        from pysnmp.hlapi.v3arch.asyncio import (
+            CommunityData,
+            ContextData,
+            Counter32,
+            Counter64,
+            Gauge32,
+            Integer32,
+            ObjectIdentity,
+            ObjectType,
+            UdpTransportTarget,
+            set_cmd,
+        )
+
+        types = {"2": Integer32, "65": Counter32, "66": Gauge32, "70": Counter64}
+        counters = self.page_counters()
+        from pysnmp.proto.rfc1902 import ObjectName
+
+        from agent.snmp.engine import Engine
+
+        # the agent's engine: OIDs resolve against an empty MIB view, never through pysmi
+        agent_engine = Engine()
+        engine = agent_engine.snmp
+        mib_view = engine.cache["mibViewController"]
+        target = await UdpTransportTarget.create(("127.0.0.1", self.port), timeout=1, retries=1)
+        written: dict[str, int] = {}
+        try:
+            while not self._pages_stop.is_set():
+                ticks = self.pages_at(time.time())
+                for device, rows in counters.items():
+                    if written.get(device) == ticks:
+                        continue
+                    binds = [
+                        ObjectType(ObjectIdentity(ObjectName(oid)), types[tag](v + k * ticks)).resolve_with_mib(
+                            mib_view
+                        )
+                        for oid, tag, k, v in rows
+                    ]
+                    error, status, _, _ = await set_cmd(
+                        engine, CommunityData(device), target, ContextData(), *binds, lookupMib=False
+                    )
+                    if not error and not status:
+                        written[device] = ticks
+                if len(written) == len(counters):
+                    self._pages_current.set()
+                # a quarter tick (at most a second): a poll sees a new page within that
+                await asyncio.to_thread(self._pages_stop.wait, min(1.0, self.tick_s / 4))
+        finally:
+            agent_engine.close()
 
     def wait_ready(self, deadline_s: float = 120.0) -> float:
         """Poll one served device until snmpsim answers (it indexes its files first); seconds it took."""
@@ -221,6 +310,7 @@ class SnmpFarm:
         from agent.snmp.devices import parse_devices
         from agent.snmp.poller import Poller
 
+        self.start_page_writer()
         for h in hosts:
             mine = [self.entries[d.device] for d in h.devices if d.device in self.served]
             if mine:
@@ -234,6 +324,9 @@ class SnmpFarm:
         return list(poller.drain()) if poller is not None else []
 
     def close(self) -> None:
+        self._pages_stop.set()
+        if self._pages_thread is not None:
+            self._pages_thread.join(10)
         for poller in self.pollers.values():
             poller.stop()
         self.pollers.clear()
@@ -270,6 +363,7 @@ def start_snmp_farm(
     epoch: float = SNMP_EPOCH,
     tick_s: float = PAGE_TICK_S,
     work: Path | None = None,
+    hours: OfficeHours = OFFICE,
 ) -> tuple[SnmpFarm | None, str]:
     """Write the served recordings and start snmpsim (not waiting for it: SnmpFarm.wait_ready).
 
@@ -289,6 +383,7 @@ def start_snmp_farm(
     data.mkdir(parents=True, exist_ok=True)
     served: dict[str, str] = {}
     started: dict[str, dict[str, int]] = {}
+    tags: dict[str, dict[str, str]] = {}
     entries: dict[str, dict[str, Any]] = {}
     absent: set[str] = set()
     texts: dict[str, str] = {}
@@ -300,7 +395,13 @@ def start_snmp_farm(
         if d.recording not in texts:
             texts[d.recording] = read_recording(rec)
         speed = 0.6 + random.Random(d.device).random() * 0.8  # each switch its own traffic
-        text, started[d.device] = variated_recording(texts[d.recording], rec, epoch=epoch, tick_s=tick_s, speed=speed)
+        text, started[d.device] = variated_recording(
+            texts[d.recording], rec, epoch=epoch, tick_s=tick_s, speed=speed, hours=hours
+        )
+        tags[d.device] = {
+            oid: tag.split(":", 1)[0]
+            for oid, tag, _ in (line.split("|", 2) for line in text.split("\n") if ":writecache|" in line)
+        }
         (data / f"{d.device}.snmprec").write_bytes(text.encode("iso-8859-1"))
         served[d.device] = d.recording
     if not served:
@@ -328,7 +429,7 @@ def start_snmp_farm(
     for d in devices:
         d.served = d.device in served
     farm = SnmpFarm(port=port, epoch=epoch, tick_s=tick_s, work=work, process=process, served=served,
-                    started=started, entries=entries, _tmp=tmp)  # fmt: skip
+                    started=started, tags=tags, entries=entries, hours=hours, _tmp=tmp)  # fmt: skip
     by_file = ", ".join(f"{dev} <- {RECORDINGS[key].file}" for dev, key in served.items())
     note = f"fleet: snmpsim on udp 127.0.0.1:{port} serves {by_file}; polled by the agent's SNMP poller"
     if absent:
