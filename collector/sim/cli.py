@@ -8,10 +8,11 @@ import contextlib
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from ..progress import Progress
 from .faults import FAULTS, render_faults, run_faults
 from .kritis import collector_config
 from .live import live
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         default=SNMP_EPOCH,
         help="live: Unix time at which the served counters have their recorded values (default 2026-01-01 00:00 UTC)",
     )
+    p.add_argument("--quiet", action="store_true", help="soak: no progress lines on stderr (none without a terminal)")
     p.add_argument("--collector", help="URL of a running collector (default: --soak starts its own)")
     p.add_argument(
         "--enroll-token",
@@ -121,25 +123,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)  # fmt: skip
             return 2
         try:
-            outcomes = run_faults(faults, tenants=tenants, **kw)
+            progress = Progress("faults", len(faults), quiet=args.quiet)
+            outcomes = run_faults(faults, tenants=tenants, progress=progress, **kw)
         except SimError as exc:
             print(f"collector.sim: {exc}", file=sys.stderr)
             return 1
         print(render_faults(outcomes))
         return 0 if all(o.ok for o in outcomes) else 1
+    sent = soak_progress(agents * minutes, quiet=args.quiet)
     try:
         if args.collector:
             if not args.enroll_token or not args.admin_token:
                 print("collector.sim: --soak --collector needs --enroll-token and --admin-token", file=sys.stderr)
                 return 2
             print("note: the tenants must receive no other data during the run, or the ledger check cannot agree")
-            result = asyncio.run(soak(args.collector, args.enroll_token, args.admin_token, tenants=tenants, **kw))
+            result = asyncio.run(
+                soak(args.collector, args.enroll_token, args.admin_token, tenants=tenants, progress=sent, **kw)
+            )
         else:
             with contextlib.ExitStack() as stack:
                 tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="leitstand-fleet-")))
                 url, enroll_tokens, admin_token, proc, db = stack.enter_context(own_collector(tmp, tenants))
                 print(f"collector {url} (pid {proc.pid}), database {db}", flush=True)
-                result = asyncio.run(soak(url, enroll_tokens, admin_token, pid=proc.pid, db=db, **kw))
+                result = asyncio.run(soak(url, enroll_tokens, admin_token, pid=proc.pid, db=db, progress=sent, **kw))
                 proc.stop()  # checkpoints the WAL, so the file size is the database's
                 result.measure_db(db)
     except SimError as exc:
@@ -147,6 +153,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(result.render())
     return 0 if result.ok else 1
+
+
+#: progress lines of a soak: one per tenth of its reports
+SOAK_STEPS = 10
+
+
+def soak_progress(total: int, *, quiet: bool, stream: TextIO | None = None) -> Callable[[int], None]:
+    """A line on stderr each time another tenth of the `total` reports was acknowledged
+    (a terminal only, not with --quiet: collector/progress.py)."""
+    progress = Progress("soak", SOAK_STEPS, quiet=quiet, stream=stream)
+    shown = [0]
+
+    def sent(reports: int) -> None:
+        while shown[0] < SOAK_STEPS and reports * SOAK_STEPS >= (shown[0] + 1) * total:
+            shown[0] += 1
+            progress.step(f"{reports:,}/{total:,} reports acknowledged ({100 * shown[0] // SOAK_STEPS} %)")
+
+    return sent
 
 
 def _run_live(args: argparse.Namespace, agents: int, tenants: int) -> int:

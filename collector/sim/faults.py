@@ -26,6 +26,7 @@ import httpx
 
 from agent.wire import AgentInfo, Batch, encode
 
+from ..progress import Progress
 from .model import GIB, MIB, STEP_S, VERSION, SimHost, build_fleet
 from .procs import ManagedProcess, SimError, collector_argv, free_port, http_ok, start_process, wait_ready
 from .sampling import sample
@@ -450,11 +451,15 @@ async def soak_with_fault(
     return outcome
 
 
-def run_faults(faults: Sequence[str], *, tenants: int, disk_mb: int = 16, **kw: Any) -> list[FaultOutcome]:
+def run_faults(
+    faults: Sequence[str], *, tenants: int, disk_mb: int = 16, progress: Progress | None = None, **kw: Any
+) -> list[FaultOutcome]:
     """Each fault in a soak of its own: own collector, fresh database (for `diskfull` on a
     `disk_mb` MiB tmpfs; a row says so when mounting is not permitted)."""
     outcomes = []
     for fault in faults:
+        if progress is not None:
+            progress.step(fault)
         with contextlib.ExitStack() as stack:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"leitstand-fault-{fault}-")))
             data = tmp

@@ -10,7 +10,7 @@ import math
 import statistics
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,7 +241,9 @@ async def soak(
     db: Path | None = None,
     tenants: int | None = None,
     now: float | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SoakResult:
+    """A soak (module docstring); `progress` is called with the reports acknowledged so far."""
     fleet = Fleet(build_fleet(seed, agents=agents, tenants=tenants or len(enroll_tokens)))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
@@ -249,8 +251,9 @@ async def soak(
         size_before = db_bytes(db) if db else 0
         with RssSampler(pid) as rss:
             truth, stats, wall = await run_soak(
-                client, fleet, minutes=minutes, batch=batch, concurrency=concurrency, now=now or time.time()
-            )
+                client, fleet, minutes=minutes, batch=batch, concurrency=concurrency, now=now or time.time(),
+                stats=Stats(on_reports=progress),
+            )  # fmt: skip
             rss.sample()
         diffs = await compare_ledger(client, fleet, truth, usage_token)
     return SoakResult.of(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -31,6 +31,8 @@ class Stats:
     bodies: dict[int, str] = field(default_factory=dict)
     #: when set and not open, agents hold their next send (a fault injector's pause)
     gate: asyncio.Event | None = None
+    #: called with the reports acknowledged so far, after each acknowledgement (progress)
+    on_reports: Callable[[int], None] | None = None
 
 
 def auth_header(token: str) -> dict[str, str]:
@@ -95,6 +97,8 @@ async def post_batch(
             if ack < reports[-1].seq:
                 raise SimError(f"{h.agent_id}: acknowledged through {ack}, sent through {reports[-1].seq}")
             stats.reports += len(reports)
+            if stats.on_reports is not None:
+                stats.on_reports(stats.reports)
             return
         if r.status_code in (429, 503):
             stats.retries += 1
