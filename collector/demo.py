@@ -31,6 +31,7 @@ from . import admin
 from .db import connect, migrate
 from .sim.kritis import collector_config
 from .sim.model import TOWNS, build_fleet
+from .sim.snmp import snmpsim_missing
 
 __all__ = ["main"]
 
@@ -262,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             procs.append(fleet)
             names[id(fleet)] = "fleet simulator"
         print(f"Leitstand demo: collector {url}, data in {data}, log {data / 'demo.log'}")
+        if fleet_on and (missing := snmpsim_missing()):
+            # said where the user looks, not only in the log: the devices are not real SNMP agents then
+            print(f"Fleet: SNMP devices synthesized, {missing}")
         print(f"Admin token for this session (API, curl):\n  {viewer_token}")
         print(f"  e.g. curl -H 'Authorization: Bearer {viewer_token}' {url}/metrics")
         if not args.no_tui and sys.stdin.isatty() and sys.stdout.isatty():
