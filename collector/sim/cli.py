@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from ..progress import Progress
 from .faults import FAULTS, render_faults, run_faults
@@ -19,7 +19,7 @@ from .live import live
 from .model import KRITIS_APPS, SITES, TOWNS, build_fleet
 from .procs import SimError
 from .snmp import SNMP_EPOCH
-from .soak import own_collector, soak
+from .soak import SoakOptions, own_collector, soak
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,13 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if minutes < 2:
         print("collector.sim: --soak needs at least 2 simulated minutes", file=sys.stderr)
         return 2
-    kw: dict[str, Any] = {
-        "agents": agents,
-        "minutes": minutes,
-        "seed": args.seed,
-        "batch": max(1, args.batch),
-        "concurrency": max(1, args.concurrency),
-    }
+    kw = SoakOptions(
+        agents=agents, minutes=minutes, seed=args.seed, batch=max(1, args.batch), concurrency=max(1, args.concurrency)
+    )
     if args.faults is not None:
         faults = [f.strip() for f in args.faults.split(",") if f.strip()]
         unknown = sorted(set(faults) - set(FAULTS))

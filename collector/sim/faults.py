@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 import httpx
 
@@ -30,7 +30,7 @@ from ..progress import Progress
 from .model import GIB, MIB, STEP_S, VERSION, SimHost, build_fleet
 from .procs import ManagedProcess, SimError, collector_argv, free_port, http_ok, start_process, wait_ready
 from .sampling import sample
-from .soak import SoakResult, compare_ledger, prepare_db, run_soak
+from .soak import SoakOptions, SoakResult, compare_ledger, prepare_db, run_soak
 from .truth import GroundTruth
 from .wire import Fleet, RetryPolicy, Stats, auth_header, enroll_all
 
@@ -452,7 +452,12 @@ async def soak_with_fault(
 
 
 def run_faults(
-    faults: Sequence[str], *, tenants: int, disk_mb: int = 16, progress: Progress | None = None, **kw: Any
+    faults: Sequence[str],
+    *,
+    tenants: int,
+    disk_mb: int = 16,
+    progress: Progress | None = None,
+    **kw: Unpack[SoakOptions],
 ) -> list[FaultOutcome]:
     """Each fault in a soak of its own: own collector, fresh database (for `diskfull` on a
     `disk_mb` MiB tmpfs; a row says so when mounting is not permitted)."""

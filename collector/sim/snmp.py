@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent.wire import SnmpReading
+
+if TYPE_CHECKING:  # the agent's poller needs pysnmp: imported where the farm starts it
+    from agent.snmp.poller import Poller
 
 from .model import OFFICE, OfficeHours, SimHost
 from .procs import SimError, console_script, die_with_parent, free_udp_port
@@ -201,7 +204,7 @@ class SnmpFarm:
     #: device id -> its [[devices]] entry, as in the polling agent's config
     entries: dict[str, dict[str, Any]]
     #: agent id -> poller of that host's served devices
-    pollers: dict[str, Any] = field(default_factory=dict)
+    pollers: dict[str, Poller] = field(default_factory=dict)
     #: when the printers print (their page counters advance)
     hours: OfficeHours = OFFICE
     _tmp: tempfile.TemporaryDirectory[str] | None = None

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import httpx
 import psutil
@@ -22,6 +23,18 @@ from .procs import ManagedProcess, collector_argv, free_port, http_ok, start_pro
 from .sampling import sample
 from .truth import CHECKED, GroundTruth
 from .wire import DEFAULT_RETRY, Fleet, RetryPolicy, Stats, auth_header, enroll_all, post_batch
+
+
+class SoakOptions(TypedDict):
+    """The load of a soak, as the command line gives it."""
+
+    agents: int
+    minutes: int
+    seed: int
+    #: reports per request (a spooled agent's batch)
+    batch: int
+    #: requests in flight
+    concurrency: int
 
 
 async def run_soak(
