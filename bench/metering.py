@@ -957,6 +957,9 @@ class MonthBuilder:
                         0,
                         s.gap_count,
                         latest,
+                        "[]",  # unknown_fields
+                        0,  # unknown_fields_total
+                        0,  # dead_letters
                     )
                 )
             for pr in t.printers:
@@ -964,7 +967,7 @@ class MonthBuilder:
                 reading = json.dumps(printer_reading(pr, last, 123456, 1000), separators=(",", ":"))
                 seen = (enrolled, last, last, last)
                 device_rows.append(
-                    (pr.device_id, t.name, pr.poller, "printer", "10.20.30.40", *seen, 1, "", 500_000, 120, reading)
+                    (t.name, pr.device_id, pr.poller, "printer", "10.20.30.40", *seen, 1, "", 500_000, 120, reading)
                 )
         self.insert("hosts", host_rows, verb="INSERT OR REPLACE")
         self.insert("devices", device_rows, verb="INSERT OR REPLACE")
