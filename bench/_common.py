@@ -16,6 +16,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -44,6 +45,7 @@ __all__ = [
     "pinned",
     "print_table",
     "profile_summary",
+    "scratch_dir",
     "start_process",
     "start_profiler",
     "wait_ready",
@@ -60,6 +62,19 @@ def tcp_open(port: int) -> Callable[[], bool]:
             return True
 
     return probe
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str, *, keep: bool) -> Iterator[Path]:
+    """A temporary directory for one benchmark run, removed afterwards unless `keep`."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"kept {path}")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def pinned(core: int, argv: Sequence[str]) -> list[str]:
