@@ -20,13 +20,14 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from . import i18n
+from .bindings import translate_bindings
 from .commands import LeitstandCommands
 from .i18n import t
 from .messages import OpenHost, OpenRunbook
 from .model import HostRow
 from .safe_text import clean
 from .screens.alerts import AlertsScreen
-from .screens.base import ViewScreen, translate_bindings
+from .screens.base import ViewScreen
 from .screens.devices import DevicesScreen
 from .screens.host import HostScreen
 from .screens.hosts import HostsScreen
@@ -62,7 +63,12 @@ class LeitstandApp(App[None]):
         Binding("f5", "refresh", "bind.refresh"),
         Binding("ctrl+r", "refresh", "bind.refresh", show=False),
         Binding("q", "quit", "bind.quit"),
+        Binding("question_mark", "help", "bind.help"),
+        # bound here (not left to Textual) to be named in the UI language
+        Binding("ctrl+p", "command_palette", "bind.palette", priority=True),
     ]
+    #: the views' names, in the footer's order (tui.shell.Shell)
+    view_names = tuple(VIEWS)
 
     connection_error: reactive[str | None] = reactive(None)
 
@@ -102,6 +108,13 @@ class LeitstandApp(App[None]):
                 self.pop_screen()
             return
         self.switch_mode(name)
+
+    def action_help(self) -> None:
+        """Every key of the current view, with its description (Textual's help panel)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_refresh(self) -> None:
         screen = self._view_screen()

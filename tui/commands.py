@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
@@ -11,9 +10,7 @@ from textual.fuzzy import Matcher
 
 from .i18n import t, tv
 from .safe_text import clean
-
-if TYPE_CHECKING:
-    from .app import LeitstandApp
+from .shell import Shell, shell
 
 __all__ = ["LeitstandCommands"]
 
@@ -22,16 +19,12 @@ MAX_HOST_HITS = 30
 
 class LeitstandCommands(Provider):
     @property
-    def lapp(self) -> LeitstandApp:
-        from .app import LeitstandApp
-
-        return cast(LeitstandApp, self.app)
+    def lapp(self) -> Shell:
+        return shell(self.app)
 
     def _views(self) -> list[tuple[str, str, object]]:
-        from .app import VIEWS
-
         out: list[tuple[str, str, object]] = []
-        for name in VIEWS:
+        for name in self.lapp.view_names:
             label = t(f"view.{name}")
             out.append(
                 (t("cmd.view", name=label), t("cmd.view.help", name=label), partial(self.lapp.action_view, name))

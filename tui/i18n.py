@@ -48,6 +48,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "bind.runbook": ("Runbook", "Runbook"),
     "bind.state": ("Zustand", "State"),
     "bind.palette": ("Befehle", "Commands"),
+    "bind.help": ("Hilfe", "Help"),
     "cmd.view": ("Ansicht: {name}", "View: {name}"),
     "cmd.view.help": ("Zur Ansicht {name} wechseln", "Switch to the {name} view"),
     "cmd.host": ("Host: {name}", "Host: {name}"),

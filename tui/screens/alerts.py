@@ -17,6 +17,7 @@ from ..messages import OpenRunbook
 from ..model import fmt_age, fmt_time, parse_iso, silence_matchers, sort_alerts
 from ..safe_text import text, tr
 from ..source import NotAvailable
+from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
 from .dialogs import AckDialog, ConfirmDialog, SilenceDialog, SilenceRequest
 
@@ -37,6 +38,19 @@ def _matches(alert: Mapping[str, Any], which: str) -> bool:
     return state == which
 
 
+def _columns() -> list[Column]:
+    # Tenant stays at 80 columns: the same rule fires for several tenants
+    return [
+        Column("severity", t("al.col.severity"), 7, max_width=10),
+        Column("state", t("al.col.state"), 7, priority=2, max_width=12),
+        Column("flags", t("al.col.flags"), 2, priority=3),
+        Column("since", t("al.col.since"), 5, priority=1, right=True, max_width=10),
+        Column("rule", t("al.col.rule"), 10, max_width=24),
+        Column("object", t("al.col.object"), 10, max_width=32, flex=True),
+        Column("tenant", t("col.tenant"), 10, max_width=30),
+    ]
+
+
 class AlertsScreen(ViewScreen):
     view = "alerts"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -54,18 +68,8 @@ class AlertsScreen(ViewScreen):
 
     def body(self) -> ComposeResult:
         yield Static("", id="alerts-status", markup=False)
-        table: DataTable[Any] = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
-        for key in (
-            "al.col.severity",
-            "al.col.state",
-            "al.col.flags",
-            "al.col.since",
-            "al.col.rule",
-            "al.col.object",
-            "col.tenant",
-        ):
-            table.add_column(t(key), key=key)
-        yield table
+        yield FitTable(_columns(), id="alerts-table", zebra_stripes=True)
+        yield CutLine("alerts-table")
         yield Static("", id="alert-detail", markup=False)
 
     async def load(self) -> None:
@@ -80,15 +84,13 @@ class AlertsScreen(ViewScreen):
         shown = [a for a in sort_alerts(alerts) if _matches(a, self.which)]
         self.alerts = {str(a["id"]): dict(a) for a in shown}
         self.query_one("#alerts-status", Static).update(t("al.filter", which=t(f"al.which.{self.which}"), n=len(shown)))
-        table = self.query_one("#alerts-table", DataTable)
-        current = self.current_id()
-        table.clear()
         now = self.lapp.clock()
+        rows = []
         for a in shown:
             severity = str(a.get("severity"))
             flags = ("Q" if t("al.col.flags").startswith("Q") else "A") if a.get("acknowledged") else "·"
             flags += "S" if a.get("silenced") else "·"
-            table.add_row(
+            cells = (
                 text(tv("sev", severity), style=_SEVERITY_STYLE.get(severity, "")),
                 text(tv("state", a.get("state"))),
                 flags,
@@ -96,20 +98,15 @@ class AlertsScreen(ViewScreen):
                 text(a.get("rule", "")),
                 text(a.get("object", "")),
                 text(a.get("tenant", "")),
-                key=str(a["id"]),
             )
-        if current is not None and current in self.alerts:
-            table.move_cursor(row=table.get_row_index(current))
+            rows.append((str(a["id"]), cells))
+        self.query_one("#alerts-table", FitTable).set_rows(rows)
         self._show_detail(self.current_id())
         if not shown:
             self.query_one("#alert-detail", Static).update(t("al.none"))
 
     def current_id(self) -> str | None:
-        table = self.query_one("#alerts-table", DataTable)
-        if not table.row_count:
-            return None
-        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return None if value is None else str(value)
+        return self.query_one("#alerts-table", FitTable).current_key
 
     def current(self) -> dict[str, Any] | None:
         key = self.current_id()

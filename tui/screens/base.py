@@ -4,32 +4,22 @@ bindings, and loading in an exclusive worker whose failures become a banner
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
+from ..bindings import translate_bindings
 from ..i18n import CATALOG, t
-from ..widgets import ConnectionBanner
+from ..shell import Shell, shell
+from ..widgets import ConnectionBanner, KeyFooter
 
 if TYPE_CHECKING:
-    from ..app import LeitstandApp
     from ..source import CollectorSource
 
-__all__ = ["ViewScreen", "translate_bindings"]
-
-
-def translate_bindings(node: DOMNode) -> None:
-    """Key binding descriptions are catalog keys; show them in the current language."""
-    bindings = node._bindings.key_to_bindings
-    for key, items in bindings.items():
-        bindings[key] = [
-            dataclasses.replace(b, description=t(b.description)) if b.description in CATALOG else b for b in items
-        ]
+__all__ = ["ViewScreen"]
 
 
 class ViewScreen(Screen[None]):
@@ -42,10 +32,8 @@ class ViewScreen(Screen[None]):
         translate_bindings(self)
 
     @property
-    def lapp(self) -> LeitstandApp:
-        from ..app import LeitstandApp
-
-        return cast(LeitstandApp, self.app)
+    def lapp(self) -> Shell:
+        return shell(self)
 
     @property
     def source(self) -> CollectorSource:
@@ -55,7 +43,7 @@ class ViewScreen(Screen[None]):
         yield Header()
         yield ConnectionBanner()
         yield from self.body()
-        yield Footer()
+        yield KeyFooter()
 
     def body(self) -> ComposeResult:
         yield from ()

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static
 from ..i18n import t, tv
 from ..model import device_summary, fmt_pct, month_start
 from ..safe_text import clean, text
+from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
 from .overview import load_devices
 
@@ -34,6 +35,18 @@ def _row_key(device: Mapping[str, Any]) -> str:
     return json.dumps([str(device.get("tenant") or ""), str(device["id"])])
 
 
+def _columns() -> list[Column]:
+    # Tenant stays at 80 columns: device ids are unique per tenant only
+    return [
+        Column("device", t("col.device"), 10, max_width=28),
+        Column("kind", t("col.kind"), 4, priority=2, max_width=10),
+        Column("state", t("col.state"), 4, priority=1, max_width=12),
+        Column("problems", t("col.problems"), 8, priority=1, max_width=30),
+        Column("summary", t("col.summary"), 12, priority=3, flex=True),
+        Column("tenant", t("col.tenant"), 10, max_width=30),
+    ]
+
+
 class DevicesScreen(ViewScreen):
     view = "devices"
 
@@ -43,42 +56,34 @@ class DevicesScreen(ViewScreen):
         self.month_pages: dict[str, int | None] = {}
 
     def body(self) -> ComposeResult:
-        table: DataTable[Any] = DataTable(id="devices-table", cursor_type="row", zebra_stripes=True)
-        for key in ("col.device", "col.kind", "col.state", "col.problems", "col.summary", "col.tenant"):
-            table.add_column(t(key), key=key)
-        yield table
+        yield FitTable(_columns(), id="devices-table", zebra_stripes=True)
+        yield CutLine("devices-table")
         with VerticalScroll(id="device-detail"):
             yield Static("", id="device-text", markup=False)
 
     async def load(self) -> None:
         loaded = await load_devices(self.source)
         self.devices = {_row_key(d): (d, reading, problems) for d, reading, problems in loaded}
-        table = self.query_one(DataTable)
-        current = table.cursor_row
-        table.clear()
+        rows = []
         for device, reading, problems in loaded:
             style = "bold red" if device.get("state") != "up" else ("yellow" if problems else "")
-            table.add_row(
+            cells = (
                 text(device.get("name") or device["id"], style=style),
                 text(tv("kind", device.get("kind"))),
                 text(tv("state", device.get("state"))),
                 Text(", ".join(t(p) for p in problems), style=style),
                 text(device_summary(device, reading)),
                 text(device.get("tenant", "")),
-                key=_row_key(device),
             )
+            rows.append((_row_key(device), cells))
+        self.query_one("#devices-table", FitTable).set_rows(rows)
         if not loaded:
             self.query_one("#device-text", Static).update(t("dev.none"))
-        elif table.row_count:
-            table.move_cursor(row=min(current, table.row_count - 1))
+        else:
             self._show(self._current_id())
 
     def _current_id(self) -> str | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        return str(key.value) if key.value is not None else None
+        return self.query_one("#devices-table", FitTable).current_key
 
     @on(DataTable.RowHighlighted, "#devices-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

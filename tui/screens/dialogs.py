@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Static
 from ..i18n import t
 from ..model import parse_duration
 from ..safe_text import clean, text, tr
+from ..shell import shell
 from .base import Dialog
 
 __all__ = ["AckDialog", "ConfirmDialog", "SilenceDialog", "SilenceRequest"]
@@ -42,10 +43,7 @@ class _Form(Dialog):
         self.dismiss(None)
 
     def on_mount(self) -> None:
-        from ..app import LeitstandApp
-
-        app = self.app
-        if isinstance(app, LeitstandApp) and not app.blink:
+        if not shell(self).blink:
             for field in self.query(Input):
                 field.cursor_blink = False
 

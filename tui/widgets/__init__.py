@@ -1,6 +1,10 @@
-"""Reusable widgets of the TUI."""
+"""Reusable widgets of the TUI (they never import screens or the app)."""
 
 from .banner import ConnectionBanner
-from .virtual_table import Column, VirtualTable
+from .cut_line import CutLine
+from .fit import Column
+from .fit_table import FitTable
+from .footer import KeyFooter
+from .virtual_table import VirtualTable
 
-__all__ = ["Column", "ConnectionBanner", "VirtualTable"]
+__all__ = ["Column", "ConnectionBanner", "CutLine", "FitTable", "KeyFooter", "VirtualTable"]

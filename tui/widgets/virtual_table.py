@@ -4,14 +4,14 @@ Textual's DataTable measures and stores every row it is given: fine for the
 small views, about 1.4 s per refresh for 10,000 hosts. This table holds a plain
 Python list and formats just the visible lines, so replacing all rows after a
 filter or sort costs what building the list costs (see bench/tui_hosts.py).
-The header line stays in place while the rows scroll under it; columns of low
-priority are dropped when the terminal is narrow (80 columns).
+The header line stays in place while the rows scroll under it; the columns
+share the width by priority as every table does (fit.py), measured on a sample
+of the rows, and the highlighted row's cut values are offered in full (`cut`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.cells import cell_len, set_cell_size
@@ -25,23 +25,18 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..bindings import translate_bindings
 from ..safe_text import clean
+from .fit import Column, Layout, cut_values, fit_columns, natural_widths
 
 __all__ = ["Column", "VirtualTable"]
 
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    width: int
-    right: bool = False
-    #: lower stays longer when the terminal is narrow; 0 is always shown
-    priority: int = 0
-    #: takes the remaining width (at least `width`)
-    flex: bool = False
+#: rows measured for the columns' natural widths (every row would cost a
+#: formatting pass over ten thousand hosts per refresh)
+SAMPLE = 200
 
 
 class VirtualTable(ScrollView, Generic[R], can_focus=True):
@@ -73,6 +68,8 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
+    #: (label, full value) of what the highlighted row shows cut or not at all
+    cut: reactive[list[tuple[str, str]]] = reactive(list, always_update=True)
 
     class Selected(Message):
         def __init__(self, table: VirtualTable[Any], key: str) -> None:
@@ -104,8 +101,6 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
-        from ..screens.base import translate_bindings
-
         translate_bindings(self)
         self.columns = list(columns)
         self._cells = cells
@@ -114,8 +109,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         self.rows: list[R] = []
         self.sort_key: str | None = None
         self.sort_reverse = False
-        self._layout_for: int = -1
-        self._layout: list[tuple[Column, int]] = []
+        self._layout_for: tuple[int, str | None] = (-1, None)
+        self._layout: Layout = []
+        self._natural: dict[str, int] = {}
 
     # -- data -------------------------------------------------------------------------
 
@@ -123,6 +119,9 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         """Replace all rows; the cursor stays on the same row key when it is still there."""
         current = self.current_key
         self.rows = list(rows)
+        step = max(len(self.rows) // SAMPLE, 1)
+        self._natural = natural_widths(self.columns, (self._texts(r) for r in self.rows[::step]))
+        self._layout_for = (-1, None)
         index = 0
         if current is not None:
             key = self._row_key
@@ -150,7 +149,21 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
         elif cursor >= top + body:
             self.scroll_to(y=cursor - body + 1, animate=False)
         self.refresh()
+        self._update_cut()
         self.post_message(self.Highlighted(self, self.current_key))
+
+    def _texts(self, row: R) -> list[str]:
+        return [clean(v) for v in self._cells(row)]
+
+    def _update_cut(self) -> None:
+        row = self.current
+        if row is None:
+            self.cut = []
+            return
+        layout = self._columns_for(self.size.width)
+        self.cut = cut_values(
+            self.columns, layout, dict(zip((c.key for c in self.columns), self._texts(row), strict=False))
+        )
 
     def action_move(self, delta: int) -> None:
         if self.rows:
@@ -180,21 +193,18 @@ class VirtualTable(ScrollView, Generic[R], can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, len(self.rows) + 1)
-        self._layout_for = -1
+        self._layout_for = (-1, None)
+        self._update_cut()
 
     # -- rendering --------------------------------------------------------------------
 
-    def _columns_for(self, width: int) -> list[tuple[Column, int]]:
-        if width == self._layout_for:
+    def _columns_for(self, width: int) -> Layout:
+        if (width, self.sort_key) == self._layout_for:
             return self._layout
-        chosen = sorted(self.columns, key=lambda c: c.priority)
-        while chosen and sum(c.width + 1 for c in chosen) > width and chosen[-1].priority > 0:
-            chosen.pop()
-        keep = set(id(c) for c in chosen)
-        ordered = [c for c in self.columns if id(c) in keep]
-        spare = max(0, width - sum(c.width + 1 for c in ordered))
-        layout = [(c, c.width + (spare if c.flex else 0)) for c in ordered]
-        self._layout_for, self._layout = width, layout
+        arrow = {self.sort_key: 1} if self.sort_key else {}
+        # the last column has no separator after it: one cell more to share
+        layout = fit_columns(self.columns, width + 1, self._natural, label_extra=arrow)
+        self._layout_for, self._layout = (width, self.sort_key), layout
         return layout
 
     def _line(self, texts: Sequence[str], layout: list[tuple[Column, int]]) -> str:
