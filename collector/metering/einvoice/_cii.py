@@ -1,7 +1,7 @@
 """The invoice as UN/CEFACT CII XML, built with drafthorse.
 
-drafthorse models the CII data model 1:1 and validates what it serializes
-against the Factur-X EN 16931 XSD, so a field in the wrong place fails here,
+drafthorse models the CII data model 1:1; what it serializes is checked
+against the Factur-X EN 16931 XSD it ships (parsed once per process), so a field in the wrong place fails here,
 not at the town hall's inbox. The business terms (BT-/BG-) named below are
 EN 16931's; the XRechnung rules (BR-DE-*) ask for the seller contact, the
 Leitweg-ID as buyer reference, both electronic addresses and payment
@@ -10,14 +10,18 @@ instructions.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
+from pathlib import Path
 
+import drafthorse
 from drafthorse.models.accounting import ApplicableTradeTax
 from drafthorse.models.document import Document
 from drafthorse.models.note import IncludedNote
 from drafthorse.models.party import TaxRegistration
 from drafthorse.models.payment import PaymentMeans, PaymentTerms
 from drafthorse.models.tradelines import LineItem
+from lxml import etree
 
 from .model import EInvoice, Party
 
@@ -32,6 +36,14 @@ GUIDELINES = {
 BUSINESS_PROCESS = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
 _SEPA_CREDIT_TRANSFER = "58"
 _COMMERCIAL_INVOICE = "380"
+
+
+@functools.cache
+def _schema() -> etree.XMLSchema:
+    # drafthorse parses the XSD (dozens of files) on every serialize(schema=...):
+    # most of an XRechnung's time. Parsed once per process, it checks every invoice the same.
+    xsd = Path(drafthorse.__file__).parent / "schema" / "Factur-X_1.0.07_EN16931.xsd"
+    return etree.XMLSchema(file=str(xsd))
 
 
 def _dec(value: Decimal) -> Decimal:
@@ -129,5 +141,6 @@ def render_cii(inv: EInvoice, profile: str) -> bytes:
     totals.tax_total = (_dec(inv.vat_total), inv.currency)
     totals.grand_total = (_dec(inv.total), None)
     totals.due_amount = _dec(inv.total)
-    xml: bytes = doc.serialize(schema="FACTUR-X_EN16931")
+    xml: bytes = doc.serialize(schema=None)
+    _schema().assertValid(etree.fromstring(xml))
     return xml

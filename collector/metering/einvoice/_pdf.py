@@ -9,6 +9,21 @@ Two maintained libraries, each for what it does well:
   writes the XMP metadata with the Factur-X extension schema that tells a
   reader the profile (EN 16931).
 
+Speed (bench/einvoice.py): fpdf2 parses a TrueType file in ``add_font`` and
+subsets it for every PDF, which for DejaVu Sans (6,000 glyphs) was most of a
+ZUGFeRD export. Two things keep that small: each font file is parsed once
+per process and every PDF gets a fresh copy of the parsed metrics
+(:func:`_add_font`), and the page is set in a Latin cut of DejaVu Sans (Basic
+Latin up to Latin Extended-B, general punctuation, €, ™, minus: 40 kB, no
+hinting or OpenType layout tables, which fpdf2 drops anyway). Should an
+invoice's text need a glyph the cut lacks (a buyer's name in another script),
+that PDF is set again in the full fonts, so nothing is ever printed as a box.
+The cuts are made from the shipped fonts with fontTools::
+
+    pyftsubset DejaVuSans.ttf --unicodes=U+0000-024F,U+2000-206F,U+20AC,U+2122,U+2212 \
+        --layout-features= --drop-tables+=GSUB,GPOS,GDEF,FFTM,kern --no-hinting \
+        --output-file=DejaVuSans-Latin.ttf      # and the same for DejaVuSans-Bold.ttf
+
 Determinism: fpdf2 takes the creation date we give it (the issue date) and
 derives the file id from the content; the fonts ship with the package. The
 factur-x library stamps "now" into three dates (document info, XMP, the
@@ -17,18 +32,22 @@ attachment's ModDate), so its clock is pinned to the issue date while it runs.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import functools
 import hashlib
+import io
 import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 import fpdf as fpdf_package
 from facturx import facturx
+from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.enums import OutputIntentSubType, XPos, YPos
+from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.output import PDFICCProfile
 
 from .model import EInvoice
@@ -39,6 +58,11 @@ _FONTS = Path(__file__).parent / "fonts"
 #: the sRGB profile fpdf2 ships for PDF/A output intents
 _SRGB = Path(fpdf_package.__file__ or "").parent / "data" / "color_profiles" / "sRGB2014.icc"
 _FONT = "DejaVu"
+#: (regular, bold): the Latin cut first, the full fonts for text it cannot set
+_CUTS = (
+    ("DejaVuSans-Latin.ttf", "DejaVuSans-Bold-Latin.ttf"),
+    ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
+)
 _LEFT, _RIGHT, _TOP = 25.0, 20.0, 15.0
 _PIN = threading.Lock()
 
@@ -143,8 +167,43 @@ class _Letter(FPDF):
         self.cell(20, 3.5, f"{self.page_no()}/{{nb}}", align="R")
 
 
+@functools.cache
+def _parsed(name: str, style: str) -> tuple[TTFFont, bytes]:
+    """The font file parsed by fpdf2 once, and its bytes."""
+    scratch = FPDF()
+    scratch.add_font(_FONT, style, _FONTS / name)
+    font = scratch.fonts[f"{_FONT.lower()}{style}"]
+    assert isinstance(font, TTFFont)  # add_font of a .ttf file
+    return font, (_FONTS / name).read_bytes()
+
+
+def _add_font(pdf: FPDF, name: str, style: str) -> TTFFont:
+    """``pdf.add_font`` without parsing the file again: the metrics (widths, cmap,
+    glyph ids) are shared read-only; what one PDF changes is its own: the subset
+    of glyphs it uses, the font descriptor it numbers, and the fontTools font that
+    fpdf2 subsets in place when it writes the PDF (loaded lazily from the bytes)."""
+    parsed, raw = _parsed(name, style)
+    font = copy.copy(parsed)
+    font.i = len(pdf.fonts) + 1
+    font.desc = copy.copy(parsed.desc)
+    font.ttfont = ttLib.TTFont(io.BytesIO(raw), recalcTimestamp=False, lazy=True)
+    font.subset = SubsetMap(font)
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    pdf.fonts[f"{_FONT.lower()}{style}"] = font
+    return font
+
+
 def render_pdf(inv: EInvoice) -> bytes:
     """The visual invoice as PDF/A-3B, before the XML is attached."""
+    for regular, bold in _CUTS:
+        pdf = _layout(inv, regular, bold)
+        if all(not font.missing_glyphs for font in pdf.fonts.values() if isinstance(font, TTFFont)):
+            break
+    return bytes(pdf.output())
+
+
+def _layout(inv: EInvoice, regular: str, bold: str) -> FPDF:
     words = _LABELS[inv.lang]
     pdf = _Letter(inv)
     pdf.set_creation_date(dt.datetime.combine(inv.issue_date, dt.time(12), dt.UTC))
@@ -157,14 +216,14 @@ def render_pdf(inv: EInvoice) -> bytes:
         OutputIntentSubType.PDFA,
         output_condition_identifier="sRGB",
         dest_output_profile=PDFICCProfile(
-            contents=_SRGB.read_bytes(),
+            contents=_srgb(),
             n=3,
             alternate="DeviceRGB",
         ),
         info="sRGB2014 (v2)",
     )
-    pdf.add_font(_FONT, "", _FONTS / "DejaVuSans.ttf")
-    pdf.add_font(_FONT, "B", _FONTS / "DejaVuSans-Bold.ttf")
+    _add_font(pdf, regular, "")
+    _add_font(pdf, bold, "B")
     pdf.set_margins(_LEFT, _TOP, _RIGHT)
     pdf.set_auto_page_break(True, margin=28)
     pdf.alias_nb_pages()
@@ -172,7 +231,12 @@ def render_pdf(inv: EInvoice) -> bytes:
     _letterhead(pdf, inv)
     _lines(pdf, inv)
     _totals(pdf, inv)
-    return bytes(pdf.output())
+    return pdf
+
+
+@functools.cache
+def _srgb() -> bytes:
+    return _SRGB.read_bytes()
 
 
 def _letterhead(pdf: FPDF, inv: EInvoice) -> None:
@@ -211,39 +275,79 @@ def _letterhead(pdf: FPDF, inv: EInvoice) -> None:
     pdf.ln(3)
 
 
+#: the line table: column widths (mm) and alignments; the description (index 1) wraps
+_COLUMNS = (9.0, 62.0, 25.0, 20.0, 22.0, 27.0)
+_ALIGN = ("R", "L", "R", "L", "R", "R")
+_LINE_H = 4.2
+_PAD = 1.0
+
+
+def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
+    """``text`` broken at spaces into lines no wider than ``width`` (a word wider
+    than that stands alone). fpdf2's table would break every cell twice, with
+    its full text-shaping line breaker: most of a ZUGFeRD's time."""
+    if pdf.get_string_width(text) <= width:
+        return [text]
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and pdf.get_string_width(candidate) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    return [*lines, current]
+
+
+def _table_row(pdf: FPDF, cells: tuple[str, ...], *, bold: bool = False) -> None:
+    pdf.set_font(_FONT, "B" if bold else "", 8)
+    inner = _COLUMNS[1] - 2 * _PAD
+    description = [line for part in cells[1].split("\n") for line in _wrap(pdf, part, inner)]
+    height = len(description) * _LINE_H + 2 * _PAD
+    if pdf.get_y() + height > pdf.page_break_trigger:
+        pdf.add_page()
+        if not bold:
+            _table_head(pdf)
+            pdf.set_font(_FONT, "", 8)
+    top, x = pdf.get_y() + _PAD, _LEFT
+    for index, (width, align, text) in enumerate(zip(_COLUMNS, _ALIGN, cells, strict=True)):
+        for n, line in enumerate(description if index == 1 else [text]):
+            pdf.set_xy(x + _PAD, top + n * _LINE_H)
+            pdf.cell(width - 2 * _PAD, _LINE_H, line, align=align)
+        x += width
+    pdf.set_y(top + height - _PAD)
+    pdf.line(_LEFT, pdf.get_y(), _LEFT + sum(_COLUMNS), pdf.get_y())
+
+
+def _table_head(pdf: FPDF) -> None:
+    words = _LABELS[pdf.inv.lang] if isinstance(pdf, _Letter) else _LABELS["de"]
+    headings = (words["pos"], words["description"], words["quantity"], words["unit"], words["price"], words["amount"])
+    pdf.line(_LEFT, pdf.get_y(), _LEFT + sum(_COLUMNS), pdf.get_y())
+    _table_row(pdf, headings, bold=True)
+
+
 def _lines(pdf: FPDF, inv: EInvoice) -> None:
     words = _LABELS[inv.lang]
-    pdf.set_font(_FONT, size=8)
-    headings = (words["pos"], words["description"], words["quantity"], words["unit"], words["price"], words["amount"])
-    with pdf.table(
-        col_widths=(9, 62, 25, 20, 22, 27),
-        text_align=("RIGHT", "LEFT", "RIGHT", "LEFT", "RIGHT", "RIGHT"),
-        line_height=4.2,
-        first_row_as_headings=True,
-        headings_style=_bold(),
-        borders_layout="HORIZONTAL_LINES",
-    ) as table:
-        table.row(headings)
-        for line in inv.lines:
-            description = "\n".join((line.name, *line.notes))
-            if line.start != inv.period_start:
-                description += f"\n{words['period']}: {_date(line.start, inv.lang)} – {_date(line.end, inv.lang)}"
-            table.row(
-                (
-                    str(line.id),
-                    description,
-                    _num(line.quantity, inv.lang),
-                    _UNITS.get(line.unit, line.unit) if inv.lang == "de" else line.unit,
-                    _num(line.unit_price, inv.lang),
-                    _money(line.amount, inv),
-                )
-            )
-
-
-def _bold() -> Any:
-    from fpdf.fonts import FontFace
-
-    return FontFace(family=_FONT, emphasis="BOLD")
+    pdf.set_draw_color(0)
+    pdf.set_line_width(0.2)
+    _table_head(pdf)
+    for line in inv.lines:
+        description = "\n".join((line.name, *line.notes))
+        if line.start != inv.period_start:
+            description += f"\n{words['period']}: {_date(line.start, inv.lang)} – {_date(line.end, inv.lang)}"
+        _table_row(
+            pdf,
+            (
+                str(line.id),
+                description,
+                _num(line.quantity, inv.lang),
+                _UNITS.get(line.unit, line.unit) if inv.lang == "de" else line.unit,
+                _num(line.unit_price, inv.lang),
+                _money(line.amount, inv),
+            ),
+        )
+    pdf.set_x(_LEFT)
 
 
 def _totals(pdf: FPDF, inv: EInvoice) -> None:

@@ -209,6 +209,20 @@ def test_zugferd_is_pdfa3_with_the_en16931_xml_and_byte_identical(tmp_path: Path
     _validated(tmp_path, "zugferd.xml", xml, xrechnung=False)
 
 
+def test_zugferd_sets_text_outside_the_latin_cut_in_the_full_font(tmp_path: Path) -> None:
+    # the page is set in a Latin cut of DejaVu Sans; a name it cannot set must
+    # still print (the PDF is set again in the full font), and stay deterministic
+    usage = S.month()
+    invoice = S.priced(usage, S.tariff_book(tmp_path))
+    greek = "Δήμος Αθηναίων"
+    config = S.invoice_config(S.CONFIG.replace('name = "Stadt Lohne (Oldenburg)"', f'name = "{greek}"'))
+    doc = einvoice.build_einvoice(usage, invoice, config, number="KDO-2026-00043", lang="de")
+    pdf = einvoice.render_zugferd(doc)
+    assert einvoice.render_zugferd(doc) == pdf
+    page = PdfReader(__import__("io").BytesIO(pdf)).pages[0].extract_text()
+    assert greek in page and "Rechnung KDO-2026-00043" in page
+
+
 # --- config: strict where set, and what is still missing --------------------------
 
 
