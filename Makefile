@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck contracts pytest pytest-postgres system-deps bench clean
+.PHONY: run test lint typecheck contracts pytest pytest-postgres system-deps focus-validator bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,7 @@ pytest-postgres: $(STAMP)
 
 # Real peers the integration tests and benchmarks run against (Debian packages).
 # Optional locally (tests skip, naming the package); CI installs them.
-system-deps:
+system-deps: focus-validator
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		prometheus-node-exporter zabbix-agent wrk snmpd snmp prometheus-snmp-exporter \
@@ -56,9 +56,26 @@ system-deps:
 	-pkill -x prometheus-node-exporter; pkill -x zabbix_agentd; pkill -x snmpd; pkill -x prometheus-snmp-exporter; \
 		pkill -x prometheus; pkill -x prometheus-alertmanager; true
 
+# The FinOps Foundation's focus-validator (FOCUS 1.2) checks our FOCUS exports
+# (tests/collector/metering/test_focus_validator.py). It needs Python >= 3.12 and
+# this project runs on 3.11, so uv (dev extra) gives it a venv of its own, from a
+# Python 3.12+ of this machine (on PATH, or pyenv's), else one uv downloads.
+FOCUS_VENV   := .venv-focus
+FOCUS_PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 \
+	$$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null && command -v $$p && break; done)
+
+focus-validator: $(FOCUS_VENV)/.installed
+
+$(FOCUS_VENV)/.installed: $(STAMP)
+	$(BIN)/uv venv --quiet --allow-existing --python '$(or $(FOCUS_PYTHON),3.12)' $(FOCUS_VENV)
+	# pyarrow 22+ needs NumPy 2, which focus-validator 2.2 does not take
+	$(BIN)/uv pip install --quiet --python $(FOCUS_VENV)/bin/python 'focus-validator>=2,<3' 'pyarrow<22'
+	touch $@
+
 bench: $(STAMP)
 	$(BIN)/python bench/agent_footprint.py
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(FOCUS_VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -800,7 +800,10 @@ def _no_usage_row(usage: PeriodUsage, invoice: Invoice, provider: str, lang: Lan
         **dict.fromkeys(("BilledCost", "ContractedCost", "EffectiveCost", "ListCost"), "0.00"),
         **dict.fromkeys(("BillingAccountId", "BillingAccountName", "SubAccountId", "SubAccountName"), usage.tenant),
         **dict.fromkeys(("InvoiceIssuerName", "ProviderName", "PublisherName"), provider),
-        **dict.fromkeys(("ConsumedQuantity", "PricingQuantity", "ContractedUnitPrice", "ListUnitPrice"), "0"),
+        # "0.000", not "0": a reader infers a column's type from its values, and
+        # FOCUS wants quantities DECIMAL (focus-validator: PricingQuantity-C-001-M)
+        **dict.fromkeys(("ConsumedQuantity", "PricingQuantity"), "0.000"),
+        **dict.fromkeys(("ContractedUnitPrice", "ListUnitPrice"), "0"),
         **dict.fromkeys(("ConsumedUnit", "PricingUnit"), _FOCUS_UNITS["host_hours"]),
         "BillingCurrency": invoice.currency,
         "BillingPeriodEnd": _utc(billing.end),
