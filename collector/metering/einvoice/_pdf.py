@@ -186,7 +186,7 @@ def _add_font(pdf: FPDF, name: str, style: str) -> TTFFont:
     font = copy.copy(parsed)
     font.i = len(pdf.fonts) + 1
     font.desc = copy.copy(parsed.desc)
-    font.ttfont = ttLib.TTFont(io.BytesIO(raw), recalcTimestamp=False, lazy=True)
+    font.ttfont = ttLib.TTFont(io.BytesIO(raw), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
     font.subset = SubsetMap(font)
     font.missing_glyphs = []
     font.biggest_size_pt = 0
@@ -271,7 +271,7 @@ def _letterhead(pdf: FPDF, inv: EInvoice) -> None:
     pdf.cell(0, 7, f"{words['invoice']} {inv.number}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(_FONT, size=9)
     for note in inv.notes:
-        pdf.multi_cell(0, 4.5, note, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _paragraph(pdf, 4.5, note)
     pdf.ln(3)
 
 
@@ -298,6 +298,12 @@ def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
         else:
             current = candidate
     return [*lines, current]
+
+
+def _paragraph(pdf: FPDF, height: float, text: str) -> None:
+    """``text`` across the page, wrapped (what ``multi_cell`` does, without its line breaker)."""
+    for line in _wrap(pdf, text, pdf.epw - 2 * pdf.c_margin):
+        pdf.cell(0, height, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _table_row(pdf: FPDF, cells: tuple[str, ...], *, bold: bool = False) -> None:
@@ -363,15 +369,15 @@ def _totals(pdf: FPDF, inv: EInvoice) -> None:
     pdf.ln(4)
     pdf.set_font(_FONT, size=9)
     if inv.vat.reason:
-        pdf.multi_cell(0, 4.5, inv.vat.reason, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        _paragraph(pdf, 4.5, inv.vat.reason)
         pdf.ln(1)
     s = inv.seller
-    pdf.multi_cell(0, 4.5, inv.payment_terms, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _paragraph(pdf, 4.5, inv.payment_terms)
     bank = f"{words['bank']}: IBAN {s.iban}" + (f", BIC {s.bic}" if s.bic else "")
-    pdf.multi_cell(0, 4.5, bank, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _paragraph(pdf, 4.5, bank)
     pdf.ln(2)
     pdf.set_font(_FONT, size=7)
-    pdf.multi_cell(0, 3.5, words["embedded"], new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    _paragraph(pdf, 3.5, words["embedded"])
 
 
 class _PinnedClock(dt.datetime):
