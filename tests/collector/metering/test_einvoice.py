@@ -232,6 +232,16 @@ def _load(tmp_path: Path, text: str) -> Config:
     return load_config(path)
 
 
+def test_the_readme_config_example_loads_and_is_ready_for_every_buyer(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    blocks = [b for b in readme.split("```toml\n")[1:] if b.startswith("[invoice]\n")]
+    assert len(blocks) == 1, "README has one [invoice] example"
+    config = _load(tmp_path, blocks[0].split("```")[0]).invoice
+    assert sorted(config.buyers) == ["gemeinde-bakum", "stadt-lohne"]
+    for tenant, buyer in config.buyers.items():
+        assert missing(config, tenant, vat_percent_zero=bool(buyer.vat_category)) == [], tenant
+
+
 @pytest.mark.parametrize(
     ("wrong", "right", "key", "reason"),
     [
