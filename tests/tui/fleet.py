@@ -6,6 +6,7 @@ printer (one toner nearly empty), a UPS and a switch (one uplink down)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from collector import admin
 from collector.app import create_app
 from collector.config import Config
 from collector.db import connect, migrate
+from collector.readiness.config import ApplicationConfig, InstanceConfig, ReadinessConfig, SampleSelector, SiteConfig
 from tests.collector.conftest import FakeClock, auth, batch, report
 
 NOW = 1_764_000_000.0  # 2025-11-24 16:00 UTC
@@ -39,6 +41,32 @@ REPORTS = 30
 
 def collector_config() -> Config:
     return Config()
+
+
+def kritis_config(name: Callable[[str], str] = str) -> Config:
+    """A KRITIS application on two servers at two sites; `name` renames hosts and sites."""
+    return Config(
+        readiness=ReadinessConfig(
+            sites={
+                "rathaus": SiteConfig(lat=52.667, lon=8.238),
+                name("bauhof"): SiteConfig(lat=52.671, lon=8.245),  # 1 km apart: one flood takes both
+            },
+            applications=[
+                ApplicationConfig(
+                    name="einwohnermeldewesen",
+                    tenant="stadt-lohne",
+                    criticality="kritis",
+                    rpo="4h",
+                    rto="8h",
+                    instances=[
+                        InstanceConfig(host=name("lohne-srv-01"), site="rathaus", role="primary"),
+                        InstanceConfig(host=name("lohne-srv-02"), site=name("bauhof"), role="standby"),
+                    ],
+                    backup=SampleSelector(metric="backup_last_success_timestamp_seconds", labels={"job": "emw"}),
+                )
+            ],
+        )
+    )
 
 
 @dataclass
@@ -139,21 +167,28 @@ def _reports(agent_id: str, cpu: float, minutes_ago: int, with_snmp: bool) -> li
     return out
 
 
-async def build_fleet(tmp_path: Path, config: Config | None = None) -> Fleet:
+async def build_fleet(
+    tmp_path: Path,
+    config: Config | None = None,
+    *,
+    hosts: list[tuple[str, str, str, str, float, int]] = HOSTS,
+    poller: str = POLLER,
+) -> Fleet:
+    """The fleet in a fresh collector; `hosts` like HOSTS (the snapshots rename them long)."""
     db_path = tmp_path / "collector.db"
-    tenants = sorted({h[1] for h in HOSTS})
+    tenants = sorted({h[1] for h in hosts})
     admin_token, enroll = _tokens(db_path, tenants)
     clock = FakeClock(NOW)
     app = create_app(db_path, config or collector_config(), clock=clock)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://collector") as client:
-        for agent_id, tenant, site, role, cpu, minutes_ago in HOSTS:
+        for agent_id, tenant, site, role, cpu, minutes_ago in hosts:
             r = await client.post(
                 "/api/v1/enroll", json={"agent_id": agent_id, "hostname": agent_id}, headers=auth(enroll[tenant])
             )
             assert r.status_code == 200, r.text
             token = r.json()["token"]
             clock.now = NOW - minutes_ago * 60  # the collector received it then
-            body = batch(agent_id, _reports(agent_id, cpu, minutes_ago, agent_id == POLLER), role=role, site=site,
+            body = batch(agent_id, _reports(agent_id, cpu, minutes_ago, agent_id == poller), role=role, site=site,
                          os="Debian 12", version="0.1.0")  # fmt: skip
             r = await client.post("/api/v1/reports", json=body, headers=auth(token))
             assert r.status_code == 200, r.text

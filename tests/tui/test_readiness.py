@@ -7,40 +7,13 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
-from collector.config import Config
-from collector.readiness.config import ApplicationConfig, InstanceConfig, ReadinessConfig, SampleSelector, SiteConfig
 from tests.tui.conftest import settle
 from tests.tui.contract import AlertsContract, Routed
-from tests.tui.fleet import NOW, build_fleet
+from tests.tui.fleet import NOW, build_fleet, kritis_config
 from tui.app import make_app
 from tui.screens.readiness import ReadinessScreen
 from tui.screens.runbook import RunbookScreen
 from tui.source import CollectorSource
-
-
-def kritis_config() -> Config:
-    return Config(
-        readiness=ReadinessConfig(
-            sites={
-                "rathaus": SiteConfig(lat=52.667, lon=8.238),
-                "bauhof": SiteConfig(lat=52.671, lon=8.245),  # 1 km apart: one flood takes both
-            },
-            applications=[
-                ApplicationConfig(
-                    name="einwohnermeldewesen",
-                    tenant="stadt-lohne",
-                    criticality="kritis",
-                    rpo="4h",
-                    rto="8h",
-                    instances=[
-                        InstanceConfig(host="lohne-srv-01", site="rathaus", role="primary"),
-                        InstanceConfig(host="lohne-srv-02", site="bauhof", role="standby"),
-                    ],
-                    backup=SampleSelector(metric="backup_last_success_timestamp_seconds", labels={"job": "emw"}),
-                )
-            ],
-        )
-    )
 
 
 async def test_readiness_shows_status_failed_checks_and_runbooks(tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from ..i18n import t, tv
 from ..model import alerts_for_host, downsample, fmt_age, fmt_bytes, fmt_time, sort_alerts
 from ..safe_text import clean, text, tr
 from ..source import optional
+from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
 
 __all__ = ["HostScreen"]
@@ -35,6 +36,34 @@ def _series(samples: Sequence[Mapping[str, Any]]) -> dict[str, list[float]]:
     return {"cpu": cpu, "mem": mem, "load": load}
 
 
+def _tables() -> dict[str, list[Column]]:
+    return {
+        "disks": [
+            Column("mount", t("col.mount"), 8, max_width=30),
+            Column("device", t("col.device"), 8, priority=2, max_width=30),
+            Column("used", t("col.used"), 4, right=True),
+            Column("size", t("col.size"), 7, right=True, priority=1),
+        ],
+        "nics": [
+            Column("nic", t("col.nic"), 6, max_width=24),
+            Column("rx", t("col.rx"), 8, right=True),
+            Column("tx", t("col.tx"), 8, right=True),
+            Column("errors", t("col.errors"), 3, right=True, priority=1),
+        ],
+        "textfile": [
+            Column("metric", t("col.metric"), 12, max_width=40),
+            Column("labels", t("col.labels"), 8, priority=1, flex=True),
+            Column("value", t("col.value"), 6, right=True, max_width=24),
+        ],
+        "alerts": [
+            Column("severity", t("al.col.severity"), 7, max_width=10),
+            Column("state", t("al.col.state"), 7, priority=1, max_width=12),
+            Column("rule", t("al.col.rule"), 10, max_width=24),
+            Column("summary", t("al.col.summary"), 12, flex=True),
+        ],
+    }
+
+
 class HostScreen(ViewScreen):
     view = "host"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "bind.back")]
@@ -51,16 +80,10 @@ class HostScreen(ViewScreen):
             for key in ("cpu", "mem", "load"):
                 yield Static("", id=f"spark-label-{key}", classes="spark-label")
                 yield Sparkline([], id=f"spark-{key}")
-            for key, columns in (
-                ("disks", ("col.mount", "col.device", "col.used", "col.size")),
-                ("nics", ("col.nic", "col.rx", "col.tx", "col.errors")),
-                ("textfile", ("col.metric", "col.labels", "col.value")),
-                ("alerts", ("al.col.severity", "al.col.state", "al.col.rule", "al.col.summary")),
-            ):
+            for key, columns in _tables().items():
                 yield Static(t(f"host.{key}"), classes="section")
-                table: DataTable[Any] = DataTable(id=f"host-{key}", cursor_type="row", show_cursor=False)
-                table.add_columns(*(t(c) for c in columns))
-                yield table
+                yield FitTable(columns, id=f"host-{key}")
+                yield CutLine(f"host-{key}")
 
     def subtitle(self) -> str:
         return clean(t("view.host", name=self.detail.get("hostname", self.agent_id)))
@@ -163,10 +186,9 @@ class HostScreen(ViewScreen):
         )
 
     def _fill(self, key: str, rows: Sequence[Sequence[Any]]) -> None:
-        table = self.query_one(f"#host-{key}", DataTable)
-        table.clear()
+        table = self.query_one(f"#host-{key}", FitTable)
         # every cell is data (mounts, NIC names, textfile labels, alert texts)
-        table.add_rows([[text(cell) for cell in row] for row in rows])
+        table.set_rows([(str(i), [text(cell) for cell in row]) for i, row in enumerate(rows)])
         table.styles.height = len(rows) + 1 if rows else 1
 
 

@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 from ..i18n import t, tv
 from ..messages import OpenHost
 from ..model import SORT_KEYS, HostRow, apply_query, fmt_age, fmt_pct, parse_query, sort_rows
-from ..widgets import Column, VirtualTable
+from ..widgets import Column, CutLine, VirtualTable
 from .base import ViewScreen
 
 __all__ = ["HostsScreen"]
@@ -20,10 +20,10 @@ __all__ = ["HostsScreen"]
 
 def _columns() -> list[Column]:
     return [
-        Column("hostname", t("col.host"), 16, flex=True),
-        Column("tenant", t("col.tenant"), 14, priority=1),
-        Column("site", t("col.site"), 10, priority=2),
-        Column("role", t("col.role"), 11, priority=4),
+        Column("hostname", t("col.host"), 16, max_width=40, flex=True),
+        Column("tenant", t("col.tenant"), 10, priority=1, max_width=32),
+        Column("site", t("col.site"), 8, priority=2, max_width=24),
+        Column("role", t("col.role"), 6, priority=4, max_width=12),
         Column("state", t("col.state"), 7),
         Column("cpu", t("col.cpu"), 4, right=True),
         Column("mem", t("col.mem"), 4, right=True, priority=1),
@@ -54,6 +54,7 @@ class HostsScreen(ViewScreen):
         yield Input(placeholder=t("hosts.filter"), id="filter")
         yield Static("", id="hosts-status")
         yield VirtualTable[HostRow](_columns(), self._cells, lambda r: r.id, self._row_class, id="hosts-table")
+        yield CutLine("hosts-table")
 
     def on_mount(self) -> None:
         # Textual calls ViewScreen.on_mount itself (every class's handler runs)

@@ -19,6 +19,7 @@ from ..model import decimal, usage_coverage
 from ..quarantine import quarantine_pending, quarantine_rows, quarantine_title
 from ..safe_text import text, tr
 from ..source import SourceError, gather_limited
+from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
 
 __all__ = ["MeteringScreen"]
@@ -26,6 +27,41 @@ __all__ = ["MeteringScreen"]
 
 def _pct(value: Decimal | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _tenant_columns() -> list[Column]:
+    return [
+        Column("tenant", t("met.col.tenant"), 12, max_width=34),
+        Column("period", t("met.col.period"), 7, priority=1),
+        Column("status", t("met.col.status"), 6, priority=2, max_width=14),
+        Column("total", t("met.col.total"), 8, right=True, max_width=20),
+        Column("coverage", t("met.col.coverage"), 6, right=True, priority=1),
+        Column("quarantine", t("met.col.quarantine"), 3, right=True, priority=3),
+    ]
+
+
+def _meter_columns() -> list[Column]:
+    return [
+        Column("meter", t("met.col.meter"), 12, max_width=36, flex=True),
+        Column("quantity", t("met.col.quantity"), 8, right=True, max_width=18),
+        Column("unit", t("met.col.unit"), 4, priority=1, max_width=12),
+        Column("coverage", t("met.col.coverage"), 6, right=True, priority=2),
+        Column("price", t("met.col.price"), 6, priority=3, max_width=24),
+        Column("amount", t("met.col.amount"), 8, right=True, max_width=16),
+    ]
+
+
+def _quarantine_columns() -> list[Column]:
+    # status first and evidence (the longest) last: at 80 columns the review state shows
+    return [
+        Column("qstatus", t("met.col.qstatus"), 6, max_width=14),
+        Column("meter", t("met.col.meter"), 8, max_width=24),
+        Column("subject", t("met.col.subject"), 8, priority=1, max_width=28),
+        Column("quantity", t("met.col.quantity"), 6, right=True, max_width=16),
+        Column("rule", t("met.col.rule"), 6, priority=2, max_width=20),
+        Column("span", t("met.col.span"), 8, priority=3, max_width=24),
+        Column("evidence", t("met.col.evidence"), 10, priority=1, flex=True),
+    ]
 
 
 class MeteringScreen(ViewScreen):
@@ -37,43 +73,14 @@ class MeteringScreen(ViewScreen):
         self.periods: list[dict[str, Any]] = []
 
     def body(self) -> ComposeResult:
-        tenants: DataTable[Any] = DataTable(id="tenants-table", cursor_type="row")
-        for key in (
-            "met.col.tenant",
-            "met.col.period",
-            "met.col.status",
-            "met.col.total",
-            "met.col.coverage",
-            "met.col.quarantine",
-        ):
-            tenants.add_column(t(key), key=key)
-        yield tenants
+        yield FitTable(_tenant_columns(), id="tenants-table")
+        yield CutLine("tenants-table")
         yield Static("", id="usage-title", classes="section", markup=False)
-        meters: DataTable[Any] = DataTable(id="meters-table", cursor_type="row", show_cursor=False)
-        for key in (
-            "met.col.meter",
-            "met.col.quantity",
-            "met.col.unit",
-            "met.col.coverage",
-            "met.col.price",
-            "met.col.amount",
-        ):
-            meters.add_column(t(key), key=key)
-        yield meters
+        yield FitTable(_meter_columns(), id="meters-table")
+        yield CutLine("meters-table")
         yield Static("", id="quarantine-title", classes="section", markup=False)
-        quarantine: DataTable[Any] = DataTable(id="quarantine-table", cursor_type="row", show_cursor=False)
-        # status first and evidence (the longest) last: at 80 columns the review state shows
-        for key in (
-            "met.col.qstatus",
-            "met.col.meter",
-            "met.col.subject",
-            "met.col.quantity",
-            "met.col.rule",
-            "met.col.span",
-            "met.col.evidence",
-        ):
-            quarantine.add_column(t(key), key=key)
-        yield quarantine
+        yield FitTable(_quarantine_columns(), id="quarantine-table")
+        yield CutLine("quarantine-table")
         yield Static("", id="closed-periods", markup=False)
 
     async def load(self) -> None:
@@ -88,23 +95,22 @@ class MeteringScreen(ViewScreen):
                 continue
             usages[tenant] = result
         self.usages, self.periods = usages, periods
-        table = self.query_one("#tenants-table", DataTable)
-        current = table.cursor_row
-        table.clear()
+        table = self.query_one("#tenants-table", FitTable)
+        rows = []
         for tenant, usage in usages.items():
             coverage = usage_coverage(usage)
-            table.add_row(
+            cells = (
                 text(tenant, style="bold"),
                 text(usage.get("period", "")),
                 text(tv("state", usage.get("status"))),
                 text(f"{usage.get('total', '–')} {usage.get('currency', '')}".strip()),
                 Text(_pct(coverage), style="yellow" if coverage is not None and coverage < Decimal("0.95") else ""),
                 _pending(quarantine_pending(usage)),
-                key=tenant,
             )
-        if table.row_count:
-            table.move_cursor(row=min(current, table.row_count - 1))
-            self._show(str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value))
+            rows.append((tenant, cells))
+        table.set_rows(rows)
+        if table.current_key is not None:
+            self._show(table.current_key)
         else:
             self.query_one("#usage-title", Static).update(t("met.none"))
 
@@ -121,12 +127,11 @@ class MeteringScreen(ViewScreen):
             tr("met.mtd", tenant=tenant, period=usage.get("period", ""), status=tv("state", usage.get("status")))
         )
         lines: dict[str, Mapping[str, Any]] = {str(line.get("meter")): line for line in usage.get("lines") or []}
-        meters = self.query_one("#meters-table", DataTable)
-        meters.clear()
-        for m in usage.get("meters") or []:
+        rows = []
+        for i, m in enumerate(usage.get("meters") or []):
             line = lines.get(str(m.get("meter")))
             coverage = decimal(m.get("coverage"))
-            meters.add_row(
+            cells = (
                 text(f"{m.get('meter', '')}" + (f" ({m['dim']})" if m.get("dim") else "")),
                 text(m.get("quantity", ""), justify="right"),
                 text(m.get("unit", "")),
@@ -134,6 +139,8 @@ class MeteringScreen(ViewScreen):
                 text(line["unit_price"]) if line and line.get("unit_price") else Text(t("met.no_tariff"), style="dim"),
                 text(line["amount"], justify="right") if line and line.get("amount") else "",
             )
+            rows.append((str(i), cells))
+        self.query_one("#meters-table", FitTable).set_rows(rows)
         self._show_quarantine(usage)
         closed = sorted(
             (str(p.get("period")) for p in self.periods if p.get("tenant") == tenant and p.get("status") == "closed"),
@@ -147,14 +154,14 @@ class MeteringScreen(ViewScreen):
         title = quarantine_title(usage)
         rows = quarantine_rows(usage) or []
         heading = self.query_one("#quarantine-title", Static)
-        table = self.query_one("#quarantine-table", DataTable)
+        table = self.query_one("#quarantine-table", FitTable)
         heading.display = title is not None
         table.display = bool(rows)
         heading.update(text(title or "", style="bold red" if any(r.pending for r in rows) else ""))
-        table.clear()
-        for r in rows:
+        cells = []
+        for i, r in enumerate(rows):
             style = "yellow" if r.pending else "dim"
-            table.add_row(
+            row = (
                 text(r.status, style="bold yellow" if r.pending else "dim"),
                 text(r.meter, style=style),
                 text(r.subject, style=style),
@@ -163,6 +170,8 @@ class MeteringScreen(ViewScreen):
                 text(r.span, style=style),
                 text(r.evidence, style=style),
             )
+            cells.append((str(i), row))
+        table.set_rows(cells)
 
 
 def _pending(count: int | None) -> Text:

@@ -4,18 +4,20 @@ alerts by severity, KRITIS applications not ready, metering coverage."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..i18n import t
 from ..model import SEVERITIES, OverviewRow, device_problems, host_rows, overview, usage_coverage
 from ..safe_text import text
 from ..source import CollectorSource, SourceError, gather_limited, optional
+from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
 
 __all__ = ["OverviewScreen", "load_devices"]
@@ -37,19 +39,26 @@ async def load_devices(source: CollectorSource) -> list[tuple[dict[str, Any], di
     return out
 
 
+def _columns() -> list[Column]:
+    return [
+        Column("tenant", t("ov.col.tenant"), 12, max_width=34, flex=True),
+        Column("up", t("ov.col.up"), 3, right=True),
+        Column("down", t("ov.col.down"), 3, right=True),
+        Column("devices", t("ov.col.devices"), 3, right=True, priority=1),
+        Column("alerts", t("ov.col.alerts"), 5, right=True),
+        Column("kritis", t("ov.col.kritis"), 3, right=True, priority=1),
+        Column("coverage", t("ov.col.coverage"), 6, right=True, priority=2),
+    ]
+
+
 class OverviewScreen(ViewScreen):
     view = "overview"
 
     def body(self) -> ComposeResult:
         yield Static(t("loading"), id="summary", markup=False)
         yield Static("", id="unavailable", markup=False)
-        yield DataTable(id="overview-table", cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        # Textual calls ViewScreen.on_mount itself (every class's handler runs)
-        table = self.query_one(DataTable)
-        for key in ("tenant", "up", "down", "devices", "alerts", "kritis", "coverage"):
-            table.add_column(t(f"ov.col.{key}"), key=key)
+        yield FitTable(_columns(), id="overview-table", zebra_stripes=True)
+        yield CutLine("overview-table")
 
     async def load(self) -> None:
         source = self.source
@@ -99,13 +108,8 @@ class OverviewScreen(ViewScreen):
             if value is None
         ]
         self.query_one("#unavailable", Static).update(" · ".join(missing))
-        table = self.query_one(DataTable)
-        cursor = table.cursor_row
-        table.clear()
-        for row in table_rows:
-            table.add_row(*self._cells(row))
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+        rows = [(json.dumps([row.tenant, row.site]), self._cells(row)) for row in table_rows]
+        self.query_one("#overview-table", FitTable).set_rows(rows)
 
     @staticmethod
     def _cells(row: OverviewRow) -> list[Text | str]:

@@ -15,12 +15,34 @@ from ..messages import OpenRunbook
 from ..model import fmt_duration
 from ..safe_text import text, tr
 from ..source import NotAvailable
+from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
 
 __all__ = ["ReadinessScreen"]
 
 _STATUS_STYLE = {"ready": "green", "degraded": "yellow", "not_ready": "bold red"}
 _VERDICT_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def _app_columns() -> list[Column]:
+    return [
+        Column("app", t("rd.col.app"), 10, max_width=30),
+        Column("tenant", t("col.tenant"), 10, max_width=30),
+        Column("criticality", t("rd.col.criticality"), 4, priority=2, max_width=12),
+        Column("state", t("col.state"), 7, max_width=14),
+        Column("score", t("rd.col.score"), 3, right=True, priority=1),
+        Column("failed", t("rd.col.failed"), 6, priority=3, flex=True),
+    ]
+
+
+def _check_columns() -> list[Column]:
+    # the evidence takes the rest; the line under the table shows it whole
+    return [
+        Column("check", t("rd.col.check"), 12, max_width=30),
+        Column("verdict", t("rd.col.verdict"), 6, max_width=10),
+        Column("evidence", t("rd.col.evidence"), 12, flex=True),
+        Column("runbook", t("rd.col.runbook"), 8, priority=1, max_width=24),
+    ]
 
 
 class ReadinessScreen(ViewScreen):
@@ -34,15 +56,11 @@ class ReadinessScreen(ViewScreen):
 
     def body(self) -> ComposeResult:
         yield Static("", id="readiness-note", markup=False)
-        apps: DataTable[Any] = DataTable(id="apps-table", cursor_type="row")
-        for key in ("rd.col.app", "col.tenant", "rd.col.criticality", "col.state", "rd.col.score", "rd.col.failed"):
-            apps.add_column(t(key), key=key)
-        yield apps
+        yield FitTable(_app_columns(), id="apps-table")
+        yield CutLine("apps-table")
         yield Static("", id="app-detail", classes="section", markup=False)
-        checks: DataTable[Any] = DataTable(id="checks-table", cursor_type="row")
-        for key in ("rd.col.check", "rd.col.verdict", "rd.col.evidence", "rd.col.runbook"):
-            checks.add_column(t(key), key=key)
-        yield checks
+        yield FitTable(_check_columns(), id="checks-table")
+        yield CutLine("checks-table")
 
     async def load(self) -> None:
         try:
@@ -51,26 +69,24 @@ class ReadinessScreen(ViewScreen):
             self.query_one("#readiness-note", Static).update(t("err.notavailable", what=t("view.readiness")))
             return
         self.query_one("#readiness-note", Static).update("" if self.apps else t("rd.none"))
-        table = self.query_one("#apps-table", DataTable)
-        current = table.cursor_row
-        table.clear()
+        table = self.query_one("#apps-table", FitTable)
+        rows = []
         order = {"not_ready": 0, "degraded": 1, "ready": 2}
         for app in sorted(self.apps, key=lambda a: (order.get(str(a.get("status")), 3), str(a.get("name")))):
             status = str(app.get("status"))
-            table.add_row(
+            cells = (
                 text(app.get("name"), style="bold"),
                 text(app.get("tenant", "")),
                 text(app.get("criticality", "")),
                 text(tv("state", status), style=_STATUS_STYLE.get(status, "")),
                 text(app.get("score", "")),
                 text(", ".join(str(f) for f in app.get("failed") or [])),
-                key=str(app.get("name")),
             )
-        if table.row_count:
-            table.move_cursor(row=min(current, table.row_count - 1))
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            if key is not None:
-                self.load_detail(str(key))
+            rows.append((str(app.get("name")), cells))
+        table.set_rows(rows)
+        key = table.current_key
+        if key is not None:
+            self.load_detail(key)
 
     @on(DataTable.RowHighlighted, "#apps-table")
     def _app_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -97,27 +113,24 @@ class ReadinessScreen(ViewScreen):
                 rto=fmt_duration(targets.get("rto_s")),
             )
         )
-        checks = self.query_one("#checks-table", DataTable)
-        checks.clear()
+        rows = []
         rank = {"fail": 0, "warn": 1, "pass": 2}
         for i, check in enumerate(sorted(detail.get("checks") or [], key=lambda c: rank.get(c.get("verdict"), 3))):
             verdict = str(check.get("verdict"))
             evidence = (
                 [e for e in check.get("evidence") or [] if e.get("verdict") == verdict] or check.get("evidence") or []
             )
-            checks.add_row(
+            cells = (
                 text(check.get("title") or check.get("id")),
                 text(tv("verdict", verdict), style=_VERDICT_STYLE.get(verdict, "")),
-                text("; ".join(str(e.get("text")) for e in evidence[:2])),
+                text("; ".join(str(e.get("text")) for e in evidence)),
                 text(check.get("runbook") or ""),
-                key=f"{i}:{check.get('runbook') or ''}",
             )
+            rows.append((f"{i}:{check.get('runbook') or ''}", cells))
+        self.query_one("#checks-table", FitTable).set_rows(rows)
 
     def _selected_runbook(self) -> str | None:
-        checks = self.query_one("#checks-table", DataTable)
-        if not checks.row_count:
-            return None
-        key = checks.coordinate_to_cell_key(checks.cursor_coordinate).row_key.value or ""
+        key = self.query_one("#checks-table", FitTable).current_key or ""
         return key.partition(":")[2] or None
 
     @on(DataTable.RowSelected, "#checks-table")

@@ -6,8 +6,9 @@ lowest priority (highest number) go first; priority 0 never goes. A header is
 never cut: a column is at least as wide as its label. The width left over is
 shared among the columns whose content is wider than their minimum, up to what
 the content needs (capped by `max_width`, so one long column cannot starve the
-others), evenly within a priority, the more important columns first; what is still left goes to
-`flex` columns. Values that do not fit
+others): first every column up to SHORT cells, then evenly (a cell at a
+time, the more important columns first); what is still left goes to `flex`
+columns. Values that do not fit
 are cut with "…"; `cut_values` lists them in full for the line under the table.
 """
 
@@ -39,6 +40,9 @@ class Column:
         """The column's floor: its values' minimum, and never less than its header."""
         return max(self.width, cell_len(self.label) + extra)
 
+
+#: values up to this wide are shown whole before any column grows further
+SHORT = 12
 
 #: the columns shown, in their order, each with its width
 Layout = list[tuple[Column, int]]
@@ -93,19 +97,25 @@ def fit_columns(
             want = min(want, c.max_width)
         return max(floor[c.key], want)
 
-    # by priority, most important first; within one priority water-filling (a
-    # cell at a time to each column that still wants one) keeps widths even
-    for tier in sorted({c.priority for c in shown}):
-        group = [c for c in shown if c.priority == tier]
+    def fill(group: Sequence[Column], cap: int | None = None) -> None:
+        # water-filling: a cell at a time to each column that still wants one
+        nonlocal spare
         while spare > 0:
-            needy = [c for c in group if widths[c.key] < target(c)]
+            needy = [c for c in group if widths[c.key] < min(target(c), cap or target(c))]
             if not needy:
-                break
+                return
             for c in needy:
                 if spare == 0:
-                    break
+                    return
                 widths[c.key] += 1
                 spare -= 1
+
+    # short values first, whatever their priority: a state or an age cut to
+    # "pri…" or "85m…" says nothing, a long name cut still says something
+    by_priority = sorted(shown, key=lambda c: c.priority)
+    fill(by_priority, SHORT)
+    # then evenly: a hostname must not take the width while the tenant is cut
+    fill(by_priority)
     flex = [c for c in shown if c.flex]
     while spare > 0 and flex:
         grew = False

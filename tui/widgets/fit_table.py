@@ -73,10 +73,10 @@ class FitTable(DataTable[Cell]):
 
     @property
     def current_key(self) -> str | None:
-        if not self.row_count:
+        # from the rows kept here: a table not shown yet has rows but no columns
+        if not self._rows:
             return None
-        value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        return None if value is None else str(value)
+        return self._rows[max(0, min(self.cursor_row, len(self._rows) - 1))][0]
 
     def full_row(self, key: str) -> dict[str, str]:
         """Every cell of a row as text, by column key, shown or not."""
