@@ -18,6 +18,11 @@ Latin up to Latin Extended-B, general punctuation, €, ™, minus: 40 kB, no
 hinting or OpenType layout tables, which fpdf2 drops anyway). Should an
 invoice's text need a glyph the cut lacks (a buyer's name in another script),
 that PDF is set again in the full fonts, so nothing is ever printed as a box.
+fpdf2 cuts the font down to the glyphs a PDF uses when it writes it; that
+costs about as much for the 700 glyphs of the cut as for the full font, so
+the font it gets is cut to those glyphs already (:func:`_presubset`), once
+per set of glyphs: a fixed repertoire is always embedded, so most invoices
+share one set.
 The cuts are made from the shipped fonts with fontTools::
 
     pyftsubset DejaVuSans.ttf --unicodes=U+0000-024F,U+2000-206F,U+20AC,U+2122,U+2212 \
@@ -37,6 +42,7 @@ import datetime as dt
 import functools
 import hashlib
 import io
+import string
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +50,7 @@ from unittest import mock
 
 import fpdf as fpdf_package
 from facturx import facturx
+from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.enums import OutputIntentSubType, XPos, YPos
@@ -135,6 +142,20 @@ def _money(value: Decimal, inv: EInvoice) -> str:
     return f"{_num(value, inv.lang, 2)} {inv.currency}"
 
 
+def _footer_lines(inv: EInvoice) -> list[str]:
+    words, s = _LABELS[inv.lang], inv.seller
+    ids = [
+        f"{words['vat_id']} {s.vat_id}" if s.vat_id else "",
+        f"{words['tax_number']} {s.tax_number}" if s.tax_number else "",
+    ]
+    bank = [f"{words['bank']}: IBAN {s.iban}", f"BIC {s.bic}" if s.bic else ""]
+    return [
+        f"{s.name} · {s.street} · {s.postcode} {s.city}",
+        " · ".join(x for x in (*ids, *bank) if x),
+        f"{words['contact']}: {s.contact_name} · {s.contact_phone} · {s.contact_email}",
+    ]
+
+
 class _Letter(FPDF):
     def __init__(self, inv: EInvoice) -> None:
         super().__init__(format="A4", enforce_compliance="PDF/A-3B")
@@ -147,20 +168,9 @@ class _Letter(FPDF):
         return f"<{digest}><{digest}>"
 
     def footer(self) -> None:
-        inv, words = self.inv, _LABELS[self.inv.lang]
-        s = inv.seller
         self.set_y(-22)
         self.set_font(_FONT, size=7)
-        ids = [
-            f"{words['vat_id']} {s.vat_id}" if s.vat_id else "",
-            f"{words['tax_number']} {s.tax_number}" if s.tax_number else "",
-        ]
-        bank = [f"{words['bank']}: IBAN {s.iban}", f"BIC {s.bic}" if s.bic else ""]
-        lines = [
-            f"{s.name} · {s.street} · {s.postcode} {s.city}",
-            " · ".join(x for x in (*ids, *bank) if x),
-            f"{words['contact']}: {s.contact_name} · {s.contact_phone} · {s.contact_email}",
-        ]
+        lines = _footer_lines(self.inv)
         for line in lines:
             self.cell(0, 3.5, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_xy(-_RIGHT - 20, -8)
@@ -200,7 +210,46 @@ def render_pdf(inv: EInvoice) -> bytes:
         pdf = _layout(inv, regular, bold)
         if all(not font.missing_glyphs for font in pdf.fonts.values() if isinstance(font, TTFFont)):
             break
-    return bytes(pdf.output())
+    # output() sets the last page's footer after the fonts are cut here: its text joins the repertoire
+    footer = "".join(_footer_lines(inv))
+    for font in pdf.fonts.values():
+        if isinstance(font, TTFFont):
+            _presubset(font, footer)
+    try:
+        return bytes(pdf.output())
+    except ftsubset.Subsetter.MissingGlyphsSubsettingError:
+        # a glyph set after the cut (none known): the same PDF from the uncut fonts
+        return bytes(_layout(inv, regular, bold).output())
+
+
+#: glyphs every PDF embeds, used or not, so that most invoices embed the same
+#: set and :func:`_cut` finds it made already
+_REPERTOIRE = string.ascii_letters + string.digits + " .,:;-–·/()%€§äöüÄÖÜß"
+_SUBSET_OPTIONS = {"notdef_outline": True, "recommended_glyphs": True, "glyph_names": True}
+
+
+def _presubset(font: TTFFont, more: str) -> None:
+    """Hand fpdf2 a font that holds just the glyphs this PDF uses (and the
+    repertoire): fpdf2 subsets the font when it writes the PDF, which costs
+    about as much for the 700 glyphs of the Latin cut as for the full font;
+    for a font already cut to the same glyphs it is quick, and the cut is made
+    once per set of glyphs (see :func:`_cut`)."""
+    for char in _REPERTOIRE + more:
+        font.subset.pick(ord(char))
+    glyphs = frozenset(font.subset.get_all_glyph_names())
+    raw = _cut(str(font.ttffile), glyphs)
+    font.ttfont = ttLib.TTFont(io.BytesIO(raw), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _cut(path: str, glyphs: frozenset[str]) -> bytes:
+    font = ttLib.TTFont(io.BytesIO(Path(path).read_bytes()), recalcTimestamp=False, recalcBBoxes=False, lazy=True)
+    subsetter = ftsubset.Subsetter(ftsubset.Options(**_SUBSET_OPTIONS))
+    subsetter.populate(glyphs=sorted(glyphs))
+    subsetter.subset(font)
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
 
 
 def _layout(inv: EInvoice, regular: str, bold: str) -> FPDF:

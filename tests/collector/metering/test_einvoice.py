@@ -223,6 +223,25 @@ def test_zugferd_sets_text_outside_the_latin_cut_in_the_full_font(tmp_path: Path
     assert greek in page and "Rechnung KDO-2026-00043" in page
 
 
+def test_zugferd_with_a_glyph_set_after_the_fonts_are_cut_is_set_uncut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fonts are cut to the PDF's glyphs before fpdf2 writes it; should text
+    # be set after that (here: the footer, left out of the cut), the PDF is made
+    # again from the uncut fonts instead of failing
+    from collector.metering.einvoice import _pdf
+
+    usage = S.month()
+    doc = einvoice.build_einvoice(
+        usage, S.priced(usage, S.tariff_book(tmp_path)), S.invoice_config(), number="N-1", lang="de"
+    )
+    cut = _pdf._presubset
+    monkeypatch.setattr(_pdf, "_REPERTOIRE", "")
+    monkeypatch.setattr(_pdf, "_presubset", lambda font, more: cut(font, ""))
+    page = PdfReader(__import__("io").BytesIO(_pdf.render_pdf(doc))).pages[0].extract_text()
+    assert "rechnung@kdo.example" in page and "Rechnung N-1" in page
+
+
 # --- config: strict where set, and what is still missing --------------------------
 
 
