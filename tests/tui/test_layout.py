@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from rich.cells import cell_len
 from rich.console import Console
+from textual.pilot import Pilot
 from textual.widgets._footer import FooterKey
 
 from tests.tui.conftest import settle
@@ -50,6 +51,14 @@ def _app(fleet: Fleet, lang: str) -> LeitstandApp:
     transport = Routed(fleet.transport(), long_contract().handle)
     source = CollectorSource("http://collector", fleet.admin_token, transport=transport)
     return make_app(source, lang=lang, clock=lambda: NOW, refresh_s=0, blink=False)
+
+
+async def press(pilot: Pilot[None], *keys: str) -> None:
+    """Let the app settle, then press each key and let it settle again."""
+    await settle(pilot)
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
 
 
 def screen_lines(app: LeitstandApp) -> list[str]:
@@ -155,11 +164,23 @@ async def test_at_120_columns_tenant_and_site_are_whole(long_fleet: Fleet) -> No
     """The issue's 120x40: Host took 40 columns while Tenant and Site were cut."""
     app = _app(long_fleet, "de")
     async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("h")
-        await settle(pilot)
+        await press(pilot, "h")
         widths = {key: w for key, _, w in layouts(app)["hosts-table"]}
         assert widths["site"] >= len(LONG["rz-nord"])
         assert widths["hostname"] - widths["tenant"] <= 4  # shared, not taken
         lines = screen_lines(app)
         assert any(LONG["rz-nord"] in line for line in lines)
+
+
+async def test_help_key_shows_and_hides_every_key_of_the_view(long_fleet: Fleet) -> None:
+    app = _app(long_fleet, "de")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await press(pilot, "a", "question_mark")
+        panels = app.screen.query("HelpPanel")
+        assert panels, "? opens the help panel"
+        region = app.screen.query_one("HelpPanel").region
+        lines = screen_lines(app)[region.y : region.bottom]
+        shown = "\n".join(line[region.x : region.right] for line in lines)
+        assert f"k {t('bind.ack')}" in shown and f"x {t('bind.silence')}" in shown, shown
+        await press(pilot, "question_mark")
+        assert not app.screen.query("HelpPanel")

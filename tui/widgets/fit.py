@@ -7,8 +7,8 @@ never cut: a column is at least as wide as its label. The width left over is
 shared among the columns whose content is wider than their minimum, up to what
 the content needs (capped by `max_width`, so one long column cannot starve the
 others): first every column up to SHORT cells, then evenly (a cell at a
-time, the more important columns first); what is still left goes to `flex`
-columns. Values that do not fit
+time, the more important columns first), then past the maximums to what the
+content needs; what is still left goes to `flex` columns. Values that do not fit
 are cut with "…"; `cut_values` lists them in full for the line under the table.
 """
 
@@ -91,17 +91,17 @@ def fit_columns(
     widths = {c.key: floor[c.key] for c in shown}
     spare = width - cost(shown)
 
-    def target(c: Column) -> int:
+    def target(c: Column, capped: bool = True) -> int:
         want = natural.get(c.key, 0)
-        if c.max_width is not None:
+        if capped and c.max_width is not None:
             want = min(want, c.max_width)
         return max(floor[c.key], want)
 
-    def fill(group: Sequence[Column], cap: int | None = None) -> None:
+    def fill(group: Sequence[Column], cap: int | None = None, capped: bool = True) -> None:
         # water-filling: a cell at a time to each column that still wants one
         nonlocal spare
         while spare > 0:
-            needy = [c for c in group if widths[c.key] < min(target(c), cap or target(c))]
+            needy = [c for c in group if widths[c.key] < min(target(c, capped), cap or target(c, capped))]
             if not needy:
                 return
             for c in needy:
@@ -116,6 +116,8 @@ def fit_columns(
     fill(by_priority, SHORT)
     # then evenly: a hostname must not take the width while the tenant is cut
     fill(by_priority)
+    # the maximums keep the others from starving; with room to spare, nobody starves
+    fill(by_priority, capped=False)
     flex = [c for c in shown if c.flex]
     while spare > 0 and flex:
         grew = False
