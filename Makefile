@@ -6,10 +6,14 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck contracts pytest pytest-postgres system-deps focus-validator bench clean
 
+# The first build takes a minute or two: say so, and let pip show its progress
+# on the long step (the quick ones stay quiet).
 $(STAMP): pyproject.toml
+	@echo "Leitstand: building the virtual environment in $(VENV) (first run, ~1-2 min) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "Leitstand: installing Leitstand and its dependencies (pip shows its progress) ..."
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
 	# The grafana extra (dashboards push, and its tests) brings niquests, whose
 	# urllib3-future wheel installs a module named urllib3 over the real one and
 	# breaks requests-based tools (schemathesis). Built from source with this
@@ -18,6 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[grafana]'
 	$(BIN)/python -c "import urllib3, sys; sys.exit(0 if int(urllib3.__version__.split('.')[2]) < 900 else 'urllib3 is shadowed by urllib3-future ' + urllib3.__version__)"
 	touch $(STAMP)
+	@echo "Leitstand: virtual environment ready ($(VENV))."
 
 run: $(STAMP)
 	$(BIN)/leitstand demo
