@@ -22,6 +22,7 @@ __all__ = [
     "add_tenant",
     "audit",
     "authenticate",
+    "bearer_token",
     "create_token",
     "format_ts",
     "list_audit",
@@ -247,14 +248,20 @@ def visible_tenant(principal: Principal, requested: str | None, what: str) -> st
     raise ForbiddenError(f"a {principal.role} token may not read {what}")
 
 
-def authenticate(conn: Connection, authorization: str | None) -> Principal:
-    """Resolve an `Authorization: Bearer ...` header; raises AuthError."""
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer ...` header; raises AuthError."""
     if not authorization:
         raise AuthError("missing bearer token", ["send: Authorization: Bearer <token>"])
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise AuthError("malformed Authorization header", ["expected: Authorization: Bearer <token>"])
+    return token
+
+
+def authenticate(conn: Connection, authorization: str | None) -> Principal:
+    """Resolve an `Authorization: Bearer ...` header; raises AuthError."""
+    token = bearer_token(authorization)
     token_id = tokens.parse_token(token)
     row = None
     if token_id is not None:

@@ -343,6 +343,8 @@ async def _post_enroll(request: Request) -> Response:
     enrolled = await collector.writer.run(
         lambda conn: enrollment.enroll(conn, principal, req.agent_id, hostname, now=now)
     )
+    for revoked in enrolled.revoked_tokens:  # the replaced agent's token is refused here at once
+        collector.tokens.invalidate(revoked)
     return json_response({"token": enrolled.token, "agent_id": req.agent_id, "tenant": enrolled.tenant})
 
 

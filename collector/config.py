@@ -56,6 +56,10 @@ class ServerConfig(_Section):
     rate_limit_rps: Annotated[float, msgspec.Meta(ge=0)] = 10.0
     #: Requests one token may make at once before the average applies.
     rate_limit_burst: Annotated[int, msgspec.Meta(ge=1)] = 50
+    #: Seconds a valid token's lookup is kept in memory. A token revoked through this
+    #: collector is refused at once; one revoked elsewhere (the CLI, another collector)
+    #: within this time. 0: look every token up on every request.
+    token_cache_s: Annotated[float, msgspec.Meta(ge=0, le=300)] = 5.0
 
 
 class IngestConfig(_Section):

@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from . import db
+from . import db, tokens
+from .admin import Principal
 from .alerting.runtime import Alerting
 from .config import Config
 from .db import Connection, Leadership
@@ -96,10 +97,13 @@ class Collector:
     readiness: ReadinessSettings = field(default_factory=ReadinessSettings)
     alerting: Alerting | None = None
     readers: Readers | None = None
+    #: successful token lookups, kept [server] token_cache_s (see collector.tokens.TokenCache)
+    tokens: tokens.TokenCache[Principal] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.readers is None:
             self.readers = Readers(self.target, self.reader)
+        self.tokens = tokens.TokenCache(self.config.server.token_cache_s)
 
     @functools.cached_property
     def metering(self) -> MeteringSettings:

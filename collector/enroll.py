@@ -30,6 +30,8 @@ class Enrolled:
     tenant: str
     #: an enrolled agent id was re-enrolled: its old token is revoked
     replaced: bool
+    #: ids of the tokens that re-enrollment revoked (the collector drops them from its token cache)
+    revoked_tokens: tuple[str, ...] = ()
 
 
 def enroll(
@@ -117,7 +119,7 @@ def enroll(
                 new_token=token_id,
                 by_role=principal.role,
             )
-    return Enrolled(token=token, tenant=tenant, replaced=row is not None)
+    return Enrolled(token=token, tenant=tenant, replaced=row is not None, revoked_tokens=tuple(revoked))
 
 
 def _usable_enroll_token(conn: Connection, principal: Principal, now: float) -> bool:

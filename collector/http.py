@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import admin
+from .accesslog import note_token
 from .admin import Principal
 from .context import Collector
 from .errors import ValidationError
@@ -47,8 +48,17 @@ async def authenticated(request: Request) -> tuple[Collector, Principal]:
 
 async def principal_of(collector: Collector, authorization: str | None) -> Principal:
     """Who an Authorization header names; raises AuthError (401). The token is
-    looked up in a reader thread, as every read of a request is."""
-    return await collector.read(lambda conn: admin.authenticate(conn, authorization))
+    looked up in a reader thread, as every read of a request is, and a valid
+    one is then kept in the collector's token cache for a few seconds."""
+    token = admin.bearer_token(authorization)
+    cache = collector.tokens
+    principal = cache.get(token)
+    if principal is not None:
+        note_token(principal.token_id, principal.role)
+        return principal
+    principal = await collector.read(lambda conn: admin.authenticate(conn, authorization))
+    cache.put(token, principal.token_id, principal)
+    return principal
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:

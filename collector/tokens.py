@@ -11,9 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from typing import Literal
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Generic, Literal, TypeVar
 
-__all__ = ["ROLES", "Role", "hash_token", "new_token", "parse_token", "verify"]
+__all__ = ["ROLES", "Role", "TokenCache", "hash_token", "new_token", "parse_token", "verify"]
+
+T = TypeVar("T")
 
 #: metrics: scrapes GET /metrics of every tenant, and nothing else (Prometheus' token)
 Role = Literal["enroll", "agent", "tenant", "billing", "metrics", "admin"]
@@ -41,3 +47,58 @@ def hash_token(token: str) -> str:
 
 def verify(token: str, stored_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token), stored_hash)
+
+
+class TokenCache(Generic[T]):
+    """Positive token lookups kept for `ttl_s` seconds, so a request does not
+    read the tokens table each time.
+
+    Keyed by the SHA-256 of the whole token, never by its public id: a token
+    with a known id and a wrong secret finds nothing here and is checked
+    against the database (and refused there). Only successful lookups are
+    stored, in an LRU of at most `size` entries, so random tokens cannot grow
+    it. `invalidate` drops a token id at once (this collector revoked it);
+    a revocation elsewhere (the CLI, another collector) acts once the entry
+    expires, within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, size: int = 4096, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.size = size
+        self.clock = clock
+        self._lock = threading.Lock()
+        #: token hash -> (token id, expiry, value)
+        self._entries: OrderedDict[str, tuple[str, float, T]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> T | None:
+        if self.ttl_s <= 0:
+            return None
+        key = hash_token(token)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[1] <= self.clock():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[2]
+
+    def put(self, token: str, token_id: str, value: T) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            key = hash_token(token)
+            self._entries[key] = (token_id, self.clock() + self.ttl_s, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def invalidate(self, token_id: str) -> None:
+        with self._lock:
+            # a scan: revocations are rare and the cache is bounded
+            for key in [k for k, entry in self._entries.items() if entry[0] == token_id]:
+                del self._entries[key]

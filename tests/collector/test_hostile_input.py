@@ -208,8 +208,11 @@ async def test_revoked_token_is_401(env: Env) -> None:
     token = await _ready(env)
     conn = env.db()
     token_id = token.split("_")[1]
-    admin.revoke_token(conn, token_id, actor="test")
+    admin.revoke_token(conn, token_id, actor="test")  # as the CLI does: not through this collector
     conn.close()
+    cache = env.app.state.collector.tokens
+    now = cache.clock()
+    cache.clock = lambda: now + cache.ttl_s  # revoked elsewhere: refused once the cached lookup expires
     r = await env.post(token, batch("a1", [report(2, T0)]))
     assert r.status_code == 401
     assert r.json()["error"] == "token revoked"
