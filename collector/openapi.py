@@ -253,7 +253,7 @@ def _metrics_path(security: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "responses": {
                     "200": {
                         "description": "text exposition format (OpenMetrics when the Accept header asks for it)",
-                        "content": {"text/plain": exposition, "application/openmetrics-text": exposition},
+                        "content": {"text/plain": exposition},
                     },
                     **_errors(401, 403, 404, 503),
                 },

@@ -8,7 +8,15 @@ the alert rules use come from ``collector.alerting.metric_names``.
 from __future__ import annotations
 
 from .collector import LeitstandCollector
-from .http import metrics_handler, render
+from .http import metrics_handler, render, render_reference
 from .source import ScrapeState, Source, WriterStats
 
-__all__ = ["LeitstandCollector", "ScrapeState", "Source", "WriterStats", "metrics_handler", "render"]
+__all__ = [
+    "LeitstandCollector",
+    "ScrapeState",
+    "Source",
+    "WriterStats",
+    "metrics_handler",
+    "render",
+    "render_reference",
+]

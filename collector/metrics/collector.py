@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import TypeVar
 
 from prometheus_client.registry import Collector
 
@@ -22,9 +23,10 @@ from .metering import metering_families
 from .source import Family, Source, counter
 from .status import alert_families, readiness_families
 
-__all__ = ["GROUPS", "LeitstandCollector"]
+__all__ = ["GROUPS", "LeitstandCollector", "scrape"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: family group -> what computes it; the group is the `family` label of scrape errors
 GROUPS: dict[str, Callable[[Source], Iterable[Family]]] = {
@@ -37,8 +39,35 @@ GROUPS: dict[str, Callable[[Source], Iterable[Family]]] = {
 }
 
 
+def scrape(src: Source, render: Callable[[list[Family]], T]) -> Iterator[T]:
+    """Every group rendered by ``render``, then the scrape's own families.
+    A group whose query or rendering fails is left out whole (a failure
+    halfway must not leave half a group in the scrape), logged and counted."""
+    started = time.perf_counter()
+    for name, group in GROUPS.items():
+        try:
+            rendered = render(list(group(src)))
+        except Exception:
+            log.exception("/metrics: family group %r left out of this scrape", name)
+            with src.state.lock:
+                src.state.errors[name] = src.state.errors.get(name, 0) + 1
+            continue
+        yield rendered
+    errors = counter(
+        "leitstand_scrape_errors_total",
+        "Scrapes that left a family group out because computing it failed (see the collector's log).",
+        ["family"],
+    )
+    with src.state.lock:
+        for name in GROUPS:
+            errors.add_metric([name], src.state.errors.get(name, 0))
+    yield render([errors, scrape_duration(time.perf_counter() - started)])
+
+
 class LeitstandCollector(Collector):
-    """Register it on a registry of your own, never the global one::
+    """The families as a prometheus_client collector: the reference the
+    exposition writer is tested against. Register it on a registry of your
+    own, never the global one::
 
     registry = CollectorRegistry()
     registry.register(LeitstandCollector(source))
@@ -49,25 +78,5 @@ class LeitstandCollector(Collector):
         self.source = source
 
     def collect(self) -> Iterator[Family]:
-        started = time.perf_counter()
-        src = self.source
-        for name, group in GROUPS.items():
-            try:
-                # whole groups: a failure halfway must not leave half a group in the scrape
-                families = list(group(src))
-            except Exception:
-                log.exception("/metrics: family group %r left out of this scrape", name)
-                with src.state.lock:
-                    src.state.errors[name] = src.state.errors.get(name, 0) + 1
-                continue
+        for families in scrape(self.source, list):
             yield from families
-        errors = counter(
-            "leitstand_scrape_errors_total",
-            "Scrapes that left a family group out because computing it failed (see the collector's log).",
-            ["family"],
-        )
-        with src.state.lock:
-            for name in GROUPS:
-                errors.add_metric([name], src.state.errors.get(name, 0))
-        yield errors
-        yield scrape_duration(time.perf_counter() - started)

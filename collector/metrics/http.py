@@ -15,8 +15,7 @@ import gzip
 import os
 import sqlite3
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
+from prometheus_client import CollectorRegistry, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,10 +24,11 @@ from ..context import Collector
 from ..db import Connection
 from ..errors import ForbiddenError, NotFoundError
 from ..http import collector_of, principal_of
-from .collector import LeitstandCollector
+from .collector import LeitstandCollector, scrape
+from .exposition import CONTENT_TYPE, Writer
 from .source import ScrapeState, Source, WriterStats
 
-__all__ = ["metrics_handler", "render"]
+__all__ = ["metrics_handler", "render", "render_reference"]
 
 #: bodies above this are gzipped when the scraper accepts it (Prometheus does)
 GZIP_MIN_BYTES = 4096
@@ -75,12 +75,20 @@ def _scrape_connection(collector: Collector, path: str) -> Connection:
     return collector.reader
 
 
-def render(source: Source, accept: str | None = None) -> tuple[bytes, str]:
-    """The exposition of one scrape on a registry of its own."""
+def render(source: Source) -> tuple[bytes, str]:
+    """The exposition of one scrape, Prometheus text format. Also to a scraper
+    that prefers OpenMetrics (Prometheus does): its Accept header names the
+    text format too, and the samples are the same."""
+    writer = Writer()
+    return "".join(scrape(source, writer.render)).encode(), CONTENT_TYPE
+
+
+def render_reference(source: Source) -> bytes:
+    """The same scrape through prometheus_client's registry and
+    ``generate_latest``: the writer's reference (tests, bench)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(LeitstandCollector(source))
-    encoder, content_type = choose_encoder(accept or "")
-    return encoder(registry), content_type
+    return generate_latest(registry)
 
 
 async def metrics_handler(request: Request) -> Response:
@@ -109,7 +117,7 @@ async def metrics_handler(request: Request) -> Response:
                 readiness=collector.readiness,
                 state=state,
             )
-            return render(source, request.headers.get("accept"))
+            return render(source)
         finally:
             if conn is not collector.reader:
                 conn.close()

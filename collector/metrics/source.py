@@ -8,23 +8,54 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.samples import Sample
 
 from ..db import Connection
 
 __all__ = ["Family", "ScrapeState", "Source", "WriterStats", "counter", "gauge"]
 
-Family = GaugeMetricFamily | CounterMetricFamily
+
+class Family(Metric):
+    """A gauge or counter family that keeps its rows as given (label values,
+    value) instead of building a Sample per row: the exposition writer
+    (``exposition.py``) renders them straight to text. ``samples`` builds the
+    prometheus_client objects on demand, for the registry path
+    (``LeitstandCollector`` with ``generate_latest``), the writer's reference."""
+
+    def __init__(self, name: str, doc: str, kind: str, labels: Sequence[str]) -> None:
+        # as CounterMetricFamily does: the family is named without _total, its samples with it
+        super().__init__(name[:-6] if kind == "counter" and name.endswith("_total") else name, doc, kind)
+        self.labelnames: tuple[str, ...] = tuple(labels)
+        self.sample_name = self.name + "_total" if kind == "counter" else self.name
+        self.rows: list[tuple[Sequence[str], float]] = []
+
+    def add_metric(self, labels: Sequence[str], value: float) -> None:
+        self.rows.append((labels, value))
+
+    @property
+    def samples(self) -> list[Sample]:
+        return [Sample(self.sample_name, dict(zip(self.labelnames, lv, strict=False)), v, None) for lv, v in self.rows]
+
+    @samples.setter
+    def samples(self, _: list[Sample]) -> None:
+        """Metric.__init__ sets an empty list: the rows are the samples."""
 
 
-def gauge(name: str, doc: str, labels: Sequence[str] = (), *, value: float | None = None) -> GaugeMetricFamily:
+def gauge(name: str, doc: str, labels: Sequence[str] = (), *, value: float | None = None) -> Family:
     """A gauge family; with ``value`` (and no labels) it holds that one sample."""
-    return GaugeMetricFamily(name, doc, value=value, labels=None if value is not None else list(labels))
+    family = Family(name, doc, "gauge", () if value is not None else labels)
+    if value is not None:
+        family.add_metric((), value)
+    return family
 
 
-def counter(name: str, doc: str, labels: Sequence[str] = (), *, value: float | None = None) -> CounterMetricFamily:
-    """``name`` ends in ``_total`` (prometheus_client keeps it on the samples)."""
-    return CounterMetricFamily(name, doc, value=value, labels=None if value is not None else list(labels))
+def counter(name: str, doc: str, labels: Sequence[str] = (), *, value: float | None = None) -> Family:
+    """``name`` ends in ``_total`` (kept on the samples, as prometheus_client does)."""
+    family = Family(name, doc, "counter", () if value is not None else labels)
+    if value is not None:
+        family.add_metric((), value)
+    return family
 
 
 @dataclass(frozen=True)

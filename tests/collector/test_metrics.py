@@ -17,9 +17,10 @@ import httpx
 import pytest
 import pytest_asyncio
 from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
 from collector.config import load_config
-from collector.metrics import LeitstandCollector, ScrapeState, Source, WriterStats
+from collector.metrics import LeitstandCollector, ScrapeState, Source, WriterStats, render, render_reference
 from tests.collector.conftest import Env, auth, batch, report
 
 GIB = 1 << 30
@@ -208,21 +209,23 @@ async def fed(make_env: Callable[..., Env], tmp_path: Path) -> AsyncIterator[Env
     await env.client.aclose()
 
 
-def registry_of(env: Env, tenant: str | None = None) -> CollectorRegistry:
-    app = env.app
-    collector = app.state.collector
-    registry = CollectorRegistry()
-    source = Source(
+def _source(env: Env, tenant: str | None) -> Source:
+    collector = env.app.state.collector
+    return Source(
         conn=collector.reader,
         now=env.clock.now,
         tenant=tenant,
         writer=WriterStats(depth=0, commits=collector.writer.commits, jobs=1, last_error=None),
         db_path=str(env.db_path),
         tariffs=collector.tariffs,
-        readiness=app.state.readiness,
+        readiness=env.app.state.readiness,
         state=ScrapeState(),
     )
-    registry.register(LeitstandCollector(source))
+
+
+def registry_of(env: Env, tenant: str | None = None) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(LeitstandCollector(_source(env, tenant)))
     return registry
 
 
@@ -415,3 +418,57 @@ async def test_a_closed_network_may_turn_the_token_off(make_env: Callable[..., E
         assert r.status_code == 200 and 'tenant="stadt-lohne"' not in r.text
     finally:
         await env.client.aclose()
+
+
+HOSTILE = 'a "quoted" \\ back\\slash\nnew line, ümlaut ✓ \\n'
+
+
+def _parsed(text: str) -> tuple[dict[str, tuple[str, str]], list[tuple[str, tuple[tuple[str, str], ...], float]]]:
+    families: dict[str, tuple[str, str]] = {}
+    samples = []
+    for family in text_string_to_metric_families(text):
+        families[family.name] = (family.type, family.documentation)
+        samples += [(s.name, tuple(sorted(s.labels.items())), s.value) for s in family.samples]
+    return families, sorted(samples)
+
+
+@pytest.mark.parametrize("tenant", [None, "stadt-b"])
+async def test_writer_serves_the_samples_of_prometheus_clients_exposition(fed: Env, tenant: str | None) -> None:
+    """The exposition writer against generate_latest of the same store, with
+    label values an agent or an SNMP answer can send: quotes, backslashes,
+    newlines, unicode."""
+    token = await fed.enroll(fed.tenant("stadt-b"), "hostile-1", HOSTILE)
+    snmp = _snmp(fed.clock.now, 1)[:1]
+    snmp[0]["device"] = "drucker-hostile"
+    snmp[0]["printer"]["supplies"][0]["description"] = HOSTILE
+    body = batch(
+        "hostile-1",
+        [
+            report(
+                1,
+                fed.clock.now,
+                disks=[{"mount": HOSTILE, "device": "sda1", "total_bytes": GIB, "used_bytes": 1}],
+                net=[{"nic": HOSTILE + "2", "rx_bytes_total": 1, "tx_bytes_total": 2}],
+                snmp=snmp,
+            )
+        ],
+        site=HOSTILE,
+        role="server",
+    )
+    r = await fed.client.post("/api/v1/reports", json=body, headers=auth(token))
+    assert r.status_code == 200, r.text
+
+    new, content_type = render(_source(fed, tenant))
+    reference = render_reference(_source(fed, tenant))
+    assert content_type.startswith("text/plain; version=0.0.4")
+    new_families, new_samples = _parsed(new.decode())
+    ref_families, ref_samples = _parsed(reference.decode())
+    assert new_families == ref_families
+    # the scrape's own duration differs between two scrapes, and only it
+    duration = "leitstand_collector_scrape_duration_seconds"
+    assert [s for s in new_samples if s[0] != duration] == [s for s in ref_samples if s[0] != duration]
+    assert [s[:2] for s in new_samples] == [s[:2] for s in ref_samples]
+    hostile = [s for s in new_samples if HOSTILE in dict(s[1]).values()]
+    assert {"leitstand_host_info", "leitstand_host_disk_size_bytes"} <= {s[0] for s in hostile}
+    assert any(dict(s[1]).get("nic") == HOSTILE + "2" for s in new_samples)
+    assert any(dict(s[1]).get("supply") == HOSTILE for s in new_samples)
