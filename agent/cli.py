@@ -12,7 +12,6 @@ import logging
 import os
 import socket
 import sqlite3
-import ssl
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -142,6 +141,8 @@ def _collector(config: AgentConfig, enrollment: identity.Enrollment | None) -> t
 def _check_ca_bundle(ca_bundle: str | None, source: str) -> None:
     if ca_bundle is None:
         return
+    import ssl  # only an https:// collector has a CA bundle; plain http never loads ssl
+
     try:
         ssl.create_default_context(cafile=ca_bundle)
     except (OSError, ssl.SSLError) as exc:
@@ -478,9 +479,12 @@ def build_parser() -> argparse.ArgumentParser:
     status_parser.add_argument("--json", action="store_true", help="machine-readable output")
     _add_deadletter_parser(commands)
     snmp_parser = commands.add_parser("snmp", help="SNMP device tools", description="SNMP device tools")
-    snmp_commands = snmp_parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    snmp_commands = snmp_parser.add_subparsers(
+        title="commands", metavar="COMMAND", required=True, parser_class=_LateArgumentsParser
+    )
     probe_parser = snmp_commands.add_parser(
         "probe",
+        add_arguments=_add_probe_arguments,
         help="Poll one device once and print what the poller would read.",
         description="Poll one device once and print what the poller would read (--json: the wire-format reading).",
         epilog="examples:\n"
@@ -492,10 +496,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     probe_parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
     probe_parser.set_defaults(func=_cmd_snmp_probe)
+    return parser
+
+
+def _add_probe_arguments(parser: argparse.ArgumentParser) -> None:
     from agent.snmp import probe
 
-    probe.add_arguments(probe_parser)
-    return parser
+    probe.add_arguments(parser)
+
+
+class _LateArgumentsParser(argparse.ArgumentParser):
+    """A subcommand parser that adds its arguments only when it is used (parsed or its help shown).
+
+    `run` builds the whole command line too; the probe's arguments come from the SNMP
+    package, which an agent without SNMP devices should not load.
+    """
+
+    def __init__(
+        self, *args: Any, add_arguments: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_late = add_arguments
+
+    def _complete(self) -> None:
+        if self._add_late is not None:
+            add, self._add_late = self._add_late, None
+            add(self)
+
+    def parse_known_args(self, *args: Any, **kwargs: Any) -> Any:
+        self._complete()
+        return super().parse_known_args(*args, **kwargs)
+
+    def format_help(self) -> str:
+        self._complete()
+        return super().format_help()
+
+    def format_usage(self) -> str:
+        self._complete()
+        return super().format_usage()
 
 
 def _add_command(

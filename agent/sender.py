@@ -1,8 +1,9 @@
 """HTTP client of the agent: posts spooled reports to the collector, and enrolls.
 
-Standard library only (http.client, ssl, gzip): thin clients give the agent a
-tight RSS budget, and httpx or requests would cost several MB of imports for
-one POST a minute.
+HTTP through :mod:`agent.transport` (h11 over a socket) and gzip: thin clients
+give the agent a tight RSS budget, and httpx, requests or even http.client (which
+pulls in the email package) would cost several MB of imports for one POST a
+minute. ssl is imported only for an ``https://`` collector.
 
 Exception tree, modelled on httpx's (catch transport errors apart from status
 errors)::
@@ -27,19 +28,17 @@ Logging goes to the ``leitstand.agent`` logger; configuring it is the CLI's job.
 from __future__ import annotations
 
 import gzip
-import http.client
 import logging
 import os
 import random
-import ssl
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
 
 import msgspec
 
-from agent import __version__, wire
+from agent import __version__, transport, wire
 
 __all__ = [
     "MAX_RETRY_AFTER",
@@ -192,38 +191,32 @@ class _Endpoint:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"collector URL must be http(s)://host[:port][/prefix], got {base_url!r}")
         self.base_url = base_url.rstrip("/")
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname
-        self._port = parts.port
         self._prefix = parts.path.rstrip("/")
         self._timeout = timeout
-        self._context: ssl.SSLContext | None = None
-        if self._https:
-            # cafile=None means the system trust store.
-            self._context = ssl.create_default_context(cafile=os.fspath(ca_bundle) if ca_bundle else None)
-        elif not _is_loopback(self._host):
+        # TLS failures are told apart only where TLS is used: an http:// agent never imports ssl.
+        self._tls_errors: tuple[type[Exception], ...] = ()
+        context = None
+        if parts.scheme == "https":
+            import ssl
+
+            context = transport.tls_context(os.fspath(ca_bundle) if ca_bundle else None)
+            self._tls_errors = (ssl.SSLError,)
+        elif not _is_loopback(parts.hostname):
             log.warning("collector URL %s is plain http: the agent token travels unencrypted", self.base_url)
-        self._conn: http.client.HTTPConnection | None = None
+        port = parts.port or (443 if context is not None else 80)
+        self._conn = transport.HTTPConnection(parts.hostname, port, timeout=timeout, tls=context)
 
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._https:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout, context=self._context)
-        return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-
-    def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
-        """POST and return (status, headers, body); raises TransportError when no answer came."""
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> transport.Response:
+        """POST and return the answer; raises TransportError when no answer came."""
         url = self.base_url + path
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **headers}
+        if self._conn.drop_if_stale():
+            log.debug("kept-alive connection to %s was closed by the collector; reconnecting", url)
         for attempt in (1, 2):
-            reused = self._conn is not None
-            conn = self._conn or self._connect()
-            self._conn = conn
+            reused = self._conn.is_open
             try:
-                conn.request("POST", self._prefix + path, body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read(_MAX_RESPONSE + 1)
+                return self._conn.request("POST", self._prefix + path, headers, body, max_body=_MAX_RESPONSE)
             except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as exc:
-                self.close()
                 # The server may close an idle keep-alive connection just as we reuse it;
                 # one retry on a fresh connection is safe because a resent seq counts once.
                 if reused and attempt == 1:
@@ -231,23 +224,15 @@ class _Endpoint:
                     continue
                 raise TransportError(f"POST {url}: connection lost: {exc}") from exc
             except TimeoutError as exc:
-                self.close()
                 raise TransportError(f"POST {url}: no answer within {self._timeout:g} s") from exc
-            except ssl.SSLError as exc:
-                self.close()
+            except self._tls_errors as exc:
                 raise TransportError(f"POST {url}: TLS failed: {exc}") from exc
-            except (OSError, http.client.HTTPException) as exc:
-                self.close()
+            except (OSError, transport.ResponseError) as exc:
                 raise TransportError(f"POST {url}: {exc}") from exc
-            if len(data) > _MAX_RESPONSE or response.will_close:
-                self.close()
-            return response.status, response.headers, data
         raise AssertionError("unreachable")  # the loop either returns or raises
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._conn.close()
 
 
 def _is_loopback(host: str) -> bool:
@@ -261,18 +246,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _check_status(url: str, status: int, headers: http.client.HTTPMessage, data: bytes) -> None:
-    """Raise the matching SendError unless ``status`` is a success."""
+def _check_status(url: str, status: int, headers: Mapping[str, str], data: bytes) -> None:
+    """Raise the matching SendError unless ``status`` is a success (``headers`` lowercased)."""
     if 200 <= status < 300:
         return
     if status == 429:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
+        retry_after = parse_retry_after(headers.get("retry-after"))
         raise RateLimited(f"POST {url}: HTTP 429 rate limited (Retry-After: {retry_after})", retry_after=retry_after)
     if status >= 500 or status == 408:
         error, detail = _error_body(data)
         raise TransportError(f"POST {url}: HTTP {status} {_describe(data)}", status=status, error=error, detail=detail)
     if 300 <= status < 400:
-        location = headers.get("Location", "")
+        location = headers.get("location", "")
         raise RejectedError(f"POST {url}: HTTP {status} redirect to {location!r}: fix the collector URL", status=status)
     error, detail = _error_body(data)
     message = f"POST {url}: HTTP {status} {error}" + (f": {'; '.join(detail)}" if detail else "")
@@ -357,10 +342,9 @@ class Sender:
             "Content-Encoding": "gzip",
         }
         url = self._endpoint.base_url + REPORTS_PATH
-        status, response_headers, data = self._endpoint.post(
-            REPORTS_PATH, gzip.compress(body, compresslevel=6, mtime=0), headers
-        )
-        _check_status(url, status, response_headers, data)
+        answer = self._endpoint.post(REPORTS_PATH, gzip.compress(body, compresslevel=6, mtime=0), headers)
+        status, data = answer.status, answer.body
+        _check_status(url, status, answer.headers, data)
         try:
             ack = msgspec.json.decode(data, type=wire.BatchAck)
         except msgspec.DecodeError as exc:
@@ -400,9 +384,10 @@ def enroll(
     body = wire.encode({"agent_id": agent_id, "hostname": hostname})
     headers = {"Authorization": f"Bearer {enroll_token}", "Content-Type": "application/json"}
     try:
-        status, response_headers, data = endpoint.post(ENROLL_PATH, body, headers)
+        answer = endpoint.post(ENROLL_PATH, body, headers)
     finally:
         endpoint.close()
+    status, data = answer.status, answer.body
     if status in (401, 403, 409):
         # The collector's own words name the cause (an expired or used-up enroll
         # token, an agent id already enrolled); the hints of a report POST would mislead.
@@ -411,9 +396,9 @@ def enroll(
         hint = _ENROLL_HINTS[status]
         exc_type = AuthError if status != 409 else RejectedError
         raise exc_type(f"{message} ({hint})", status=status, error=error, detail=detail)
-    _check_status(url, status, response_headers, data)
+    _check_status(url, status, answer.headers, data)
     try:
-        answer = msgspec.json.decode(data, type=_EnrollAnswer)
+        token = msgspec.json.decode(data, type=_EnrollAnswer)
     except msgspec.DecodeError as exc:
         raise ProtocolError(f"POST {url}: HTTP {status} but no token: {_describe(data)}") from exc
-    return answer.token
+    return token.token

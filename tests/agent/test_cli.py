@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import stat
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -353,21 +352,3 @@ def test_deadletter_without_a_spool_creates_nothing(state_dir: Path, capsys: pyt
     assert cli.main(["deadletter", "list"]) == cli.EXIT_CONFIG
     assert "no spool" in capsys.readouterr().err
     assert not state_dir.exists()
-
-
-# -- imports -------------------------------------------------------------------
-
-
-def test_agent_cli_imports_neither_the_collector_nor_psutil_up_front() -> None:
-    code = (
-        "import sys, agent.cli, agent.runner\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('collector', 'psutil', 'httpx', 'requests')))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
-    assert result.stdout.strip() == "[]"

@@ -64,6 +64,7 @@ class Reply:
     body: object = None  # JSON-encodable; None means "no body"
     headers: dict[str, str] = field(default_factory=dict)
     close_silently: bool = False  # drop the connection afterwards without `Connection: close`
+    hang_up: bool = False  # read the request, then close the connection without answering
 
 
 Responder = Callable[["Seen"], Reply]
@@ -105,6 +106,9 @@ class CollectorStub:
                 )
                 stub.requests.append(seen)
                 reply = stub.script.pop(0) if stub.script else stub.responder(seen)
+                if reply.hang_up:
+                    self.close_connection = True
+                    return
                 if isinstance(reply.body, bytes):
                     payload = reply.body
                 else:
@@ -224,6 +228,53 @@ def test_connection_closed_by_server_while_idle_is_retried_once(
     assert any("reconnecting" in r.getMessage() for r in caplog.records)
     assert [r.seqs for r in stub.requests] == [[1], [2]]
     assert stub.requests[0].client != stub.requests[1].client
+
+
+def test_connection_dropped_without_answer_on_reuse_is_resent_once_on_a_fresh_one(stub: CollectorStub) -> None:
+    # The race the staleness check cannot see: the socket looked open, the server
+    # closed it on reading the request. The resend is safe because a seq counts once.
+    stub.script += [Reply(200, {"accepted_through_seq": 1}), Reply(hang_up=True)]
+    with Sender(stub.url, "t") as sender:
+        sender.send(AGENT, reports(1))
+        assert sender.send(AGENT, reports(2)).accepted_through_seq == 2
+    assert [r.seqs for r in stub.requests] == [[1], [2], [2]]
+    assert stub.requests[1].client == stub.requests[0].client != stub.requests[2].client
+
+
+def test_connection_dropped_without_answer_on_a_fresh_connection_is_a_transport_error(stub: CollectorStub) -> None:
+    stub.script.append(Reply(hang_up=True))
+    with Sender(stub.url, "t") as sender, pytest.raises(TransportError, match="connection lost"):
+        sender.send(AGENT, reports(1))
+    assert len(stub.requests) == 1  # not resent: nothing says a fresh connection would fare better
+
+
+def test_an_oversized_answer_is_cut_off_and_the_connection_dropped(stub: CollectorStub) -> None:
+    stub.script += [
+        Reply(502, b"<html>" + b"x" * (2 * 1024 * 1024) + b"</html>"),
+        Reply(200, {"accepted_through_seq": 2}),
+    ]
+    with Sender(stub.url, "t") as sender:
+        with pytest.raises(TransportError, match="HTTP 502 <html>xxx"):
+            sender.send(AGENT, reports(1))
+        sender.send(AGENT, reports(2))
+    assert stub.requests[0].client != stub.requests[1].client
+
+
+def test_an_answer_that_is_not_http_is_a_transport_error() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+
+        def answer_garbage() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        with Sender(url, "t", timeout=5) as sender, pytest.raises(TransportError, match=url):
+            sender.send(AGENT, reports(1))
+        thread.join(5)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
