@@ -26,6 +26,7 @@ with warnings.catch_warnings():
         usmNoAuthProtocol,
         usmNoPrivProtocol,
     )
+    from pysnmp.proto import api, rfc1902, rfc1905
     from pysnmp.proto.rfc1902 import Null, ObjectName
     from pysnmp.smi import builder, view
     from pysnmp.smi.rfc1902 import ObjectIdentity, ObjectType
@@ -41,9 +42,12 @@ __all__ = [
     "Udp6TransportTarget",
     "UdpTransportTarget",
     "UsmUserData",
+    "api",
     "builder",
     "bulk_cmd",
     "get_cmd",
+    "rfc1902",
+    "rfc1905",
     "usmAesCfb128Protocol",
     "usmAesCfb256Protocol",
     "usmHMAC192SHA256AuthProtocol",
