@@ -8,6 +8,13 @@ app (in process, ASGI) several times and prints a Markdown table: median and
 worst latency, series, size plain and gzipped, and the same per tenant
 (``?tenant=``, the sharding path).
 
+A second table compares the exposition's CPU per series, measured in the
+same run: the old path (prometheus_client's ``generate_latest`` of
+``LeitstandCollector``, kept as the reference), the collector's exposition
+writer, and node_exporter's own (its process CPU over scrapes of this
+machine, from /proc; Debian package prometheus-node-exporter). Each of ours
+counts the whole scrape: queries, families and text.
+
     .venv/bin/python bench/metrics_scrape.py            # 1,000 and 10,000 hosts
     .venv/bin/python bench/metrics_scrape.py --hosts 2000 --runs 3
 """
@@ -18,7 +25,12 @@ import argparse
 import asyncio
 import gzip
 import json
+import os
+import shutil
+import socket
+import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +43,7 @@ import httpx
 from collector import admin
 from collector.app import create_app
 from collector.db import connect, migrate
+from collector.metrics import ScrapeState, Source, render, render_reference
 
 GIB = 1 << 30
 TENANTS = 20
@@ -161,8 +174,73 @@ async def scrape(db: Path, token: str, runs: int, tenant: str | None) -> tuple[l
                 body = r.content
     finally:
         app.state.collector.close()
-    series = sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
-    return times, series, len(body), len(gzip.compress(body, 1))
+    return times, _series(body), len(body), len(gzip.compress(body, 1))
+
+
+def _series(body: bytes) -> int:
+    return sum(1 for line in body.splitlines() if line and not line.startswith(b"#"))
+
+
+def exposition_us(db: Path, runs: int) -> tuple[float, float, int]:
+    """µs of thread CPU per series, median of `runs`: old path, writer; and the series."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+    state = ScrapeState()
+    try:
+
+        def source() -> Source:
+            return Source(conn=conn, now=time.time(), db_path=str(db), state=state)
+
+        series = _series(render(source())[0])  # fills the caches, as a first scrape does
+        old, new = [], []
+        for _ in range(runs):
+            started = time.thread_time()
+            render_reference(source())
+            old.append(time.thread_time() - started)
+            started = time.thread_time()
+            render(source())
+            new.append(time.thread_time() - started)
+    finally:
+        conn.close()
+    return statistics.median(old) * 1e6 / series, statistics.median(new) * 1e6 / series, series
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def node_exporter_us(scrapes: int = 40) -> tuple[float, int]:
+    """node_exporter's CPU per series over `scrapes` scrapes of this machine."""
+    exe = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
+    if exe is None:
+        raise SystemExit("node_exporter not found: apt-get install prometheus-node-exporter (make system-deps)")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [exe, f"--web.listen-address=127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/metrics"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                body = httpx.get(url, headers={"Accept-Encoding": "identity"}).content
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit("node_exporter did not start") from None
+                time.sleep(0.05)
+        series = _series(body)
+        with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
+            before = _cpu_seconds(proc.pid)
+            for _ in range(scrapes):
+                client.get(url).raise_for_status()
+            spent = _cpu_seconds(proc.pid) - before
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return spent * 1e6 / scrapes / series, series
 
 
 def main() -> int:
@@ -170,7 +248,8 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--runs", type=int, default=5, help="scrapes per size (the first fills the caches)")
     args = parser.parse_args()
-    rows = []
+    rows, cpu_rows = [], []
+    ne_us, ne_series = node_exporter_us()
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.hosts:
             db = Path(tmp) / f"bench-{n}.db"
@@ -178,6 +257,11 @@ def main() -> int:
             started = time.perf_counter()
             token = build(db, n, now)
             print(f"built {n} hosts in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+            old_us, new_us, series = exposition_us(db, args.runs)
+            cpu_rows.append(
+                f"| {n:,} | {series:,} | {old_us:.2f} | {new_us:.2f} | {ne_us:.2f} | "
+                f"{new_us / old_us:.2f}x | {new_us / ne_us:.2f}x |"
+            )
             for tenant in (None, "tenant-00"):
                 times, series, size, gz = asyncio.run(scrape(db, token, args.runs, tenant))
                 rows.append(
@@ -188,6 +272,15 @@ def main() -> int:
     print("| hosts | scrape | median ms | first ms (cold caches) | worst warm ms | series | MB | MB gzip |")
     print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     print("\n".join(rows))
+    print()
+    print(f"Exposition CPU per series; node_exporter: {ne_series:,} series of this machine, same run.")
+    print()
+    print(
+        "| hosts | series | old µs/series | writer µs/series | node_exporter µs/series "
+        "| writer/old | writer/node_exporter |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n".join(cpu_rows))
     return 0
 
 
