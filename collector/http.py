@@ -56,8 +56,9 @@ async def principal_of(collector: Collector, authorization: str | None) -> Princ
     if principal is not None:
         note_token(principal.token_id, principal.role)
         return principal
+    generation = cache.generation
     principal = await collector.read(lambda conn: admin.authenticate(conn, authorization))
-    cache.put(token, principal.token_id, principal)
+    cache.put(token, principal.token_id, principal, since=generation)
     return principal
 
 

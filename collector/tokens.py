@@ -69,6 +69,8 @@ class TokenCache(Generic[T]):
         self._lock = threading.Lock()
         #: token hash -> (token id, expiry, value)
         self._entries: OrderedDict[str, tuple[str, float, T]] = OrderedDict()
+        #: counts invalidations: a lookup that started before one is not stored
+        self.generation = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -87,10 +89,15 @@ class TokenCache(Generic[T]):
             self._entries.move_to_end(key)
             return entry[2]
 
-    def put(self, token: str, token_id: str, value: T) -> None:
+    def put(self, token: str, token_id: str, value: T, *, since: int | None = None) -> None:
+        """Keep a valid lookup; with `since` (the `generation` read before the
+        lookup started) only if nothing was invalidated meanwhile: a revocation
+        racing the lookup must not be undone by it."""
         if self.ttl_s <= 0:
             return
         with self._lock:
+            if since is not None and since != self.generation:
+                return
             key = hash_token(token)
             self._entries[key] = (token_id, self.clock() + self.ttl_s, value)
             self._entries.move_to_end(key)
@@ -99,6 +106,7 @@ class TokenCache(Generic[T]):
 
     def invalidate(self, token_id: str) -> None:
         with self._lock:
+            self.generation += 1
             # a scan: revocations are rare and the cache is bounded
             for key in [k for k, entry in self._entries.items() if entry[0] == token_id]:
                 del self._entries[key]

@@ -48,6 +48,17 @@ def test_invalidate_drops_every_entry_of_the_id() -> None:
     assert cache.get(b) == "b"
 
 
+def test_a_lookup_racing_an_invalidation_is_not_stored() -> None:
+    cache: TokenCache[str] = TokenCache()
+    token_id, token = new_token()
+    started = cache.generation  # the lookup reads the token as still valid ...
+    cache.invalidate(token_id)  # ... while this collector revokes it
+    cache.put(token, token_id, "stale", since=started)
+    assert cache.get(token) is None
+    cache.put(token, token_id, "fresh", since=cache.generation)
+    assert cache.get(token) == "fresh"
+
+
 def test_cache_is_bounded_least_recently_used_first() -> None:
     cache: TokenCache[int] = TokenCache(size=3)
     tokens = [new_token() for _ in range(4)]
