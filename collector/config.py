@@ -17,8 +17,10 @@ import msgspec
 
 from agent.wire import AgentId, find_key_line
 
-from .alerting.config import AlertsConfig
+from .alerting import runbooks
+from .alerting.config import DEFAULT_RUNBOOKS, AlertsConfig
 from .alerting.config import raise_for_problems as alert_problems
+from .contacts import ContactConfig, EscalationConfig, contact_problems
 from .errors import ConfigError
 from .metering.invoice_config import InvoiceConfig, invoice_problems
 from .metering.plausibility import Limits, NicFilter
@@ -201,6 +203,10 @@ class Config(_Section):
     metrics: MetricsConfig = msgspec.field(default_factory=MetricsConfig)
     #: e-invoices (XRechnung, ZUGFeRD): seller and buyers, see collector.metering.invoice_config
     invoice: InvoiceConfig = msgspec.field(default_factory=InvoiceConfig)
+    #: whom on-call calls (`[[contacts]]`), shown in every runbook's escalation block
+    contacts: list[ContactConfig] = []
+    #: time limit per alert severity before escalating to the next contact
+    escalation: EscalationConfig = msgspec.field(default_factory=EscalationConfig)
 
 
 log = logging.getLogger("leitstand.collector.config")
@@ -231,7 +237,16 @@ def load_config(path: Path | None) -> Config:
     _storage_problems(config.storage, path, text)
     _metering_problems(config.metering, path, text)
     invoice_problems(config.invoice, path, text)
+    contact_problems(config.contacts, config.escalation, _runbook_owners(config.alerts, config.contacts), path, text)
     return config
+
+
+def _runbook_owners(alerts: AlertsConfig, contacts: list[ContactConfig]) -> set[str]:
+    """The `owner`s of the runbooks in use (read only when a contact names teams)."""
+    if not any(c.teams for c in contacts):
+        return set()
+    directory = Path(alerts.runbooks_dir) if alerts.runbooks_dir else DEFAULT_RUNBOOKS
+    return {runbooks.load(directory, name).meta.get("owner", "") for name in runbooks.list_names(directory)}
 
 
 def _assign_problems(data: dict[str, object], path: Path, text: str) -> None:

@@ -213,8 +213,11 @@ class CollectorSource:
     async def unsilence(self, silence_id: str) -> None:
         await self._request("DELETE", f"/api/v1/silences/{_q(silence_id)}")
 
-    async def runbook(self, name: str) -> str:
-        resp = await self._request("GET", f"/api/v1/runbooks/{_q(name)}", headers={"Accept": "text/markdown"})
+    async def runbook(self, name: str, lang: str = "de") -> str:
+        """The runbook's Markdown, its escalation block in ``lang`` (contacts filled: this source has a token)."""
+        resp = await self._request(
+            "GET", f"/api/v1/runbooks/{_q(name)}", params={"lang": lang}, headers={"Accept": "text/markdown"}
+        )
         return resp.text
 
 

@@ -11,6 +11,7 @@ a browser.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -22,8 +23,8 @@ from ..admin import Principal
 from ..context import Collector
 from ..db import Connection
 from ..errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from ..http import authenticated, collector_of, json_response, limit_param
-from . import regex, runbooks, storage
+from ..http import authenticated, collector_of, json_response, limit_param, principal_of
+from . import escalation, regex, runbook_page, runbooks, storage
 from .documents import alert_document, silence_document
 from .limits import check_silence_count, silence_window
 from .model import Ack, Alert, Matcher, Silence, silencing
@@ -43,6 +44,7 @@ __all__ = [
     "runbook_handler",
 ]
 
+_ALERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 Ts = Annotated[float, msgspec.Meta(ge=0, le=1e11)]
 Comment = Annotated[str, msgspec.Meta(max_length=2000)]
 
@@ -364,21 +366,43 @@ async def delete_silence_handler(request: Request) -> Response:
 
 
 async def runbook_handler(request: Request) -> Response:
-    alerting = _alerting(collector_of(request))
-    fmt = _param(request, "format", ("markdown", "json")) or "markdown"
+    """The runbook without its front matter, its escalation block filled from
+    the config. Names and phone numbers only for admin and tenant tokens (the
+    TUI), or for everyone with escalation.public_contacts; a browser (Accept:
+    text/html, or format=html) gets an HTML page."""
+    collector = collector_of(request)
+    alerting = _alerting(collector)
+    fmt = _param(request, "format", ("markdown", "json", "html"))
+    if fmt is None:
+        fmt = "html" if "text/html" in request.headers.get("accept", "") else "markdown"
+    lang = _lang(request)
+    alert_id = _param(request, "alert") or ""
+    if alert_id and not _ALERT_ID.match(alert_id):
+        raise ValidationError("query parameter 'alert' must be an alert id (letters, digits, - and _)")
     book = runbooks.load(alerting.settings.runbooks_dir, request.path_params["name"])
+    config = collector.config
+    show = config.escalation.public_contacts
+    if request.headers.get("authorization"):
+        principal = await principal_of(collector, request.headers.get("authorization"))
+        show = show or principal.role in ("admin", "tenant")
+    body = escalation.fill(book, config.contacts, config.escalation, lang=lang, show_contacts=show)
+    headers = {"Cache-Control": "no-store"} if show else None
     if fmt == "json":
         return json_response(
             {
                 "name": book.name,
                 "title": book.title,
-                "markdown": book.markdown,
+                "markdown": body,
                 "rule": book.meta.get("rule", ""),
                 "severity": book.meta.get("severity", ""),
                 "owner": book.meta.get("owner", ""),
-            }
+            },
+            headers=headers,
         )
-    return Response(book.markdown, media_type="text/markdown; charset=utf-8")
+    if fmt == "html":
+        text = runbook_page.page(book.title, body, lang=lang, alert_id=alert_id)
+        return Response(text, media_type="text/html; charset=utf-8", headers=headers)
+    return Response(body, media_type="text/markdown; charset=utf-8", headers=headers)
 
 
 async def list_rules_handler(request: Request) -> Response:
@@ -478,10 +502,17 @@ def openapi_paths(security: list[dict[str, list[str]]], ok: Any, errors: Any, pa
         },
         "/api/v1/runbooks/{name}": {
             "get": {
-                "summary": "A runbook as Markdown, or as JSON with format=json (no token needed)",
+                "summary": "A runbook as Markdown, JSON (format=json) or HTML (format=html, or Accept: text/html); "
+                "no token needed, contacts only with an admin or tenant token",
                 "parameters": [
                     param("name", {"type": "string"}, "path", "runbook name, e.g. host-down"),
-                    param("format", {"type": "string", "enum": ["markdown", "json"]}),
+                    param("format", {"type": "string", "enum": ["markdown", "json", "html"]}),
+                    lang,
+                    param(
+                        "alert",
+                        {"type": "string", "pattern": _ALERT_ID.pattern},
+                        description="alert id the HTML page names (alert links)",
+                    ),
                 ],
                 "responses": {
                     "200": {
@@ -489,9 +520,10 @@ def openapi_paths(security: list[dict[str, list[str]]], ok: Any, errors: Any, pa
                         "content": {
                             "text/markdown": {"schema": {"type": "string"}},
                             "application/json": {"schema": {"$ref": "#/components/schemas/RunbookOut"}},
+                            "text/html": {"schema": {"type": "string"}},
                         },
                     },
-                    **errors(400, 404),
+                    **errors(400, 401, 404),
                 },
             }
         },

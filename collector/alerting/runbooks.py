@@ -1,8 +1,9 @@
 """Runbooks: one Markdown file per alert rule in ``runbooks/``, German, for on-call staff.
 
-A runbook starts with front matter (``rule``, ``severity``, ``owner``), then a
-``# title`` and the sections Symptome, Auswirkung, Diagnose, Behebung and
-Eskalation (``## ...``).
+A runbook starts with YAML front matter (``rule``, ``severity``, ``owner``),
+then a ``# title`` and the sections Symptome, Auswirkung, Diagnose, Behebung
+and Eskalation (``## ...``). The front matter is data for the collector, never
+text for a reader: ``Runbook.body`` is the Markdown without it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,21 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from ..errors import ConfigError, NotFoundError
 
-__all__ = ["NAME_RE", "SECTIONS", "MissingRunbooksError", "Runbook", "list_names", "load", "parse", "require_dir"]
+__all__ = [
+    "NAME_RE",
+    "SECTIONS",
+    "MissingRunbooksError",
+    "Runbook",
+    "RunbookError",
+    "list_names",
+    "load",
+    "parse",
+    "require_dir",
+]
 
 SECTIONS = ("Symptome", "Auswirkung", "Diagnose", "Behebung", "Eskalation")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
@@ -25,23 +38,39 @@ class Runbook:
     title: str
     meta: dict[str, str]
     sections: tuple[str, ...]
+    #: the whole file, front matter included
     markdown: str
+    #: what a reader sees: the Markdown after the front matter
+    body: str
+
+
+class RunbookError(ConfigError):
+    """A runbook file the collector cannot read (its front matter is not a YAML mapping of strings)."""
+
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n", re.DOTALL | re.MULTILINE)
 
 
 def parse(name: str, text: str) -> Runbook:
+    """``text`` as a runbook; RunbookError naming the file when its front matter is broken."""
     meta: dict[str, str] = {}
     body = text
-    if text.startswith("---\n"):
-        end = text.find("\n---\n", 4)
-        if end > 0:
-            for line in text[4:end].splitlines():
-                key, sep, value = line.partition(":")
-                if sep:
-                    meta[key.strip()] = value.strip()
-            body = text[end + 5 :]
+    match = _FRONT_MATTER.match(text)
+    if match:
+        try:
+            data = yaml.safe_load(match.group(1))
+        except yaml.YAMLError as exc:
+            raise RunbookError(f"runbook {name}.md: front matter is not valid YAML: {exc}") from None
+        if data is not None and not isinstance(data, dict):
+            raise RunbookError(f"runbook {name}.md: front matter must be `key: value` lines, not {type(data).__name__}")
+        for key, value in (data or {}).items():
+            if isinstance(value, dict | list):
+                raise RunbookError(f"runbook {name}.md: front matter key {key!r} must be a single value")
+            meta[str(key)] = "" if value is None else str(value)
+        body = text[match.end() :]
     title = next((line[2:].strip() for line in body.splitlines() if line.startswith("# ")), name)
     sections = tuple(line[3:].strip() for line in body.splitlines() if line.startswith("## "))
-    return Runbook(name=name, title=title, meta=meta, sections=sections, markdown=text)
+    return Runbook(name=name, title=title, meta=meta, sections=sections, markdown=text, body=body)
 
 
 def list_names(directory: Path) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -141,7 +142,13 @@ async def refresh_alertmanager(collector: Collector, alerting: Alerting) -> None
 
 
 def _generator(settings: Settings, doc: dict[str, Any]) -> str:
-    return f"{settings.external_url}/api/v1/alerts/{doc['id']}"
+    """A page a browser opens without a token: the alert's runbook as HTML, naming
+    the alert (the alert itself, at /api/v1/alerts/<id>, needs one: a 401)."""
+    runbook = doc.get("runbook")
+    if not runbook:  # a rule this version no longer has: the rule list at least
+        return f"{settings.external_url}/api/v1/rules"
+    query = urllib.parse.urlencode({"format": "html", "lang": settings.lang, "alert": doc["id"]})
+    return f"{settings.external_url}/api/v1/runbooks/{urllib.parse.quote(runbook)}?{query}"
 
 
 def schedule(collector: Collector, alerting: Alerting) -> AbstractAsyncContextManager[None]:

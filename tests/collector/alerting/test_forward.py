@@ -253,7 +253,13 @@ async def test_alertmanager_receives_the_alert_with_labels_and_runbook_url(
     assert alert["labels"]["tenant"] == "stadt-a" and alert["labels"]["host"] == "rathaus-fs01"
     assert alert["annotations"]["runbook_url"] == "https://leitstand.kreis.example/api/v1/runbooks/host-down"
     assert alert["annotations"]["summary"] == "Host rathaus-fs01 meldet sich nicht"
-    assert alert["generatorURL"].startswith("https://leitstand.kreis.example/api/v1/alerts/")
+    # generatorURL opens in a browser without a token: the runbook as HTML, naming the alert
+    alert_id = outbox(env)[0]["alert_id"]
+    base = "https://leitstand.kreis.example"
+    assert alert["generatorURL"] == f"{base}/api/v1/runbooks/host-down?format=html&lang=de&alert={alert_id}"
+    page = await env.client.get(alert["generatorURL"].removeprefix(base), headers={"Accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<h1>Host meldet sich nicht</h1>" in page.text and alert_id in page.text
     assert alert["status"]["state"] == "active"
     assert [n["status"] for n in outbox(env)] == ["delivered"]
     # back again: the resolution reaches Alertmanager, the alert leaves its active list
