@@ -64,8 +64,9 @@ sessions, textfile metrics), keeps the reports in an on-disk spool and posts
 them to the Leitstand collector.
 
 Configuration: a TOML file (default $XDG_CONFIG_HOME/leitstand/agent.toml, as
-root /etc/leitstand/agent.toml) and LEITSTAND_AGENT_<KEY> environment variables,
-e.g. LEITSTAND_AGENT_COLLECTOR_URL or LEITSTAND_AGENT_SAMPLE_INTERVAL=30.
+root /etc/leitstand/agent.toml, on Windows %ProgramData%\\Leitstand\\agent.toml)
+and LEITSTAND_AGENT_<KEY> environment variables, e.g.
+LEITSTAND_AGENT_COLLECTOR_URL or LEITSTAND_AGENT_SAMPLE_INTERVAL=30.
 """
 
 EXAMPLES = """\

@@ -22,6 +22,10 @@ Default locations: the config file is ``$XDG_CONFIG_HOME/leitstand/agent.toml``
 means "all defaults". The state directory (agent id, token, spool) is
 ``$STATE_DIRECTORY`` when systemd sets it, else ``/var/lib/leitstand-agent`` for
 root, else ``$XDG_STATE_HOME/leitstand-agent``.
+
+On Windows both live under ``%ProgramData%\\Leitstand`` for every account
+(``agent.toml`` and ``state\\``): the agent runs as a service there, and an admin's
+``leitstand-agent status`` must see the service's spool, not a per-user one.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,11 +51,16 @@ __all__ = [
     "default_state_dir",
     "load_config",
     "validate_collector_url",
+    "windows_data_dir",
 ]
 
 ENV_PREFIX = "LEITSTAND_AGENT_"
 ETC_CONFIG_PATH = Path("/etc/leitstand/agent.toml")
 ROOT_STATE_DIR = Path("/var/lib/leitstand-agent")
+# Windows: %ProgramData%\Leitstand\{WINDOWS_CONFIG_NAME, WINDOWS_STATE_NAME}
+WINDOWS_DIR_NAME = "Leitstand"
+WINDOWS_CONFIG_NAME = "agent.toml"
+WINDOWS_STATE_NAME = "state"
 
 MiB = 1024 * 1024
 
@@ -249,7 +259,17 @@ def _xdg_dir(env: Mapping[str, str], var: str, fallback: str) -> Path:
 
 
 def _is_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
+    return sys.platform != "win32" and os.geteuid() == 0
+
+
+def windows_data_dir(env: Mapping[str, str]) -> Path:
+    """``%ProgramData%\\Leitstand``; ``C:\\ProgramData`` when the variable is unset or not absolute."""
+    import ntpath  # not os.path: the answer must not depend on the platform asking
+
+    program_data = env.get("ProgramData") or env.get("PROGRAMDATA") or ""
+    if not ntpath.isabs(program_data):
+        program_data = "C:\\ProgramData"
+    return Path(ntpath.join(program_data, WINDOWS_DIR_NAME))
 
 
 def default_config_path(
@@ -257,18 +277,25 @@ def default_config_path(
     *,
     is_root: bool | None = None,
     etc_path: Path = ETC_CONFIG_PATH,
+    platform: str = sys.platform,
 ) -> Path:
     """Where the agent looks for its config when ``--config`` is not given."""
     env = os.environ if env is None else env
+    if platform == "win32":
+        return windows_data_dir(env) / WINDOWS_CONFIG_NAME
     root = _is_root() if is_root is None else is_root
     if root and etc_path.exists():
         return etc_path
     return _xdg_dir(env, "XDG_CONFIG_HOME", ".config") / "leitstand" / "agent.toml"
 
 
-def default_state_dir(env: Mapping[str, str] | None = None, *, is_root: bool | None = None) -> Path:
+def default_state_dir(
+    env: Mapping[str, str] | None = None, *, is_root: bool | None = None, platform: str = sys.platform
+) -> Path:
     """Where the agent keeps its id, token and spool unless ``state_dir`` says otherwise."""
     env = os.environ if env is None else env
+    if platform == "win32":
+        return windows_data_dir(env) / WINDOWS_STATE_NAME
     # systemd's StateDirectory= exports the directory it created (colon-separated if several).
     systemd_dir = env.get("STATE_DIRECTORY", "").split(":")[0]
     if systemd_dir:

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,7 +122,7 @@ def write_private_file(path: Path, data: bytes) -> None:
 def _match_directory_owner(path: Path) -> None:
     # `sudo leitstand-agent enroll` writes into a state directory that belongs to the
     # service user; a root-owned 0600 token there would lock the service out of it.
-    if not (hasattr(os, "geteuid") and os.geteuid() == 0):
+    if sys.platform == "win32" or os.geteuid() != 0:  # Windows: the directory's ACL is inherited
         return
     owner = path.parent.stat()
     if owner.st_uid != 0:
@@ -161,7 +162,8 @@ def read_token(path: Path) -> str:
         raise NotEnrolledError(f"cannot read the agent token at {path}: {exc}") from None
     if not _TOKEN_RE.fullmatch(token):
         raise NotEnrolledError(f"the agent token at {path} is empty or malformed: enroll again")
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+    # Windows reports 0o666 for every writable file: access is the ACL's, not the mode's.
+    if sys.platform != "win32" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning("agent token %s is accessible to other users (mode %o); chmod 600 it", path, info.st_mode & 0o777)
     return token
 

@@ -44,9 +44,9 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-import os
 import select
 import signal
+import socket
 import sqlite3
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -524,25 +524,26 @@ def run_until_signalled(runner: Runner, signals: Sequence[signal.Signals] = (sig
 
     The handler only sets the runner's stop flag, so the step in progress (a
     spool write, an HTTP request) completes. Idle waits happen in ``select`` on a
-    wakeup pipe, so a signal ends the wait at once instead of after the
-    remaining sleep. Must be called from the main thread; handlers are restored
-    afterwards.
+    wakeup socket, so a signal ends the wait at once instead of after the
+    remaining sleep. A socket pair rather than a pipe: Windows can select on
+    sockets only (a service wrapper's Ctrl+C arrives there as SIGINT). Must be
+    called from the main thread; handlers are restored afterwards.
     """
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    os.set_blocking(write_fd, False)
+    wake_read, wake_write = socket.socketpair()
+    wake_read.setblocking(False)
+    wake_write.setblocking(False)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s; stopping after the current step", signal.Signals(signum).name)
         runner.request_stop()
 
     def idle(seconds: float) -> None:
-        select.select([read_fd], [], [], seconds)
+        select.select([wake_read], [], [], seconds)
         with contextlib.suppress(BlockingIOError):  # nothing to drain: the timeout ended the wait
-            os.read(read_fd, 512)
+            wake_read.recv(512)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in signals}
-    previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    previous_fd = signal.set_wakeup_fd(wake_write.fileno(), warn_on_full_buffer=False)
     try:
         runner.run(idle=idle)
     finally:
@@ -550,5 +551,5 @@ def run_until_signalled(runner: Runner, signals: Sequence[signal.Signals] = (sig
         for sig, handler in previous.items():
             if handler is not None:
                 signal.signal(sig, handler)
-        os.close(read_fd)
-        os.close(write_fd)
+        wake_read.close()
+        wake_write.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import pytest
 
@@ -13,6 +13,7 @@ from agent.config import (
     default_config_path,
     default_state_dir,
     load_config,
+    windows_data_dir,
 )
 from agent.wire import find_key_line
 
@@ -241,6 +242,35 @@ def test_default_state_dir(tmp_path: Path) -> None:
     # systemd's StateDirectory= wins: the service runs as its own user, not as root.
     systemd = {**env, "STATE_DIRECTORY": "/var/lib/leitstand-agent:/var/lib/other"}
     assert default_state_dir(systemd, is_root=False) == Path("/var/lib/leitstand-agent")
+
+
+@pytest.mark.parametrize(
+    ("program_data", "expected"),
+    [
+        (r"C:\ProgramData", r"C:\ProgramData\Leitstand"),
+        (r"D:\Daten\ProgramData", r"D:\Daten\ProgramData\Leitstand"),
+        (None, r"C:\ProgramData\Leitstand"),  # not set (a stripped service environment)
+        ("ProgramData", r"C:\ProgramData\Leitstand"),  # relative: ignored like a relative XDG variable
+    ],
+)
+def test_windows_keeps_config_and_state_under_program_data(program_data: str | None, expected: str) -> None:
+    env = {"XDG_CONFIG_HOME": "/home/x/.config", "STATE_DIRECTORY": "/var/lib/x"}  # not consulted on Windows
+    if program_data is not None:
+        env["ProgramData"] = program_data
+    base = PureWindowsPath(expected)
+    assert PureWindowsPath(windows_data_dir(env)) == base
+    for is_root in (False, True):
+        config = default_config_path(env, is_root=is_root, platform="win32")
+        state = default_state_dir(env, is_root=is_root, platform="win32")
+        assert PureWindowsPath(config) == base / "agent.toml"
+        assert PureWindowsPath(state) == base / "state"
+
+
+def test_the_spool_lives_in_the_windows_state_dir() -> None:
+    state = default_state_dir({"ProgramData": r"C:\ProgramData"}, platform="win32")
+    config = AgentConfig(state_dir=state)
+    assert PureWindowsPath(config.spool_path) == PureWindowsPath(r"C:\ProgramData\Leitstand\state\spool.sqlite")
+    assert PureWindowsPath(config.token_path) == PureWindowsPath(r"C:\ProgramData\Leitstand\state\token")
 
 
 def test_find_key_line_respects_tables() -> None:
