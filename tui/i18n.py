@@ -178,7 +178,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "dev.uplink": ("Uplink", "uplink"),
     "dev.error": ("Letzter Fehler: {error}", "Last error: {error}"),
     "dev.none": ("Keine SNMP-Geräte gemeldet.", "No SNMP devices reported."),
-    "dev.ups_load": ("  Last {load}% · Batterie {battery}", "  load {load}% · battery {battery}"),
+    "dev.ups_load": ("  Last {load} · Batterie {battery}", "  load {load} · battery {battery}"),
     "ups.battery": ("auf Batterie", "on battery"),
     "ups.mains": ("Netzbetrieb", "on mains"),
     "problem.unreachable": ("nicht erreichbar", "unreachable"),
@@ -202,6 +202,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     "met.mtd": ("{tenant}: {period} bis heute ({status})", "{tenant}: {period} month to date ({status})"),
     "met.closed": ("Abgeschlossene Zeiträume: {periods}", "Closed periods: {periods}"),
     "met.no_tariff": ("kein Tarif", "no tariff"),
+    "met.no_tariff_total": ("kein Tarif – nicht bepreist", "no tariff – not priced"),
     "met.none": ("Noch keine Verbrauchsdaten.", "No usage metered yet."),
     "met.col.quarantine": ("Quarantäne", "Quarantine"),
     "met.quarantine": (

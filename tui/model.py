@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import fmt
 from .i18n import t
 
 __all__ = [
@@ -30,9 +31,6 @@ __all__ = [
     "device_problems",
     "device_summary",
     "downsample",
-    "fmt_age",
-    "fmt_bytes",
-    "fmt_pct",
     "host_rows",
     "month_start",
     "overview",
@@ -48,50 +46,7 @@ SEVERITIES = ("critical", "warning", "info")
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
-# -- formatting ---------------------------------------------------------------------
-
-
-def fmt_pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0f}%"
-
-
-def fmt_age(ts: float | None, now: float) -> str:
-    """How long ago, compact: 12s, 5m, 3h, 2d."""
-    if ts is None:
-        return t("never")
-    s = max(0.0, now - ts)
-    if s < 120:
-        return t("age.s", n=int(s))
-    if s < 7200:
-        return t("age.m", n=int(s // 60))
-    if s < 172800:
-        return t("age.h", n=int(s // 3600))
-    return t("age.d", n=int(s // 86400))
-
-
-def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = int(seconds)
-    if s < 3600:
-        return t("dur.min", n=s // 60)
-    return t("dur.h", h=s // 3600, m=(s % 3600) // 60)
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "–"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
-
-
-def fmt_time(ts: float | None) -> str:
-    if ts is None:
-        return "–"
-    return dt.datetime.fromtimestamp(ts, BERLIN).strftime("%Y-%m-%d %H:%M")
+# -- parsing -----------------------------------------------------------------------
 
 
 def parse_iso(value: object) -> float | None:
@@ -299,7 +254,7 @@ def device_summary(device: Mapping[str, Any], reading: Mapping[str, Any] | None)
     if kind == "printer" and reading.get("printer"):
         p = reading["printer"]
         supplies = " ".join(
-            f"{(s.get('description') or s.get('index') or '?')[:10]} {fmt_pct(s.get('percent'))}"
+            f"{(s.get('description') or s.get('index') or '?')[:10]} {fmt.percent(s.get('percent'))}"
             for s in p.get("supplies") or []
         )
         return t("dev.printer", pages=p.get("pages_total", "–"), status=p.get("printer_status") or "–") + (
@@ -308,7 +263,8 @@ def device_summary(device: Mapping[str, Any], reading: Mapping[str, Any] | None)
     if kind == "ups" and reading.get("ups"):
         u = reading["ups"]
         state = t("ups.battery") if u.get("on_battery") else t("ups.mains")
-        return t("dev.ups", state=state, runtime=fmt_duration(u.get("runtime_s")), charge=fmt_pct(u.get("charge_pct")))
+        runtime, charge = fmt.duration(u.get("runtime_s")), fmt.percent(u.get("charge_pct"))
+        return t("dev.ups", state=state, runtime=runtime, charge=charge)
     if kind == "switch" and reading.get("interfaces") is not None:
         ifaces = reading["interfaces"]
         up = sum(1 for i in ifaces if i.get("oper_status") == "up")

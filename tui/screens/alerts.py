@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from .. import fmt
 from ..i18n import t, tv
 from ..messages import OpenRunbook
-from ..model import fmt_age, fmt_time, parse_iso, silence_matchers, sort_alerts
+from ..model import parse_iso, silence_matchers, sort_alerts
 from ..safe_text import text, tr
 from ..source import NotAvailable
 from ..widgets import Column, CutLine, FitTable
@@ -94,7 +95,7 @@ class AlertsScreen(ViewScreen):
                 text(tv("sev", severity), style=_SEVERITY_STYLE.get(severity, "")),
                 text(tv("state", a.get("state"))),
                 flags,
-                fmt_age(parse_iso(a.get("started_at")), now),
+                fmt.age(parse_iso(a.get("started_at")), now),
                 text(a.get("rule", "")),
                 text(a.get("object", "")),
                 text(a.get("tenant", "")),
@@ -127,7 +128,7 @@ class AlertsScreen(ViewScreen):
             t(
                 "al.acked_by",
                 by=ack.get("by"),
-                at=fmt_time(parse_iso(ack.get("at"))),
+                at=fmt.date_time(parse_iso(ack.get("at"))),
                 comment=ack.get("comment") or "",
             )
             if ack
@@ -140,7 +141,7 @@ class AlertsScreen(ViewScreen):
                 summary=a.get("summary") or a.get("rule"),
                 description=a.get("description") or "",
                 runbook=a.get("runbook") or "–",
-                started=fmt_time(parse_iso(a.get("started_at"))),
+                started=fmt.date_time(parse_iso(a.get("started_at"))),
                 ack=ack_text,
             )
         )
@@ -205,7 +206,7 @@ class AlertsScreen(ViewScreen):
         except Exception as exc:
             self._failed(exc)
             return
-        self.notify(t("al.silence.done", until=fmt_time(now + req.seconds), id=body.get("id", "?")))
+        self.notify(t("al.silence.done", until=fmt.date_time(now + req.seconds), id=body.get("id", "?")))
         self.reload()
 
     def action_unsilence(self) -> None:

@@ -13,8 +13,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from .. import fmt
 from ..i18n import t, tv
-from ..model import device_summary, fmt_pct, month_start
+from ..model import device_summary, month_start
 from ..safe_text import clean, text
 from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
@@ -143,18 +144,18 @@ class DevicesScreen(ViewScreen):
                 pct = s.get("percent")
                 name = clean(s.get("description") or s.get("index") or "?")
                 low = pct is not None and pct < 10
-                add(f"  {name[:24]:<24} {_bar(pct)} {fmt_pct(pct)}", style="red" if low else "")
+                add(f"  {name[:24]:<24} {_bar(pct)} {fmt.percent(pct)}", style="red" if low else "")
         ups = reading.get("ups")
         if ups:
             add(device_summary(device, reading))
             if ups.get("load_pct") is not None:
-                add(t("dev.ups_load", load=f"{ups['load_pct']:.0f}", battery=ups.get("battery_status") or "–"))
+                add(t("dev.ups_load", load=fmt.percent(ups["load_pct"]), battery=ups.get("battery_status") or "–"))
         interfaces = reading.get("interfaces")
         if interfaces:
             add(t("dev.interfaces"), style="bold")
             for i in sorted(interfaces, key=lambda i: (not i.get("uplink"), i.get("index", 0))):
                 up = i.get("oper_status") == "up"
-                speed = f"{(i.get('speed_bps') or 0) / 1e6:.0f} Mbit/s" if i.get("speed_bps") else ""
+                speed = f"{fmt.integer(i['speed_bps'] / 1e6)} Mbit/s" if i.get("speed_bps") else ""
                 flag = f" [{t('dev.uplink')}]" if i.get("uplink") else ""
                 name = clean(i.get("name") or i.get("descr") or str(i.get("index")))
                 add(

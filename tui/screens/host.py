@@ -11,8 +11,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
 
+from .. import fmt
 from ..i18n import t, tv
-from ..model import alerts_for_host, downsample, fmt_age, fmt_bytes, fmt_time, sort_alerts
+from ..model import alerts_for_host, downsample, sort_alerts
 from ..safe_text import clean, text, tr
 from ..source import optional
 from ..widgets import Column, CutLine, FitTable
@@ -120,7 +121,7 @@ class HostScreen(ViewScreen):
                 os=d.get("os") or "–",
                 version=d.get("version") or "–",
                 state=tv("state", d.get("state")),
-                seen=fmt_age(d.get("last_seen"), now),
+                seen=fmt.age(d.get("last_seen"), now),
             )
         )
         gaps = d.get("gaps") or []
@@ -131,12 +132,12 @@ class HostScreen(ViewScreen):
         for key, values in _series(samples).items():
             label = t(f"host.spark.{key}", hours=HOURS)
             if values:
-                fmt = "{:.0f}" if key != "load" else "{:.2f}"
+                digits = 2 if key == "load" else 0
                 label += "  " + t(
                     "host.spark.range",
-                    min=fmt.format(min(values)),
-                    max=fmt.format(max(values)),
-                    now=fmt.format(values[-1]),
+                    min=fmt.number(min(values), digits),
+                    max=fmt.number(max(values), digits),
+                    now=fmt.number(values[-1], digits),
                 )
             self.query_one(f"#spark-label-{key}", Static).update(label)
             self.query_one(f"#spark-{key}", Sparkline).data = downsample(values, width)
@@ -147,8 +148,8 @@ class HostScreen(ViewScreen):
                 (
                     x.get("mount", ""),
                     x.get("device", ""),
-                    f"{100 * x.get('used_bytes', 0) / x['total_bytes']:.0f}%" if x.get("total_bytes") else "–",
-                    fmt_bytes(x.get("total_bytes")),
+                    fmt.percent(100 * x.get("used_bytes", 0) / x["total_bytes"] if x.get("total_bytes") else None),
+                    fmt.bytes_iec(x.get("total_bytes")),
                 )
                 for x in report.get("disks") or []
             ],
@@ -158,9 +159,9 @@ class HostScreen(ViewScreen):
             [
                 (
                     n.get("nic", ""),
-                    fmt_bytes(n.get("rx_bytes_total")),
-                    fmt_bytes(n.get("tx_bytes_total")),
-                    str(n.get("rx_errors_total", 0) + n.get("tx_errors_total", 0)),
+                    fmt.bytes_iec(n.get("rx_bytes_total")),
+                    fmt.bytes_iec(n.get("tx_bytes_total")),
+                    fmt.integer(n.get("rx_errors_total", 0) + n.get("tx_errors_total", 0)),
                 )
                 for n in report.get("net") or []
             ],
@@ -194,5 +195,5 @@ class HostScreen(ViewScreen):
 
 def _value(name: str, value: Any) -> str:
     if isinstance(value, int | float) and name.endswith("timestamp_seconds"):
-        return fmt_time(float(value))
+        return fmt.date_time(float(value))
     return str(value)

@@ -9,9 +9,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
+from .. import fmt
 from ..i18n import t, tv
 from ..messages import OpenHost
-from ..model import SORT_KEYS, HostRow, apply_query, fmt_age, fmt_pct, parse_query, sort_rows
+from ..model import SORT_KEYS, HostRow, apply_query, parse_query, sort_rows
 from ..widgets import Column, CutLine, VirtualTable
 from .base import ViewScreen
 
@@ -72,12 +73,12 @@ class HostsScreen(ViewScreen):
             r.site,
             r.role,
             tv("state", r.state),
-            fmt_pct(r.cpu),
-            fmt_pct(r.mem),
-            fmt_pct(r.disk),
-            "–" if r.load is None else f"{r.load:.1f}",
+            fmt.percent(r.cpu),
+            fmt.percent(r.mem),
+            fmt.percent(r.disk),
+            fmt.number(r.load, 1),
             "–" if r.sessions is None else str(r.sessions),
-            fmt_age(r.last_seen, now),
+            fmt.age(r.last_seen, now),
         ]
 
     @staticmethod

@@ -14,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from .. import fmt
 from ..i18n import t, tv
 from ..model import decimal, usage_coverage
 from ..quarantine import quarantine_pending, quarantine_rows, quarantine_title
@@ -25,8 +26,16 @@ from .base import ViewScreen
 __all__ = ["MeteringScreen"]
 
 
-def _pct(value: Decimal | None) -> str:
-    return "–" if value is None else f"{value * 100:.1f}%"
+def _coverage(coverage: Decimal | None) -> Text:
+    return Text(fmt.ratio(coverage), style="yellow" if coverage is not None and coverage < Decimal("0.95") else "")
+
+
+def _total(usage: Mapping[str, Any]) -> Text:
+    """The month's total; without a tariff there is no price, and `0,00 €` would claim one."""
+    priced = usage.get("tariff") or any(line.get("amount") for line in usage.get("lines") or [])
+    if not priced and decimal(usage.get("total") or 0) == 0:
+        return Text(t("met.no_tariff_total"), style="dim")
+    return text(fmt.money(usage.get("total"), usage.get("currency") or "EUR"), justify="right")
 
 
 def _tenant_columns() -> list[Column]:
@@ -103,8 +112,8 @@ class MeteringScreen(ViewScreen):
                 text(tenant, style="bold"),
                 text(usage.get("period", "")),
                 text(tv("state", usage.get("status"))),
-                text(f"{usage.get('total', '–')} {usage.get('currency', '')}".strip()),
-                Text(_pct(coverage), style="yellow" if coverage is not None and coverage < Decimal("0.95") else ""),
+                _total(usage),
+                _coverage(coverage),
                 _pending(quarantine_pending(usage)),
             )
             rows.append((tenant, cells))
@@ -133,11 +142,15 @@ class MeteringScreen(ViewScreen):
             coverage = decimal(m.get("coverage"))
             cells = (
                 text(f"{m.get('meter', '')}" + (f" ({m['dim']})" if m.get("dim") else "")),
-                text(m.get("quantity", ""), justify="right"),
+                text(fmt.number(m.get("quantity")), justify="right"),
                 text(m.get("unit", "")),
-                Text(_pct(coverage), style="yellow" if coverage is not None and coverage < Decimal("0.95") else ""),
-                text(line["unit_price"]) if line and line.get("unit_price") else Text(t("met.no_tariff"), style="dim"),
-                text(line["amount"], justify="right") if line and line.get("amount") else "",
+                _coverage(coverage),
+                text(fmt.money(line["unit_price"], usage.get("currency")), justify="right")
+                if line and line.get("unit_price")
+                else Text(t("met.no_tariff"), style="dim"),
+                text(fmt.money(line["amount"], usage.get("currency")), justify="right")
+                if line and line.get("amount")
+                else "",
             )
             rows.append((str(i), cells))
         self.query_one("#meters-table", FitTable).set_rows(rows)

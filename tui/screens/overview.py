@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from .. import fmt
 from ..i18n import t
 from ..model import SEVERITIES, OverviewRow, device_problems, host_rows, overview, usage_coverage
 from ..safe_text import text
@@ -117,7 +118,7 @@ class OverviewScreen(ViewScreen):
             return [text(f"  └ {row.site}", style="dim"), str(row.up), _down(row.down), "", "", "", ""]
         alerts = "/".join(str(row.alerts.get(s, 0)) for s in SEVERITIES)
         alert_style = "bold red" if row.alerts.get("critical") else ("yellow" if row.alerts.get("warning") else "")
-        coverage = "–" if row.coverage is None else f"{row.coverage * 100:.1f}%"
+        coverage = fmt.ratio(row.coverage)
         return [
             text(row.tenant, style="bold"),
             str(row.up),

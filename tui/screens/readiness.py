@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
+from .. import fmt
 from ..i18n import t, tv
 from ..messages import OpenRunbook
-from ..model import fmt_duration
 from ..safe_text import text, tr
 from ..source import NotAvailable
 from ..widgets import Column, CutLine, FitTable
@@ -109,8 +109,8 @@ class ReadinessScreen(ViewScreen):
                 style=_STATUS_STYLE.get(status, ""),
                 name=name,
                 status=tv("state", status),
-                rpo=fmt_duration(targets.get("rpo_s")),
-                rto=fmt_duration(targets.get("rto_s")),
+                rpo=fmt.duration(targets.get("rpo_s")),
+                rto=fmt.duration(targets.get("rto_s")),
             )
         )
         rows = []
