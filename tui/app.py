@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 
-from . import i18n
+from . import fmt, i18n
 from .bindings import translate_bindings
 from .commands import LeitstandCommands
 from .i18n import t
@@ -204,12 +204,14 @@ def make_app(
     source: CollectorSource,
     *,
     lang: str | None = None,
+    zone: str = fmt.DEFAULT_ZONE,
     clock: Callable[[], float] = time.time,
     refresh_s: float = 15.0,
     retry_s: Sequence[float] = (2.0, 5.0, 10.0, 30.0),
     blink: bool = True,
 ) -> LeitstandApp:
-    """The app around a source; `lang` None takes the locale's."""
+    """The app around a source; `lang` None takes the locale's; times shown in `zone`."""
     i18n.set_language(lang or i18n.default_language())
+    fmt.set_zone(zone)
     source.lang = i18n.get_language()
     return LeitstandApp(source, clock=clock, refresh_s=refresh_s, retry_s=retry_s, blink=blink)

@@ -22,10 +22,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", help="API token (default: $LEITSTAND_TOKEN, the config file)")
     parser.add_argument("--token-file", metavar="FILE", help="read the API token from FILE")
     parser.add_argument("--lang", choices=LANGS, help="language (default: from the locale)")
+    parser.add_argument("--zone", metavar="ZONE", help="time zone of the times shown, e.g. UTC (default: the "
+                        "config file, else Europe/Berlin)")  # fmt: skip
     parser.add_argument("--refresh", type=float, metavar="SECONDS", help="live refresh interval (0: off)")
     args = parser.parse_args(argv)
     try:
-        settings = resolve(collector=args.collector, token=args.token, token_file=args.token_file, lang=args.lang)
+        settings = resolve(
+            collector=args.collector, token=args.token, token_file=args.token_file, lang=args.lang, zone=args.zone
+        )
     except ConfigError as exc:
         print(f"leitstand-tui: {exc}", file=sys.stderr)
         return 2
@@ -37,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = make_app(
         source,
         lang=settings.lang,
+        zone=settings.zone,
         refresh_s=settings.refresh_s if args.refresh is None else args.refresh,
     )
     app.run()

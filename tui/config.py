@@ -9,10 +9,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fmt import DEFAULT_ZONE, ZoneError, zone_from_name
+from .i18n import LANGS
+
 __all__ = ["DEFAULT_COLLECTOR", "ConfigError", "Settings", "config_path", "resolve"]
 
 DEFAULT_COLLECTOR = "http://127.0.0.1:8470"
-_KEYS = {"collector", "token", "token_file", "lang", "refresh_s"}
+_KEYS = {"collector", "token", "token_file", "lang", "refresh_s", "zone"}
 
 
 class ConfigError(ValueError):
@@ -25,6 +28,8 @@ class Settings:
     token: str | None
     lang: str | None
     refresh_s: float
+    #: IANA time zone the TUI shows times in
+    zone: str = DEFAULT_ZONE
 
 
 def config_path(env: Mapping[str, str]) -> Path:
@@ -60,6 +65,7 @@ def resolve(
     token: str | None = None,
     token_file: str | None = None,
     lang: str | None = None,
+    zone: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     environ = os.environ if env is None else env
@@ -79,5 +85,30 @@ def resolve(
     refresh = file.get("refresh_s", 15.0)
     if not isinstance(refresh, int | float) or refresh < 0:
         raise ConfigError(f"{path}: refresh_s must be a number of seconds >= 0")
-    chosen_lang = lang or (str(file["lang"]) if isinstance(file.get("lang"), str) else None)
-    return Settings(collector=url, token=token or None, lang=chosen_lang, refresh_s=float(refresh))
+    return Settings(
+        collector=url,
+        token=token or None,
+        lang=lang or _file_lang(file, path),
+        refresh_s=float(refresh),
+        zone=_zone(zone, "--zone") if zone else _zone(file.get("zone", DEFAULT_ZONE), f"{path}: zone"),
+    )
+
+
+def _file_lang(file: Mapping[str, object], path: Path) -> str | None:
+    """The file's language, checked as `--lang` is (a typo must not end in a traceback)."""
+    if "lang" not in file:
+        return None
+    value = file["lang"]
+    if value not in LANGS:
+        raise ConfigError(f"{path}: lang must be one of {', '.join(repr(v) for v in LANGS)}, not {value!r}")
+    return str(value)
+
+
+def _zone(value: object, origin: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f'{origin} must be a time zone name such as "Europe/Berlin", not {value!r}')
+    try:
+        zone_from_name(value)
+    except ZoneError as exc:
+        raise ConfigError(f"{origin}: {exc}") from exc
+    return value

@@ -46,3 +46,43 @@ def test_console_script_help_and_errors(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path)}
     r = run_cli(leitstand("leitstand-tui"), "--token-file", str(tmp_path / "nope"), env=env)
     assert r.returncode == 2 and "cannot read token file" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('lang = "fr"', "lang must be one of 'de', 'en', not 'fr'"),
+        ("lang = 1", "lang must be one of 'de', 'en', not 1"),
+        ('zone = "Mars/Olympus"', "zone: unknown time zone 'Mars/Olympus'"),
+        ("zone = 1", "zone must be a time zone name"),
+    ],
+)
+def test_config_lang_and_zone_are_checked(tmp_path: Path, line: str, message: str) -> None:
+    config = tmp_path / "leitstand" / "tui.toml"
+    config.parent.mkdir()
+    config.write_text(line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve(env={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert str(caught.value).startswith(f"{config}: {message}")
+
+
+def test_zone_from_file_and_flag(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    assert resolve(env=env).zone == "Europe/Berlin"
+    config = tmp_path / "leitstand" / "tui.toml"
+    config.parent.mkdir()
+    config.write_text('zone = "UTC"\nlang = "en"\n')
+    assert (resolve(env=env).zone, resolve(env=env).lang) == ("UTC", "en")
+    assert resolve(zone="America/New_York", env=env).zone == "America/New_York"
+    with pytest.raises(ConfigError, match=r"^--zone: unknown time zone 'Nowhere'"):
+        resolve(zone="Nowhere", env=env)
+
+
+def test_console_script_names_a_bad_lang_in_the_file_without_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "leitstand" / "tui.toml"
+    config.parent.mkdir()
+    config.write_text('lang = "fr"\n')
+    r = run_cli(leitstand("leitstand-tui"), env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path)})
+    assert r.returncode == 2
+    assert r.stderr.strip() == f"leitstand-tui: {config}: lang must be one of 'de', 'en', not 'fr'"
+    assert "Traceback" not in r.stderr
