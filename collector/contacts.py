@@ -8,6 +8,7 @@ other section; durations and team names are checked here, with file and line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
@@ -23,7 +24,7 @@ SEVERITIES = ("critical", "warning", "info")
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
 Team = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 # digits, spaces and the usual separators; a leading + for international numbers
-Phone = Annotated[str, msgspec.Meta(pattern=r"^\+?[0-9][0-9 ()/.-]{2,40}$")]
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()/.-]{2,40}$")
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -34,7 +35,8 @@ class ContactConfig(_Section):
     #: what the person is called upon as, e.g. "Rufbereitschaft IT-Betrieb"
     role: Text
     name: Text
-    phone: Phone
+    #: digits, spaces and + ( ) / - . (checked in contact_problems, with an example)
+    phone: Text
     #: when the number is answered, e.g. "Mo–Fr 7–17 Uhr" or "24/7"; empty: not stated
     hours: Annotated[str, msgspec.Meta(max_length=120)] = ""
     #: runbook owners (front matter `owner`) this contact serves; empty: every runbook
@@ -71,6 +73,14 @@ def contact_problems(
         except ValueError as exc:
             found.append((("escalation", severity), str(exc)))
     for n, contact in enumerate(contacts):
+        if not _PHONE.match(contact.phone):
+            found.append(
+                (
+                    ("contacts", n, "phone"),
+                    f"{contact.phone!r} is not a phone number: digits, spaces and + ( ) / - . only, "
+                    'e.g. "+49 4441 123-456" or "04441 123-456"',
+                )
+            )
         for team in contact.teams:
             if team not in known:
                 found.append(

@@ -23,7 +23,6 @@ _TEXT = {
         "limit": "**Zeitlimit ({severity}):** nicht innerhalb von **{limit}** behoben → die nächste Stelle der "
         "Liste anrufen.",
         "head": "| Reihenfolge | Rolle | Name | Telefon | Erreichbar |\n| --- | --- | --- | --- | --- |",
-        "always": "immer",
         "none": "> **Keine Kontakte hinterlegt.** Die Administration des Collectors trägt sie in dessen "
         "Konfiguration ein: `[[contacts]]` mit `role`, `name`, `phone`, `hours` (README, Abschnitt "
         "„Contacts and escalation“).",
@@ -33,7 +32,6 @@ _TEXT = {
     "en": {
         "limit": "**Time limit ({severity}):** not solved within **{limit}** → call the next entry of the list.",
         "head": "| Order | Role | Name | Phone | Hours |\n| --- | --- | --- | --- | --- |",
-        "always": "always",
         "none": "> **No contacts configured.** The collector's administrator adds them to its config: "
         "`[[contacts]]` with `role`, `name`, `phone`, `hours` (README, section „Contacts and escalation“).",
         "hidden": "> **Contacts need a token:** names and phone numbers are shown in the TUI (view **Alerts**, "
@@ -80,7 +78,7 @@ def block(
         parts.append(text["hidden"])
     else:
         rows = [
-            f"| {n} | {_cell(c.role)} | {_cell(c.name)} | {_cell(c.phone)} | {_cell(c.hours or text['always'])} |"
+            f"| {n} | {_cell(c.role)} | {_cell(c.name)} | {_cell(c.phone)} | {_cell(c.hours)} |"
             for n, c in enumerate(contacts, start=1)
         ]
         parts.append("\n".join([text["head"], *rows]))

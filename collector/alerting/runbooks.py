@@ -82,12 +82,18 @@ class MissingRunbooksError(ConfigError):
 
 
 def require_dir(directory: Path) -> Path:
-    """``directory`` if it holds runbooks; else MissingRunbooksError naming it."""
+    """``directory`` if it holds runbooks that parse; else MissingRunbooksError
+    naming it, or RunbookError naming the file (at start-up, not when on-call opens it)."""
     if not directory.is_dir():
         problem = "does not exist or is not a directory"
     elif not list_names(directory):
         problem = "holds no runbook (*.md)"
     else:
+        for name in list_names(directory):
+            try:
+                load(directory, name)
+            except RunbookError as exc:
+                raise RunbookError(f"{directory}: {exc.message}") from None
         return directory
     raise MissingRunbooksError(
         f"runbook directory {directory} {problem} "

@@ -10,7 +10,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from collector.alerting.config import DEFAULT_RUNBOOKS
+from collector.alerting.config import DEFAULT_RUNBOOKS, AlertsConfig, settings
 from collector.alerting.runbooks import RunbookError, list_names, load, parse
 from collector.config import Config, load_config
 from collector.contacts import ContactConfig
@@ -160,7 +160,10 @@ def test_contacts_and_escalation_load_from_toml(tmp_path: Path) -> None:
             'phone = "0441 1"\nteams = ["hausteknik"]\n',
             r"collector\.toml:10: contacts\[1\]\.teams: no runbook has owner 'hausteknik'; .*haustechnik",
         ),
-        ('[[contacts]]\nrole = "R"\nname = "N"\nphone = "call me"\n', r"collector\.toml:4: contacts\[0\]\.phone"),
+        (
+            '[[contacts]]\nrole = "R"\nname = "N"\nphone = "call me"\n',
+            r"collector\.toml:4: contacts\[0\]\.phone: 'call me' is not a phone number: digits, spaces",
+        ),
         (
             '[[contacts]]\nrole = "R"\nname = "N"\n',
             r"collector\.toml:1: contacts\[0\]\.phone: Object missing required field `phone`",
@@ -172,6 +175,19 @@ def test_contacts_and_escalation_load_from_toml(tmp_path: Path) -> None:
 def test_a_wrong_contacts_or_escalation_config_names_file_line_and_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(_config(tmp_path, text))
+
+
+def test_a_broken_runbook_stops_the_start_naming_its_file(tmp_path: Path) -> None:
+    (tmp_path / "host-down.md").write_text("---\nrule: host_down\n---\n# Host\n", encoding="utf-8")
+    (tmp_path / "disk-full.md").write_text("---\nrule: [disk_full\n---\n# Voll\n", encoding="utf-8")
+    with pytest.raises(RunbookError, match=r"runbook disk-full\.md: front matter is not valid YAML"):
+        settings(AlertsConfig(runbooks_dir=str(tmp_path)))
+
+
+async def test_a_contact_without_hours_says_not_stated(make_env: Callable[..., Env]) -> None:
+    env = make_env(with_contacts(ContactConfig(role="Leitung IT", name="Inge Schulz", phone="04441 5")))
+    r = await env.client.get("/api/v1/runbooks/host-down", headers=auth(env.admin_token))
+    assert "| 1 | Leitung IT | Inge Schulz | 04441 5 | – |" in r.text
 
 
 def test_contact_config_rejects_an_empty_name() -> None:
