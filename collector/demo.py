@@ -116,12 +116,31 @@ def _prepare_fleet(db_path: Path) -> list[str]:
         conn.close()
 
 
+# Fictional people with numbers no one answers: the runbooks' escalation block shows a filled table
+DEMO_CONTACTS = """
+# Whom on-call calls (README "Contacts and escalation"); the demo's people are made up.
+[[contacts]]
+role = "Rufbereitschaft IT-Betrieb (Demo)"
+name = "Erika Mustermann"
+phone = "0000 000-001"
+hours = "24/7"
+
+[[contacts]]
+role = "Haustechnik (Demo)"
+name = "Max Mustermann"
+phone = "0000 000-002"
+hours = "Mo–Fr 7–16 Uhr"
+teams = ["haustechnik"]
+"""
+
+
 def write_fleet_config(data: Path) -> Path:
     """The collector config declaring the fleet's data centres and KRITIS applications,
-    from the fleet's own model (one source for its host names, sites and device ids)."""
+    from the fleet's own model (one source for its host names, sites and device ids),
+    and made-up contacts for the runbooks."""
     path = data / CONFIG_NAME
     hosts = build_fleet(FLEET_SEED, agents=FLEET_AGENTS, tenants=FLEET_TENANT_COUNT, small=True)
-    path.write_text(collector_config(hosts), encoding="utf-8")
+    path.write_text(collector_config(hosts) + DEMO_CONTACTS, encoding="utf-8")
     return path
 
 

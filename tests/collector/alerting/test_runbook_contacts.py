@@ -193,3 +193,19 @@ async def test_a_contact_without_hours_says_not_stated(make_env: Callable[..., E
 def test_contact_config_rejects_an_empty_name() -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"role": "R", "name": "", "phone": "0441 1"}, ContactConfig)
+
+
+def test_the_demo_config_has_made_up_contacts_that_load(tmp_path: Path) -> None:
+    from collector.demo import write_fleet_config
+
+    config = load_config(write_fleet_config(tmp_path))
+    assert [c.name for c in config.contacts] == ["Erika Mustermann", "Max Mustermann"]
+    assert all("(Demo)" in c.role and c.phone.startswith("0000") for c in config.contacts)
+
+
+def test_the_readme_example_loads_as_pasted(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in readme.split("```toml\n")[1:] if b.startswith("[[contacts]]")).split("```", 1)[0]
+    config = load_config(_config(tmp_path, block))
+    assert [c.teams for c in config.contacts] == [[], ["haustechnik"]]
+    assert (config.escalation.critical, config.escalation.warning, config.escalation.info) == ("15m", "4h", "1d")
