@@ -9,6 +9,7 @@ In ``agent.toml``::
     address = "10.1.2.30"          # host or IP; port 161 unless `port` says otherwise
     kind = "printer"                # printer | ups | switch | generic | auto
     community_env = "DRUCKER_COMMUNITY"   # or `community` here, or in the secrets file
+    engine = "auto"                 # auto: lean v2c path, pysnmp for v3 | pysnmp: pysnmp for v2c too
 
     [[devices]]
     id = "usv-serverraum"
@@ -45,6 +46,7 @@ from typing import Any, Literal
 
 __all__ = [
     "AUTH_PROTOCOLS",
+    "ENGINES",
     "KINDS",
     "PRIV_PROTOCOLS",
     "DeviceConfig",
@@ -58,6 +60,7 @@ __all__ = [
 
 Kind = Literal["printer", "ups", "switch", "generic", "auto"]
 KINDS: tuple[str, ...] = ("printer", "ups", "switch", "generic", "auto")
+ENGINES: tuple[str, ...] = ("auto", "lean", "pysnmp")
 AUTH_PROTOCOLS: tuple[str, ...] = ("sha", "sha256", "sha512")
 PRIV_PROTOCOLS: tuple[str, ...] = ("aes128", "aes256")
 _ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -133,6 +136,8 @@ class DeviceConfig:
     max_repetitions: int = 25
     #: values walked per table at most; longer tables are cut and noted
     max_rows: int = 10000
+    #: auto: lean for v2c, pysnmp for v3; lean (v2c only) or pysnmp to force one
+    engine: str = "auto"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -168,6 +173,7 @@ _DEVICE_KEYS = {
     "uplink_alias",
     "max_repetitions",
     "max_rows",
+    "engine",
 }
 _SECRET_KEYS = ("community", "auth_key", "priv_key")
 
@@ -346,6 +352,13 @@ def parse_devices(
         max_rows = _get(entry, where, "max_rows", int, 10000)
         if not 10 <= max_rows <= 1_000_000:
             raise DeviceConfigError(f"{where}.max_rows", f"expected 10..1000000, got {max_rows}")
+        engine = _get(entry, where, "engine", str, "auto")
+        if engine not in ENGINES:
+            raise DeviceConfigError(f"{where}.engine", f"expected one of {', '.join(ENGINES)}, got {engine!r}")
+        if engine == "lean" and version == "3":
+            raise DeviceConfigError(
+                f"{where}.engine", 'the lean engine speaks v2c only; SNMPv3 needs "pysnmp" or "auto"'
+            )
         out.append(
             DeviceConfig(
                 id=dev_id,
@@ -362,6 +375,7 @@ def parse_devices(
                 uplink_alias=uplink_alias,
                 max_repetitions=max_rep,
                 max_rows=max_rows,
+                engine=engine,
             )
         )
     return tuple(out)

@@ -1,316 +1,71 @@
-"""The pysnmp 7 asyncio client: one SnmpEngine, numeric OIDs, no MIB lookups.
+"""The engine a poller holds for its whole life: the lean v2c path, pysnmp for v3.
 
-The only module that imports pysnmp. :class:`SnmpClient` reads scalars with
-GET and tables with GETBULK (all wanted columns of a table in one request,
-each column followed until it leaves its subtree), and turns every value into
-a plain :class:`~agent.snmp.values.Val`. Errors become :class:`SnmpError` with
-a message for an admin that never contains a community or key.
+Which one polls a device is the device's ``engine`` setting: ``auto`` (the
+default) sends v2c through :mod:`agent.snmp.lean` and v3 through pysnmp
+(:mod:`agent.snmp.pysnmp_engine`); ``pysnmp`` forces pysnmp for a v2c device
+too (the fallback should a device trip the lean codec). Both sit behind the
+same client interface (``get``, ``walk``, ``requests``), both are created once
+per poller, and pysnmp is imported only when a device needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from agent.snmp._pysnmp import (
-    CommunityData,
-    ContextData,
-    Null,
-    ObjectIdentity,
-    ObjectName,
-    ObjectType,
-    SnmpEngine,
-    Udp6TransportTarget,
-    UdpTransportTarget,
-    UsmUserData,
-    builder,
-    bulk_cmd,
-    get_cmd,
-    usmAesCfb128Protocol,
-    usmAesCfb256Protocol,
-    usmHMAC192SHA256AuthProtocol,
-    usmHMAC384SHA512AuthProtocol,
-    usmHMACSHAAuthProtocol,
-    usmNoAuthProtocol,
-    usmNoPrivProtocol,
-    view,
-)
 from agent.snmp.devices import DeviceConfig
-from agent.snmp.values import Snapshot, Val
+from agent.snmp.errors import SnmpError
+from agent.snmp.lean import LeanEngine
 
-__all__ = ["Engine", "SnmpClient", "SnmpError"]
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
-_AUTH = {
-    None: usmNoAuthProtocol,
-    "sha": usmHMACSHAAuthProtocol,
-    "sha256": usmHMAC192SHA256AuthProtocol,
-    "sha512": usmHMAC384SHA512AuthProtocol,
-}
-_PRIV = {None: usmNoPrivProtocol, "aes128": usmAesCfb128Protocol, "aes256": usmAesCfb256Protocol}
+    from agent.snmp import pysnmp_engine
+    from agent.snmp.values import Snapshot, Val
 
-_TAGS = {
-    "Integer": "int",
-    "Integer32": "int",
-    "OctetString": "str",
-    "Bits": "str",
-    "ObjectIdentifier": "oid",
-    "ObjectName": "oid",
-    "IpAddress": "ip",
-    "Counter32": "counter32",
-    "Counter64": "counter64",
-    "Gauge32": "gauge32",
-    "Unsigned32": "gauge32",
-    "TimeTicks": "ticks",
-    "Opaque": "opaque",
-    "Null": "null",
-    "NoSuchObject": "noSuchObject",
-    "NoSuchInstance": "noSuchInstance",
-    "EndOfMibView": "endOfMibView",
-}
-_EXCEPTION_TAGS = {"null", "noSuchObject", "noSuchInstance", "endOfMibView"}
-
-# errorIndication class -> what to tell the admin (plus pysnmp's own text).
-_HINTS = {
-    "RequestTimedOut": "no response (timeout): device down or unreachable, wrong port, or wrong community / v3 user",
-    "WrongDigest": "SNMPv3 authentication failed: wrong auth key or auth protocol",
-    "UnknownUserName": "SNMPv3 user unknown to the device",
-    "UnsupportedSecLevel": "SNMPv3 security level not supported by the device for this user",
-    "DecryptionError": "SNMPv3 decryption failed: wrong priv key or priv protocol",
-    "NotInTimeWindow": "SNMPv3 message outside the time window (engine boots/time)",
-    "UnknownEngineID": "SNMPv3 engine id discovery failed",
-}
+__all__ = ["Client", "Engine", "SnmpError", "engine_name"]
 
 
-class SnmpError(Exception):
-    """A poll that failed as a whole; the message is safe to log and report."""
+class Client(Protocol):
+    requests: int
+
+    async def get(self, oids: Sequence[str], chunk: int = 30) -> dict[str, Val]: ...
+
+    async def walk(self, columns: Iterable[str], snap: Snapshot) -> None: ...
 
 
-def convert(value: Any) -> Val:
-    """A pysnmp value as a plain Val (type tag + int / bytes / str / None)."""
-    tag = _TAGS.get(type(value).__name__)
-    if tag is None:
-        for klass in type(value).__mro__:
-            tag = _TAGS.get(klass.__name__)
-            if tag is not None:
-                break
-        else:
-            return Val("opaque", None)
-    if tag in _EXCEPTION_TAGS:
-        return Val(tag)  # type: ignore[arg-type]
-    if tag in ("str", "opaque"):
-        return Val(tag, bytes(value.asOctets()))  # type: ignore[arg-type]
-    if tag == "oid":
-        return Val("oid", str(value))
-    if tag == "ip":
-        return Val("ip", ".".join(str(b) for b in value.asNumbers()))
-    return Val(tag, int(value))  # type: ignore[arg-type]
-
-
-_VARBIND_CACHE_MAX = 100_000
-
-
-class _NoMibCompiler:
-    """Stands in for pysmi: we use numeric OIDs only, so nothing is ever compiled
-    (and pysnmp never tries to fetch MIB sources from the network)."""
-
-    def compile(self, *names: str, **options: Any) -> dict[str, str]:
-        return {}
-
-
-def _new_engine() -> SnmpEngine:
-    engine = SnmpEngine()
-    mib_builder = builder.MibBuilder()
-    mib_builder.set_mib_compiler(_NoMibCompiler(), "/nonexistent/leitstand-no-mibs")
-    # hlapi takes its MIB view from the engine's cache; with a compiler already set
-    # it does not add pysmi's (which would read MIB sources from the internet).
-    engine.cache["mibViewController"] = view.MibViewController(mib_builder)
-    return engine
+def engine_name(device: DeviceConfig) -> str:
+    """``lean`` or ``pysnmp``: the engine that polls ``device``."""
+    if device.version == "3" or device.engine == "pysnmp":
+        return "pysnmp"
+    return "lean"
 
 
 class Engine:
-    """One pysnmp SnmpEngine shared by every device of a poller (one event loop).
-
-    pysnmp's USM table holds one entry per v3 user name, so two devices that
-    share a user name with different keys or protocols cannot share an engine:
-    such a device gets an extra engine, one per distinct credential set.
-    """
+    """One lean engine and (when a device needs it) one pysnmp engine, for every device of a poller."""
 
     def __init__(self) -> None:
-        self.snmp = _new_engine()
-        self._users: dict[str, tuple[object, ...]] = {}
-        self._extra: dict[tuple[object, ...], SnmpEngine] = {}
-        self._varbinds: dict[str, Any] = {}
+        self.lean = LeanEngine()
+        self._pysnmp: pysnmp_engine.Engine | None = None
+
+    @property
+    def pysnmp(self) -> pysnmp_engine.Engine:
+        if self._pysnmp is None:
+            from agent.snmp import pysnmp_engine  # pysnmp only where a device needs it
+
+            self._pysnmp = pysnmp_engine.Engine()
+        return self._pysnmp
+
+    @property
+    def snmp(self) -> Any:
+        """pysnmp's SnmpEngine (for callers that speak pysnmp themselves, like the demo's writer)."""
+        return self.pysnmp.snmp
 
     def close(self) -> None:
-        self.snmp.close_dispatcher()
-        for engine in self._extra.values():
-            engine.close_dispatcher()
+        self.lean.close()
+        if self._pysnmp is not None:
+            self._pysnmp.close()
 
-    def engine_for(self, device: DeviceConfig) -> SnmpEngine:
-        v3 = device.v3
-        if device.version != "3" or v3 is None:
-            return self.snmp
-        creds = (v3.auth, v3.auth_key, v3.priv, v3.priv_key)
-        first = self._users.setdefault(v3.user, creds)
-        if first == creds:
-            return self.snmp
-        key = (v3.user, *creds)
-        if key not in self._extra:
-            self._extra[key] = _new_engine()
-        return self._extra[key]
-
-    async def client(self, device: DeviceConfig) -> SnmpClient:
-        return await SnmpClient.create(self, device)
-
-    def varbind(self, oid: str) -> Any:
-        """A request varbind, resolved against the (empty) MIB view once per OID.
-
-        hlapi resolves every request varbind with the MIB view, which costs more
-        than encoding it; a resolved ObjectType is returned as is, so the
-        resolved ones are kept (the same tables are walked every poll).
-        """
-        vb = self._varbinds.get(oid)
-        if vb is None:
-            if len(self._varbinds) >= _VARBIND_CACHE_MAX:
-                self._varbinds.clear()
-            mib_view = self.snmp.cache["mibViewController"]
-            vb = ObjectType(ObjectIdentity(ObjectName(oid)), Null("")).resolve_with_mib(mib_view)
-            self._varbinds[oid] = vb
-        return vb
-
-
-class SnmpClient:
-    """GET and GETBULK for one device."""
-
-    def __init__(self, engine: Engine, device: DeviceConfig, target: Any, auth: Any) -> None:
-        self._snmp = engine.engine_for(device)
-        self._engine_wrap = engine
-        self.device = device
-        self._target = target
-        self._auth = auth
-        self._context = ContextData()
-        self.requests = 0
-
-    @classmethod
-    async def create(cls, engine: Engine, device: DeviceConfig) -> SnmpClient:
-        target_cls = Udp6TransportTarget if ":" in device.address else UdpTransportTarget
-        try:
-            target = await target_cls.create(
-                (device.address, device.port), timeout=device.timeout, retries=device.retries
-            )
-        except Exception as exc:  # pysnmp raises PySnmpError for unresolvable names
-            raise SnmpError(f"cannot resolve {device.address}: {type(exc).__name__}") from None
-        if device.version == "3" and device.v3 is not None:
-            v3 = device.v3
-            auth: Any = UsmUserData(
-                v3.user,
-                authKey=v3.auth_key.reveal() if v3.auth_key else None,
-                privKey=v3.priv_key.reveal() if v3.priv_key else None,
-                authProtocol=_AUTH[v3.auth],
-                privProtocol=_PRIV[v3.priv],
-            )
-        else:
-            community = device.community.reveal() if device.community else ""
-            auth = CommunityData(community, mpModel=1)
-        return cls(engine, device, target, auth)
-
-    def _fail(self, indication: Any) -> SnmpError:
-        hint = _HINTS.get(type(indication).__name__, "SNMP engine error")
-        return SnmpError(f"{hint} ({indication}) from {self.device.target}")
-
-    async def get(self, oids: Sequence[str], chunk: int = 30) -> dict[str, Val]:
-        """GET in chunks; OIDs the device lacks come back as noSuchObject/noSuchInstance."""
-        out: dict[str, Val] = {}
-        for start in range(0, len(oids), chunk):
-            part = oids[start : start + chunk]
-            self.requests += 1
-            indication, status, _index, binds = await get_cmd(
-                self._snmp,
-                self._auth,
-                self._target,
-                self._context,
-                *[self._engine_wrap.varbind(o) for o in part],
-                lookupMib=False,
-            )
-            if indication:
-                raise self._fail(indication)
-            if status:
-                # An SNMPv1-style error (noSuchName, genErr) on one OID poisons the
-                # whole PDU: fall back to asking one at a time.
-                if len(part) > 1:
-                    for oid in part:
-                        out.update(await self.get([oid], chunk=1))
-                    continue
-                out[part[0]] = Val("noSuchObject")
-                continue
-            for name, value in binds:
-                out[str(name)] = convert(value)
-        return out
-
-    async def walk(self, columns: Iterable[str], snap: Snapshot) -> None:
-        """GETBULK-walk ``columns`` together into ``snap.columns``.
-
-        A column ends when the device answers with an OID outside it, with
-        endOfMibView, or with an OID that does not increase (a broken agent);
-        ``max_rows`` values per column at most, after which the column is
-        marked truncated.
-        """
-        device = self.device
-        pending = {col: col for col in columns}
-        for col in pending:
-            snap.columns.setdefault(col, {})
-        max_rep = device.max_repetitions
-        while pending:
-            cols = list(pending)[:16]
-            self.requests += 1
-            indication, status, _index, binds = await bulk_cmd(
-                self._snmp,
-                self._auth,
-                self._target,
-                self._context,
-                0,
-                max_rep,
-                *[self._engine_wrap.varbind(pending[c]) for c in cols],
-                lookupMib=False,
-            )
-            if indication:
-                raise self._fail(indication)
-            if status:
-                if str(status) == "tooBig" and max_rep > 1:
-                    max_rep = max(1, max_rep // 2)
-                    continue
-                for col in cols:
-                    snap.truncated.add(col)
-                    del pending[col]
-                continue
-            if not binds:
-                for col in cols:
-                    del pending[col]
-                continue
-            done: set[str] = set()
-            for i, (name, value) in enumerate(binds):
-                col = cols[i % len(cols)]
-                if col in done:
-                    continue
-                oid = str(name)
-                val = convert(value)
-                if val.tag == "endOfMibView" or not oid.startswith(col + "."):
-                    done.add(col)
-                    continue
-                last = pending[col]
-                if last != col and _oid_tuple(oid) <= _oid_tuple(last):
-                    snap.truncated.add(col)
-                    done.add(col)
-                    continue
-                rows = snap.columns[col]
-                rows[oid[len(col) + 1 :]] = val
-                pending[col] = oid
-                if len(rows) >= device.max_rows:
-                    snap.truncated.add(col)
-                    done.add(col)
-            for col in done:
-                pending.pop(col, None)
-
-
-def _oid_tuple(oid: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in oid.split("."))
+    async def client(self, device: DeviceConfig) -> Client:
+        if engine_name(device) == "pysnmp":
+            return await self.pysnmp.client(device)
+        return await self.lean.client(device)
