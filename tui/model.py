@@ -26,6 +26,7 @@ __all__ = [
     "HostQuery",
     "HostRow",
     "OverviewRow",
+    "alert_object",
     "alerts_for_host",
     "apply_query",
     "device_problems",
@@ -303,6 +304,24 @@ def alerts_for_host(alerts: Iterable[Mapping[str, Any]], host: Mapping[str, Any]
         if names & values:
             out.append(a)
     return out
+
+
+def alert_object(alert: Mapping[str, Any], device_names: Mapping[tuple[str, str], str] | None = None) -> str:
+    """What an alert is about, as the operator names it. The collector's object is
+    a key (agent id, ``tenant/device``); its labels name the host and the device:
+    ``lohne-srv-01`` for the agent id, ``lohne-srv-01:/var`` for a mount, the
+    device's name (its id in brackets) for a device, the supply or port kept."""
+    labels = alert.get("labels") or {}
+    obj = str(alert.get("object") or "")
+    agent, host = str(labels.get("agent_id") or ""), str(labels.get("host") or "")
+    if agent and host and obj.startswith(agent):
+        return host + obj[len(agent) :]
+    device, tenant = str(labels.get("device") or ""), str(alert.get("tenant") or "")
+    key = f"{tenant}/{device}"
+    if device and obj.startswith(key):
+        name = (device_names or {}).get((tenant, device))
+        return (f"{name} ({device})" if name and name != device else device) + obj[len(key) :]
+    return obj
 
 
 def silence_matchers(alert: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -32,6 +32,15 @@ async def test_ack_and_runbook_against_the_real_alerts_api(
         await settle(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == len(firing)
+        # the object column names hosts and devices as the operator knows them, never an agent id
+        objects = {str(table.get_row_at(i)[5]) for i in range(table.row_count)}
+        by_host = [a for a in firing if a["labels"].get("agent_id")]
+        by_device = [a for a in firing if a["labels"].get("device")]
+        assert by_host and by_device, firing
+        for a in by_host:
+            assert a["labels"]["host"] in objects, (a, objects)
+        for a in by_device:
+            assert any(o.startswith(a["labels"]["device"]) or f"({a['labels']['device']})" in o for o in objects)
         first = app.screen.current()  # type: ignore[attr-defined]
         await pilot.press("k", *"Techniker informiert", "enter")
         await settle(pilot)

@@ -10,6 +10,7 @@ import pytest
 from tui import i18n
 from tui.model import (
     HostRow,
+    alert_object,
     alerts_for_host,
     apply_query,
     device_problems,
@@ -131,3 +132,30 @@ def test_downsample_keeps_spikes() -> None:
 def test_row_search_text_is_lowercase() -> None:
     (row,) = host_rows([host("Rathaus-TC")])
     assert isinstance(row, HostRow) and "rathaus-tc" in row.search
+
+
+@pytest.mark.parametrize(
+    ("alert", "shown"),
+    [
+        # a host's alert: the agent id becomes the hostname
+        ({"object": "a1b2c3", "labels": {"agent_id": "a1b2c3", "host": "lohne-srv-01"}}, "lohne-srv-01"),
+        # disk_full names the mount after the agent id
+        ({"object": "a1b2c3:/var", "labels": {"agent_id": "a1b2c3", "host": "lohne-srv-01"}}, "lohne-srv-01:/var"),
+        # a device's: its name and id, the supply index kept; tenant has its own column
+        (
+            {"object": "stadt-lohne/prn-1/1", "tenant": "stadt-lohne", "labels": {"device": "prn-1"}},
+            "Drucker Bürgerbüro (prn-1)/1",
+        ),
+        ({"object": "stadt-lohne/ups-9", "tenant": "stadt-lohne", "labels": {"device": "ups-9"}}, "ups-9"),
+        # a site's alert and anything unknown: as the collector names it
+        (
+            {"object": "stadt-lohne/rathaus", "tenant": "stadt-lohne", "labels": {"site": "rathaus"}},
+            "stadt-lohne/rathaus",
+        ),
+        ({"object": "a1b2c3", "labels": {"agent_id": "a1b2c3"}}, "a1b2c3"),
+        ({"object": None}, ""),
+    ],
+)
+def test_alert_object_names_host_and_device(alert: dict[str, object], shown: str) -> None:
+    names = {("stadt-lohne", "prn-1"): "Drucker Bürgerbüro", ("stadt-lohne", "ups-9"): "ups-9"}
+    assert alert_object(alert, names) == shown

@@ -4,6 +4,7 @@ a dialog and its result reported."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -15,9 +16,9 @@ from textual.widgets import DataTable, Static
 from .. import fmt
 from ..i18n import t, tv
 from ..messages import OpenRunbook
-from ..model import parse_iso, silence_matchers, sort_alerts
+from ..model import alert_object, parse_iso, silence_matchers, sort_alerts
 from ..safe_text import text, tr
-from ..source import NotAvailable
+from ..source import NotAvailable, SourceError
 from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
 from .dialogs import AckDialog, ConfirmDialog, SilenceDialog, SilenceRequest
@@ -66,6 +67,8 @@ class AlertsScreen(ViewScreen):
         super().__init__()
         self.which = "active"
         self.alerts: dict[str, dict[str, Any]] = {}
+        #: (tenant, device id) → the device's name, for the object column
+        self.device_names: dict[tuple[str, str], str] = {}
 
     def body(self) -> ComposeResult:
         yield Static("", id="alerts-status", markup=False)
@@ -74,11 +77,22 @@ class AlertsScreen(ViewScreen):
         yield Static("", id="alert-detail", markup=False)
 
     async def load(self) -> None:
-        try:
-            alerts = await self.source.alerts()
-        except NotAvailable:
+        answers: tuple[list[dict[str, Any]] | BaseException, ...] = await asyncio.gather(
+            self.source.alerts(), self.source.devices(), return_exceptions=True
+        )
+        alerts, devices = answers
+        if isinstance(alerts, NotAvailable):
             self.query_one("#alerts-status", Static).update(t("err.notavailable", what=t("view.alerts")))
             return
+        if isinstance(alerts, BaseException):
+            raise alerts
+        # device names only make the object readable: without them the alerts still show
+        if isinstance(devices, BaseException) and not isinstance(devices, SourceError):
+            raise devices
+        if not isinstance(devices, BaseException):
+            self.device_names = {
+                (str(d.get("tenant") or ""), str(d.get("id"))): str(d["name"]) for d in devices if d.get("name")
+            }
         self.show(alerts)
 
     def show(self, alerts: list[dict[str, Any]]) -> None:
@@ -97,7 +111,7 @@ class AlertsScreen(ViewScreen):
                 flags,
                 fmt.age(parse_iso(a.get("started_at")), now),
                 text(a.get("rule", "")),
-                text(a.get("object", "")),
+                text(alert_object(a, self.device_names)),
                 text(a.get("tenant", "")),
             )
             rows.append((str(a["id"]), cells))
@@ -183,7 +197,7 @@ class AlertsScreen(ViewScreen):
         except Exception as exc:
             self._failed(exc)
             return
-        self.notify(t("al.ack.done", rule=alert.get("rule"), object=alert.get("object")))
+        self.notify(t("al.ack.done", rule=alert.get("rule"), object=alert_object(alert, self.device_names)))
         self.reload()
 
     def action_silence(self) -> None:

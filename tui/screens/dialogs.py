@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Static
 
 from ..i18n import t
-from ..model import parse_duration
+from ..model import alert_object, parse_duration
 from ..safe_text import clean, text, tr
 from ..shell import shell
 from .base import Dialog
@@ -58,7 +58,7 @@ class AckDialog(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(
-                tr("al.ack.title", rule=self.alert.get("rule"), object=self.alert.get("object")),
+                tr("al.ack.title", rule=self.alert.get("rule"), object=alert_object(self.alert)),
                 classes="title",
                 markup=False,
             )
@@ -88,7 +88,7 @@ class SilenceDialog(_Form):
         shown = ", ".join(f"{clean(m['name'])}={clean(m['value'])}" for m in self.matchers)
         with Vertical(classes="dialog"):
             yield Label(
-                tr("al.silence.title", rule=self.alert.get("rule"), object=self.alert.get("object")),
+                tr("al.silence.title", rule=self.alert.get("rule"), object=alert_object(self.alert)),
                 classes="title",
                 markup=False,
             )
