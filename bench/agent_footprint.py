@@ -319,7 +319,11 @@ IMPORT_CASES = [
         "  + all four (what `run` loaded before)",
         RUN_LOADS + "; import ssl, http.client, hashlib, agent.snmp.probe",
     ),
-    ("  + the SNMP poller (pysnmp; loaded when devices are configured)", RUN_LOADS + "; import agent.snmp.poller"),
+    ("  + the SNMP poller (lean v2c; loaded when devices are configured)", RUN_LOADS + "; import agent.snmp.poller"),
+    (
+        '  + the poller and pysnmp (v3 devices, or engine = "pysnmp")',
+        RUN_LOADS + "; import agent.snmp.poller, agent.snmp.pysnmp_engine",
+    ),
 ]
 
 
