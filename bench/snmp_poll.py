@@ -3,11 +3,14 @@ and the agent's RSS with SNMP polling enabled vs disabled.
 
 Everything runs on 127.0.0.1 against agents this script starts on free ports:
 
-1. A net-snmp ``snmpd`` (community ``public``), answering IF-MIB for this
-   machine's interfaces. Both pollers read the same tables from it: the
-   Leitstand ``switch`` profile (system group + 14 ifTable/ifXTable columns)
+1. A net-snmp ``snmpd`` (community ``public``, and a v3 authPriv user),
+   answering IF-MIB for this machine's interfaces. Every poller reads the same
+   tables from it: the Leitstand ``switch`` profile (system group + 14
+   ifTable/ifXTable columns) through the lean v2c engine and through pysnmp,
    and an snmp_exporter module walking the same 14 columns and getting the
-   same 4 scalars. Reported: CPU per poll / scrape and per walked value.
+   same 4 scalars. Reported: CPU per poll / scrape and per walked value, as
+   ratios to snmp_exporter's; v3 (SHA / AES-128, authPriv) in its own table
+   next to snmp_exporter's v3.
 2. The Leitstand poller alone, N devices (default 1000) of the ``switch``
    profile against that snmpd, with its concurrency bound: devices per second
    and CPU per device (the poller runs in this process, pinned to core 0; the
@@ -85,9 +88,18 @@ SCALARS = {
 }
 
 
-def snmp_exporter_config() -> str:
-    """A 0.21-format snmp.yml module equivalent to the Leitstand switch profile."""
-    lines = ["if_mib:", "  version: 2", "  max_repetitions: 25", "  auth:", "    community: public", "  walk:"]
+V3_USER, V3_AUTH, V3_PRIV = "lsbench", "bench-auth-4711", "bench-priv-0815"
+
+
+def snmp_exporter_config(v3: bool = False) -> str:
+    """A 0.21-format snmp.yml module equivalent to the Leitstand switch profile (v2c, or v3 authPriv)."""
+    lines = ["if_mib:", "  version: 3" if v3 else "  version: 2", "  max_repetitions: 25", "  auth:"]
+    if v3:
+        lines += [f"    username: {V3_USER}", "    security_level: authPriv", f"    password: {V3_AUTH}"]
+        lines += ["    auth_protocol: SHA", "    priv_protocol: AES", f"    priv_password: {V3_PRIV}"]
+    else:
+        lines += ["    community: public"]
+    lines += ["  walk:"]
     lines += [f"  - {oid}" for oid, _ in IF_COLUMNS.values()]
     lines += ["  get:"] + [f"  - {oid}.0" for oid, _ in SCALARS.values()]
     lines += ["  metrics:"]
@@ -106,7 +118,10 @@ def snmpd(work: Path) -> Iterator[int]:
         raise BenchError("snmpd not installed (apt-get install snmpd)")
     port = free_port()  # TCP-free is a good hint for UDP on loopback; snmpd fails loudly otherwise
     conf = work / "snmpd.conf"
-    conf.write_text("rocommunity public 127.0.0.1\nsysName bench-snmpd\n")
+    conf.write_text(
+        "rocommunity public 127.0.0.1\nsysName bench-snmpd\n"
+        f"createUser {V3_USER} SHA {V3_AUTH} AES {V3_PRIV}\nrouser {V3_USER} priv\n"
+    )
     env = dict(os.environ, MIBS="", MIBDIRS=str(work / "no-mibs"), SNMP_PERSISTENT_DIR=str(work / "persist"))
     argv = [binary, "-f", "-C", "-c", str(conf), "-Lf", str(work / "snmpd.log"), f"udp:127.0.0.1:{port}"]
     process = subprocess.Popen(
@@ -124,8 +139,15 @@ def snmpd(work: Path) -> Iterator[int]:
         process.wait(10)
 
 
-def device(dev_id: str, port: int, community: str, kind: str = "switch", timeout: float = 2.0) -> DeviceConfig:
-    entry = {"id": dev_id, "address": "127.0.0.1", "port": port, "community": community, "kind": kind}
+def device(
+    dev_id: str, port: int, community: str, kind: str = "switch", timeout: float = 2.0, engine: str = "auto"
+) -> DeviceConfig:
+    """A v2c device, or (community ``v3``) the v3 authPriv user."""
+    entry: dict[str, object] = {"id": dev_id, "address": "127.0.0.1", "port": port, "kind": kind, "engine": engine}
+    if community == "v3":
+        entry.update(version="3", user=V3_USER, auth="sha", auth_key=V3_AUTH, priv="aes128", priv_key=V3_PRIV)
+    else:
+        entry["community"] = community
     entry.update(timeout=timeout, retries=1)
     return parse_devices([entry], env={})[0]
 
@@ -157,12 +179,12 @@ def poll_many(devices: list[DeviceConfig], concurrency: int) -> tuple[int, int, 
     return ok, values, time.process_time() - cpu0, time.monotonic() - wall0
 
 
-def bench_exporter(work: Path, snmpd_port: int, scrapes: int) -> tuple[str, float | None, int]:
+def bench_exporter(work: Path, snmpd_port: int, scrapes: int, v3: bool = False) -> tuple[str, float | None, int]:
     missing = missing_peer("prometheus-snmp-exporter", "prometheus-snmp-exporter")
     if missing:
         return missing, None, 0
-    config = work / "snmp.yml"
-    config.write_text(snmp_exporter_config())
+    config = work / ("snmp-v3.yml" if v3 else "snmp.yml")
+    config.write_text(snmp_exporter_config(v3))
     port = free_port()
     processes: list = []
     with running(processes):
@@ -184,6 +206,28 @@ def bench_exporter(work: Path, snmpd_port: int, scrapes: int) -> tuple[str, floa
         stats = sampler.finish()
         series = sum(1 for line in body.decode().splitlines() if line.startswith("if"))
     return "ok", stats.cpu_s / scrapes, series
+
+
+def per_value_row(
+    label: str, port: int, community: str, engine: str, polls: int, exporter_cpu: float | None
+) -> list[str]:
+    """One poller's row: CPU per poll and per walked value, and the ratio to snmp_exporter's scrape."""
+    devs = [device(f"sw{i}", port, community, engine=engine) for i in range(polls)]
+    poll_many(devs[:5], 1)  # warm the engine
+    ok, values, cpu, _wall = poll_many(devs, 1)
+    if ok != len(devs):
+        raise BenchError(f"{label}: only {ok} of {len(devs)} polls of snmpd succeeded")
+    per_poll = cpu / ok
+    per_value = values / ok
+    ratio = per_poll / exporter_cpu if exporter_cpu else None
+    return [label, fmt(per_poll * 1000, 2), fmt(per_value, 0), fmt(per_poll / per_value * 1e6, 1), fmt(ratio, 2)]
+
+
+def exporter_row(label: str, status: str, cpu: float | None, values: str, series: int) -> list[str]:
+    if cpu is None:
+        return [label, status, "—", "—", "—"]
+    per_value = float(values.replace(",", ""))
+    return [label, fmt(cpu * 1000, 2), values, fmt(cpu / per_value * 1e6, 1), f"1 ({series} if* series)"]
 
 
 def rss_of(code: str, env: dict[str, str]) -> float:
@@ -230,44 +274,35 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="leitstand-snmp-bench-") as tmp:
         work = Path(tmp)
         with snmpd(work) as port:
-            # 1. same tables, same agent: CPU per walked value
-            sw = [device(f"sw{i}", port, "public") for i in range(args.scrapes)]
-            poll_many(sw[:5], 1)  # warm the engine
-            ok, values, cpu, wall = poll_many(sw, 1)
-            if ok != len(sw):
-                raise BenchError(f"only {ok} of {len(sw)} polls of snmpd succeeded")
-            ours_per_poll = cpu / ok
-            per_value = values / ok
+            # 1. same tables, same agent: CPU per walked value, each engine, then snmp_exporter
             status, exp_cpu, series = bench_exporter(work, port, args.scrapes)
             if status != "ok" and args.require_peers:
                 print(status)
                 return 1
-            rows = [
-                [
-                    "Leitstand poller (pysnmp, switch profile)",
-                    fmt(ours_per_poll * 1000, 2),
-                    fmt(per_value, 0),
-                    fmt(ours_per_poll / per_value * 1e6, 1),
-                    "",
-                ],
-                [
-                    "prometheus-snmp-exporter, equivalent module",
-                    fmt(exp_cpu * 1000, 2) if exp_cpu else status,
-                    fmt(per_value, 0),
-                    fmt(exp_cpu / per_value * 1e6, 1) if exp_cpu else "—",
-                    f"{series} if* series",
-                ],
-            ]
-            ratio = ours_per_poll / exp_cpu if exp_cpu else None
+            rows = []
+            for label, community, engine in (
+                ("Leitstand, lean engine (v2c)", "public", "auto"),
+                ("Leitstand, pysnmp engine (v2c)", "public", "pysnmp"),
+            ):
+                rows.append(per_value_row(label, port, community, engine, args.scrapes, exp_cpu))
+            rows.append(exporter_row("prometheus-snmp-exporter (v2c)", status, exp_cpu, rows[0][2], series))
             print_table(
-                ["poller", "CPU ms / poll", "values / poll", "CPU µs / value", "note"],
+                ["poller", "CPU ms / poll", "values / poll", "CPU µs / value", "x snmp_exporter"],
                 rows,
-                title=f"Same snmpd, same tables, {args.scrapes} polls each, one at a time "
-                f"(goal: ≤ 2x snmp_exporter per value; measured {fmt(ratio, 2)}x)",
+                title=f"v2c: same snmpd, same tables, {args.scrapes} polls each, one at a time "
+                "(goal: lean ≤ 2x snmp_exporter per value)",
+            )
+            status3, exp3, series3 = bench_exporter(work, port, args.scrapes, v3=True)
+            rows3 = [per_value_row("Leitstand, pysnmp engine (v3 authPriv)", port, "v3", "auto", args.scrapes, exp3)]
+            rows3.append(exporter_row("prometheus-snmp-exporter (v3 authPriv)", status3, exp3, rows3[0][2], series3))
+            print_table(
+                ["poller", "CPU ms / poll", "values / poll", "CPU µs / value", "x snmp_exporter"],
+                rows3,
+                title=f"v3 (SHA, AES-128, authPriv): same snmpd and tables, {args.scrapes} polls each",
             )
             # 2. throughput: N devices at once
             many = [device(f"dev{i}", port, "public") for i in range(args.devices)]
-            ok, values, cpu, wall = poll_many(many, args.concurrency)
+            ok, _values, cpu, wall = poll_many(many, args.concurrency)
             print_table(
                 ["devices", "ok", "concurrency", "wall s", "devices / s", "CPU s", "CPU ms / device"],
                 [
