@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -61,3 +62,15 @@ def leitstand(name: str) -> str:
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, env=env, timeout=60)
+
+
+def stop_process(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, *, timeout: float = 30) -> int:
+    """Ask a process to stop with `sig`; kill it if it has not after `timeout`. Its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return int(proc.returncode)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 import tomllib
@@ -21,7 +20,7 @@ from collector import demo
 from collector.readiness.geo import haversine_km
 from collector.sim.model import KRITIS_APPS, SITES, build_fleet
 from collector.sim.snmp import snmpsim_missing
-from tests.support import free_port, leitstand, run_cli, wait_until
+from tests.support import free_port, leitstand, run_cli, stop_process, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -62,14 +61,7 @@ def _get(url: str, token: str) -> Any:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-    return proc.returncode
+    return stop_process(proc)
 
 
 def test_readiness_of_the_fleets_kritis_applications(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import time
 import urllib.request
@@ -22,7 +21,7 @@ from collector import demo
 from collector.sim.model import build_fleet
 from collector.sim.sampling import sample
 from collector.sim.wire import Stats, enroll, post_batch
-from tests.support import free_port, leitstand, wait_until
+from tests.support import free_port, leitstand, stop_process, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +36,7 @@ def _get(url: str, token: str) -> Any:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-    return proc.returncode
+    return stop_process(proc)
 
 
 async def _report_with_a_gap(url: str, enroll_token: str) -> str:
