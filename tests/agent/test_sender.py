@@ -197,6 +197,16 @@ def test_send_posts_gzipped_batch_with_bearer_token_and_returns_ack(stub: Collec
     assert [r.seq for r in batch.reports] == [1, 2, 3]
 
 
+def test_request_head_names_host_port_length_and_agent(stub: CollectorStub) -> None:
+    # Host with the port: a reverse proxy in front of the collector routes by it.
+    with Sender(stub.url, "t") as sender:
+        sender.send(AGENT, reports(1))
+    headers = stub.requests[0].headers
+    assert headers["Host"] == f"127.0.0.1:{stub.port}"
+    assert int(headers["Content-Length"]) == len(stub.requests[0].raw)
+    assert headers["User-Agent"].startswith("leitstand-agent/")
+
+
 def test_spooled_report_bytes_are_spliced_into_the_body_unchanged(stub: CollectorStub) -> None:
     bodies = reports(7, 8)
     with Sender(stub.url, "t") as sender:
