@@ -9,6 +9,7 @@ import warnings
 with warnings.catch_warnings():
     # pysmi 1.6 renamed its camelCase API; pysnmp 7.1 still imports the old names.
     warnings.filterwarnings("ignore", r"\w+ is deprecated\. Please use \w+ instead", DeprecationWarning)
+    from pysnmp.entity.rfc3413 import cmdgen
     from pysnmp.hlapi.v3arch.asyncio import (
         CommunityData,
         ContextData,
@@ -26,12 +27,14 @@ with warnings.catch_warnings():
         usmNoAuthProtocol,
         usmNoPrivProtocol,
     )
+    from pysnmp.hlapi.v3arch.asyncio.lcd import CommandGeneratorLcdConfigurator
     from pysnmp.proto import api, rfc1902, rfc1905
     from pysnmp.proto.rfc1902 import Null, ObjectName
     from pysnmp.smi import builder, view
     from pysnmp.smi.rfc1902 import ObjectIdentity, ObjectType
 
 __all__ = [
+    "CommandGeneratorLcdConfigurator",
     "CommunityData",
     "ContextData",
     "Null",
@@ -45,6 +48,7 @@ __all__ = [
     "api",
     "builder",
     "bulk_cmd",
+    "cmdgen",
     "get_cmd",
     "rfc1902",
     "rfc1905",
