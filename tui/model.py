@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import fmt
-from .i18n import t
+from .i18n import t, tv
 
 __all__ = [
     "SEVERITIES",
@@ -35,6 +35,7 @@ __all__ = [
     "host_rows",
     "month_start",
     "overview",
+    "pages_this_month",
     "parse_duration",
     "parse_iso",
     "parse_query",
@@ -248,17 +249,28 @@ def device_problems(device: Mapping[str, Any], reading: Mapping[str, Any] | None
     return problems
 
 
+def pages_this_month(latest: object, month_first: object) -> int | None:
+    """Pages printed since the month's first reading: the lifetime counter's growth.
+    None when either is missing, or the counter went back (a new or reset printer:
+    the month's count is not known, and 0 or a negative number would be wrong)."""
+    if not isinstance(latest, int) or not isinstance(month_first, int) or latest < month_first:
+        return None
+    return latest - month_first
+
+
 def device_summary(device: Mapping[str, Any], reading: Mapping[str, Any] | None) -> str:
     """One line about a device's latest reading."""
     reading = reading or {}
     kind = device.get("kind")
     if kind == "printer" and reading.get("printer"):
         p = reading["printer"]
+        # whole names: the table gives way by column, and its cut line shows a cut value in full
         supplies = " ".join(
-            f"{(s.get('description') or s.get('index') or '?')[:10]} {fmt.percent(s.get('percent'))}"
+            f"{s.get('description') or s.get('index') or '?'} {fmt.percent(s.get('percent'))}"
             for s in p.get("supplies") or []
         )
-        return t("dev.printer", pages=p.get("pages_total", "–"), status=p.get("printer_status") or "–") + (
+        status = tv("snmp", p.get("printer_status"))
+        return t("dev.printer", pages=fmt.integer(p.get("pages_total")), status=status) + (
             f" · {supplies}" if supplies else ""
         )
     if kind == "ups" and reading.get("ups"):

@@ -14,9 +14,11 @@ from tui.model import (
     alerts_for_host,
     apply_query,
     device_problems,
+    device_summary,
     downsample,
     host_rows,
     overview,
+    pages_this_month,
     parse_duration,
     parse_query,
     silence_matchers,
@@ -159,3 +161,37 @@ def test_row_search_text_is_lowercase() -> None:
 def test_alert_object_names_host_and_device(alert: dict[str, object], shown: str) -> None:
     names = {("stadt-lohne", "prn-1"): "Drucker Bürgerbüro", ("stadt-lohne", "ups-9"): "ups-9"}
     assert alert_object(alert, names) == shown
+
+
+@pytest.mark.parametrize(
+    ("latest", "first", "pages"),
+    [
+        (10087, 10000, 87),
+        (10000, 10000, 0),  # nothing printed yet this month
+        (120, 10000, None),  # the counter went back: a new or reset printer, the month's count is unknown
+        (10087, None, None),  # no reading this month yet
+        (None, 10000, None),
+        (2**40 + 5, 2**40, 5),
+    ],
+)
+def test_pages_this_month(latest: int | None, first: int | None, pages: int | None) -> None:
+    assert pages_this_month(latest, first) == pages
+
+
+def test_printer_summary_keeps_whole_supply_names_and_translates_the_state() -> None:
+    device = {"kind": "printer"}
+    reading = {
+        "printer": {
+            "pages_total": 123456,
+            "printer_status": "idle",
+            "supplies": [{"description": "Black Toner Cartridge", "percent": 100.0}],
+        }
+    }
+    i18n.set_language("de")
+    try:
+        assert device_summary(device, reading) == "123.456 Seiten · bereit · Black Toner Cartridge 100 %"
+    finally:
+        i18n.set_language("en")
+    assert device_summary(device, reading) == "123,456 pages · idle · Black Toner Cartridge 100%"
+    reading["printer"]["printer_status"] = "something-new"
+    assert "· something-new ·" in device_summary(device, reading)  # an unknown state as the device said it

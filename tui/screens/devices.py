@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Static
 
 from .. import fmt
 from ..i18n import t, tv
-from ..model import device_summary, month_start
+from ..model import device_summary, month_start, pages_this_month
 from ..safe_text import clean, text
 from ..widgets import Column, CutLine, FitTable
 from .base import ViewScreen
@@ -54,7 +54,9 @@ class DevicesScreen(ViewScreen):
     def __init__(self) -> None:
         super().__init__()
         self.devices: dict[str, tuple[dict[str, Any], dict[str, Any] | None, list[str]]] = {}
-        self.month_pages: dict[str, int | None] = {}
+        #: the lifetime page counter of each printer's first reading this month, by
+        #: row key and month start; the month's pages are the latest counter minus it
+        self.month_first: dict[str, tuple[float, int | None]] = {}
 
     def body(self) -> ComposeResult:
         yield FitTable(_columns(), id="devices-table", zebra_stripes=True)
@@ -91,26 +93,28 @@ class DevicesScreen(ViewScreen):
         key = str(event.row_key.value) if event.row_key.value is not None else None
         self._show(key)
         device = self.devices.get(key or "")
-        if device and device[0].get("kind") == "printer" and key not in self.month_pages:
-            self._load_month_pages(key or "")
+        if device and device[0].get("kind") == "printer":
+            known = self.month_first.get(key or "")
+            if known is None or known[0] != month_start(self.lapp.clock()):
+                self._load_month_first(key or "")
 
     @work(exclusive=True, group="month-pages")
-    async def _load_month_pages(self, key: str) -> None:
-        """Pages this month: latest counter minus the first reading of the month."""
+    async def _load_month_first(self, key: str) -> None:
+        """The month's first page counter (fetched once a month per printer; the
+        latest counter comes with every reload, so the count keeps up)."""
         device = self.devices.get(key)
         if device is None:
             return
         try:
             now = self.lapp.clock()
+            start = month_start(now)
             first = await self.source.device_readings(
-                str(device[0]["id"]), since=month_start(now), until=now, limit=1, tenant=device[0].get("tenant")
+                str(device[0]["id"]), since=start, until=now, limit=1, tenant=device[0].get("tenant")
             )
         except Exception as exc:
             self.lapp.report(exc)
             return
-        latest = ((device[1] or {}).get("printer") or {}).get("pages_total")
-        start = (first[0].get("printer") or {}).get("pages_total") if first else None
-        self.month_pages[key] = latest - start if latest is not None and start is not None else None
+        self.month_first[key] = (start, (first[0].get("printer") or {}).get("pages_total") if first else None)
         if self._current_id() == key:
             self._show(key)
 
@@ -132,13 +136,14 @@ class DevicesScreen(ViewScreen):
 
         sys = reading.get("sys") or {}
         descr = sys.get("descr") or device.get("descr") or ""
-        add(f"{device['id']} · {device.get('address', '')} · {descr}")
+        add(" · ".join(str(part) for part in (device["id"], device.get("address"), descr) if part))
         if device.get("error"):
             add(t("dev.error", error=device["error"]), style="red")
         printer = reading.get("printer")
         if printer:
-            pages = self.month_pages.get(key)
-            add(t("dev.month_pages", pages="…" if pages is None else pages))
+            known = self.month_first.get(key)
+            pages = pages_this_month(printer.get("pages_total"), known[1]) if known else None
+            add(t("dev.month_pages", pages="…" if known is None else fmt.integer(pages)))
             add(t("dev.supplies"), style="bold")
             for s in printer.get("supplies") or []:
                 pct = s.get("percent")
@@ -149,7 +154,7 @@ class DevicesScreen(ViewScreen):
         if ups:
             add(device_summary(device, reading))
             if ups.get("load_pct") is not None:
-                add(t("dev.ups_load", load=fmt.percent(ups["load_pct"]), battery=ups.get("battery_status") or "–"))
+                add(t("dev.ups_load", load=fmt.percent(ups["load_pct"]), battery=tv("snmp", ups.get("battery_status"))))
         interfaces = reading.get("interfaces")
         if interfaces:
             add(t("dev.interfaces"), style="bold")
@@ -159,7 +164,7 @@ class DevicesScreen(ViewScreen):
                 flag = f" [{t('dev.uplink')}]" if i.get("uplink") else ""
                 name = clean(i.get("name") or i.get("descr") or str(i.get("index")))
                 add(
-                    f"  {name[:20]:<20} {clean(i.get('oper_status') or '?'):<6} {speed:>12}{flag}",
+                    f"  {name[:20]:<20} {clean(tv('snmp', i.get('oper_status'))):<6} {speed:>12}{flag}",
                     style="" if up else ("bold red" if i.get("uplink") else "dim"),
                 )
         return out
