@@ -225,8 +225,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="leitstand",
         description="Leitstand demo: collector + local agent + live fleet view, in ./demo-data.",
+        epilog=(
+            "needs the demo extra: pip install 'leitstand[demo]' (without snmpsim the SNMP devices are synthesized)\n\n"
+            "examples:\n"
+            "  leitstand demo                      collector, this host's agent, the simulated fleet, terminal UI\n"
+            "  leitstand demo --no-tui             a live status line instead of the terminal UI (Ctrl-C stops)\n"
+            "  leitstand demo --no-fleet --data-dir /tmp/ls   only this host's agent, files in /tmp/ls"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("command", nargs="?", default="demo", choices=["demo"])
+    parser.add_argument("command", nargs="?", default="demo", choices=["demo"], help="what to run (the only one: demo)")
     parser.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="where the demo keeps its files")
     parser.add_argument("--port", type=int, default=8470, help="preferred collector port (a free one if taken)")
     parser.add_argument("--interval", type=float, default=5.0, help="agent sample and send interval, seconds")
