@@ -86,3 +86,22 @@ def test_console_script_names_a_bad_lang_in_the_file_without_a_traceback(tmp_pat
     assert r.returncode == 2
     assert r.stderr.strip() == f"leitstand-tui: {config}: lang must be one of 'de', 'en', not 'fr'"
     assert "Traceback" not in r.stderr
+
+
+def test_readme_config_example_loads_as_pasted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme[readme.index("The optional config file is `$XDG_CONFIG_HOME/leitstand/tui.toml`") :]
+    example = section[section.index("```toml\n") + len("```toml\n") : section.index("```\n", section.index("```toml"))]
+    monkeypatch.setenv("HOME", str(tmp_path))  # the example's token_file is under ~
+    (tmp_path / ".config" / "leitstand").mkdir(parents=True)
+    (tmp_path / ".config" / "leitstand" / "token").write_text("t0ken\n")
+    config = tmp_path / "tui.toml"
+    config.write_text(example)
+    s = resolve(env={"LEITSTAND_TUI_CONFIG": str(config)})
+    assert (s.collector, s.token, s.lang, s.zone, s.refresh_s) == (
+        "https://leitstand.kreis.example",
+        "t0ken",
+        "de",
+        "Europe/Berlin",
+        15.0,
+    )
