@@ -9,7 +9,7 @@ In ``agent.toml``::
     address = "10.1.2.30"          # host or IP; port 161 unless `port` says otherwise
     kind = "printer"                # printer | ups | switch | generic | auto
     community_env = "DRUCKER_COMMUNITY"   # or `community` here, or in the secrets file
-    engine = "auto"                 # auto: lean v2c path, pysnmp for v3 | pysnmp: pysnmp for v2c too
+    engine = "auto"                 # auto: lean v1/v2c path, pysnmp for v3 | pysnmp: pysnmp for v2c too
 
     [[devices]]
     id = "usv-serverraum"
@@ -123,7 +123,7 @@ class DeviceConfig:
     address: str
     port: int = 161
     kind: Kind = "auto"
-    version: Literal["2c", "3"] = "2c"
+    version: Literal["1", "2c", "3"] = "2c"
     community: Secret | None = None
     v3: V3Auth | None = None
     timeout: float = 2.0
@@ -296,23 +296,23 @@ def parse_devices(
         if kind not in KINDS:
             raise DeviceConfigError(f"{where}.kind", f"expected one of {', '.join(KINDS)}, got {kind!r}")
         version = str(_get(entry, where, "version", (str, int), "2c"))
-        if version not in ("2c", "3"):
-            raise DeviceConfigError(f"{where}.version", f'expected "2c" or "3", got {version!r}')
+        if version not in ("1", "2c", "3"):
+            raise DeviceConfigError(f"{where}.version", f'expected "1", "2c" or "3", got {version!r}')
         own_secrets = secrets.get(dev_id, {})
         community = v3 = None
-        if version == "2c":
+        if version in ("1", "2c"):
             for key in ("user", "auth", "priv", "auth_key", "priv_key", "auth_key_env", "priv_key_env"):
                 if key in entry:
                     raise DeviceConfigError(f"{where}.{key}", 'only for version = "3"')
             community = _secret(entry, where, "community", own_secrets, env)
             if community is None:
                 raise DeviceConfigError(
-                    f"{where}.community", "required for SNMP v2c (inline, community_env or the secrets file)"
+                    f"{where}.community", f"required for SNMP v{version} (inline, community_env or the secrets file)"
                 )
         else:
             for key in ("community", "community_env"):
                 if key in entry:
-                    raise DeviceConfigError(f"{where}.{key}", 'only for version = "2c"')
+                    raise DeviceConfigError(f"{where}.{key}", 'only for version = "1" or "2c"')
             user = _get(entry, where, "user", str)
             if not user:
                 raise DeviceConfigError(f"{where}.user", "required for SNMP v3")
@@ -357,15 +357,17 @@ def parse_devices(
             raise DeviceConfigError(f"{where}.engine", f"expected one of {', '.join(ENGINES)}, got {engine!r}")
         if engine == "lean" and version == "3":
             raise DeviceConfigError(
-                f"{where}.engine", 'the lean engine speaks v2c only; SNMPv3 needs "pysnmp" or "auto"'
+                f"{where}.engine", 'the lean engine speaks v1 and v2c only; SNMPv3 needs "pysnmp" or "auto"'
             )
+        if engine == "pysnmp" and version == "1":
+            raise DeviceConfigError(f"{where}.engine", 'SNMPv1 is polled by the lean engine only: "auto" or "lean"')
         out.append(
             DeviceConfig(
                 id=dev_id,
                 address=address,
                 port=port,
                 kind=kind,
-                version="3" if version == "3" else "2c",
+                version="3" if version == "3" else "1" if version == "1" else "2c",
                 community=community,
                 v3=v3,
                 timeout=timeout,

@@ -1,7 +1,7 @@
 """The engine a poller holds for its whole life: the lean v2c path, pysnmp for v3.
 
 Which one polls a device is the device's ``engine`` setting: ``auto`` (the
-default) sends v2c through :mod:`agent.snmp.lean` and v3 through pysnmp
+default) sends v1 and v2c through :mod:`agent.snmp.lean` and v3 through pysnmp
 (:mod:`agent.snmp.pysnmp_engine`); ``pysnmp`` forces pysnmp for a v2c device
 too (the fallback should a device trip the lean codec). Both sit behind the
 same client interface (``get``, ``walk``, ``requests``), both are created once

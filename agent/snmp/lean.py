@@ -28,15 +28,17 @@ from agent.snmp.walk import get_chunked, walk_columns
 __all__ = ["LeanClient", "LeanEngine"]
 
 _NULL = Val("null")
+_NO_SUCH_NAME, _GEN_ERR = 2, 5
 _Addr = tuple[str, int]
 
 
 class _Pending:
-    __slots__ = ("addr", "community", "future")
+    __slots__ = ("addr", "community", "future", "version")
 
-    def __init__(self, addr: _Addr, community: bytes, future: asyncio.Future[ber.Pdu]) -> None:
+    def __init__(self, addr: _Addr, message: ber.Message, future: asyncio.Future[ber.Pdu]) -> None:
         self.addr = addr
-        self.community = community
+        self.community = message.community
+        self.version = message.version
         self.future = future
 
 
@@ -114,6 +116,7 @@ class LeanEngine:
             or pending.future.done()
             or pending.addr != addr
             or msg.community != pending.community
+            or msg.version != pending.version
             or msg.pdu.type != ber.RESPONSE
         ):
             self.dropped += 1
@@ -128,7 +131,7 @@ class LeanEngine:
         pdu = message.pdu._replace(request_id=request_id)
         data = ber.encode_message(message._replace(pdu=pdu))
         future: asyncio.Future[ber.Pdu] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = _Pending(addr, message.community, future)
+        self._pending[request_id] = _Pending(addr, message, future)
         try:
             for _attempt in range(device.retries + 1):
                 transport.sendto(data, addr)
@@ -172,14 +175,17 @@ class LeanClient:
         self.device = device
         self._addr = addr
         self._community = device.community.reveal().encode() if device.community else b""
+        self._version = ber.V1 if device.version == "1" else ber.V2C
         self.requests = 0
+        self._last_index: int | None = None
 
     async def _send(
         self, pdu_type: int, oids: Sequence[str], a: int = 0, b: int = 0
     ) -> tuple[int, list[tuple[str, Val]]]:
         self.requests += 1
         pdu = ber.Pdu(pdu_type, 0, a, b, [(oid, _NULL) for oid in oids])
-        answer = await self._engine.request(self.device, self._addr, ber.Message(ber.V2C, self._community, pdu))
+        answer = await self._engine.request(self.device, self._addr, ber.Message(self._version, self._community, pdu))
+        self._last_index = answer.error_index
         return answer.error_status, answer.varbinds
 
     async def _get(self, oids: Sequence[str]) -> tuple[int, list[tuple[str, Val]]]:
@@ -196,6 +202,29 @@ class LeanClient:
         """One GETNEXT: (error-status, the varbinds that follow ``oids``)."""
         return await self._send(ber.GETNEXT, oids)
 
+    async def _next_as_bulk(self, oids: Sequence[str], _max_rep: int) -> tuple[int, list[tuple[str, Val]]]:
+        """SNMPv1 has no GETBULK: one GETNEXT, its noSuchName (the end of the MIB) turned into endOfMibView.
+
+        v1 fails the whole PDU for one column that ran off the end, naming it
+        in error-index; that column is answered endOfMibView and the rest asked again.
+        """
+        ended: set[int] = set()
+        while True:
+            ask = [i for i in range(len(oids)) if i not in ended]
+            if not ask:
+                return 0, [(oids[i], Val("endOfMibView")) for i in range(len(oids))]
+            status, binds = await self._send(ber.GETNEXT, [oids[i] for i in ask])
+            if status == _NO_SUCH_NAME and self._last_index is not None and 1 <= self._last_index <= len(ask):
+                ended.add(ask[self._last_index - 1])
+                continue
+            if status or len(binds) != len(ask):
+                return status or _GEN_ERR, []
+            got = dict(zip(ask, binds, strict=True))
+            return 0, [got.get(i, (oids[i], Val("endOfMibView"))) for i in range(len(oids))]
+
     async def walk(self, columns: Iterable[str], snap: Snapshot) -> None:
-        """GETBULK-walk ``columns`` together into ``snap.columns`` (see :func:`walk_columns`)."""
+        """GETBULK-walk (v1: GETNEXT-walk) ``columns`` together into ``snap.columns`` (see :func:`walk_columns`)."""
+        if self._version == ber.V1:
+            await walk_columns(self._next_as_bulk, columns, snap, 1, self.device.max_rows)
+            return
         await walk_columns(self._bulk, columns, snap, self.device.max_repetitions, self.device.max_rows)
