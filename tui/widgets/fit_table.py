@@ -85,8 +85,10 @@ class FitTable(DataTable[Cell]):
     # -- layout -----------------------------------------------------------------------
 
     def _available(self) -> int:
-        # the vertical scrollbar is always reserved: rows arriving must not re-fit the columns
-        return max(self.size.width - self.styles.scrollbar_size_vertical, 0)
+        # the vertical scrollbar's cell only when the rows (and the header) overflow:
+        # at 80 columns one cell decides whether the overview's last column shows
+        overflow = len(self._rows) + 1 > self.size.height
+        return max(self.size.width - (self.styles.scrollbar_size_vertical if overflow else 0), 0)
 
     def _rebuild(self, current: str | None) -> None:
         width = self._available()
