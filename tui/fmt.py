@@ -38,6 +38,7 @@ __all__ = [
     "quantity",
     "ratio",
     "set_zone",
+    "span",
     "zone_from_name",
 ]
 
@@ -230,3 +231,16 @@ def clock(ts: float | None) -> str:
         return NONE
     moment = _local(ts)
     return f"{format_datetime(moment, 'HH:mm', locale=_locale())} {_zone_name(moment)}"
+
+
+def span(start: float | None, end: float | None) -> str:
+    """``24.11.2025 15:58–16:00 MEZ`` / ``2025-11-24 15:58–16:00 CET``: the end's date
+    only when it differs, the zone once (twice when the span crosses a DST change)."""
+    if start is None or end is None:
+        return NONE
+    a, b = _local(start), _local(end)
+    pattern = _DATETIME[get_language()]
+    head = format_datetime(a, pattern, locale=_locale())
+    tail = format_datetime(b, "HH:mm" if a.date() == b.date() else pattern, locale=_locale())
+    za, zb = _zone_name(a), _zone_name(b)
+    return f"{head}–{tail} {zb}" if za == zb else f"{head} {za}–{tail} {zb}"

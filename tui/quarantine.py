@@ -7,13 +7,13 @@ collector sends neither field, which is not the same as an empty quarantine.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import fmt
 from .i18n import t, tv
-from .model import BERLIN, parse_iso
+from .model import parse_iso
 
 __all__ = ["QuarantineRow", "fmt_span", "quarantine_pending", "quarantine_rows", "quarantine_title"]
 
@@ -32,13 +32,8 @@ class QuarantineRow:
 
 
 def fmt_span(start: object, end: object) -> str:
-    """``2025-11-24 15:58–16:00`` (Europe/Berlin); the end's date only when it differs."""
-    a, b = parse_iso(start), parse_iso(end)
-    if a is None or b is None:
-        return "–"
-    da, db = dt.datetime.fromtimestamp(a, BERLIN), dt.datetime.fromtimestamp(b, BERLIN)
-    tail = db.strftime("%H:%M") if da.date() == db.date() else db.strftime("%Y-%m-%d %H:%M")
-    return f"{da:%Y-%m-%d %H:%M}–{tail}"
+    """``24.11.2025 15:58–16:00 MEZ`` in the TUI's zone and language (see `fmt.span`)."""
+    return fmt.span(parse_iso(start), parse_iso(end))
 
 
 def quarantine_rows(usage: Mapping[str, Any]) -> list[QuarantineRow] | None:
@@ -59,7 +54,7 @@ def quarantine_rows(usage: Mapping[str, Any]) -> list[QuarantineRow] | None:
                 id=str(q.get("id", "")),
                 meter=meter + (f" ({q['dim']})" if q.get("dim") else ""),
                 subject=f"{tv('subject', kind)} {name}" if kind else str(name),
-                quantity=f"{q.get('quantity', '–')} {q.get('unit') or ''}".strip(),
+                quantity=fmt.quantity(q.get("quantity"), q.get("unit")),
                 rule=tv("qrule", q.get("rule")),
                 span=fmt_span(q.get("start"), q.get("end")),
                 evidence=str(q.get("evidence") or ""),

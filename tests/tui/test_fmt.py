@@ -210,3 +210,33 @@ def test_unknown_zone_is_a_typed_error(name: str) -> None:
     with pytest.raises(fmt.ZoneError, match="unknown time zone"):
         fmt.zone_from_name(name)
     assert str(fmt.get_zone()) == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "de", "en"),
+    [
+        (
+            _ts(2025, 11, 24, 14, 0),
+            _ts(2025, 11, 24, 14, 1),
+            "24.11.2025 15:00–15:01 MEZ",
+            "2025-11-24 15:00–15:01 CET",
+        ),
+        # across midnight: the end's date too
+        (
+            _ts(2025, 11, 24, 15, 58),
+            _ts(2025, 11, 25, 0, 10),
+            "24.11.2025 16:58–25.11.2025 01:10 MEZ",
+            "2025-11-24 16:58–2025-11-25 01:10 CET",
+        ),
+        # across the fall-back change: each end names its zone
+        (
+            _ts(2026, 10, 25, 0, 30),
+            _ts(2026, 10, 25, 1, 30),
+            "25.10.2026 02:30 MESZ–02:30 MEZ",
+            "2026-10-25 02:30 CEST–02:30 CET",
+        ),
+        (None, _ts(2026, 1, 1, 0, 0), "–", "–"),
+    ],
+)
+def test_span(start: float | None, end: float | None, de: str, en: str) -> None:
+    _reads(lambda: fmt.span(start, end), de, en)

@@ -187,7 +187,7 @@ async def test_metering_and_quarantine_show_data_literally(hostile: HostileColle
             markup("meter") + " (" + control_shown("dim") + ")",
             markup("subject"),
             markup("rule"),  # an unknown rule is shown as it came
-            "4294972156 " + control_shown("unit"),
+            "4,294,972,156 " + control_shown("unit"),  # the number formatted, the unit literal
             control_shown("evidence"),
             control_shown("period"),
         )

@@ -128,18 +128,18 @@ async def test_quarantine_section_in_english(metering_tui: Callable[[str], Leits
             "pending",
             "pages (mono)",
             "device drucker-eg",
-            "4294972156 pages",
+            "4,294,972,156 pages",
             "pages above the per-minute ceiling",
-            "2025-11-24 15:00–15:01",  # Europe/Berlin
+            "2025-11-24 15:00–15:01 CET",  # Europe/Berlin
             "pages_mono 11340 -> 4294983496 in 60 s (limit 320)",
         ]
         assert rows[1][1:5] == [
             "cpu_core_seconds",
             "host lohne-tc-002",
-            "8999999999000.001 s",
+            "8,999,999,999,000.001 s",
             "CPU above cores × time",
         ]
-        assert rows[1][5] == "2025-11-24 16:58–2025-11-25 01:10"  # across midnight: the end's date too
+        assert rows[1][5] == "2025-11-24 16:58–2025-11-25 01:10 CET"  # across midnight: the end's date too
         assert rows[2][2] == "host lohne-srv-01" and rows[2][0] == "released"  # reviewed ones last
 
         await pilot.press("down")  # zweckverband: reported, empty
@@ -161,6 +161,7 @@ async def test_quarantine_section_in_german(metering_tui: Callable[[str], Leitst
         assert rows[0][2] == "Gerät drucker-eg" and rows[0][4] == "Seiten über Obergrenze pro Minute"
         assert rows[0][0] == "ungeprüft" and rows[2][0] == "freigegeben"
         assert rows[1][4] == "CPU über Kerne × Zeit"
+        assert rows[0][5] == "24.11.2025 15:00–15:01 MEZ" and rows[0][3].startswith("4.294.972.156 ")
         header = [str(c.label) for c in app.screen.query_one("#quarantine-table", DataTable).columns.values()]
         assert header == ["Status", "Zähler", "Objekt", "Menge", "Regel", "Zeitraum", "Nachweis"]
         assert app.unexpected == []
