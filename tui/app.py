@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar, cast
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
 from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -22,7 +23,7 @@ from textual.timer import Timer
 from . import fmt, i18n
 from .bindings import translate_bindings
 from .commands import LeitstandCommands
-from .i18n import t
+from .i18n import CATALOG, t
 from .messages import OpenHost, OpenRunbook
 from .model import HostRow
 from .safe_text import clean
@@ -100,6 +101,19 @@ class LeitstandApp(App[None]):
         translate_bindings(self)
 
     # -- navigation ----------------------------------------------------------------
+
+    def action_command_palette(self) -> None:
+        """Textual's palette with its prompt in the UI language."""
+        if self.use_command_palette and not CommandPalette.is_open(cast("App[object]", self)):
+            self.push_screen(CommandPalette(placeholder=t("palette.placeholder"), id="--command-palette"))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands (quit, theme, keys, …) in the UI language; one
+        Textual adds later keeps its English words until the catalog knows it."""
+        for command in super().get_system_commands(screen):
+            key = f"sys.{command.title.lower()}"
+            title, help_text = (t(key), t(f"{key}.help")) if key in CATALOG else (command.title, command.help)
+            yield command._replace(title=title, help=help_text)
 
     def action_view(self, name: str) -> None:
         if self.current_mode == name:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+from textual.command import CommandPalette
 from textual.widgets import DataTable, Input, MarkdownViewer, Sparkline, Static
 
 from tests.tui.conftest import settle
@@ -288,6 +289,25 @@ async def test_command_palette_reaches_views_and_hosts(make_tui: MakeTui) -> Non
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, HostScreen) and app.screen.agent_id == "steinfeld-tc-001"
+        assert app.unexpected == []
+
+
+async def test_command_palette_speaks_german(make_tui: MakeTui) -> None:
+    app, _ = make_tui(lang="de")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        assert isinstance(app.screen, CommandPalette)
+        assert app.screen.query_one(Input).placeholder == "Befehl suchen …"
+        titles = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert titles["Beenden"] == "Leitstand sofort beenden" and "Quit" not in titles
+        assert {"Farbschema", "Tasten", "Bildschirmfoto"} <= set(titles)
+        await pilot.press(*"Beenden")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.return_code == 0 or not app.is_running  # the German title runs Textual's quit
         assert app.unexpected == []
 
 
