@@ -235,7 +235,9 @@ CATALOG: dict[str, tuple[str, str]] = {
     "met.mtd": ("{tenant}: {period} bis heute ({status})", "{tenant}: {period} month to date ({status})"),
     "met.closed": ("Abgeschlossene Zeiträume: {periods}", "Closed periods: {periods}"),
     "met.no_tariff": ("kein Tarif", "no tariff"),
-    "met.no_tariff_total": ("kein Tarif – nicht bepreist", "no tariff – not priced"),
+    # meter units the collector names in words (s, h, GiB, GiB·h read the same in both)
+    "unit.pages": ("Seiten", "pages"),
+    "unit.days": ("Tage", "days"),
     "met.none": ("Noch keine Verbrauchsdaten.", "No usage metered yet."),
     "met.col.quarantine": ("Quarantäne", "Quarantine"),
     "met.quarantine": (

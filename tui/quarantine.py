@@ -54,7 +54,7 @@ def quarantine_rows(usage: Mapping[str, Any]) -> list[QuarantineRow] | None:
                 id=str(q.get("id", "")),
                 meter=meter + (f" ({q['dim']})" if q.get("dim") else ""),
                 subject=f"{tv('subject', kind)} {name}" if kind else str(name),
-                quantity=fmt.quantity(q.get("quantity"), q.get("unit")),
+                quantity=fmt.quantity(q.get("quantity"), tv("unit", q["unit"]) if q.get("unit") else None),
                 rule=tv("qrule", q.get("rule")),
                 span=fmt_span(q.get("start"), q.get("end")),
                 evidence=str(q.get("evidence") or ""),

@@ -265,6 +265,7 @@ async def test_metering_shows_month_to_date_per_meter(make_tui: MakeTui) -> None
         tenants = cells(app.screen.query_one("#tenants-table", DataTable))
         assert [r[0] for r in tenants] == ["gemeinde-steinfeld", "stadt-lohne", "zweckverband"]
         assert tenants[1][1:3] == ["2025-11", "open"]
+        assert tenants[1][3] == "no tariff"  # no tariff applies: no price of 0.00 claimed
         await pilot.press("down")
         await settle(pilot)
         assert "stadt-lohne: 2025-11 month to date" in text_of(app, "#usage-title")

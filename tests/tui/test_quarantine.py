@@ -161,7 +161,7 @@ async def test_quarantine_section_in_german(metering_tui: Callable[[str], Leitst
         assert rows[0][2] == "Gerät drucker-eg" and rows[0][4] == "Seiten über Obergrenze pro Minute"
         assert rows[0][0] == "ungeprüft" and rows[2][0] == "freigegeben"
         assert rows[1][4] == "CPU über Kerne × Zeit"
-        assert rows[0][5] == "24.11.2025 15:00–15:01 MEZ" and rows[0][3].startswith("4.294.972.156 ")
+        assert rows[0][5] == "24.11.2025 15:00–15:01 MEZ" and rows[0][3] == "4.294.972.156 Seiten"
         header = [str(c.label) for c in app.screen.query_one("#quarantine-table", DataTable).columns.values()]
         assert header == ["Status", "Zähler", "Objekt", "Menge", "Regel", "Zeitraum", "Nachweis"]
         assert app.unexpected == []

@@ -34,7 +34,7 @@ def _total(usage: Mapping[str, Any]) -> Text:
     """The month's total; without a tariff there is no price, and `0,00 €` would claim one."""
     priced = usage.get("tariff") or any(line.get("amount") for line in usage.get("lines") or [])
     if not priced and decimal(usage.get("total") or 0) == 0:
-        return Text(t("met.no_tariff_total"), style="dim")
+        return Text(t("met.no_tariff"), style="dim")
     return text(fmt.money(usage.get("total"), usage.get("currency") or "EUR"), justify="right")
 
 
@@ -143,7 +143,7 @@ class MeteringScreen(ViewScreen):
             cells = (
                 text(f"{m.get('meter', '')}" + (f" ({m['dim']})" if m.get("dim") else "")),
                 text(fmt.number(m.get("quantity")), justify="right"),
-                text(m.get("unit", "")),
+                text(tv("unit", m.get("unit")) if m.get("unit") else ""),
                 _coverage(coverage),
                 text(fmt.money(line["unit_price"], usage.get("currency")), justify="right")
                 if line and line.get("unit_price")
