@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from ..numbers import number
 from ..readiness.model import RUNBOOKS as READINESS_RUNBOOKS
 from . import metric_names as m
 
@@ -112,16 +113,6 @@ UNITS: dict[str, Text] = {
 
 def unit_label(unit: str, lang: str) -> str:
     return UNITS[unit].get(lang) if unit in UNITS else unit
-
-
-def number(value: float, spec: str, lang: str) -> str:
-    """A number as the language writes it: `12,5` in German, `12.5` in English
-    (thousands `1.234,5` / `1,234.5` with a `,` in the spec)."""
-    text = format(value, spec)
-    return text.translate(_DE_DIGITS) if lang == "de" else text
-
-
-_DE_DIGITS = str.maketrans({".": ",", ",": "."})
 
 
 class _Lenient(dict[str, object]):

@@ -1,13 +1,15 @@
 """The catalog findings are rendered with: German (default) and English.
 
 A finding carries a key and parameters; the text is made here, so the API
-can answer in either language and tests assert on the parameters.
+can answer in either language and tests assert on the parameters. Numbers
+are written as the language writes them (`0,6 km`, `200 km` in German).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..numbers import number
 from .model import Finding
 
 __all__ = ["LANGS", "TITLES", "fmt_duration", "render", "title"]
@@ -264,12 +266,19 @@ def title(check: str, lang: str = "de") -> str:
 
 def render(finding: Finding, lang: str = "de") -> str:
     template = CATALOG[finding.key][LANGS.index(lang)]
-    return template.format_map(_Params(finding.params))
+    return template.format_map(_Params(finding.params, lang))
 
 
 class _Params(dict[str, object]):
-    def __init__(self, params: Mapping[str, object]) -> None:
-        super().__init__(params)
+    def __init__(self, params: Mapping[str, object], lang: str) -> None:
+        super().__init__({key: _text(value, lang) for key, value in params.items()})
 
     def __missing__(self, key: str) -> str:
         return "?"
+
+
+def _text(value: object, lang: str) -> object:
+    """German numbers with a decimal comma and a whole value without `,0`; English texts keep Python's."""
+    if lang != "de" or not isinstance(value, int | float) or isinstance(value, bool):
+        return value
+    return number(int(value) if isinstance(value, float) and value.is_integer() else value, "", lang)
