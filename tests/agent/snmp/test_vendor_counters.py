@@ -30,6 +30,7 @@ SOURCES = {
     "hp_laserjet-mfp-m130nw": "printer-mib+hp",
     "kyocera_cs-4053ci": "printer-mib+kyocera",
     "kyocera_ecosys-p2040dw": "printer-mib+kyocera:no-split",
+    "konica-minolta_bizhub-c3110": "konica-minolta:no-split",
     "sharp_mx-3570n": "printer-mib+sharp",
     "xerox_altalink-c8045": "xerox:no-split",
 }
@@ -70,6 +71,22 @@ def test_sharp_mono_plus_colour_is_the_lifetime_count(snmpsim: SnmpSim) -> None:
     assert (p.pages_mono, p.pages_color, p.pages_total) == (91164, 29940, 121104)
     assert p.pages_mono + p.pages_color == p.pages_total  # scans (…3.7/3.8) are not in it
     assert "lowToner" in p.detected_errors
+
+
+def test_konica_recording_without_counters_says_so(snmpsim: SnmpSim) -> None:
+    # LibreNMS tests/snmpsim/konica.snmprec (bizhub C3110, sysObjectID 1.3.6.1.4.1.18334.1.1.1.2.1.117.2.2)
+    # has no kmCounter lines (no 1.3.6.1.4.1.18334.1.1.1.5.7.2.*; its only private lines are
+    # …18334.1.1.1.1.6.1.0 and …6.2.1.0, firmware and OEM name) and no prtMarkerLifeCount
+    # (no 1.3.6.1.2.1.43.10.2.1.4.*): nothing to bill from, and the reading must say so, not show 0.
+    device = parse_devices([{"id": "km", "kind": "auto", **snmpsim.target("konica-minolta_bizhub-c3110")}], env={})[0]
+    reading = asyncio.run(poll_once([device]))[0]
+    p = reading.printer
+    assert reading.ok and reading.kind == "printer" and p is not None
+    assert (p.pages_total, p.pages_mono, p.pages_color) == (None, None, None)
+    assert p.pages_source == "konica-minolta:no-split"
+    # Supplies from …43.11.1.1.9.1.1-4 (toner C/M/Y/K) and …9.1.13 = -3 (waste box: "some remaining").
+    assert [s.level_raw for s in p.supplies][:4] == [29, 31, 58, 83]
+    assert p.supplies[12].level_raw == -3
 
 
 # -- the formulas of the families without a recording, on the OIDs their sources name --
