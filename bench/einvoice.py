@@ -184,10 +184,6 @@ def report(month: Month, rows: list[Row]) -> None:
     for r in rows:
         run = r.run
         ref = focus.get(run.what.split(", ", 1)[1]) if r.fmt else None
-        goal = "—"
-        if run.goal:
-            met = run.wall_s < GOAL_S and run.rss_mb < GOAL_RSS_MB
-            goal = f"< {GOAL_S:.0f} s, < {GOAL_RSS_MB:.0f} MB: {'met' if met else 'MISSED'}"
         table.append(
             [
                 run.what,
@@ -197,7 +193,7 @@ def report(month: Month, rows: list[Row]) -> None:
                 fmt(run.rss_mb, 0),
                 fmt(run.files) if run.files else "—",
                 fmt(run.out_bytes / 1e6, 1) if run.files else "—",
-                goal,
+                run.verdict(GOAL_S, GOAL_RSS_MB),
             ]
         )
     print_table(

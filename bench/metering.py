@@ -1180,6 +1180,13 @@ class CliRun:
     sha: str = ""
     goal: bool = False
 
+    def verdict(self, goal_s: float, goal_rss_mb: float) -> str:
+        """The goal column: "—" for a run without a goal, else the goal and whether it was met."""
+        if not self.goal:
+            return "—"
+        met = self.wall_s < goal_s and self.rss_mb < goal_rss_mb
+        return f"< {goal_s:.0f} s, < {goal_rss_mb:.0f} MB: {'met' if met else 'MISSED'}"
+
 
 #: Runs a command as its own child and reports that child's wall time, exit code and ru_maxrss.
 #: The launcher is small on purpose: Linux starts a forked child's ru_maxrss at its parent's peak
@@ -1490,10 +1497,6 @@ def report_export(r: ExportResult) -> None:
     print_table(header, rows, title=f"Export of {r.period} in process, best of {r.repeats}")
     goal_rows = []
     for run in r.cli:
-        goal = "—"
-        if run.goal:
-            met = run.wall_s < GOAL_EXPORT_S and run.rss_mb < GOAL_EXPORT_RSS_MB
-            goal = f"< {GOAL_EXPORT_S:.0f} s, < {GOAL_EXPORT_RSS_MB:.0f} MB: {'met' if met else 'MISSED'}"
         goal_rows.append(
             [
                 run.what,
@@ -1501,7 +1504,7 @@ def report_export(r: ExportResult) -> None:
                 fmt(run.rss_mb, 0),
                 fmt(run.files) if run.files else "—",
                 fmt(run.out_bytes / 1e6, 1) if run.files else "—",
-                goal,
+                run.verdict(GOAL_EXPORT_S, GOAL_EXPORT_RSS_MB),
             ]
         )
     goal_rows.insert(4, ["`ledger.close_period`, all tenants (in process)", f"{r.close_s:.2f}", "—", "—", "—", "—"])
