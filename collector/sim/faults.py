@@ -303,14 +303,19 @@ async def soak_with_fault(
             at = await progressed(0.3)
             before = stats.transport_errors
             await asyncio.to_thread(ctl.kill9)
+            # Counted before the restart: agents send as soon as the new process listens,
+            # which is before start() has seen it ready, and on a fast machine the whole
+            # rest of the load can land in that window.
+            dead = stats.reports
             t0 = time.monotonic()
             await asyncio.to_thread(ctl.start)
             restart = time.monotonic() - t0
-            back = stats.reports
-            await until(lambda: stats.reports > back, deadline_s=fault_deadline_s, what="ingest after the restart")
+            early = stats.reports - dead
+            await until(lambda: stats.reports > dead, deadline_s=fault_deadline_s, what="ingest after the restart")
             outcome.recovered = True
             outcome.happened = (
-                f"SIGKILL at {at}/{total} reports, restarted in {restart:.1f} s; "
+                f"SIGKILL at {at}/{total} reports, restarted in {restart:.1f} s "
+                f"({early} reports landed before it was seen ready); "
                 f"{stats.transport_errors - before} sends failed, batches kept and resent"
             )
 
