@@ -2,8 +2,9 @@
 has, how mono and colour pages are formed from them, and where that is written.
 
 One :class:`Family` per vendor family, matched by the enterprise number of
-sysObjectID (and, for OEM brands sharing a number, a pattern on sysDescr /
-hrDeviceDescr). :mod:`agent.snmp.printer` reads every OID named here in one
+sysObjectID; an OEM brand whose devices carry another maker's number (UTAX and
+Triumph-Adler on Kyocera's, Toshiba's Lexmark-built e-STUDIO models on Lexmark's) by that number
+plus a pattern on sysDescr / hrDeviceDescr. :mod:`agent.snmp.printer` reads every OID named here in one
 poll and applies the matched family's :class:`Split`.
 
 Billable are **printed impressions**: printed and copied pages and received
@@ -82,7 +83,9 @@ class Family:
     mib: str
     sources: tuple[str, ...]
     verified: tuple[str, ...] = ()
-    #: for OEM brands sharing an enterprise number: matched on sysDescr and hrDeviceDescr
+    #: other makers' enterprise numbers this brand's OEM models carry, told apart by ``model``
+    oem_of: frozenset[str] = frozenset()
+    #: the brand's name in sysDescr or hrDeviceDescr (only with ``oem_of``)
     model: re.Pattern[str] | None = field(default=None, compare=False)
     billable: str = "printed + copied impressions (incl. received faxes printed); not scans or sent faxes"
 
@@ -108,7 +111,6 @@ _KYOCERA_SOURCES = (
     "mstrhakr/printmaster docs/dev/vendor/KYOCERA_OID_MAPPING.md (checked there against a TASKalfa 6052ci web UI)",
 )
 
-#: Order matters only within one enterprise number: OEM brands (with ``model``) before their maker.
 FAMILIES: tuple[Family, ...] = (
     Family(
         "brother",
@@ -133,19 +135,21 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "utax",
         "UTAX (Kyocera OEM)",
-        frozenset({"1347"}),
+        frozenset(),
         _KYOCERA_SPLIT,
         _KYOCERA_MIB,
         (*_KYOCERA_SOURCES, "UTAX and Triumph-Adler MFPs are Kyocera TASKalfa/ECOSYS engines with the Kyocera MIB"),
+        oem_of=frozenset({"1347"}),
         model=re.compile(r"\bUTAX\b", re.IGNORECASE),
     ),
     Family(
         "triumph-adler",
         "TA Triumph-Adler (Kyocera OEM)",
-        frozenset({"1347"}),
+        frozenset(),
         _KYOCERA_SPLIT,
         _KYOCERA_MIB,
         (*_KYOCERA_SOURCES, "UTAX and Triumph-Adler MFPs are Kyocera TASKalfa/ECOSYS engines with the Kyocera MIB"),
+        oem_of=frozenset({"1347"}),
         model=re.compile(r"Triumph[- ]?Adler|^TA\s", re.IGNORECASE),
     ),
     Family(
@@ -170,8 +174,14 @@ FAMILIES: tuple[Family, ...] = (
             }
         ),
         "KONICAMINOLTA-MIB 1.3.6.1.4.1.18334.1.1.1.5.7.2: .1.1.0 total, .2.1.5.<colour>.<function> "
-        "(colour 1 black, 2 full colour; function 1 copy, 2 print); scans .3.1.5 not billed",
-        ("GLPI Agent lib/GLPI/Agent/SNMP/MibSupport/Konica.pm (GPL-2.0)",),
+        "(colour 1 black, 2 full colour; function 1 copy, 2 print); scans (.1.5.0, .3.1.5) and the duplex "
+        "count (.1.3.0) not billed. A bizhub C250i without .1.1.0 gets its total from prtMarkerLifeCount.",
+        (
+            "GLPI Agent lib/GLPI/Agent/SNMP/MibSupport/Konica.pm (GPL-2.0)",
+            "LibreNMS konica sensors (tests/data/konica_c250i.json: 'Total copy black' .2.1.5.1.1, "
+            "'Total print black' .1.2, 'Total copy color' .2.1, 'Total print color' .2.2)",
+        ),
+        ("konica-minolta_bizhub-c250i",),
     ),
     Family(
         "sharp",
@@ -231,6 +241,22 @@ FAMILIES: tuple[Family, ...] = (
         ("GLPI Agent lib/GLPI/Agent/SNMP/MibSupport/Xerox.pm (GPL-2.0)",),
     ),
     Family(
+        "toshiba",
+        "Toshiba e-STUDIO",
+        frozenset({"1129"}),
+        None,
+        "TOSHIBA TEC private MIB 1.3.6.1.4.1.1129: no documented mono/colour page counter; Lexmark-built e-STUDIO "
+        "models (the 338CS) carry Lexmark's sysObjectID (1.3.6.1.4.1.641.52.*) and are told apart by 'TOSHIBA' "
+        "in sysDescr",
+        (
+            "GLPI Agent lib/GLPI/Agent/SNMP/MibSupport/Toshiba.pm (model, serial, firmware only)",
+            "LibreNMS toshiba-tec (tests/snmpsim/toshiba-tec.snmprec: e-STUDIO338CS, sysObjectID …641.52.71107349)",
+        ),
+        ("toshiba_e-studio338cs",),
+        oem_of=frozenset({"641"}),
+        model=re.compile(r"\bTOSHIBA\b", re.IGNORECASE),
+    ),
+    Family(
         "lexmark",
         "Lexmark",
         frozenset({"641"}),
@@ -255,14 +281,6 @@ FAMILIES: tuple[Family, ...] = (
         None,
         "OKIDATA-MIB 1.3.6.1.4.1.2001: no documented mono/colour page counter",
         ("GLPI Agent lib/GLPI/Agent/SNMP/MibSupport/Oki.pm (model, serial only)",),
-    ),
-    Family(
-        "toshiba",
-        "Toshiba e-STUDIO",
-        frozenset({"1129"}),
-        None,
-        "TOSHIBA TEC private MIB 1.3.6.1.4.1.1129: no documented mono/colour page counter",
-        ("GLPI Agent lib/GLPI/Agent/SNMP/MibSupport/Toshiba.pm (model, serial, firmware only)",),
     ),
 )
 
@@ -292,12 +310,13 @@ def columns() -> tuple[str, ...]:
 
 
 def match(sys_object_id: str | None, descriptions: tuple[str | None, ...]) -> Family | None:
-    """The family of a device by its sysObjectID's enterprise number (OEM brands by their model text)."""
+    """The family of a device by its sysObjectID's enterprise number; an OEM brand on another
+    maker's number first, by its name in the model text."""
     if not sys_object_id or not sys_object_id.startswith(f"{_E}."):
         return None
     enterprise = sys_object_id.split(".")[6] if sys_object_id.count(".") >= 6 else ""
     text = " ".join(d for d in descriptions if d)
     for family in FAMILIES:
-        if enterprise in family.enterprises and (family.model is None or family.model.search(text)):
+        if enterprise in family.oem_of and family.model is not None and family.model.search(text):
             return family
-    return None
+    return next((family for family in FAMILIES if enterprise in family.enterprises), None)
