@@ -27,7 +27,7 @@ from ..invoice_config import EInvoiceConfigError, InvoiceConfig, missing
 from ..model import PeriodUsage
 from ..pricing import Invoice
 from ._cii import render_cii
-from ._pdf import render_pdf, wrap_zugferd
+from ._pdf import render_pdf
 from .model import EInvoice, build_einvoice, invoice_number
 from .numbers import assign_number, issued_number
 
@@ -70,4 +70,4 @@ def render_xrechnung(inv: EInvoice) -> bytes:
 
 def render_zugferd(inv: EInvoice) -> bytes:
     """A PDF/A-3 invoice with its CII XML (EN 16931 profile) embedded as factur-x.xml."""
-    return wrap_zugferd(render_pdf(inv), render_cii(inv, "en16931"), inv)
+    return render_pdf(inv, render_cii(inv, "en16931"))

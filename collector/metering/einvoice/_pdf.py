@@ -4,10 +4,13 @@ Two maintained libraries, each for what it does well:
 
 - fpdf2 lays out the page (DIN 5008 letter: return line and address field,
   information block, subject, line table, totals, payment and bank details)
-  as PDF/A-3B (``enforce_compliance``: embedded fonts, sRGB output intent).
-- factur-x attaches the XML as ``factur-x.xml`` (AFRelationship Data) and
-  writes the XMP metadata with the Factur-X extension schema that tells a
-  reader the profile (EN 16931).
+  as PDF/A-3B (``enforce_compliance``: embedded fonts, sRGB output intent)
+  and attaches the XML as ``factur-x.xml``, the document's associated file
+  (AFRelationship Data).
+- factur-x makes the XMP metadata with its Factur-X extension schema that
+  tells a reader the profile (EN 16931). Its own attach step would read the
+  finished PDF back with pypdf and write it again (a fifth of a ZUGFeRD's
+  time); fpdf2 writes the same structure in one pass (:func:`_attach`).
 
 Speed (bench/einvoice.py): fpdf2 parses a TrueType file in ``add_font`` and
 subsets it for every PDF, which for DejaVu Sans (6,000 glyphs) was most of a
@@ -29,10 +32,9 @@ The cuts are made from the shipped fonts with fontTools::
         --layout-features= --drop-tables+=GSUB,GPOS,GDEF,FFTM,kern --no-hinting \
         --output-file=DejaVuSans-Latin.ttf      # and the same for DejaVuSans-Bold.ttf
 
-Determinism: fpdf2 takes the creation date we give it (the issue date) and
-derives the file id from the content; the fonts ship with the package. The
-factur-x library stamps "now" into three dates (document info, XMP, the
-attachment's ModDate), so its clock is pinned to the issue date while it runs.
+Determinism: every date in the file is the issue date (creation date, XMP,
+the attachment's ModDate), fpdf2 derives the file id from the content, and
+the fonts ship with the package.
 """
 
 from __future__ import annotations
@@ -40,26 +42,24 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
-import hashlib
 import io
 import string
-import threading
 from decimal import Decimal
 from pathlib import Path
-from unittest import mock
 
 import fpdf as fpdf_package
 from facturx import facturx
 from fontTools import subset as ftsubset
 from fontTools import ttLib
 from fpdf import FPDF
-from fpdf.enums import OutputIntentSubType, XPos, YPos
+from fpdf.enums import OutputIntentSubType, PageMode, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
 from fpdf.output import PDFICCProfile
+from lxml import etree, objectify
 
 from .model import EInvoice
 
-__all__ = ["render_pdf", "wrap_zugferd"]
+__all__ = ["render_pdf"]
 
 _FONTS = Path(__file__).parent / "fonts"
 #: the sRGB profile fpdf2 ships for PDF/A output intents
@@ -71,7 +71,11 @@ _CUTS = (
     ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
 )
 _LEFT, _RIGHT, _TOP = 25.0, 20.0, 15.0
-_PIN = threading.Lock()
+#: Info /Producer and its XMP twin pdf:Producer
+_PRODUCER = f"fpdf2 {fpdf_package.__version__}"
+_FX = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#"
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_PDF_NS = "http://ns.adobe.com/pdf/1.3/"
 
 _LABELS = {
     "de": {
@@ -161,12 +165,6 @@ class _Letter(FPDF):
         super().__init__(format="A4", enforce_compliance="PDF/A-3B")
         self.inv = inv
 
-    def file_id(self) -> str:
-        # fpdf2 hashes the file, whose XMP carries "now" as ModifyDate (factur-x
-        # replaces that XMP): the invoice's own data identify it stably instead
-        digest = hashlib.md5(repr(self.inv).encode(), usedforsecurity=False).hexdigest().upper()
-        return f"<{digest}><{digest}>"
-
     def footer(self) -> None:
         self.set_y(-22)
         self.set_font(_FONT, size=7)
@@ -204,8 +202,8 @@ def _add_font(pdf: FPDF, name: str, style: str) -> TTFFont:
     return font
 
 
-def render_pdf(inv: EInvoice) -> bytes:
-    """The visual invoice as PDF/A-3B, before the XML is attached."""
+def render_pdf(inv: EInvoice, xml: bytes) -> bytes:
+    """The invoice as PDF/A-3B with ``xml`` attached as factur-x.xml."""
     for regular, bold in _CUTS:
         pdf = _layout(inv, regular, bold)
         if all(not font.missing_glyphs for font in pdf.fonts.values() if isinstance(font, TTFFont)):
@@ -215,11 +213,14 @@ def render_pdf(inv: EInvoice) -> bytes:
     for font in pdf.fonts.values():
         if isinstance(font, TTFFont):
             _presubset(font, footer)
+    _attach(pdf, inv, xml)
     try:
         return bytes(pdf.output())
     except ftsubset.Subsetter.MissingGlyphsSubsettingError:
         # a glyph set after the cut (none known): the same PDF from the uncut fonts
-        return bytes(_layout(inv, regular, bold).output())
+        pdf = _layout(inv, regular, bold)
+        _attach(pdf, inv, xml)
+        return bytes(pdf.output())
 
 
 #: glyphs every PDF embeds, used or not, so that most invoices embed the same
@@ -255,12 +256,14 @@ def _cut(path: str, glyphs: frozenset[str]) -> bytes:
 def _layout(inv: EInvoice, regular: str, bold: str) -> FPDF:
     words = _LABELS[inv.lang]
     pdf = _Letter(inv)
-    pdf.set_creation_date(dt.datetime.combine(inv.issue_date, dt.time(12), dt.UTC))
+    pdf.set_creation_date(_issued(inv))
     pdf.set_lang("de-DE" if inv.lang == "de" else "en-GB")
     pdf.set_title(f"{words['invoice']} {inv.number}")
     pdf.set_author(inv.seller.name)
     pdf.set_subject(f"{words['invoice']} {inv.number} {inv.seller.name}")
     pdf.set_creator("Leitstand")
+    pdf.set_producer(_PRODUCER)
+    pdf.set_keywords("Factur-X, ZUGFeRD, EN 16931")
     pdf.add_output_intent(
         OutputIntentSubType.PDFA,
         output_condition_identifier="sRGB",
@@ -281,6 +284,11 @@ def _layout(inv: EInvoice, regular: str, bold: str) -> FPDF:
     _lines(pdf, inv)
     _totals(pdf, inv)
     return pdf
+
+
+def _issued(inv: EInvoice) -> dt.datetime:
+    """The document's one date (creation, XMP, attachment): noon of the issue date."""
+    return dt.datetime.combine(inv.issue_date, dt.time(12), dt.UTC)
 
 
 @functools.cache
@@ -434,35 +442,39 @@ def _totals(pdf: FPDF, inv: EInvoice) -> None:
     _paragraph(pdf, 3.5, words["embedded"])
 
 
-class _PinnedClock(dt.datetime):
-    """``datetime`` whose now() is the issue date (see the module docstring)."""
-
-    pinned: dt.datetime = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-
-    @classmethod
-    def now(cls, tz: dt.tzinfo | None = None) -> _PinnedClock:
-        value = cls.pinned if tz is not None else cls.pinned.replace(tzinfo=None)
-        return cls.fromtimestamp(value.timestamp(), tz) if tz is not None else cls.fromtimestamp(value.timestamp())
-
-
-def wrap_zugferd(pdf: bytes, xml: bytes, inv: EInvoice) -> bytes:
-    """``pdf`` with ``xml`` attached as factur-x.xml, Factur-X EN 16931 metadata."""
-    words = _LABELS[inv.lang]
-    metadata = {
-        "author": inv.seller.name,
-        "keywords": "Factur-X, ZUGFeRD, EN 16931",
-        "title": f"{words['invoice']} {inv.number}",
-        "subject": f"{words['invoice']} {inv.number} {inv.seller.name}",
-    }
-    pinned = type("_Pinned", (_PinnedClock,), {"pinned": dt.datetime.combine(inv.issue_date, dt.time(12), dt.UTC)})
-    with _PIN, mock.patch.object(facturx, "datetime", pinned):
-        out: bytes = facturx.generate_from_binary(
-            pdf,
-            xml,
-            flavor="factur-x",
-            level="en16931",
-            check_xsd=False,  # drafthorse validated it against the same XSD
-            pdf_metadata=metadata,
-            lang="de-DE" if inv.lang == "de" else "en-GB",
-        )
-    return out
+def _attach(pdf: FPDF, inv: EInvoice, xml: bytes) -> None:
+    """``xml`` as factur-x.xml, the associated file of the document (AFRelationship
+    Data), and the XMP that names it: PDF/A-3B plus factur-x's own extension
+    schema (fx: document type INVOICE, file name, version, EN 16931)."""
+    issued = _issued(inv)
+    pdf.embed_file(
+        bytes=xml,
+        basename=facturx.FACTURX_FILENAME,
+        modification_date=issued,
+        mime_type="text/xml",
+        associated_file_relationship="Data",
+        desc="Factur-X XML file",
+        compress=True,
+        checksum=True,
+    )
+    pdf.page_mode = PageMode.USE_ATTACHMENTS
+    xmp = facturx.generate_xmp_object(
+        {
+            "pdfa3_flavor": "B",
+            "title": pdf.title,
+            "author": pdf.author,
+            "subject": pdf.subject,
+            "producer": _PRODUCER,
+            "creator_tool": pdf.creator,
+            "timestamp": issued.isoformat(timespec="seconds"),
+            "documenttype": "INVOICE",
+            "xml_filename": facturx.FACTURX_FILENAME,
+            "version": "1.0",
+            "xmp_level": facturx.FACTURX_LEVEL2xmp["en16931"],
+            "urn": _FX,
+        }
+    )
+    # PDF/A: every document information entry has its XMP twin (factur-x writes none for the keywords)
+    rdf, pdf_ns = (objectify.ElementMaker(namespace=ns, nsmap=xmp.nsmap, annotate=False) for ns in (_RDF, _PDF_NS))
+    next(xmp.iterchildren()).append(rdf.Description(pdf_ns.Keywords(pdf.keywords)))
+    pdf.set_xmp_metadata(etree.tostring(xmp, encoding="unicode"))
