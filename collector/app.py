@@ -52,7 +52,7 @@ from .http import (
 from .metering.model import Period
 from .metering.pruning import prune_points
 from .metering.reading import list_periods
-from .metrics import metrics_handler
+from .metrics import metrics_handler, warmed
 from .openapi import openapi_document
 from .preflight import prepare
 from .ratelimit import RateLimit, TokenBuckets
@@ -126,7 +126,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with readiness_api.schedule(collector, readiness), alerting_service.schedule(collector, alerting):
+        async with (
+            readiness_api.schedule(collector, readiness),
+            alerting_service.schedule(collector, alerting),
+            warmed(collector, app),
+        ):
             yield
         collector.close()
 

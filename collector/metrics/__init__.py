@@ -10,6 +10,7 @@ from __future__ import annotations
 from .collector import LeitstandCollector
 from .http import metrics_handler, render, render_reference
 from .source import ScrapeState, Source, WriterStats
+from .warmup import warmed
 
 __all__ = [
     "LeitstandCollector",
@@ -19,4 +20,5 @@ __all__ = [
     "metrics_handler",
     "render",
     "render_reference",
+    "warmed",
 ]

@@ -1,6 +1,7 @@
 """Host families: identity and state of every host, utilization from its
 latest report (``hosts.latest``). One query over ``hosts`` for all of them;
-the send interval comes from one windowed query over ``samples``, cached.
+the send intervals come from set-based queries over ``samples``
+(send_intervals.py), kept for ``SEND_REFRESH_S``.
 
 Utilization is exposed only for hosts that are online: an offline host's
 last values are stale, and ``leitstand_host_up`` says why they are missing.
@@ -8,8 +9,6 @@ last values are stale, and ``leitstand_host_up`` says why they are missing.
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from collections.abc import Iterator
 
 import msgspec
@@ -17,48 +16,45 @@ import msgspec
 from agent.wire import Report
 
 from ..alerting import metric_names as m
+from . import send_intervals
 from .source import Family, Source, counter, gauge
 
-__all__ = ["SEND_WINDOW_S", "host_families"]
+__all__ = ["SEND_REFRESH_S", "host_families", "refresh_send_intervals"]
 
 HOST = m.HOST_LABELS
 _decode = msgspec.json.Decoder(Report).decode
 
-#: arrivals of this window estimate each host's send interval ...
-SEND_WINDOW_S = 900.0
-#: ... recomputed at most this often
+#: the send intervals of every host are recomputed at most this often
 SEND_REFRESH_S = 120.0
 
 
-def _send_intervals(src: Source, hosts: list[tuple[str, float | None]]) -> dict[str, float]:
-    """Seconds between a host's sends as the collector sees them: the mean
-    gap between distinct arrival times in the window; a host without two
-    arrivals there keeps its last estimate, or gets one from its last 40
-    reports (once), else its sample interval."""
+def refresh_send_intervals(src: Source) -> None:
+    """Estimate every host's send interval again when the last estimate is
+    ``SEND_REFRESH_S`` old (or from the future: the clock went back)."""
+    with src.state.sends_lock:
+        _refresh(src)
+
+
+def _refresh(src: Source) -> None:
     state = src.state
     if src.now - state.send_intervals_at >= SEND_REFRESH_S or src.now < state.send_intervals_at:
-        rows = src.conn.execute(
-            "SELECT agent_id, count(*), max(received_at) - min(received_at) FROM "
-            "(SELECT DISTINCT agent_id, received_at FROM samples WHERE received_at >= ?) AS arrivals GROUP BY agent_id",
-            (src.now - SEND_WINDOW_S,),
-        ).fetchall()
-        for agent_id, arrivals, span in rows:
-            if arrivals >= 2 and span > 0:
-                state.send_intervals[agent_id] = span / (arrivals - 1)
+        state.send_intervals = send_intervals.estimate(src.conn, src.now)
         state.send_intervals_at = src.now
-    for agent_id, _ in hosts:
-        if agent_id not in state.send_intervals:
-            arrivals = sorted(
-                {
-                    r
-                    for (r,) in src.conn.execute(
-                        "SELECT received_at FROM samples WHERE agent_id = ? ORDER BY ts DESC LIMIT 40", (agent_id,)
-                    )
-                }
-            )
-            gaps = [b - a for a, b in itertools.pairwise(arrivals) if b - a > 0]
-            state.send_intervals[agent_id] = statistics.median(gaps) if gaps else 0.0
-    return {a: max(state.send_intervals.get(a, 0.0), interval_s or 0.0, 1.0) for a, interval_s in hosts}
+
+
+def _send_intervals(src: Source, hosts: list[tuple[str, float | None]]) -> dict[str, float]:
+    """Each host's observed send interval (send_intervals.py), at least its
+    sample interval and 1 s. All hosts are estimated together every
+    ``SEND_REFRESH_S``; a host that appeared since is estimated alone, by
+    the same rules, so a value never depends on which scrape computed it."""
+    state = src.state
+    with state.sends_lock:
+        _refresh(src)
+        missing = [a for a, _ in hosts if a not in state.send_intervals]
+        if missing:
+            state.send_intervals.update(send_intervals.estimate(src.conn, src.now, missing))
+        known = state.send_intervals
+    return {a: max(known[a], interval_s or 0.0, 1.0) for a, interval_s in hosts}
 
 
 def host_families(src: Source) -> Iterator[Family]:
@@ -70,8 +66,7 @@ def host_families(src: Source) -> Iterator[Family]:
         "ORDER BY tenant, hostname",
         args,
     ).fetchall()
-    with src.state.lock:
-        sends = _send_intervals(src, [(r[0], r[10]) for r in rows])
+    sends = _send_intervals(src, [(r[0], r[10]) for r in rows])
 
     info = gauge("leitstand_host_info", "Host identity; always 1.", [*HOST, "os", "version"])
     up = gauge("leitstand_host_up", "1 while the host reports (within hosts.offline_after_s), else 0.", HOST)

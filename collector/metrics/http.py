@@ -26,7 +26,8 @@ from ..errors import ForbiddenError, NotFoundError
 from ..http import collector_of, principal_of
 from .collector import LeitstandCollector, scrape
 from .exposition import CONTENT_TYPE, Writer
-from .source import ScrapeState, Source, WriterStats
+from .source import Source, WriterStats
+from .warmup import scrape_state
 
 __all__ = ["metrics_handler", "render", "render_reference"]
 
@@ -94,9 +95,7 @@ def render_reference(source: Source) -> bytes:
 async def metrics_handler(request: Request) -> Response:
     collector = collector_of(request)
     tenant = await _tenant(request, collector)
-    state = getattr(request.app.state, "metrics", None)
-    if state is None:
-        state = request.app.state.metrics = ScrapeState()
+    state = scrape_state(request.app)
     path = _db_path(collector)
     writer = collector.writer
     stats = WriterStats(depth=writer.depth, commits=writer.commits, jobs=writer.jobs_done, last_error=writer.last_error)

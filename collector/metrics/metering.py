@@ -26,7 +26,7 @@ from ..metering.reading import DEVICE_METERS, HOST_METERS
 from ..metering.tariffs import TariffBook
 from .source import Family, Source, counter, gauge
 
-__all__ = ["COUNTERS", "metering_families"]
+__all__ = ["COUNTERS", "history", "metering_families"]
 
 #: meter -> (counter name, factor from the stored integer to the base unit, help)
 COUNTERS: dict[str, tuple[str, float, str]] = {
@@ -71,35 +71,46 @@ def _in(tenants: list[str]) -> str:
     return f"tenant IN ({','.join('?' * len(tenants))})"
 
 
-def _history(src: Source, cutoff: int, period: Period) -> dict[str, dict[Key, int]]:
+def _cutoff(now: float) -> int:
+    """The history ends two UTC days back: the hours after it still change."""
+    return int(now // 86400) * 86400 - 2 * 86400
+
+
+def history(src: Source) -> dict[str, dict[Key, int]]:
     """Sums of everything before the cutoff, all tenants; recomputed when the
     cutoff (daily) or the period moves."""
+    period = Period.containing(src.now)
+    cutoff = _cutoff(src.now)
     state = src.state
     key = (cutoff, str(period))
-    if state.history_key != key:
-        total: dict[Key, int] = {}
-        month: dict[Key, int] = {}
-        sql = _LEDGER.format("hour < ?")
-        start = int(period.start_ts)
-        for tenant, meter, dim, s_hi, s_lo, m_hi, m_lo in src.conn.execute(sql, (start, start, cutoff)):
-            total[(tenant, meter, dim)] = _join(s_hi, s_lo)
-            month[(tenant, meter, dim)] = _join(m_hi, m_lo)
-        for tenant, n in src.conn.execute(
-            "SELECT tenant, count(*) FROM workplace_days WHERE period < ? GROUP BY tenant", (str(period),)
-        ):
-            total[(tenant, "workplace_days", "")] = int(n)
-        state.history = {"total": total, "month": month}
-        state.history_key = key
-    return state.history
+    with state.history_lock:
+        if state.history_key != key:
+            state.history = _sum_history(src, cutoff, period)
+            state.history_key = key
+        return state.history
+
+
+def _sum_history(src: Source, cutoff: int, period: Period) -> dict[str, dict[Key, int]]:
+    total: dict[Key, int] = {}
+    month: dict[Key, int] = {}
+    sql = _LEDGER.format("hour < ?")
+    start = int(period.start_ts)
+    for tenant, meter, dim, s_hi, s_lo, m_hi, m_lo in src.conn.execute(sql, (start, start, cutoff)):
+        total[(tenant, meter, dim)] = _join(s_hi, s_lo)
+        month[(tenant, meter, dim)] = _join(m_hi, m_lo)
+    for tenant, n in src.conn.execute(
+        "SELECT tenant, count(*) FROM workplace_days WHERE period < ? GROUP BY tenant", (str(period),)
+    ):
+        total[(tenant, "workplace_days", "")] = int(n)
+    return {"total": total, "month": month}
 
 
 def metering_families(src: Source) -> Iterator[Family]:
     tenants = src.tenants()
     period = Period.containing(src.now)
     p, pstart = str(period), int(period.start_ts)
-    cutoff = int(src.now // 86400) * 86400 - 2 * 86400
-    with src.state.lock:
-        hist = _history(src, cutoff, period)
+    cutoff = _cutoff(src.now)
+    hist = history(src)
     total: dict[Key, int] = {k: v for k, v in hist["total"].items() if k[0] in tenants}
     month: dict[Key, int] = {k: v for k, v in hist["month"].items() if k[0] in tenants}
     workplaces: dict[str, int] = {}

@@ -71,8 +71,12 @@ class ScrapeState:
     """Caches that live as long as the app: what is expensive to recompute on
     every scrape and cheap to keep (see metering.py and hosts.py)."""
 
+    #: guards ``errors``
     lock: threading.Lock = field(default_factory=threading.Lock)
-    #: agent id -> observed seconds between its sends
+    #: one lock per cache, so a scrape never waits for a cache it does not need yet (warmup.py)
+    sends_lock: threading.Lock = field(default_factory=threading.Lock)
+    history_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: agent id -> observed seconds between its sends (send_intervals.py)
     send_intervals: dict[str, float] = field(default_factory=dict)
     send_intervals_at: float = float("-inf")
     #: (ledger cutoff hour, period) -> sums of the ledger history before the cutoff

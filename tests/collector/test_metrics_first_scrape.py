@@ -1,0 +1,142 @@
+"""The first scrape after a start: the same numbers as any later one, caches
+warmed at start-up off the event loop, and a scrape that never holds up an
+agent's report. Through the real app on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from collector.metering.model import Period
+from collector.metrics import http as metrics_http
+from collector.metrics.hosts import SEND_REFRESH_S
+from collector.metrics.source import Source
+from collector.metrics.warmup import scrape_state
+from tests.collector.conftest import Env, auth, batch, report
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+#: the collector's own health (writer jobs, file size, scrape duration) is the process's, not the store's
+OWN = "leitstand_collector_"
+#: seconds between one agent's sends: mean 45 s, median 30 s, so the two estimates differ
+GAPS = (30.0, 30.0, 90.0, 30.0)
+#: how long a test waits for something that must happen (never a measured time)
+DEADLINE_S = 60.0
+
+
+def samples(text: str) -> Samples:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if not s.name.startswith(OWN)
+    }
+
+
+async def scrape(env: Env) -> Samples:
+    r = await env.client.get("/metrics", headers=auth(env.admin_token))
+    assert r.status_code == 200, r.text
+    return samples(r.text)
+
+
+async def fleet(env: Env) -> None:
+    """Two agents sending one report at a time, GAPS apart (so each send is
+    an arrival of its own), and ledger history before the scrape's daily cutoff."""
+    enroll = env.tenant("stadt-lohne")
+    tokens = {agent: await env.enroll(enroll, agent) for agent in ("pc-1", "pc-2")}
+    for seq in range(1, len(GAPS) + 2):
+        if seq > 1:
+            env.clock.now += GAPS[seq - 2]
+        for agent, token in tokens.items():
+            r = await env.post(token, batch(agent, [report(seq, env.clock.now)]))
+            assert r.status_code == 200, r.text
+    conn = env.db()
+    try:
+        start = int(Period.containing(env.clock.now).start_ts) - 40 * 86400
+        with conn:
+            conn.executemany(
+                "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?)",
+                [("stadt-lohne", start + 3600 * h, "network_gib", "", 10**9) for h in range(24 * 30)],
+            )
+    finally:
+        conn.close()
+
+
+def host(agent: str) -> tuple[tuple[str, str], ...]:
+    labels = {"tenant": "stadt-lohne", "site": "rathaus", "host": agent, "agent_id": agent, "role": "server"}
+    return tuple(sorted(labels.items()))
+
+
+async def test_a_new_collector_scrapes_what_a_long_running_one_does(make_env: Callable[..., Env]) -> None:
+    """A collector that scraped while the agents sent, and one started later
+    on the same store, answer the same numbers once the agents are silent;
+    and a first scrape answers what the next one does."""
+    running = make_env()
+    await fleet(running)
+    while_sending = await scrape(running)
+    send = "leitstand_host_send_interval_seconds"
+    assert while_sending[(send, host("pc-1"))] == sum(GAPS) / len(GAPS)  # mean gap in the window
+    running.clock.now += 3600 + SEND_REFRESH_S
+    later = await scrape(running)
+
+    started = make_env()  # a second app on the same file, caches empty
+    started.clock.now = running.clock.now
+    first = await scrape(started)
+    assert first[(send, host("pc-1"))] == sorted(GAPS)[len(GAPS) // 2 - 1]  # median of the last reports
+    assert first[("leitstand_metering_network_bytes_total", (("tenant", "stadt-lohne"),))] >= 24 * 30 * 10**9
+    assert first == later
+    assert await scrape(started) == first
+
+
+async def test_the_caches_are_warm_before_the_first_scrape(make_env: Callable[..., Env]) -> None:
+    """The app's start-up fills the scrape caches in a worker thread; a scrape
+    then reads them and answers what a collector without the warm-up does."""
+    cold = make_env()
+    await fleet(cold)
+    expected = await scrape(cold)
+
+    env = make_env()
+    env.clock.now = cold.clock.now
+    state = scrape_state(env.app)
+    async with env.app.router.lifespan_context(env.app):
+        deadline = asyncio.get_running_loop().time() + DEADLINE_S
+        while state.history_key is None or not state.send_intervals:
+            assert asyncio.get_running_loop().time() < deadline, "the warm-up never filled the caches"
+            await asyncio.sleep(0.01)
+        assert set(state.send_intervals) == {"pc-1", "pc-2"}
+        assert state.send_intervals_at == env.clock.now
+        assert await scrape(env) == expected
+
+
+async def test_a_report_is_answered_while_a_scrape_renders(
+    make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scrape renders in a worker thread: the render below does not
+    finish until the report is answered, which it never would if it ran on
+    the event loop (the render would then give up after DEADLINE_S)."""
+    env = make_env()
+    await fleet(env)
+    token = await env.enroll(env.tenant("stadt-lohne"), "pc-3")
+    rendering, answered = threading.Event(), threading.Event()
+    answered_in_time: list[bool] = []
+    render = metrics_http.render
+
+    def held_render(source: Source) -> Any:
+        rendering.set()
+        answered_in_time.append(answered.wait(DEADLINE_S))
+        return render(source)
+
+    monkeypatch.setattr(metrics_http, "render", held_render)
+    scraping = asyncio.create_task(env.client.get("/metrics", headers=auth(env.admin_token)))
+    assert await asyncio.to_thread(rendering.wait, DEADLINE_S), "the scrape never started rendering"
+    r = await env.post(token, batch("pc-3", [report(1, env.clock.now)]))
+    answered.set()
+    assert r.status_code == 200, r.text
+    metrics = await scraping
+    assert metrics.status_code == 200, metrics.text
+    assert answered_in_time == [True]
+    assert env.count("SELECT count(*) FROM samples WHERE agent_id = ?", "pc-3") == 1
