@@ -344,13 +344,6 @@ def fresh_db(path: Path, agents: list[Agent]) -> None:
     conn.close()
 
 
-def _ingest_job(principal: Principal, batch: Any, received_at: float) -> Callable[[sqlite3.Connection], Any]:
-    def job(conn: sqlite3.Connection) -> Any:
-        return store.ingest(conn, principal, batch, received_at)
-
-    return job
-
-
 @dataclass
 class IngestRun:
     rate: float
@@ -387,7 +380,7 @@ def run_ingest(
         pending: collections.deque[Any] = collections.deque()
         start = time.perf_counter()
         for principal, batch in jobs:
-            pending.append(writer.submit(_ingest_job(principal, batch, received_at)))
+            pending.append(writer.submit_staged(store.IngestJob(principal, batch, received_at)))
             if len(pending) >= in_flight:
                 pending.popleft().result(120)
         for future in pending:

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from agent.wire import Batch, BatchAck, WireError, decode_json
+from agent.wire import Batch, WireError, decode_json
 
 from . import db, devices, devices_api, host_health, inbound, rollups, store, usage
 from . import enroll as enrollment
@@ -272,15 +272,8 @@ async def _post_reports(request: Request) -> Response:
     batch, unknown = decoded.batch, decoded.unknown
     now = collector.clock()
     _check_times(batch, now, collector.config.ingest.max_future_s, collector.config.ingest.max_past_s)
-    metering = collector.metering
-
-    def job(conn: Connection) -> BatchAck:
-        ack = store.ingest(conn, principal, batch, now, metering)
-        if unknown:
-            host_health.record_unknown_fields(conn, batch.agent.id, unknown)
-        return ack
-
-    ack = await collector.writer.run(job)
+    job = store.IngestJob(principal, batch, now, collector.metering, tuple(unknown))
+    ack = await collector.writer.run_staged(job)
     if unknown:
         _UNKNOWN_WARNINGS.warn(batch.agent.id, principal.tenant, batch.agent.version, unknown)
         ack = msgspec.structs.replace(ack, unknown_fields=list(unknown))

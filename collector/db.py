@@ -7,9 +7,10 @@ provides on PostgreSQL. The store's SQL is the dialect both engines share.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -30,8 +31,10 @@ __all__ = [
     "connect",
     "describe",
     "dialect",
+    "insert_rows",
     "is_postgres",
     "migrate",
+    "stream_lock",
     "transaction",
 ]
 
@@ -158,22 +161,57 @@ def _refuse_newer(applied: set[str]) -> None:
         )
 
 
-def begin(conn: Connection) -> None:
-    """Start a write transaction that runs alone, as the store's logic assumes.
+def begin(conn: Connection, streams: Iterable[int] | None = None) -> None:
+    """Start a write transaction.
 
     On SQLite, IMMEDIATE takes the database's write lock now, so a transaction
-    never fails half-way on a lock it could not upgrade. On PostgreSQL, where
-    several collectors may write at once, a transaction-scoped advisory lock
-    does the same: the seq bookkeeping reads before it writes, and the
-    ledger's upserts would otherwise deadlock between collectors' batches.
-    So every write transaction (a writer batch, a CLI command) sees the
-    committed state of all earlier ones and none is aborted for another.
-    Reads never wait for it."""
+    never fails half-way on a lock it could not upgrade, and every write
+    transaction runs alone.
+
+    On PostgreSQL several collectors write at once. A transaction without
+    `streams` runs alone, as on SQLite: it holds the write lock (a
+    transaction-scoped advisory lock) exclusively, so it sees the committed
+    state of all earlier ones and none is aborted for another (enrollment,
+    closing a period, housekeeping, every CLI command). A transaction that
+    names the agent streams it writes (`stream_lock` keys: a writer batch of
+    ingest jobs) holds the write lock shared, so such batches of several
+    collectors run in parallel, and locks its streams, in ascending order so
+    two batches never deadlock: each stream's seq bookkeeping and metering
+    points stay serial. Reads never wait for either."""
     if isinstance(conn, sqlite3.Connection):
         conn.execute("BEGIN IMMEDIATE")
-    else:
-        conn.execute("BEGIN")
+        return
+    conn.execute("BEGIN")
+    if streams is None:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+        return
+    conn.execute("SELECT pg_advisory_xact_lock_shared(?)", (WRITE_LOCK,))
+    keys = sorted(set(streams))
+    if keys:
+        # one statement; the subquery's ORDER BY is the order the locks are taken in
+        conn.execute(
+            "SELECT count(pg_advisory_xact_lock(CAST(? AS integer), k)) "
+            "FROM (SELECT unnest(CAST(? AS integer[])) AS k ORDER BY k) s",
+            (STREAM_LOCKS, keys),
+        )
+
+
+def stream_lock(stream: str) -> int:
+    """The advisory lock key of a stream (an agent's or a device's): a
+    stable 32-bit hash. Two streams that share a key are only serialized."""
+    digest = hashlib.blake2b(stream.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def insert_rows(conn: Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "", chunk: int = 256) -> None:
+    """`head VALUES (…), (…), … tail`: many rows in one statement (per
+    `chunk` rows) where executemany would run one per row."""
+    if not rows:
+        return
+    group = "(" + ", ".join("?" * len(rows[0])) + ")"
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        conn.execute(f"{head} VALUES {', '.join([group] * len(part))} {tail}", [v for row in part for v in row])
 
 
 def pipeline(conn: Connection) -> AbstractContextManager[object]:
@@ -190,8 +228,11 @@ def sync(conn: Connection) -> None:
         conn.sync()  # type: ignore[attr-defined]
 
 
-#: the advisory lock every write transaction on PostgreSQL holds
+#: the advisory lock every write transaction on PostgreSQL holds (exclusive,
+#: or shared by writer batches of ingest jobs: `begin`)
 WRITE_LOCK = 0x4C656975
+#: the first key of the two-key advisory locks of streams (`stream_lock` the second)
+STREAM_LOCKS = 0x4C656977
 
 
 #: what a background task (leadership, housekeeping) logs and tries again later

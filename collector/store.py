@@ -7,6 +7,7 @@ transaction; read functions take any connection.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -15,15 +16,18 @@ from agent.wire import AgentInfo, Batch, BatchAck, Report
 
 from . import devices
 from .admin import Principal, visible_tenant
-from .db import Connection
-from .errors import ForbiddenError, NotFoundError
-from .host_health import host_health
+from .db import Connection, insert_rows, stream_lock
+from .errors import ConflictError, ForbiddenError, NotFoundError, OverloadedError
+from .host_health import host_health, record_unknown_fields
 from .ingest import HostSeqState, plan_batch
 from .metering.booking import Booker, MeteringSettings
 from .metering.points import device_point
+from .metering.streams import StreamKey
+from .writestate import HostEntry, WriteState
 
 __all__ = [
     "HostFilter",
+    "IngestJob",
     "get_host",
     "host_samples",
     "ingest",
@@ -35,66 +39,138 @@ _report_encoder = msgspec.json.Encoder()
 _report_decoder = msgspec.json.Decoder(Report)
 
 
+@dataclass(frozen=True)
+class IngestJob:
+    """An agent's batch as a writer job (`writestate.StagedJob`): it locks
+    only its own streams and shares the writer's state."""
+
+    principal: Principal
+    batch: Batch
+    received_at: float
+    metering: MeteringSettings | None = None
+    #: the batch's unknown field paths, counted on the host
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def streams(self) -> Sequence[int]:
+        """Lock keys: the agent's stream and each device it polled (by device
+        id alone: its owner is decided inside the job; a shared key only
+        serializes)."""
+        keys = {stream_lock(StreamKey.host(self.batch.agent.id).encode())}
+        for report in self.batch.reports:
+            for reading in report.snmp:
+                keys.add(stream_lock("device:" + reading.device))
+        return tuple(keys)
+
+    def __call__(self, conn: Connection, state: WriteState) -> BatchAck:
+        ack = ingest(conn, self.principal, self.batch, self.received_at, self.metering, state)
+        if self.unknown:
+            record_unknown_fields(conn, self.batch.agent.id, self.unknown)
+        return ack
+
+
+#: how often a host row is read again because someone changed it under a cached entry
+_STALE_RETRIES = 3
+
+
 def ingest(
     conn: Connection,
     principal: Principal,
     batch: Batch,
     received_at: float,
     metering: MeteringSettings | None = None,
+    state: WriteState | None = None,
 ) -> BatchAck:
     """Store the new reports of a batch and book their metering; all or
-    nothing (the writer's savepoint)."""
+    nothing (the writer's savepoint). With the writer's `state`, the host's
+    row and newest point come from its cache, and the ledger rows are left
+    to the writer to upsert for the whole batch."""
     agent = batch.agent
     if principal.role != "agent" or principal.agent_id != agent.id:
         raise ForbiddenError(
             "token not valid for this agent",
             [f"the token belongs to agent {principal.agent_id!r}, the batch to {agent.id!r}"],
         )
-    row = conn.execute(
-        "SELECT tenant, last_seq, last_ts, epoch, rebase_allowed, gap_count FROM hosts WHERE agent_id = ?",
-        (agent.id,),
-    ).fetchone()
-    if row is None or row[0] != principal.tenant:
-        raise ForbiddenError("agent is not enrolled in the token's tenant")
-    tenant, last_seq, last_ts, epoch, rebase_allowed, gap_count = row
-    gaps: tuple[tuple[int, int], ...] = ()
-    if gap_count:
-        gaps = tuple(
-            conn.execute(
-                "SELECT from_seq, to_seq FROM gaps WHERE agent_id = ? AND epoch = ? ORDER BY from_seq",
-                (agent.id, epoch),
-            ).fetchall()
-        )
-    state = HostSeqState(
-        last_seq=last_seq, last_ts=last_ts, gaps=gaps, epoch=epoch, rebase_allowed=bool(rebase_allowed)
-    )
-    plan = plan_batch(state, batch.reports)
-    new_state = plan.state
+    entry = state.hosts.get(agent.id) if state is not None else None
+    for _attempt in range(_STALE_RETRIES):
+        cached = entry is not None
+        if entry is None:
+            entry = _read_host(conn, agent.id)
+        try:
+            if entry is None or entry.tenant != principal.tenant:
+                raise ForbiddenError("agent is not enrolled in the token's tenant")
+            plan = plan_batch(entry.seq, batch.reports)
+        except (ForbiddenError, ConflictError):
+            if not cached:
+                raise
+            plan = None  # judged on a cached row: judge again on the stored one
+        latest = max(plan.new, key=lambda r: r.ts) if plan and plan.new else None
+        # Updated first, naming the values the entry was built from: a row
+        # someone else changed since (enrollment, another collector) is not
+        # updated, and the entry is read again.
+        if (
+            plan is not None
+            and entry is not None
+            and _update_host(conn, agent, entry, plan.state, latest, received_at, len(plan.new), plan.duplicates)
+        ):
+            break
+        if state is not None:
+            state.hosts.pop(agent.id, None)
+        entry = None
+    else:
+        raise OverloadedError("the host's row kept changing while its reports were stored; retry", retry_after_s=1)
+    assert plan is not None and entry is not None  # the loop ends at a successful update
+    old, new_state = entry.seq, plan.state
     refused: list[str] = []  # one line per device whose readings ownership refused
+    tail = None
     if plan.new:
-        conn.executemany(
-            "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data) VALUES (?, ?, ?, ?, ?, ?)",
+        insert_rows(
+            conn,
+            "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data)",
             [
                 (agent.id, new_state.epoch, r.seq, r.ts, received_at, _report_encoder.encode(r).decode())
                 for r in plan.new
             ],
         )
-        booker = Booker(conn, received_at, metering or MeteringSettings())
-        booker.book_host_reports(tenant, agent, new_state.epoch, plan.new, newest_after=(epoch, last_seq))
-        readings = devices.ingest_readings(conn, tenant, agent.id, plan.new, received_at)
+        booker = Booker(conn, received_at, metering or MeteringSettings(), days=entry.days)
+        if state is not None:
+            booker.closed, booker.buffer, booker.pending = state.closed, state.staged, state.pending
+            booker.write_buffer = False
+        tail = booker.book_host_reports(
+            entry.tenant,
+            agent,
+            new_state.epoch,
+            plan.new,
+            newest_after=(old.epoch, old.last_seq),
+            tail=entry.tail if entry.tail is not None and entry.tail[0] == (old.epoch, old.last_seq) else None,
+        )
+        readings = devices.ingest_readings(conn, entry.tenant, agent.id, plan.new, received_at)
         refused = readings.refused
         for owner, reading in readings.accepted:
             if reading.kind == "printer":
                 booker.book_device_reading(owner, reading.device, device_point(reading), reading.ok, agent_id=agent.id)
         booker.flush()
-    if new_state.gaps != gaps or new_state.epoch != epoch:
+    elif entry.tail is not None and entry.tail[0] == (old.epoch, old.last_seq):
+        tail = entry.tail
+    if new_state.gaps != old.gaps or new_state.epoch != old.epoch:
         conn.execute("DELETE FROM gaps WHERE agent_id = ?", (agent.id,))
         conn.executemany(
             "INSERT INTO gaps (agent_id, epoch, from_seq, to_seq, detected_at) VALUES (?, ?, ?, ?, ?)",
             [(agent.id, new_state.epoch, lo, hi, received_at) for lo, hi in new_state.gaps],
         )
-    latest = max(plan.new, key=lambda r: r.ts) if plan.new else None
-    _update_host(conn, agent, new_state, latest, received_at, len(plan.new), plan.duplicates)
+    if state is not None:
+        newest = (new_state.epoch, new_state.last_seq)
+        state.remember(
+            agent.id,
+            HostEntry(
+                tenant=entry.tenant,
+                seq=new_state,
+                reports_total=entry.reports_total + len(plan.new),
+                duplicates_total=entry.duplicates_total + plan.duplicates,
+                tail=tail if tail is not None and tail[0] == newest else None,
+                days=entry.days,
+            ),
+        )
     return BatchAck(
         accepted_through_seq=plan.accepted_through_seq,
         stored=len(plan.new),
@@ -103,15 +179,40 @@ def ingest(
     )
 
 
+def _read_host(conn: Connection, agent_id: str) -> HostEntry | None:
+    row = conn.execute(
+        "SELECT tenant, last_seq, last_ts, epoch, rebase_allowed, gap_count, reports_total, duplicates_total "
+        "FROM hosts WHERE agent_id = ?",
+        (agent_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    tenant, last_seq, last_ts, epoch, rebase_allowed, gap_count, reports_total, duplicates_total = row
+    gaps: tuple[tuple[int, int], ...] = ()
+    if gap_count:
+        gaps = tuple(
+            (int(lo), int(hi))
+            for lo, hi in conn.execute(
+                "SELECT from_seq, to_seq FROM gaps WHERE agent_id = ? AND epoch = ? ORDER BY from_seq",
+                (agent_id, epoch),
+            ).fetchall()
+        )
+    seq = HostSeqState(last_seq=last_seq, last_ts=last_ts, gaps=gaps, epoch=epoch, rebase_allowed=bool(rebase_allowed))
+    return HostEntry(tenant=tenant, seq=seq, reports_total=reports_total, duplicates_total=duplicates_total)
+
+
 def _update_host(
     conn: Connection,
     agent: AgentInfo,
+    entry: HostEntry,
     state: HostSeqState,
     latest: Report | None,
     received_at: float,
     stored: int,
     duplicates: int,
-) -> None:
+) -> bool:
+    """Write the host's new state where its row is still what `entry` says; False where it changed."""
+    old = entry.seq
     params: dict[str, object] = {
         "id": agent.id,
         "hostname": agent.hostname,
@@ -128,6 +229,13 @@ def _update_host(
         "stored": stored,
         "dups": duplicates,
         "gaps": len(state.gaps),
+        "was_tenant": entry.tenant,
+        "was_seq": old.last_seq,
+        "was_epoch": old.epoch,
+        "was_rebase": int(old.rebase_allowed),
+        "was_gaps": len(old.gaps),
+        "was_reports": entry.reports_total,
+        "was_dups": entry.duplicates_total,
     }
     sql = (
         "UPDATE hosts SET hostname=:hostname, role=:role, site=:site, os=:os, version=:version, "
@@ -146,7 +254,14 @@ def _update_host(
             ", latest_ts = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest_ts ELSE latest_ts END"
         )
         params.update(latest=_report_encoder.encode(latest).decode(), latest_ts=latest.ts, interval=latest.interval_s)
-    conn.execute(sql + " WHERE agent_id=:id", params)
+    # Every ingest of this host changes reports_total or duplicates_total,
+    # enrollment sets rebase_allowed: together they say whether the row changed.
+    sql += (
+        " WHERE agent_id=:id AND tenant=:was_tenant AND last_seq=:was_seq AND epoch=:was_epoch"
+        " AND rebase_allowed=:was_rebase AND gap_count=:was_gaps AND reports_total=:was_reports"
+        " AND duplicates_total=:was_dups"
+    )
+    return bool(conn.execute(sql, params).rowcount)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,10 @@ one transaction and commits once, so a thousand concurrent agents cost one
 fsync, not a thousand, and there is never a `database is locked`. A job's
 result is delivered only after the commit: an acknowledgement always means
 the data is on disk.
+
+Ingest jobs (`StagedJob`) share what the writer keeps between jobs
+(`writestate`): host rows, each stream's newest point, closed periods, and the
+ledger rows of the whole batch, upserted once before the commit.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from . import db
 from .db import Connection
 from .errors import CollectorError, OverloadedError, StorageError
+from .writestate import StagedJob, WriteState, plain
 
 __all__ = ["Job", "Writer"]
 
@@ -31,6 +36,13 @@ T = TypeVar("T")
 Job = Callable[[Connection], T]
 
 _STOP = object()
+
+
+class _Item(NamedTuple):
+    call: Callable[[Connection, WriteState], Any]
+    future: Future[Any]
+    #: the stream locks a staged job needs; None: the job runs alone (db.begin)
+    streams: Sequence[int] | None
 
 
 class Writer:
@@ -49,6 +61,8 @@ class Writer:
         self.commits = 0
         self.jobs_done = 0
         self.last_error: str | None = None
+        #: used by the writer thread only
+        self.state = WriteState()
 
     def start(self) -> None:
         if self._thread is None:
@@ -67,16 +81,25 @@ class Writer:
         return self._queue.qsize()
 
     def submit(self, job: Job[T]) -> Future[T]:
+        return self._put(plain(job), None)
+
+    def submit_staged(self, job: StagedJob[T]) -> Future[T]:
+        return self._put(job, tuple(job.streams))
+
+    def _put(self, call: Callable[[Connection, WriteState], T], streams: Sequence[int] | None) -> Future[T]:
         if self._queue.qsize() >= self._queue_max:
             # Back-pressure instead of unbounded memory: agents keep the
             # reports spooled and retry after the hint.
             raise OverloadedError("collector is busy, retry later", retry_after_s=5)
         future: Future[T] = Future()
-        self._queue.put((job, future))
+        self._queue.put(_Item(call, future, streams))
         return future
 
     async def run(self, job: Job[T]) -> T:
         return await asyncio.wrap_future(self.submit(job))
+
+    async def run_staged(self, job: StagedJob[T]) -> T:
+        return await asyncio.wrap_future(self.submit_staged(job))
 
     def _run(self) -> None:
         conn = self._connect()
@@ -102,11 +125,11 @@ class Writer:
         finally:
             conn.close()
 
-    def _commit(self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]]) -> None:
-        batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
+    def _commit(self, conn: Connection, batch: list[_Item]) -> None:
+        batch = [item for item in batch if item.future.set_running_or_notify_cancel()]
         try:
             results = self._attempt(conn, batch)
-        except db.ERRORS as exc:
+        except Exception as exc:  # the database (or the batch's last write) failed: the whole batch goes
             self._fail(conn, batch, exc)
             return
         for future, result, error_ in results:
@@ -116,10 +139,11 @@ class Writer:
             else:
                 future.set_result(result)
 
-    def _fail(self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]], exc: BaseException) -> None:
+    def _fail(self, conn: Connection, batch: list[_Item], exc: BaseException) -> None:
         # Disk full, I/O error, corruption, a lost database server: nothing of
         # this batch is stored, so nobody gets an acknowledgement.
         self.last_error = str(exc).strip()
+        self.state.batch_failed()
         log.error("write failed, %s jobs rejected: %s", len(batch), self.last_error)
         try:
             if conn.in_transaction:
@@ -127,26 +151,37 @@ class Writer:
         except db.ERRORS:
             pass  # the connection is lost; the next batch starts on a new one
         error = StorageError("storage unavailable, nothing stored", [self.last_error])
-        for _job, future in batch:
-            if future.running():
-                future.set_exception(error)
+        for item in batch:
+            if item.future.running():
+                item.future.set_exception(error)
 
-    def _attempt(
-        self, conn: Connection, batch: list[tuple[Job[Any], Future[Any]]]
-    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+    def _attempt(self, conn: Connection, batch: list[_Item]) -> list[tuple[Future[Any], Any, BaseException | None]]:
         results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        state = self.state
+        streams: list[int] | None = []
+        for item in batch:
+            if item.streams is None:
+                streams = None  # a job that runs alone: the whole batch does
+                break
+            assert streams is not None
+            streams.extend(item.streams)
         # On PostgreSQL the batch is pipelined: statements whose results a job
         # does not read go out without a round trip each, and the sync after
         # each job pins any error on the job that caused it.
         with db.pipeline(conn):
-            db.begin(conn)
-            for index, (job, future) in enumerate(batch):
+            db.begin(conn, streams)
+            state.batch_started()
+            for index, item in enumerate(batch):
+                serial = item.streams is None
+                if serial:
+                    state.write_pending(conn)  # it may read the ledger
                 savepoint = f"job{index}"
                 conn.execute(f"SAVEPOINT {savepoint}")
                 try:
-                    result = job(conn)
+                    result = item.call(conn, state)
                     db.sync(conn)
                 except Exception as exc:
+                    state.job_failed()
                     if isinstance(exc, db.ERRORS) and not isinstance(exc, db.INTEGRITY_ERRORS):
                         raise  # the database itself failed: the whole batch goes
                     # A rejected job (a seq conflict, or a bug) must not take
@@ -155,10 +190,14 @@ class Writer:
                     conn.execute(f"RELEASE {savepoint}")
                     if not isinstance(exc, CollectorError):
                         log.exception("writer job crashed")
-                    results.append((future, None, exc))
+                    results.append((item.future, None, exc))
                     continue
                 conn.execute(f"RELEASE {savepoint}")
-                results.append((future, result, None))
+                state.job_succeeded()
+                if serial:
+                    state.serial_job_done()
+                results.append((item.future, result, None))
+            state.write_pending(conn)
             conn.execute("COMMIT")
         self.commits += 1
         self.last_error = None

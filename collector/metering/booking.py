@@ -20,9 +20,10 @@ import msgspec
 
 from agent.wire import AgentInfo, Report
 
-from ..db import Connection
+from ..db import Connection, insert_rows
 from ..errors import ValidationError
 from . import quarantine
+from .buffer import Coverage, CoverageKey, LedgerBuffer, LedgerKey, SubjectKey
 from .counters import split_by_hour
 from .model import BERLIN, METERS, Period, QuarantineItem
 from .plausibility import Anomaly, Contribution, Limits, Outcome
@@ -44,6 +45,7 @@ __all__ = [
     "LEDGER_MAX",
     "AdjustmentRow",
     "Booker",
+    "HostTail",
     "LedgerKey",
     "MeteringSettings",
     "PointRow",
@@ -104,26 +106,6 @@ class Subject:
         return cls(tenant, key.encode(), key.kind, key.id, agent_id)
 
 
-class LedgerKey(NamedTuple):
-    """A row of `ledger`: a tenant's hour of a meter."""
-
-    tenant: str
-    hour: int
-    meter: str
-    dim: str
-
-
-class SubjectKey(NamedTuple):
-    """A row of `ledger_subject`: a host's or device's month of a meter."""
-
-    tenant: str
-    period: str
-    kind: StreamKind
-    subject: str
-    meter: str
-    dim: str
-
-
 class AdjustmentRow(NamedTuple):
     """A row of `adjustments`: late usage of a closed period, booked into an open one."""
 
@@ -148,6 +130,10 @@ class PointRow(NamedTuple):
     ts: float
     tenant: str
     data: bytes
+
+
+#: a host stream's newest point and its key (epoch, seq)
+HostTail = tuple[tuple[int, int], HostPoint]
 
 
 def _by_meter(contributions: Iterable[Contribution]) -> dict[tuple[str, str], list[Contribution]]:
@@ -181,25 +167,33 @@ def _spread(meter: str, dim: str, start: float, end: float, scaled: int) -> list
 @dataclass
 class Booker:
     """Books one writer job's contributions: sums them in memory and writes
-    each table once in `flush()`; caches which periods are closed."""
+    each table once in `flush()`; caches which periods are closed.
+
+    The writer's batch lends it what outlives one job (`collector.writestate`):
+    `closed`, valid while the batch's transaction keeps periods from being
+    closed; `buffer`, the job's ledger rows, which `flush()` leaves to the
+    writer (`write_buffer=False`) to upsert once for the batch; `pending`,
+    the rows of the batch's earlier jobs, which a large amount is checked
+    against (`_overflows`); `days`, the workplace days known to be stored."""
 
     conn: Connection
     now: float
     settings: MeteringSettings = field(default_factory=MeteringSettings)
-    _closed: dict[tuple[str, str], bool] = field(default_factory=dict)
-    _ledger: dict[LedgerKey, int] = field(default_factory=dict)
-    _subjects: dict[SubjectKey, int] = field(default_factory=dict)
+    closed: dict[tuple[str, str], bool] = field(default_factory=dict)
+    buffer: LedgerBuffer = field(default_factory=LedgerBuffer)
+    pending: LedgerBuffer | None = None
+    write_buffer: bool = True
+    days: set[tuple[str, dt.date]] = field(default_factory=set)
     _adjustments: list[AdjustmentRow] = field(default_factory=list)
     _points: list[PointRow] = field(default_factory=list)
-    _days: set[tuple[str, dt.date]] = field(default_factory=set)
 
     # -- periods ---------------------------------------------------------------
 
     def is_closed(self, tenant: str, period: str) -> bool:
         key = (tenant, period)
-        closed = self._closed.get(key)
+        closed = self.closed.get(key)
         if closed is None:
-            closed = self._closed[key] = (
+            closed = self.closed[key] = (
                 self.conn.execute("SELECT 1 FROM periods WHERE tenant = ? AND period = ?", key).fetchone() is not None
             )
         return closed
@@ -220,13 +214,16 @@ class Booker:
         reports: Sequence[Report],
         *,
         newest_after: tuple[int, int] | None = None,
-    ) -> None:
+        tail: HostTail | None = None,
+    ) -> HostTail | None:
         """Book new reports of one host. Keys (epoch, seq) above `newest_after`
         are known to be the newest of the stream, so no later point needs
-        re-pairing (the common case: reports arriving in order)."""
+        re-pairing (the common case: reports arriving in order). `tail` is the
+        stream's newest point where the caller knows it (the writer's cache),
+        so the first report needs no read for its predecessor. Returns the
+        newest point after these reports, where known."""
         subject = Subject.of(tenant, StreamKey.host(agent.id), agent.id)
         stream = subject.stream
-        tail: tuple[tuple[int, int], HostPoint] | None = None  # last point, known to be the newest
         coverage: dict[tuple[str, int], list[int]] = {}
         limits = self.settings.limits
         for report in sorted(reports, key=lambda r: r.seq):
@@ -257,23 +254,17 @@ class Booker:
                 acc[0] += 1
                 acc[1] = min(acc[1], report.seq)
                 acc[2] = max(acc[2], report.seq)
-        self.conn.executemany(
-            "INSERT INTO coverage AS c (tenant, period, stream, epoch, role, reports, min_seq, max_seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, stream, epoch) DO UPDATE SET "
-            "reports = c.reports + excluded.reports, "
-            "min_seq = CASE WHEN excluded.min_seq < c.min_seq THEN excluded.min_seq ELSE c.min_seq END, "
-            "max_seq = CASE WHEN excluded.max_seq > c.max_seq THEN excluded.max_seq ELSE c.max_seq END, "
-            "role = excluded.role",
-            [(tenant, period_s, stream, ep, agent.role, n, lo, hi) for (period_s, ep), (n, lo, hi) in coverage.items()],
-        )
+        for (period_s, ep), (n, lo, hi) in coverage.items():
+            self.buffer.add_coverage(CoverageKey(tenant, period_s, stream, ep), Coverage(agent.role, n, lo, hi))
+        return tail
 
     def _workplace_day(self, tenant: str, agent: AgentInfo, report: Report) -> None:
         if agent.role != "thin-client" or not report.sessions:
             return
         day = dt.datetime.fromtimestamp(report.ts, BERLIN).date()
-        if (agent.id, day) in self._days:
+        if (agent.id, day) in self.days:
             return  # a job's reports mostly fall on the same day
-        self._days.add((agent.id, day))
+        self.days.add((agent.id, day))
         period = str(Period(day.year, day.month))
         closed = self.is_closed(tenant, period)
         cur = self.conn.execute(
@@ -347,9 +338,7 @@ class Booker:
 
     def _flush_points(self) -> None:
         if self._points:
-            self.conn.executemany(
-                "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data) VALUES (?, ?, ?, ?, ?, ?)", self._points
-            )
+            insert_rows(self.conn, "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data)", self._points)
             self._points.clear()
 
     def _book_outcomes(self, subject: Subject, added: list[Outcome], *, replaced: Outcome | None = None) -> None:
@@ -461,14 +450,15 @@ class Booker:
             "SELECT scaled FROM ledger WHERE tenant = ? AND hour = ? AND meter = ? AND dim = ?",
             (subject.tenant, hour, meter, dim),
         ).fetchone()
-        total = (int(row[0]) if row else 0) + self._ledger.get(LedgerKey(subject.tenant, hour, meter, dim), 0) + scaled
+        lkey = LedgerKey(subject.tenant, hour, meter, dim)
+        total = (int(row[0]) if row else 0) + self._pending(lkey) + scaled
         row = self.conn.execute(
             "SELECT scaled FROM ledger_subject WHERE tenant = ? AND period = ? AND kind = ? AND subject = ? "
             "AND meter = ? AND dim = ?",
             (subject.tenant, period, subject.kind, subject.id, meter, dim),
         ).fetchone()
         skey = SubjectKey(subject.tenant, period, subject.kind, subject.id, meter, dim)
-        own = (int(row[0]) if row else 0) + self._subjects.get(skey, 0) + scaled
+        own = (int(row[0]) if row else 0) + self._pending(skey) + scaled
         return abs(total) > LEDGER_MAX or abs(own) > LEDGER_MAX
 
     def _book(self, subject: Subject, deltas: dict[tuple[str, str, int], int]) -> None:
@@ -501,10 +491,15 @@ class Booker:
             if self.is_closed(tenant, period):
                 self._adjust(tenant, period, meter, dim, kind, subject_id, scaled)
                 continue
-            key = LedgerKey(tenant, hour, meter, dim)
-            self._ledger[key] = self._ledger.get(key, 0) + scaled
-            skey = SubjectKey(tenant, period, kind, subject_id, meter, dim)
-            self._subjects[skey] = self._subjects.get(skey, 0) + scaled
+            self.buffer.add_ledger(LedgerKey(tenant, hour, meter, dim), scaled)
+            self.buffer.add_subject(SubjectKey(tenant, period, kind, subject_id, meter, dim), scaled)
+
+    def _pending(self, key: LedgerKey | SubjectKey) -> int:
+        """What this job and the batch's earlier ones book into a row, not yet written."""
+        buffers = [b for b in (self.buffer, self.pending) if b is not None]
+        if isinstance(key, LedgerKey):
+            return sum(b.ledger.get(key, 0) for b in buffers)
+        return sum(b.subjects.get(key, 0) for b in buffers)
 
     def _adjust(
         self, tenant: str, period: str, meter: str, dim: str, kind: StreamKind, subject: str, scaled: int
@@ -516,25 +511,16 @@ class Booker:
         )
 
     def flush(self) -> None:
-        """Write what this job booked: one statement per table."""
+        """Write what this job booked: one statement per table (the ledger's
+        rows left to the writer's batch where `write_buffer` is off)."""
         self._flush_points()
-        self.conn.executemany(
-            "INSERT INTO ledger AS l (tenant, hour, meter, dim, scaled) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (tenant, hour, meter, dim) DO UPDATE SET scaled = l.scaled + excluded.scaled",
-            [(*key, scaled) for key, scaled in self._ledger.items() if scaled],
-        )
-        self.conn.executemany(
-            "INSERT INTO ledger_subject AS l (tenant, period, kind, subject, meter, dim, scaled) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, period, kind, subject, meter, dim) "
-            "DO UPDATE SET scaled = l.scaled + excluded.scaled",
-            [(*key, scaled) for key, scaled in self._subjects.items() if scaled],
-        )
         if self._adjustments:
-            self.conn.executemany(
+            insert_rows(
+                self.conn,
                 "INSERT INTO adjustments (tenant, booked_period, for_period, meter, dim, kind, subject, scaled, "
-                "booked_on, booked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "booked_on, booked_at)",
                 self._adjustments,
             )
-        self._ledger.clear()
-        self._subjects.clear()
-        self._adjustments.clear()
+            self._adjustments.clear()
+        if self.write_buffer:
+            self.buffer.write(self.conn)
