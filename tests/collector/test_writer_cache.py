@@ -64,7 +64,7 @@ def batch_of(agent_id: str, reports: Sequence[Report]) -> Batch:
     return Batch(agent=info, reports=list(reports))
 
 
-def setup_db(path: Path) -> dict[str, Principal]:
+def setup_db(path: db.Target) -> dict[str, Principal]:
     conn = connect(path)
     try:
         migrate(conn)
@@ -75,7 +75,7 @@ def setup_db(path: Path) -> dict[str, Principal]:
         conn.close()
 
 
-def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(path: db.Target) -> dict[str, list[tuple[Any, ...]]]:
     conn = connect(path)
     try:
         return {name: [tuple(r) for r in conn.execute(sql).fetchall()] for name, sql in TABLES.items()}
@@ -83,7 +83,7 @@ def snapshot(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
-def direct(path: Path, principals: dict[str, Principal], deliveries: Sequence[tuple[str, list[Report]]]) -> None:
+def direct(path: db.Target, principals: dict[str, Principal], deliveries: Sequence[tuple[str, list[Report]]]) -> None:
     """The reference: each delivery its own transaction, no writer, no cache."""
     conn = connect(path)
     try:
