@@ -77,31 +77,45 @@ def _cutoff(now: float) -> int:
 
 
 def history(src: Source) -> dict[str, dict[Key, int]]:
-    """Sums of everything before the cutoff, all tenants; recomputed when the
-    cutoff (daily) or the period moves."""
+    """Sums of everything before the cutoff, recomputed when the cutoff
+    (daily) or the period moves: of all tenants, or for a scrape narrowed
+    to a tenant that finds none yet, of that tenant alone (its rows are a
+    range of the ledger's primary key, a twentieth of 20 tenants' ledger),
+    so sharded scrapes after a start do not wait for the whole ledger."""
     period = Period.containing(src.now)
     cutoff = _cutoff(src.now)
     state = src.state
     key = (cutoff, str(period))
+    if src.tenant is not None:
+        if state.history_key == key:
+            return state.history
+        with state.tenant_history_lock:
+            kept = state.tenant_history.get(src.tenant)
+            if kept is None or kept[0] != key:
+                kept = state.tenant_history[src.tenant] = (key, _sum_history(src, cutoff, period, src.tenant))
+            return kept[1]
     with state.history_lock:
         if state.history_key != key:
             state.history = _sum_history(src, cutoff, period)
             state.history_key = key
+            state.tenant_history.clear()
         return state.history
 
 
-def _sum_history(src: Source, cutoff: int, period: Period) -> dict[str, dict[Key, int]]:
+def _sum_history(src: Source, cutoff: int, period: Period, tenant: str | None = None) -> dict[str, dict[Key, int]]:
+    where, args = ("tenant = ? AND ", (tenant,)) if tenant is not None else ("", ())
     total: dict[Key, int] = {}
     month: dict[Key, int] = {}
-    sql = _LEDGER.format("hour < ?")
     start = int(period.start_ts)
-    for tenant, meter, dim, s_hi, s_lo, m_hi, m_lo in src.conn.execute(sql, (start, start, cutoff)):
-        total[(tenant, meter, dim)] = _join(s_hi, s_lo)
-        month[(tenant, meter, dim)] = _join(m_hi, m_lo)
-    for tenant, n in src.conn.execute(
-        "SELECT tenant, count(*) FROM workplace_days WHERE period < ? GROUP BY tenant", (str(period),)
+    for t, meter, dim, s_hi, s_lo, m_hi, m_lo in src.conn.execute(
+        _LEDGER.format(f"{where}hour < ?"), (start, start, *args, cutoff)
     ):
-        total[(tenant, "workplace_days", "")] = int(n)
+        total[(t, meter, dim)] = _join(s_hi, s_lo)
+        month[(t, meter, dim)] = _join(m_hi, m_lo)
+    for t, n in src.conn.execute(
+        f"SELECT tenant, count(*) FROM workplace_days WHERE {where}period < ? GROUP BY tenant", (*args, str(period))
+    ):
+        total[(t, "workplace_days", "")] = int(n)
     return {"total": total, "month": month}
 
 

@@ -82,6 +82,9 @@ class ScrapeState:
     #: (ledger cutoff hour, period) -> sums of the ledger history before the cutoff
     history_key: tuple[int, str] | None = None
     history: dict[str, Any] = field(default_factory=dict)
+    #: tenant -> (key, its sums), for tenant scrapes that come before the sums of all tenants
+    tenant_history_lock: threading.Lock = field(default_factory=threading.Lock)
+    tenant_history: dict[str, tuple[tuple[int, str], dict[str, Any]]] = field(default_factory=dict)
     #: family group -> scrapes that left it out (leitstand_scrape_errors_total)
     errors: dict[str, int] = field(default_factory=dict)
 

@@ -37,8 +37,9 @@ def samples(text: str) -> Samples:
     }
 
 
-async def scrape(env: Env) -> Samples:
-    r = await env.client.get("/metrics", headers=auth(env.admin_token))
+async def scrape(env: Env, tenant: str | None = None) -> Samples:
+    params = {"tenant": tenant} if tenant else None
+    r = await env.client.get("/metrics", params=params, headers=auth(env.admin_token))
     assert r.status_code == 200, r.text
     return samples(r.text)
 
@@ -90,6 +91,36 @@ async def test_a_new_collector_scrapes_what_a_long_running_one_does(make_env: Ca
     assert first[("leitstand_metering_network_bytes_total", (("tenant", "stadt-lohne"),))] >= 24 * 30 * 10**9
     assert first == later
     assert await scrape(started) == first
+
+
+async def test_a_tenant_scrape_first_sums_its_own_ledger_alike(make_env: Callable[..., Env]) -> None:
+    """A tenant scrape before any scrape of all tenants sums only that
+    tenant's ledger history, to the same numbers as the history of all."""
+    everyone = make_env()
+    await fleet(everyone)
+    other = everyone.db()
+    try:
+        with other:  # a second tenant's history, which the tenant scrape must not count
+            other.execute("INSERT INTO tenants (name, created_at) VALUES ('stadt-b', 0)")
+            other.execute(
+                "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES ('stadt-b', 3600, 'network_gib', '', 7)"
+            )
+    finally:
+        other.close()
+    await scrape(everyone)
+    assert everyone.app.state.metrics.history_key is not None
+    expected = await scrape(everyone, "stadt-lohne")
+
+    started = make_env()
+    started.clock.now = everyone.clock.now
+    first = await scrape(started, "stadt-lohne")
+    state = scrape_state(started.app)
+    assert state.history_key is None and set(state.tenant_history) == {"stadt-lohne"}
+    assert first[("leitstand_metering_network_bytes_total", (("tenant", "stadt-lohne"),))] >= 24 * 30 * 10**9
+    assert first == expected
+    b = await scrape(started, "stadt-b")
+    assert b[("leitstand_metering_network_bytes_total", (("tenant", "stadt-b"),))] == 7
+    assert b == await scrape(everyone, "stadt-b")
 
 
 async def test_the_caches_are_warm_before_the_first_scrape(make_env: Callable[..., Env]) -> None:
