@@ -1,44 +1,59 @@
-"""Sustained ingest: 10,000 simulated agents reporting every 15 s to a collector on one core (issue 9).
+"""Sustained ingest: 10,000 simulated agents reporting every 15 s (issue 9), and scale-out (issue 18).
 
-The goal from the issue: "Sustained ingest with 10,000 simulated agents (15 s
-interval) on one core, SQLite and PostgreSQL; goal: no errors, p99 under
-250 ms."
+The goals: "Sustained ingest with 10,000 simulated agents (15 s interval) on
+one core, SQLite and PostgreSQL; goal: no errors, p99 under 250 ms" (issue 9);
+one collector on PostgreSQL reaches >= 0.8x SQLite's throughput, two
+collectors on one PostgreSQL >= 1.5x one where the machine has the cores for
+it (issue 18). One run measures the setups side by side: `sqlite` (one
+collector), `pg1` (one collector on PostgreSQL), `pg2` (two collectors
+sharing one PostgreSQL database, the agents' connections spread over both as
+by a load balancer), and prints the ratios.
 
-An open-loop load, not a throughput test: every agent sends one report every
-`--interval` seconds on its own phase (spread uniformly over the interval,
-deterministic for `--seed`), whatever the collector does, so 10,000 agents at
-15 s offer 667 requests/s. Latency is measured from each request's *scheduled*
-send time, so a stalled collector shows up as latency (no coordinated
-omission). Each request is a real wire-format v1 batch of one report of a
-simulated host of collector.sim (seq increasing per agent, gzip like
-agent/sender.py), with the agent's own bearer token from POST /api/v1/enroll.
+An open-loop load, not a closed-loop throughput test: every agent sends one
+report every `--interval` seconds on its own phase (spread uniformly over the
+interval, deterministic for `--seed`), whatever the collector does, so 10,000
+agents at 15 s offer 667 requests/s. Latency is measured from each request's
+*scheduled* send time, so a stalled collector shows up as latency (no
+coordinated omission). Throughput is what was acknowledged in the window; the
+ratios mean capacity only where the setup was offered more than it served
+(the output says when neither was). Each request is a real wire-format v1
+batch of one report of a simulated host of collector.sim (seq increasing per
+agent, gzip like agent/sender.py), with the agent's own bearer token from
+POST /api/v1/enroll.
 
-What runs where (Linux, taskset):
+What runs where (Linux, taskset): collector i on core i while a core is left
+over; the load generator (its own process, asyncio + uvloop, raw HTTP/1.1 on a
+bounded pool of keep-alive connections shared by the agents) and the
+throwaway PostgreSQL server of tests/pg_server.py (one for all PostgreSQL
+setups, a fresh database each) on the remaining cores. With fewer cores than
+collectors + 1 nothing is pinned, and the output says so: on 2 cores, two
+collectors, PostgreSQL and the generator share both, so 1.5x is not
+attainable there.
 
-  core 0        `leitstand-collector serve --db DB --listen 127.0.0.1:PORT`, pinned with taskset
-  other cores   this script, the load generator (its own process, asyncio + uvloop, raw HTTP/1.1 on a
-                bounded pool of keep-alive connections shared by the agents, as behind a load balancer),
-                and for PostgreSQL the throwaway server of tests/pg_server.py
-
-Per backend: tenants and tokens with the real CLI, 10,000 enrollments through
-the API (timed, not counted), every request body pre-built and gzip'd before
-the clock starts, one interval of warm-up (every agent's first report), then
+Per setup: tenants and tokens with the real CLI, enrollments through the API
+(timed, not counted), every request body pre-built and gzip'd before the clock
+starts, one interval of warm-up (every agent's first report), then
 `--duration` seconds measured. Printed: offered and achieved requests/s,
 errors by kind, latency p50/p95/p99/max, how late the generator itself issued
 requests (send lag: if it fell behind, the output says so instead of blaming
-the collector), the collector's CPU (share of its core) and RSS, database
-growth, and an exact check that the collector stored as many reports as it
-acknowledged (API `reports_total` and the database's `samples` rows).
+the collector), the collectors' CPU and RSS, database growth, and an exact
+check that the collectors stored as many reports as they acknowledged: once
+the collectors have settled (every writer queue empty and the API's
+Σ reports_total equal to the database's counters and `samples` rows, read in
+one statement), stored = acknowledged, or, with requests written but never
+answered (client timeouts), acknowledged <= stored <= acknowledged + those.
 
-    .venv/bin/python bench/ingest_sustained.py                      # SQLite and PostgreSQL, about 8 minutes
-    .venv/bin/python bench/ingest_sustained.py --backend sqlite     # about 3 minutes
-    .venv/bin/python bench/ingest_sustained.py --backend sqlite --agents 2000 --duration 30   # smoke run
-    .venv/bin/python bench/ingest_sustained.py --backend sqlite --profile /tmp/prof           # plus py-spy
-    .venv/bin/python bench/ingest_sustained.py --backend postgres --db postgresql://u@host:5432/leitstand
+    .venv/bin/python bench/ingest_sustained.py --quick                 # all three setups, under a minute
+    .venv/bin/python bench/ingest_sustained.py                         # all three, about 10 minutes
+    .venv/bin/python bench/ingest_sustained.py --setups sqlite         # about 3 minutes
+    .venv/bin/python bench/ingest_sustained.py --setups sqlite --agents 2000 --duration 30   # smoke run
+    .venv/bin/python bench/ingest_sustained.py --setups sqlite --profile /tmp/prof           # plus py-spy
+    .venv/bin/python bench/ingest_sustained.py --setups pg1,pg2 --db postgresql://u@host:5432/leitstand
 
 PostgreSQL needs Debian's `postgresql` package (a private server is started on
-a free port) or `--db postgresql://...`; if `leitstand-collector` cannot serve
-that URL yet, its row says "skipped: ..." and the SQLite row still counts.
+a free port) or `--db postgresql://...` (then both PostgreSQL setups write into
+that database, each counting what it added); if `leitstand-collector` cannot
+serve that URL, its rows say "skipped: ..." and the SQLite row still counts.
 """
 
 from __future__ import annotations
@@ -95,7 +110,6 @@ from collector.sim import sampling, soak
 from tests import pg_server as _postgres
 
 GOAL_P99_MS = 250.0
-SERVER_CORE = 0
 #: The generator counts as keeping up while it issues 99 % of requests within this of their schedule
 #: (a tenth of the goal: lag is part of every latency measured from the schedule).
 LAG_LIMIT_MS = 25.0
@@ -147,7 +161,8 @@ class ExchangeError(Exception):
 
 @dataclass
 class Pool:
-    port: int
+    #: the collectors' ports: connections are spread over them round-robin, as by a load balancer
+    ports: list[int]
     size: int
     timeout_s: float
     idle: asyncio.Queue[Conn] = field(default_factory=asyncio.Queue)
@@ -155,8 +170,13 @@ class Pool:
     stale_resends: int = 0
     opened: int = 0
 
+    @property
+    def port(self) -> int:
+        """The port named in the requests' Host header (any collector serves any agent)."""
+        return self.ports[0]
+
     async def start(self) -> None:
-        conns = [Conn(self.port) for _ in range(self.size)]
+        conns = [Conn(self.ports[i % len(self.ports)]) for i in range(self.size)]
         await asyncio.gather(*(c.open() for c in conns))
         self.opened += len(conns)
         for c in conns:
@@ -290,7 +310,7 @@ def build_plan(
     rng = random.Random(f"{seed}:phases")
     phases = [rng.uniform(0.0, interval) for _ in hosts]
     rounds = math.ceil(total_s / interval) + 1
-    wall0 = time.time() + 3.0 + 60e-6 * len(hosts) * rounds
+    wall0 = time.time() + 1.0 + 60e-6 * len(hosts) * rounds
     rows: list[tuple[float, bytes, int]] = []
     body_bytes = 0
     for h, phase in zip(hosts, phases, strict=True):
@@ -484,10 +504,11 @@ def loadgen_worker(spec_path: Path) -> int:
 
 
 async def _worker(spec: dict[str, Any]) -> int:
-    port = int(spec["port"])
+    ports = [int(p) for p in spec["ports"]]
+    port = ports[0]
     interval, warmup, duration = float(spec["interval"]), float(spec["warmup"]), float(spec["duration"])
     hosts = fleet_model.build_fleet(int(spec["seed"]), agents=int(spec["agents"]), tenants=int(spec["tenants"]))
-    pool = Pool(port, int(spec["connections"]), float(spec["timeout"]))
+    pool = Pool(ports, int(spec["connections"]), float(spec["timeout"]))
     await pool.start()
     started = time.perf_counter()
     tokens = await enroll_fleet(pool, hosts, spec["enroll_tokens"])
@@ -528,13 +549,74 @@ async def _worker(spec: dict[str, Any]) -> int:
 # --- the parent: collector, database, measurement ------------------------------------------
 
 
+@dataclass(frozen=True)
+class Setup:
+    """One column of the comparison: a backend and how many collectors share its database."""
+
+    key: str
+    backend: str
+    collectors: int
+
+    @property
+    def label(self) -> str:
+        if self.backend == "sqlite":
+            return "SQLite, 1 collector"
+        return f"PostgreSQL, {self.collectors} collector{'s' if self.collectors > 1 else ''}"
+
+
+SETUPS = {s.key: s for s in (Setup("sqlite", "sqlite", 1), Setup("pg1", "postgres", 1), Setup("pg2", "postgres", 2))}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which cores the collectors run on, and where everything else (generator, PostgreSQL) runs."""
+
+    collector_cores: list[int | None]  # per collector; None: not pinned
+    other_cores: set[int] | None  # the generator's and the database server's; None: not pinned
+
+    def describe(self) -> str:
+        pinned_cores = [c for c in self.collector_cores if c is not None]
+        if len(pinned_cores) == len(self.collector_cores):
+            where = (
+                "collector" + ("s" if len(pinned_cores) > 1 else "") + " on core " + ",".join(map(str, pinned_cores))
+            )
+        else:
+            where = f"{len(self.collector_cores)} collectors not pinned (fewer spare cores than collectors)"
+        rest = (
+            "generator and database server on cores " + ",".join(map(str, sorted(self.other_cores)))
+            if (self.other_cores)
+            else "generator and database server share all cores"
+        )
+        return f"{where}; {rest}"
+
+
+def placement(collectors: int, cores: set[int] | None) -> Placement:
+    """Collector i on core i while a core is left for the generator; else nobody is pinned."""
+    if cores is None or not shutil.which("taskset") or collectors >= len(cores):
+        return Placement([None] * collectors, None)
+    ordered = sorted(cores)
+    return Placement(list(ordered[:collectors]), set(ordered[collectors:]))
+
+
+def set_tree_affinity(pid: int, cores: set[int]) -> None:
+    """Move a running process tree (the PostgreSQL server and its backends) onto `cores`."""
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                proc.cpu_affinity(sorted(cores))
+
+
 @dataclass
 class Outcome:
-    backend: str
+    setup: Setup
     db: str = ""
     note: str = ""  # "skipped: ..." / "failed: ..." when there are no results
+    placement: str = ""
     load: dict[str, Any] | None = None
-    collector: TreeStats | None = None
+    collectors: list[TreeStats] = field(default_factory=list)
     loadgen: TreeStats | None = None
     dbserver: TreeStats | None = None
     enroll_s: float = float("nan")
@@ -543,12 +625,18 @@ class Outcome:
     #: seconds from the collector's start to the load's (offset 0)
     collector_age_s: float = float("nan")
     db_growth_bytes: int | None = None
-    stored: int | None = None
+    stored: int | None = None  # Σ reports_total through the API
+    counted: int | None = None  # Σ hosts.reports_total, read in the same statement as the rows
     samples: int | None = None
     duplicates: int | None = None
+    settled_s: float = float("nan")  # until the collectors had nothing left in flight
     verified_ok: bool = False
     verified: str = "—"
     profile: str = ""
+
+    @property
+    def backend(self) -> str:
+        return self.setup.backend
 
     @property
     def generator_kept_up(self) -> bool:
@@ -559,12 +647,11 @@ class Outcome:
         return lag_ok and cpu_ok
 
 
-def off_server_cores() -> set[int] | None:
-    """The cores the load generator may use: all but the collector's (None on a single core)."""
+def all_cores() -> set[int] | None:
+    """The cores this process may use (None where the OS cannot tell or pin)."""
     if not hasattr(os, "sched_getaffinity"):
         return None
-    cores = os.sched_getaffinity(0) - {SERVER_CORE}
-    return cores or None
+    return set(os.sched_getaffinity(0))
 
 
 def is_pg_url(db: str) -> bool:
@@ -591,35 +678,34 @@ def writer_drained(base_url: str) -> bool:
     return status == 200 and json.loads(body).get("writer_queue") == 0
 
 
-def cli(args: Sequence[str], db: str, env: dict[str, str], cwd: Path) -> str:
-    """`leitstand-collector ARGS --db DB`; its stdout. cwd is the backend's temp dir, so a collector
-    that takes a URL for a relative SQLite path leaves its file there, not in the repository."""
-    proc = subprocess.run(
-        [*collector_argv(), *args, "--db", db], capture_output=True, text=True, env=env, timeout=120, cwd=cwd
-    )
-    if proc.returncode != 0:
-        raise BenchError(f"leitstand-collector {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
-    return proc.stdout.strip()
-
-
 def config_args(args: argparse.Namespace) -> list[str]:
     return ["--config", str(args.config.resolve())] if args.config else []
 
 
-def setup_tenants(
-    db: str, env: dict[str, str], cwd: Path, tenants: int, extra: list[str]
-) -> tuple[list[str], str, list[str]]:
-    """Tenants (fleet_model.TOWNS) and an enroll token each, plus an admin token: (enroll tokens, admin, names)."""
+def setup_tenants(db: str, tenants: int) -> tuple[list[str], str, list[str]]:
+    """Tenants (fleet_model.TOWNS) and an enroll token each, plus an admin token: (enroll tokens, admin, names).
+
+    Through collector.admin in this process, the functions behind `leitstand-collector tenant add` and
+    `token create` (a CLI process each cost seconds of the quick run)."""
+    from collector import admin as collector_admin
+    from collector.db import connect, migrate
+
     names = [name for name, _ in fleet_model.TOWNS[:tenants]]
-    enroll_tokens = []
-    for name in names:
-        try:
-            cli(["tenant", "add", name, *extra], db, env, cwd)
-        except BenchError as exc:
-            if "already exists" not in str(exc):
-                raise
-        enroll_tokens.append(cli(["token", "create", "--role", "enroll", "--tenant", name, *extra], db, env, cwd))
-    admin = cli(["token", "create", "--role", "admin", "--label", "ingest_sustained", *extra], db, env, cwd)
+    try:
+        conn = connect(db)
+    except Exception as exc:  # the driver's error, whichever backend: the setup is skipped with it
+        raise BenchError(f"cannot open {db}: {exc}") from exc
+    try:
+        migrate(conn)
+        existing = {str(t["name"]) for t in collector_admin.list_tenants(conn)}
+        enroll_tokens = []
+        for name in names:
+            if name not in existing:
+                collector_admin.add_tenant(conn, name, actor="ingest_sustained")
+            enroll_tokens.append(collector_admin.create_token(conn, "enroll", actor="ingest_sustained", tenant=name)[1])
+        admin = collector_admin.create_token(conn, "admin", actor="ingest_sustained")[1]
+    finally:
+        conn.close()
     return enroll_tokens, admin, names
 
 
@@ -726,9 +812,71 @@ class Worker:
         self._log.close()
 
 
-def run_backend(backend: str, args: argparse.Namespace, workdir: Path, db_override: str | None) -> Outcome:
-    out = Outcome(backend)
-    bdir = workdir / backend
+COUNTS_SQL = (
+    "SELECT (SELECT count(*) FROM samples), (SELECT coalesce(sum(reports_total), 0) FROM hosts), "
+    "(SELECT coalesce(sum(duplicates_total), 0) FROM hosts)"
+)
+
+
+def db_counts(backend: str, db: str) -> tuple[int, int, int]:
+    """(rows in samples, Σ reports_total, Σ duplicates_total), all read in one statement: one snapshot,
+    so a commit landing between two reads cannot make the counters and the rows disagree."""
+    if backend == "postgres":
+        rows, reports, dups = (int(v) for v in pg_query(db, COUNTS_SQL).split("|"))
+        return rows, reports, dups
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        rows, reports, dups = (int(v) for v in conn.execute(COUNTS_SQL).fetchone())
+    finally:
+        conn.close()
+    return rows, reports, dups
+
+
+@dataclass
+class Settled:
+    """The collectors' totals once nothing is in flight any more (or the deadline passed)."""
+
+    api_reports: int
+    api_duplicates: int
+    hosts: int
+    rows: int
+    counted: int
+    seconds: float
+    quiet: bool
+
+
+def settle(bases: Sequence[str], admin: str, tenants: Sequence[str], backend: str, db: str,
+           deadline_s: float = 90.0) -> Settled:  # fmt: skip
+    """Wait until the collectors are done with every request they took, then read the totals.
+
+    An empty writer queue is not enough: the writer may be committing the batch it took, and an
+    overloaded collector still has requests between reading and queueing (their clients gave up
+    long ago). Reading the API's counters then and the rows a moment later compares two different
+    moments, which is how `reports_total` came out below the `samples` rows in overloaded runs.
+    So: poll until every writer queue is empty and the API's Σ reports_total equals the rows and
+    counters read in one statement afterwards; a collector that counts wrong never settles."""
+    started = time.monotonic()
+    while True:
+        drained = all(writer_drained(base) for base in bases)
+        api_reports, api_dups, hosts = stored_totals(bases[0], admin, tenants)
+        rows, counted, _dups = db_counts(backend, db)
+        quiet = drained and api_reports == counted == rows
+        waited = time.monotonic() - started
+        if quiet or waited > deadline_s:
+            return Settled(api_reports, api_dups, hosts, rows, counted, waited, quiet)
+        time.sleep(0.2)  # polling interval of a deadline-bounded wait
+
+
+def run_setup(
+    setup: Setup,
+    args: argparse.Namespace,
+    workdir: Path,
+    db_override: str | None,
+    pg_server: Callable[[], _postgres.PostgresServer],
+    cores: set[int] | None,
+) -> Outcome:
+    out = Outcome(setup)
+    bdir = workdir / setup.key
     bdir.mkdir()
     env = {
         **os.environ,
@@ -736,73 +884,74 @@ def run_backend(backend: str, args: argparse.Namespace, workdir: Path, db_overri
         "XDG_CONFIG_HOME": str(bdir / "xdg"),
         "XDG_DATA_HOME": str(bdir / "xdg"),
     }
+    place = placement(setup.collectors, cores)
+    out.placement = place.describe()
     with contextlib.ExitStack() as stack:
         pg: _postgres.PostgresServer | None = None
-        if backend == "postgres":
+        if setup.backend == "postgres":
             if db_override:
-                db = db_override
+                db = db_override  # shared by the PostgreSQL setups: each counts what it added
             else:
                 try:
-                    pg = stack.enter_context(_postgres.postgres_server())
+                    pg = pg_server()
                 except _postgres.PostgresUnavailable as exc:
                     out.note = f"skipped: {exc}"
                     return out
-                db = pg.create_database(PG_DATABASE)
+                db = pg.create_database(f"{PG_DATABASE}_{setup.key}")
         else:
             db = db_override or str(bdir / "collector.db")
         out.db = db
-        print(f"{backend}: database {db}", flush=True)
+        print(f"{setup.label}: database {db}; {out.placement}", flush=True)
+        # The generator (spawned below) and the database server run off the collectors' cores.
+        if cores is not None:
+            os.sched_setaffinity(0, place.other_cores or cores)
+            if pg is not None and pg.process is not None:
+                set_tree_affinity(pg.process.pid, place.other_cores or cores)
 
         t = time.monotonic()
         try:
-            enroll_tokens, admin, tenants = setup_tenants(db, env, bdir, args.tenants, config_args(args))
+            enroll_tokens, admin, tenants = setup_tenants(db, args.tenants)
         except BenchError as exc:
-            if backend != "postgres":
+            if setup.backend != "postgres":
                 raise
-            out.note = f"skipped: the collector CLI does not take {db} ({str(exc).splitlines()[0][:200]})"
+            out.note = f"skipped: {str(exc).splitlines()[0][:200]}"
             return out
-        if backend == "postgres":
-            # A collector without the backend takes the URL for a relative SQLite path and "works":
-            # the tenants must really be in PostgreSQL.
-            try:
-                in_pg = set(pg_query(db, "SELECT name FROM tenants").split())
-            except BenchError as exc:
-                in_pg = set()
-                print(f"  postgres: {str(exc).splitlines()[0]}")
-            if not set(tenants) <= in_pg:
-                out.note = (
-                    "skipped: leitstand-collector does not store into PostgreSQL yet "
-                    f"(`tenant add --db {db}` left no tenants there)"
-                )
-                return out
-        print(f"  {len(tenants)} tenants and tokens with the CLI in {time.monotonic() - t:.1f} s", flush=True)
+        print(f"  {len(tenants)} tenants and tokens in {time.monotonic() - t:.1f} s", flush=True)
 
         processes: list[ManagedProcess] = []
         stack.enter_context(running(processes))
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        serve = [*collector_argv(), "serve", *config_args(args), "--db", db, "--listen", f"127.0.0.1:{port}"]
-        collector = start_process(
-            "collector",
-            pinned(SERVER_CORE, serve),
-            log_dir=bdir,
-            env=env,
-            cwd=bdir,
-        )
+        collectors: list[ManagedProcess] = []
+        bases: list[str] = []
+        for i, core in enumerate(place.collector_cores):
+            port = free_port()
+            serve = [*collector_argv(), "serve", *config_args(args), "--db", db, "--listen", f"127.0.0.1:{port}"]
+            collector = start_process(
+                "collector" if setup.collectors == 1 else f"collector-{i + 1}",
+                pinned(core, serve) if core is not None else serve,
+                log_dir=bdir,
+                env=env,
+                cwd=bdir,
+            )
+            processes.append(collector)
+            collectors.append(collector)
+            bases.append(f"http://127.0.0.1:{port}")
         started = time.monotonic()
-        processes.append(collector)
-        try:
-            wait_ready(http_ok(f"{base}/healthz"), deadline_s=60, what="leitstand-collector serve", process=collector)
-        except BenchError as exc:
-            if backend != "postgres":
-                raise
-            reason = next((ln.strip(" |") for ln in reversed(str(exc).splitlines()) if ln.strip(" |")), str(exc))
-            out.note = f"skipped: `leitstand-collector serve --db {db}` did not start ({reason[:200]})"
-            return out
+        for base, collector in zip(bases, collectors, strict=True):
+            try:
+                wait_ready(
+                    http_ok(f"{base}/healthz"), deadline_s=60, what="leitstand-collector serve", process=collector
+                )
+            except BenchError as exc:
+                if setup.backend != "postgres":
+                    raise
+                reason = next((ln.strip(" |") for ln in reversed(str(exc).splitlines()) if ln.strip(" |")), str(exc))
+                out.note = f"skipped: `leitstand-collector serve --db {db}` did not start ({reason[:200]})"
+                return out
 
-        measure(out, args, bdir, env, base, collector, backend, db, enroll_tokens, admin, tenants, pg, started)
-        collector.stop()
-        processes.remove(collector)
+        measure(out, args, bdir, env, bases, collectors, db, enroll_tokens, admin, tenants, pg, started)
+        for collector in collectors:
+            collector.stop()
+            processes.remove(collector)
     return out
 
 
@@ -811,9 +960,8 @@ def measure(
     args: argparse.Namespace,
     bdir: Path,
     env: dict[str, str],
-    base: str,
-    collector: ManagedProcess,
-    backend: str,
+    bases: list[str],
+    collectors: list[ManagedProcess],
     db: str,
     enroll_tokens: list[str],
     admin: str,
@@ -821,9 +969,10 @@ def measure(
     pg: _postgres.PostgresServer | None,
     collector_started: float,
 ) -> None:
+    backend = out.backend
     spec_file = bdir / "loadgen.json"
     spec = {
-        "port": int(base.rsplit(":", 1)[1]),
+        "ports": [int(base.rsplit(":", 1)[1]) for base in bases],
         "enroll_tokens": enroll_tokens,
         "agents": args.agents,
         "tenants": args.tenants,
@@ -841,9 +990,7 @@ def measure(
         enrolled = worker.expect("enrolled", deadline_s=600)
         out.enroll_s = float(enrolled["seconds"])
         print(f"  enrolled in {out.enroll_s:.1f} s ({args.agents / out.enroll_s:,.0f}/s), not counted", flush=True)
-        wait_ready(lambda: writer_drained(base), what="writer queue drain", process=collector)
-        stored0, dups0, _ = stored_totals(base, admin, tenants)
-        samples0 = db_scalar(backend, db, "SELECT count(*) FROM samples")
+        before = settle(bases, admin, tenants, backend, db)
         size0 = db_bytes(backend, db)
 
         worker.send("go")
@@ -857,7 +1004,7 @@ def measure(
         t0 = float(start["t0"])
         out.late_start_s = float(start["late_start_s"])
         out.collector_age_s = t0 - collector_started
-        samplers = {"collector": TreeSampler(collector.pid, interval_s=0.5, pss=False)}
+        samplers = {f"collector{i}": TreeSampler(c.pid, interval_s=0.5, pss=False) for i, c in enumerate(collectors)}
         samplers["loadgen"] = TreeSampler(worker.proc.pid, interval_s=1.0, pss=False)
         if pg is not None and pg.process is not None:
             samplers["dbserver"] = TreeSampler(pg.process.pid, interval_s=1.0, pss=False)
@@ -869,40 +1016,50 @@ def measure(
         time.sleep(max(0.0, t0 + args.warmup - time.monotonic()))  # the warm-up interval
         for sampler in samplers.values():
             sampler.start_window()
-        raw = args.profile / f"collector-sustained-{backend}.txt" if args.profile else None
-        profiler = start_profiler(collector.pid, args.duration, raw, rate=100) if raw else None
+        raw = args.profile / f"collector-sustained-{out.setup.key}.txt" if args.profile else None
+        profiler = start_profiler(collectors[0].pid, args.duration, raw, rate=100) if raw else None
         time.sleep(max(0.0, t0 + args.warmup + args.duration - time.monotonic()))  # the measured window
         stats = {name: sampler.finish() for name, sampler in samplers.items()}
-        out.collector, out.loadgen = stats["collector"], stats["loadgen"]
+        out.collectors = [stats[f"collector{i}"] for i in range(len(collectors))]
+        out.loadgen = stats["loadgen"]
         out.dbserver = stats.get("dbserver")
         if profiler is not None:
-            out.profile = finish_profiler(profiler, f"collector, {backend}", top=25, wait_s=60)
+            out.profile = finish_profiler(profiler, f"collector, {out.setup.label}", top=25, wait_s=60)
         out.load = worker.expect("done", deadline_s=120 + 3 * args.timeout)
     finally:
         worker.stop()
 
-    wait_ready(lambda: writer_drained(base), what="writer queue drain", process=collector, deadline_s=60)
-    stored1, dups1, hosts = stored_totals(base, admin, tenants)
-    samples1 = db_scalar(backend, db, "SELECT count(*) FROM samples")
+    after = settle(bases, admin, tenants, backend, db)
+    out.settled_s = after.seconds
     out.db_growth_bytes = db_bytes(backend, db) - size0
-    out.stored, out.samples, out.duplicates = stored1 - stored0, samples1 - samples0, dups1 - dups0
-    verify(out, hosts)
+    out.stored = after.api_reports - before.api_reports
+    out.counted = after.counted - before.counted
+    out.samples = after.rows - before.rows
+    out.duplicates = after.api_duplicates - before.api_duplicates
+    verify(out, after.hosts, after.quiet)
 
 
-def verify(out: Outcome, hosts: int) -> None:
-    """Stored (API reports_total, and rows in `samples`) against the 200s the generator counted."""
+def verify(out: Outcome, hosts: int, quiet: bool = True) -> None:
+    """Stored (API reports_total, the database's counters, and rows in `samples`) against the 200s
+    the generator counted; `quiet`: the collectors had settled (see `settle`)."""
     assert out.load is not None and out.stored is not None
     acked = int(out.load["total_ok"])
     maybe = int(out.load["written_unanswered"])
-    exact = out.stored == acked == out.samples and out.duplicates == 0
+    counted = out.stored if out.counted is None else out.counted
+    agree = out.stored == counted == out.samples
+    exact = agree and out.stored == acked and out.duplicates == 0
     # A request written but never answered (timeout, reset) may or may not have been stored.
-    within = maybe > 0 and acked <= out.stored <= acked + maybe and out.stored == out.samples
+    within = maybe > 0 and agree and acked <= out.stored <= acked + maybe
     out.verified_ok = exact or within
-    detail = f"stored {out.stored:,}, rows {out.samples:,}, acknowledged {acked:,}"
+    detail = (
+        f"stored {out.stored:,} (API), counted {counted:,} and rows {out.samples:,} (database), acknowledged {acked:,}"
+    )
     if maybe:
         detail += f", {maybe:,} unanswered (may be stored)"
     if out.duplicates:
-        detail += f", {out.duplicates} duplicates"
+        detail += f", {out.duplicates:,} duplicates"
+    if not quiet:
+        detail += ", the collectors had not settled within the deadline"
     verdict = "exact" if exact else ("within the unanswered" if within else "MISMATCH")
     out.verified = f"{'OK' if out.verified_ok else 'FAIL'} ({verdict}): {detail}; {hosts:,} hosts"
 
@@ -937,31 +1094,72 @@ def goal_text(o: Outcome) -> str:
     return "met" if not missed else "MISSED: " + ", ".join(missed)
 
 
-def pct(stats: TreeStats | None) -> str:
-    if stats is None or stats.wall_s <= 0:
+def pct(stats: TreeStats | list[TreeStats] | None) -> str:
+    """CPU as a share of one core (several collectors: their sum)."""
+    many = stats if isinstance(stats, list) else [stats] if stats is not None else []
+    if not many or any(st.wall_s <= 0 for st in many):
         return "—"
-    return f"{100 * stats.cpu_s / stats.wall_s:.0f} %"
+    return f"{sum(100 * st.cpu_s / st.wall_s for st in many):.0f} %"
 
 
-def report(args: argparse.Namespace, outcomes: list[Outcome]) -> None:
+#: (numerator, denominator, goal, what): the ratios of issue 18, each within one run
+RATIOS = [
+    ("pg1", "sqlite", 0.8, "PostgreSQL 1 collector vs SQLite"),
+    ("pg2", "pg1", 1.5, "PostgreSQL 2 collectors vs 1"),
+]
+
+
+def saturated(o: Outcome) -> bool:
+    """Whether the setup was offered more than it served: only then is its throughput its capacity."""
+    assert o.load is not None
+    return bool(sum(o.load["errors"].values()) or o.load["ok_in_window"] < 0.98 * o.load["scheduled"])
+
+
+def ratio_lines(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> list[str]:
+    by_key = {o.setup.key: o for o in outcomes if o.load is not None}
+    lines = []
+    for num, den, goal, what in RATIOS:
+        a, b = by_key.get(num), by_key.get(den)
+        if a is None or b is None or not b.load or not b.load["ok_in_window"]:
+            continue
+        assert a.load is not None
+        value = a.load["ok_in_window"] / b.load["ok_in_window"]
+        verdict = "met" if value >= goal else "MISSED"
+        if not saturated(b) and not saturated(a):
+            verdict = "not measured: neither setup was saturated (raise --agents or lower --interval)"
+        elif not saturated(b):
+            verdict += f" (an upper bound: {b.setup.label} kept up, its capacity is higher)"
+        elif not saturated(a):
+            verdict += f" (a lower bound: {a.setup.label} kept up, its capacity is higher)"
+        if num == "pg2" and cores < 4:
+            # two collectors, the database server and the generator need a core each to scale out
+            verdict += f"; on {cores} cores the collectors, PostgreSQL and the generator share them (scale-out needs 4)"
+        lines.append(
+            f"  {what}: {value:.2f}x acknowledged req/s ({a.load['ok_in_window'] / args.duration:,.0f} vs "
+            f"{b.load['ok_in_window'] / args.duration:,.0f}; goal >= {goal}x): {verdict}"
+        )
+    return lines
+
+
+def report(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> None:
     header = [
-        "backend", "agents", "interval", "offered req/s", "achieved req/s", "errors", "p50 ms", "p95 ms",
+        "setup", "agents", "interval", "offered req/s", "achieved req/s", "errors", "p50 ms", "p95 ms",
         "p99 ms", "max ms", "send lag p99 / max ms", "collector CPU", "collector RSS MB", "DB growth",
         "stored = acknowledged", "goal: no errors, p99 < 250 ms",
     ]  # fmt: skip
     rows = []
     for o in outcomes:
         if o.load is None:
-            rows.append([o.backend, fmt(args.agents), f"{args.interval:g} s", *["—"] * 12, o.note])
+            rows.append([o.setup.label, fmt(args.agents), f"{args.interval:g} s", *["—"] * 12, o.note])
             continue
         load = o.load
         growth = "—"
         if o.db_growth_bytes is not None and o.stored:
             growth = f"{o.db_growth_bytes / 1e6:,.1f} MB ({o.db_growth_bytes / o.stored:,.0f} B/report)"
-        rss = o.collector.rss_max if o.collector else float("nan")
+        rss = max((st.rss_max for st in o.collectors), default=float("nan"))
         rows.append(
             [
-                o.backend,
+                o.setup.label,
                 fmt(args.agents),
                 f"{args.interval:g} s",
                 fmt(load["scheduled"] / args.duration, 0),
@@ -972,7 +1170,7 @@ def report(args: argparse.Namespace, outcomes: list[Outcome]) -> None:
                 fmt(load["p99_ms"], 1),
                 fmt(load["max_ms"], 0),
                 f"{load['lag_p99_ms']:.1f} / {load['lag_max_ms']:.0f}",
-                pct(o.collector),
+                pct(o.collectors),
                 fmt(rss, 0),
                 growth,
                 "OK" if o.verified_ok else "FAIL",
@@ -983,7 +1181,7 @@ def report(args: argparse.Namespace, outcomes: list[Outcome]) -> None:
         header,
         rows,
         title=(
-            f"Sustained ingest, collector on core {SERVER_CORE}: {args.agents:,} agents, one report every "
+            f"Sustained ingest on {cores} cores: {args.agents:,} agents, one report every "
             f"{args.interval:g} s each (open loop), {args.duration:.0f} s measured after {args.warmup:.0f} s "
             f"warm-up, {args.connections} keep-alive connections, seed {args.seed}"
         ),
@@ -992,8 +1190,9 @@ def report(args: argparse.Namespace, outcomes: list[Outcome]) -> None:
         if o.load is None:
             continue
         load = o.load
-        print(f"\n  {o.backend}: {o.db}")
-        print(f"    stored = acknowledged: {o.verified}")
+        print(f"\n  {o.setup.label}: {o.db}")
+        print(f"    cores: {o.placement}")
+        print(f"    stored = acknowledged: {o.verified} (settled {o.settled_s:.1f} s after the load)")
         print(
             f"    requests in the window {load['scheduled']:,} ({load['answered']:,} answered); "
             f"whole run {load['total_requests']:,} requests, {load['total_ok']:,} acknowledged, "
@@ -1009,11 +1208,11 @@ def report(args: argparse.Namespace, outcomes: list[Outcome]) -> None:
         if o.late_start_s > 0.05:
             print(f"    the schedule started {o.late_start_s:.1f} s after the reports' ts (building took longer)")
         if o.dbserver is not None:
-            print(f"    PostgreSQL server CPU {pct(o.dbserver)} of a core (on the generator's cores)")
+            print(f"    PostgreSQL server CPU {pct(o.dbserver)} of a core")
         print(
             f"    enrollment {o.enroll_s:.1f} s for {args.agents:,} agents (not counted); "
             f"{o.build.get('requests', 0):,} requests pre-built in {o.build.get('seconds', 0):.1f} s; "
-            f"collector RSS median {o.collector.rss_median if o.collector else float('nan'):.0f} MB"
+            "collector RSS median " + ", ".join(f"{st.rss_median:.0f}" for st in o.collectors) + " MB"
         )
         print(
             "    p99 / max ms per 10 s of the window: "
@@ -1031,6 +1230,10 @@ def report(args: argparse.Namespace, outcomes: list[Outcome]) -> None:
             )
         if o.profile:
             print(o.profile)
+    lines = ratio_lines(args, outcomes, cores)
+    if lines:
+        print(f"\nRatios (same run, {cores} cores):")
+        print("\n".join(lines))
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -1045,37 +1248,64 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
         return super()._get_help_string(action)
 
 
+#: (normal run, --quick): the quick run offers more than a collector serves here, briefly
+SIZES: dict[str, tuple[float, float]] = {
+    "agents": (10_000, 600),
+    "interval": (15.0, 1.0),
+    "duration": (120.0, 4.0),
+    "tenants": (len(fleet_model.TOWNS), 1),
+    "timeout": (10.0, 1.5),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench/ingest_sustained.py",
         description=(
-            "Sustained open-loop ingest (issue 9): N simulated agents each POST one real wire-format report\n"
-            "every INTERVAL seconds, each on its own phase, to `leitstand-collector serve` pinned to core 0.\n"
-            "Latency counts from each request's scheduled time; the load generator runs on the other cores\n"
-            "and reports how late it issued requests. Goal: no errors, p99 under 250 ms. Afterwards checks\n"
-            "that the collector stored exactly the reports it acknowledged (API and database)."
+            "Sustained open-loop ingest (issues 9, 18): N simulated agents each POST one real wire-format report\n"
+            "every INTERVAL seconds, each on its own phase, to `leitstand-collector serve`: one collector on\n"
+            "SQLite, one and two collectors sharing one PostgreSQL, side by side in one run. Latency counts\n"
+            "from each request's scheduled time; the load generator reports how late it issued requests.\n"
+            "Goal: no errors, p99 under 250 ms; PostgreSQL 1 collector >= 0.8x SQLite, 2 collectors >= 1.5x\n"
+            "one (where the cores allow). Afterwards checks that the collectors stored exactly the reports\n"
+            "they acknowledged (API, the database's counters and its rows)."
         ),
         epilog=(
             "examples:\n"
-            "  bench/ingest_sustained.py                                   # SQLite and PostgreSQL\n"
-            "  bench/ingest_sustained.py --backend sqlite --profile /tmp/p  # plus py-spy of the collector\n"
-            "  bench/ingest_sustained.py --backend sqlite --agents 2000 --duration 30   # smoke run"
+            "  bench/ingest_sustained.py --quick                           # all three setups, under a minute\n"
+            "  bench/ingest_sustained.py                                   # SQLite, PostgreSQL x1 and x2\n"
+            "  bench/ingest_sustained.py --setups sqlite --profile /tmp/p  # plus py-spy of the collector\n"
+            "  bench/ingest_sustained.py --setups sqlite --agents 2000 --duration 30   # smoke run"
         ),
         formatter_class=_HelpFormatter,
     )
-    parser.add_argument("--agents", type=int, default=10_000, help="simulated agents (collector.sim fleet hosts)")
-    parser.add_argument("--interval", type=float, default=15.0, help="seconds between two reports of one agent")
-    parser.add_argument("--duration", type=float, default=120.0, help="seconds measured, after the warm-up")
+    parser.add_argument(
+        "--quick", action="store_true",
+        help="a short overloaded run of every setup (under a minute): " + ", ".join(
+            f"--{k} {v[1]:g}" for k, v in SIZES.items()
+        ) + "; flags given explicitly win",
+    )  # fmt: skip
+    parser.add_argument(
+        "--agents", type=int, help=f"simulated agents (collector.sim fleet hosts) [{SIZES['agents'][0]:g}]"
+    )
+    parser.add_argument("--interval", type=float, help="seconds between two reports of one agent [15]")
+    parser.add_argument("--duration", type=float, help="seconds measured, after the warm-up [120]")
     parser.add_argument(
         "--warmup", type=float, default=None, help="seconds of load before the window (default: one --interval)"
     )
     parser.add_argument(
-        "--backend", choices=["sqlite", "postgres", "both"], default="both", help="storage backend(s) to measure"
+        "--setups",
+        default=",".join(SETUPS),
+        help="comma-separated: sqlite (1 collector), pg1 (1 collector on PostgreSQL), pg2 (2 collectors on one "
+        "PostgreSQL database)",
+    )
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgres", "both"], help="shorthand: sqlite, postgres (pg1,pg2) or both"
     )
     parser.add_argument(
         "--db",
-        help="SQLite file, or postgresql://... URL of an existing database (instead of a temporary one); "
-        "with --backend both it replaces the default of the backend it names",
+        help="SQLite file, or postgresql://... URL of an existing database (instead of a temporary one) for the "
+        "setups of its backend",
     )
     parser.add_argument(
         "--config",
@@ -1084,13 +1314,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="collector config for `serve` and the CLI (default: built-in defaults; e.g. [alerts] enabled = false)",
     )
     parser.add_argument("--seed", type=int, default=1, help="fleet, phases and readings are deterministic for it")
-    parser.add_argument(
-        "--tenants", type=int, default=len(fleet_model.TOWNS), help="tenants the agents are spread over"
-    )
+    parser.add_argument("--tenants", type=int, help=f"tenants the agents are spread over [{len(fleet_model.TOWNS)}]")
     parser.add_argument(
         "--connections", type=int, default=128, help="keep-alive connections shared by all agents (the pool)"
     )
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request, as the agent's sender")
+    parser.add_argument("--timeout", type=float, help="seconds per request, as the agent's sender [10]")
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="record the collector with py-spy during the window; keep stacks"
     )
@@ -1103,51 +1331,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.loadgen_worker:
         return loadgen_worker(args.loadgen_worker)
+    for name, sizes in SIZES.items():
+        if getattr(args, name) is None:
+            setattr(args, name, type(sizes[0])(sizes[1] if args.quick else sizes[0]))
+    args.agents, args.tenants = int(args.agents), int(args.tenants)
     args.warmup = args.interval if args.warmup is None else args.warmup
-    if args.config is not None and not args.config.is_file():
-        print(f"bench/ingest_sustained.py: --config {args.config}: no such file", file=sys.stderr)
-        return 2
     prog = "bench/ingest_sustained.py"
+    if args.config is not None and not args.config.is_file():
+        print(f"{prog}: --config {args.config}: no such file", file=sys.stderr)
+        return 2
     if args.agents < 1 or args.interval <= 0 or args.duration <= 0 or args.warmup < 0 or args.connections < 1:
         print(f"{prog}: --agents, --interval, --duration and --connections must be positive", file=sys.stderr)
         return 2
     if not 1 <= args.tenants <= len(fleet_model.TOWNS):
         print(f"{prog}: --tenants must be 1..{len(fleet_model.TOWNS)}", file=sys.stderr)
         return 2
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    overrides: dict[str, str | None] = dict.fromkeys(backends)
+    if args.backend:
+        args.setups = {"sqlite": "sqlite", "postgres": "pg1,pg2", "both": "sqlite,pg1,pg2"}[args.backend]
+    keys = [k.strip() for k in args.setups.split(",") if k.strip()]
+    unknown = [k for k in keys if k not in SETUPS]
+    if unknown or not keys:
+        print(f"{prog}: --setups {args.setups}: choose from {', '.join(SETUPS)}", file=sys.stderr)
+        return 2
+    setups = [SETUPS[k] for k in keys]
+    overrides: dict[str, str | None] = {"sqlite": None, "postgres": None}
     if args.db:
         named = "postgres" if is_pg_url(args.db) else "sqlite"
-        if named not in backends:
-            print(f"{prog}: --db {args.db} is a {named} database, but --backend is {args.backend}", file=sys.stderr)
+        if named not in {s.backend for s in setups}:
+            print(f"{prog}: --db {args.db} is a {named} database, but no setup uses {named}", file=sys.stderr)
             return 2
         overrides[named] = args.db if named == "postgres" else str(Path(args.db).resolve())
 
-    cores = off_server_cores()
-    if cores is not None:
-        os.sched_setaffinity(0, cores)  # this process, the generator and PostgreSQL stay off the collector's core
+    cores = all_cores()
     print(f"machine: {machine_notes()}")
-    print(
-        f"collector on core {SERVER_CORE} (taskset); load generator"
-        + (f" on cores {','.join(map(str, sorted(cores)))}" if cores else " UNPINNED (one core only)")
-        + (" (taskset missing: collector not pinned)" if not shutil.which("taskset") else ""),
-        flush=True,
-    )
+    if not shutil.which("taskset"):
+        print("taskset missing: nothing is pinned", flush=True)
     workdir = Path(tempfile.mkdtemp(prefix="leitstand-bench-sustained-"))
     outcomes: list[Outcome] = []
-    try:
-        for backend in backends:
-            try:
-                outcomes.append(run_backend(backend, args, workdir, overrides[backend]))
-            except BenchError as exc:
-                outcomes.append(Outcome(backend, note=f"failed: {str(exc).splitlines()[0][:300]}"))
-                print(f"{prog}: {backend}: {exc}", file=sys.stderr)
-        report(args, outcomes)
-    finally:
-        if args.keep:
-            print(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        servers: list[_postgres.PostgresServer] = []
+
+        def pg_server() -> _postgres.PostgresServer:
+            """One PostgreSQL server for every PostgreSQL setup, started when the first needs it."""
+            if not servers:
+                servers.append(stack.enter_context(_postgres.postgres_server()))
+            return servers[0]
+
+        try:
+            for setup in setups:
+                try:
+                    outcomes.append(run_setup(setup, args, workdir, overrides[setup.backend], pg_server, cores))
+                except BenchError as exc:
+                    outcomes.append(Outcome(setup, note=f"failed: {str(exc).splitlines()[0][:300]}"))
+                    print(f"{prog}: {setup.label}: {exc}", file=sys.stderr)
+            report(args, outcomes, len(cores) if cores else os.cpu_count() or 1)
+        finally:
+            if args.keep:
+                print(f"kept {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
     failed = any(o.note.startswith("failed") or (o.load is not None and not o.verified_ok) for o in outcomes)
     return 1 if failed else 0
 

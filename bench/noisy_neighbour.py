@@ -138,7 +138,7 @@ def window(rec: Records, offsets: Sequence[float], t0: float, lo: float, hi: flo
 
 async def drive(args: argparse.Namespace, port: int, base: str, tokens: dict[str, str]) -> None:
     hosts = build_fleet(args.seed, agents=args.agents, tenants=1)
-    pool = Pool(port, args.connections, 30.0)
+    pool = Pool([port], args.connections, 30.0)
     await pool.start()
     agent_tokens = await enroll_fleet(pool, hosts, [tokens["enroll_b"]])
     total = args.warmup + 2 * args.duration
