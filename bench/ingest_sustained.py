@@ -630,6 +630,8 @@ class Outcome:
     samples: int | None = None
     duplicates: int | None = None
     settled_s: float = float("nan")  # until the collectors had nothing left in flight
+    #: what reading at the first empty writer queue (the old check) would have compared, when it disagreed
+    unsettled_read: str = ""
     verified_ok: bool = False
     verified: str = "—"
     profile: str = ""
@@ -843,6 +845,9 @@ class Settled:
     counted: int
     seconds: float
     quiet: bool
+    #: (API Σ reports_total, rows) at the first poll that found every writer queue empty: what the old
+    #: check compared (None: the queues were never empty)
+    first_empty: tuple[int, int] | None = None
 
 
 def settle(bases: Sequence[str], admin: str, tenants: Sequence[str], backend: str, db: str,
@@ -856,14 +861,17 @@ def settle(bases: Sequence[str], admin: str, tenants: Sequence[str], backend: st
     So: poll until every writer queue is empty and the API's Σ reports_total equals the rows and
     counters read in one statement afterwards; a collector that counts wrong never settles."""
     started = time.monotonic()
+    first_empty: tuple[int, int] | None = None
     while True:
         drained = all(writer_drained(base) for base in bases)
         api_reports, api_dups, hosts = stored_totals(bases[0], admin, tenants)
         rows, counted, _dups = db_counts(backend, db)
+        if drained and first_empty is None:
+            first_empty = (api_reports, rows)
         quiet = drained and api_reports == counted == rows
         waited = time.monotonic() - started
         if quiet or waited > deadline_s:
-            return Settled(api_reports, api_dups, hosts, rows, counted, waited, quiet)
+            return Settled(api_reports, api_dups, hosts, rows, counted, waited, quiet, first_empty)
         time.sleep(0.2)  # polling interval of a deadline-bounded wait
 
 
@@ -1031,6 +1039,9 @@ def measure(
 
     after = settle(bases, admin, tenants, backend, db)
     out.settled_s = after.seconds
+    if after.first_empty is not None and after.first_empty[0] != after.first_empty[1]:
+        api, rows = (v - b for v, b in zip(after.first_empty, (before.api_reports, before.rows), strict=True))
+        out.unsettled_read = f"API {api:,} vs rows {rows:,}"
     out.db_growth_bytes = db_bytes(backend, db) - size0
     out.stored = after.api_reports - before.api_reports
     out.counted = after.counted - before.counted
@@ -1193,6 +1204,8 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> Non
         print(f"\n  {o.setup.label}: {o.db}")
         print(f"    cores: {o.placement}")
         print(f"    stored = acknowledged: {o.verified} (settled {o.settled_s:.1f} s after the load)")
+        if o.unsettled_read:
+            print(f"    read at the first empty writer queue instead, it would have compared {o.unsettled_read}")
         print(
             f"    requests in the window {load['scheduled']:,} ({load['answered']:,} answered); "
             f"whole run {load['total_requests']:,} requests, {load['total_ok']:,} acknowledged, "
