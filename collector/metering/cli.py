@@ -4,13 +4,14 @@ the quarantine (`meter anomalies`)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import admin
 from ..config import Config
@@ -21,9 +22,23 @@ from ..timefmt import when as _when
 from . import export, ledger, quarantine, review
 from .ledger import MeteringSettings
 
+if TYPE_CHECKING:
+    from .einvoice import EInvoice
+    from .model import Period
+    from .tariffs import TariffBook
+
 __all__ = ["add_parser", "run", "write_durable"]
 
 AddDb = Callable[[argparse.ArgumentParser], None]
+#: from this many tenants on, --all renders e-invoices ahead in worker processes
+#: (their start, some 0.5 s, pays off from about there: bench/einvoice.py)
+AHEAD_MIN = 24
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be a whole number of processes, 1 or more, not {text!r}")
+    return int(text)
 
 
 def add_parser(sub: Any, add_db: AddDb) -> None:
@@ -70,6 +85,13 @@ def add_parser(sub: Any, add_db: AddDb) -> None:
     )
     m_export.add_argument(
         "--force", action="store_true", help="overwrite export files that exist with a different content"
+    )
+    m_export.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help=f"processes rendering e-invoices of --all ahead (default: one per CPU from {AHEAD_MIN} tenants on; "
+        "1: none); archive and invoice numbers stay in this process",
     )
     m_export.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_db(m_export)
@@ -152,28 +174,66 @@ def run(args: argparse.Namespace, conn: Connection, config: Config, actor: str) 
     if not args.force:
         _refuse_overwrite(targets.values())
     durable_commits(conn)  # a closed period's first export is the record kept ten years
-    progress = Progress(f"exporting {period}", len(tenants), quiet=args.quiet or len(tenants) < 2)
-    for tenant in tenants:
-        progress.step(tenant)
-        with transaction(conn):
-            try:
-                result = export_period(
-                    conn, tenant, period, args.format, book, now=now, lang=args.lang, invoicing=config.invoice
-                )
-            except EInvoiceConfigError as exc:
-                raise EInvoiceConfigError(tenant, exc.keys, where=where) from None
-        target = targets[tenant]
-        if target is None:
-            sys.stdout.buffer.write(result.content)
-            sys.stdout.buffer.flush()
-            print(f"sha256 {result.sha256}", file=sys.stderr)
-            continue
-        write_durable(target, result.content)
-        write_durable(target.with_name(target.name + ".sha256"), f"{result.sha256}  {target.name}\n".encode())
-        note = ", identical to the export issued before" if result.verified else ""
-        note += f", invoice {result.invoice_number}" if result.invoice_number else ""
-        print(f"{tenant}: {target} ({len(result.content)} bytes, sha256 {result.sha256[:16]}…{note})", file=sys.stderr)
+    with contextlib.ExitStack() as stack:
+        render = None
+        if args.format in ("xrechnung", "zugferd"):
+            render = _rendered_ahead(args, conn, config, tenants, period, book, stack)
+        progress = Progress(f"exporting {period}", len(tenants), quiet=args.quiet or len(tenants) < 2)
+        for tenant in tenants:
+            progress.step(tenant)
+            with transaction(conn):
+                try:
+                    result = export_period(
+                        conn,
+                        tenant,
+                        period,
+                        args.format,
+                        book,
+                        now=now,
+                        lang=args.lang,
+                        invoicing=config.invoice,
+                        render=render,
+                    )
+                except EInvoiceConfigError as exc:
+                    raise EInvoiceConfigError(tenant, exc.keys, where=where) from None
+            target = targets[tenant]
+            if target is None:
+                sys.stdout.buffer.write(result.content)
+                sys.stdout.buffer.flush()
+                print(f"sha256 {result.sha256}", file=sys.stderr)
+                continue
+            write_durable(target, result.content)
+            write_durable(target.with_name(target.name + ".sha256"), f"{result.sha256}  {target.name}\n".encode())
+            note = ", identical to the export issued before" if result.verified else ""
+            note += f", invoice {result.invoice_number}" if result.invoice_number else ""
+            print(
+                f"{tenant}: {target} ({len(result.content)} bytes, sha256 {result.sha256[:16]}…{note})",
+                file=sys.stderr,
+            )
     return 0
+
+
+def _rendered_ahead(
+    args: argparse.Namespace,
+    conn: Connection,
+    config: Config,
+    tenants: list[str],
+    period: Period,
+    book: TariffBook | None,
+    stack: contextlib.ExitStack,
+) -> Callable[[EInvoice], bytes] | None:
+    """The e-invoices of --all rendered ahead in worker processes (``--jobs``),
+    or None to render each in the loop: one tenant, one CPU, or too few
+    tenants to pay for starting the workers."""
+    from ..usage import einvoice_drafts
+    from .einvoice import RENDERERS
+    from .einvoice.ahead import RenderedAhead, usable_cpus
+
+    jobs = args.jobs or (usable_cpus() if len(tenants) >= AHEAD_MIN else 1)
+    if jobs < 2 or len(tenants) < 2:
+        return None
+    drafts = einvoice_drafts(conn, tenants, period, args.format, book, lang=args.lang, invoicing=config.invoice)
+    return stack.enter_context(RenderedAhead(RENDERERS[args.format], drafts, jobs))
 
 
 def _target(

@@ -29,10 +29,11 @@ from ..pricing import Invoice
 from ._cii import render_cii
 from ._pdf import render_pdf
 from .model import EInvoice, build_einvoice, invoice_number
-from .numbers import assign_number, issued_number
+from .numbers import assign_number, issued_number, next_seq
 
 __all__ = [
     "FORMATS",
+    "RENDERERS",
     "EInvoice",
     "EInvoiceConfigError",
     "assign_number",
@@ -40,6 +41,7 @@ __all__ = [
     "check_ready",
     "invoice_number",
     "issued_number",
+    "next_seq",
     "render_xrechnung",
     "render_zugferd",
 ]
@@ -71,3 +73,7 @@ def render_xrechnung(inv: EInvoice) -> bytes:
 def render_zugferd(inv: EInvoice) -> bytes:
     """A PDF/A-3 invoice with its CII XML (EN 16931 profile) embedded as factur-x.xml."""
     return render_pdf(inv, render_cii(inv, "en16931"))
+
+
+#: export format -> its renderer
+RENDERERS = {"xrechnung": render_xrechnung, "zugferd": render_zugferd}

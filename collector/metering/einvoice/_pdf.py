@@ -24,8 +24,10 @@ that PDF is set again in the full fonts, so nothing is ever printed as a box.
 fpdf2 cuts the font down to the glyphs a PDF uses when it writes it; that
 costs about as much for the 700 glyphs of the cut as for the full font, so
 the font it gets is cut to those glyphs already (:func:`_presubset`), once
-per set of glyphs: a fixed repertoire is always embedded, so most invoices
-share one set.
+per set of glyphs: a fixed repertoire (printable ASCII and the letters and
+signs of the texts) is always embedded, picked first so that its characters
+have the same codes in every PDF. Most invoices then embed the very same font
+objects, which fpdf2 makes once per process (:class:`_Producer`).
 The cuts are made from the shipped fonts with fontTools::
 
     pyftsubset DejaVuSans.ttf --unicodes=U+0000-024F,U+2000-206F,U+20AC,U+2122,U+2212 \
@@ -43,7 +45,6 @@ import copy
 import datetime as dt
 import functools
 import io
-import string
 from decimal import Decimal
 from pathlib import Path
 
@@ -54,7 +55,9 @@ from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.enums import OutputIntentSubType, PageMode, XPos, YPos
 from fpdf.fonts import SubsetMap, TTFFont
-from fpdf.output import PDFICCProfile
+from fpdf.output import OutputProducer, PDFExtGState, PDFFont, PDFICCProfile, PDFType3Font, PDFXObject
+from fpdf.pattern import Pattern
+from fpdf.syntax import PDFObject
 from lxml import etree, objectify
 
 from .model import EInvoice
@@ -198,6 +201,10 @@ def _add_font(pdf: FPDF, name: str, style: str) -> TTFFont:
     font.subset = SubsetMap(font)
     font.missing_glyphs = []
     font.biggest_size_pt = 0
+    # the repertoire first, in its order: its characters get the same codes in
+    # every PDF, so most PDFs embed the very same font objects (see _Producer)
+    for char in _REPERTOIRE:
+        font.subset.pick(ord(char))
     pdf.fonts[f"{_FONT.lower()}{style}"] = font
     return font
 
@@ -215,17 +222,18 @@ def render_pdf(inv: EInvoice, xml: bytes) -> bytes:
             _presubset(font, footer)
     _attach(pdf, inv, xml)
     try:
-        return bytes(pdf.output())
+        return bytes(pdf.output(output_producer_class=_Producer))
     except ftsubset.Subsetter.MissingGlyphsSubsettingError:
         # a glyph set after the cut (none known): the same PDF from the uncut fonts
         pdf = _layout(inv, regular, bold)
         _attach(pdf, inv, xml)
-        return bytes(pdf.output())
+        return bytes(pdf.output(output_producer_class=_Producer))
 
 
-#: glyphs every PDF embeds, used or not, so that most invoices embed the same
-#: set and :func:`_cut` finds it made already
-_REPERTOIRE = string.ascii_letters + string.digits + " .,:;-–·/()%€§äöüÄÖÜß"
+#: glyphs every PDF embeds, used or not, in this order: printable ASCII and
+#: what the invoice texts and labels hold beyond it, so that most invoices
+#: embed the same set (and :func:`_cut` and :class:`_Producer` find it made already)
+_REPERTOIRE = "".join(map(chr, range(0x20, 0x7F))) + "§·ÄÖ×Üßäöü–—€™„“”‘’…"
 _SUBSET_OPTIONS = {"notdef_outline": True, "recommended_glyphs": True, "glyph_names": True}
 
 
@@ -235,7 +243,7 @@ def _presubset(font: TTFFont, more: str) -> None:
     about as much for the 700 glyphs of the Latin cut as for the full font;
     for a font already cut to the same glyphs it is quick, and the cut is made
     once per set of glyphs (see :func:`_cut`)."""
-    for char in _REPERTOIRE + more:
+    for char in more:
         font.subset.pick(ord(char))
     glyphs = frozenset(font.subset.get_all_glyph_names())
     raw = _cut(str(font.ttffile), glyphs)
@@ -251,6 +259,70 @@ def _cut(path: str, glyphs: frozenset[str]) -> bytes:
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
+
+
+#: a font (file, glyphs and their codes) -> the PDF objects fpdf2 made for it, the font first
+_EMBEDDED: dict[tuple[object, ...], tuple[tuple[PDFObject, str | None], ...]] = {}
+_EMBEDDED_MAX = 64
+
+
+def _embedding(font: TTFFont) -> tuple[object, ...]:
+    """What fpdf2's objects for ``font`` depend on: its file, name, and the glyphs it
+    embeds with the codes the page text uses for them (their widths come with the file)."""
+    glyphs = tuple((g.glyph_id, g.glyph_name, g.unicode, code) for g, code in font.subset.items() if g is not None)
+    return (str(font.ttffile), font.name, glyphs)
+
+
+class _Producer(OutputProducer):
+    """fpdf2's writer (``output(output_producer_class=...)``), with the objects of
+    each embedded font made once per process and glyph set: fpdf2 subsets the font
+    program with fontTools, compiles it and builds a 128 kB CIDToGIDMap for every
+    PDF, nearly half of a ZUGFeRD's time, to the same bytes whenever the font's
+    glyphs and codes are the same (:func:`_embedding`). The first PDF of a set is
+    written by fpdf2 as ever and its font objects are kept; a later one gets the
+    same objects, numbered anew in its own file."""
+
+    def __init__(self, fpdf: FPDF) -> None:
+        super().__init__(fpdf)
+        self._recording: list[tuple[PDFObject, str | None]] | None = None
+
+    def _add_pdf_obj(self, pdf_obj: PDFObject, trace_label: str | None = None) -> int:
+        if self._recording is not None:
+            self._recording.append((pdf_obj, trace_label))
+        return super()._add_pdf_obj(pdf_obj, trace_label)
+
+    def _add_fonts(
+        self,
+        image_objects_per_index: dict[int, PDFXObject],
+        gfxstate_objs_per_name: dict[str, PDFExtGState],
+        pattern_objs_per_name: dict[str, Pattern],
+    ) -> dict[int, PDFFont | PDFType3Font]:
+        fonts = sorted(self.fpdf.fonts.values(), key=lambda font: font.i)
+        keys = [_embedding(f) if isinstance(f, TTFFont) and not f.color_font else None for f in fonts]
+        if all(key in _EMBEDDED for key in keys):
+            made: dict[int, PDFFont | PDFType3Font] = {}
+            for font, key in zip(fonts, keys, strict=True):
+                assert key is not None  # all(...) above
+                for obj, label in _EMBEDDED[key]:
+                    self._add_pdf_obj(obj, label)
+                top = _EMBEDDED[key][0][0]
+                assert isinstance(top, PDFFont)
+                made[font.i] = top
+            return made
+        added: list[tuple[PDFObject, str | None]] = []
+        self._recording = added
+        try:
+            made = super()._add_fonts(image_objects_per_index, gfxstate_objs_per_name, pattern_objs_per_name)
+        finally:
+            self._recording = None
+        # each font's objects begin with the one that stands for it
+        starts = [next(n for n, (obj, _) in enumerate(added) if obj is made[f.i]) for f in fonts] + [len(added)]
+        for key, start, end in zip(keys, starts, starts[1:], strict=False):
+            if key is not None:
+                if len(_EMBEDDED) >= _EMBEDDED_MAX:
+                    del _EMBEDDED[next(iter(_EMBEDDED))]
+                _EMBEDDED[key] = tuple(added[start:end])
+        return made
 
 
 def _layout(inv: EInvoice, regular: str, bold: str) -> FPDF:

@@ -15,7 +15,7 @@ from ...db import Connection
 from ...errors import ConflictError
 from .model import invoice_number
 
-__all__ = ["assign_number", "issued_number"]
+__all__ = ["assign_number", "issued_number", "next_seq"]
 
 
 def issued_number(conn: Connection, tenant: str, period: str) -> str | None:
@@ -23,12 +23,17 @@ def issued_number(conn: Connection, tenant: str, period: str) -> str | None:
     return str(row[0]) if row else None
 
 
+def next_seq(conn: Connection) -> int:
+    """The ``{seq}`` the next invoice number gets."""
+    return int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM invoices").fetchone()[0]) + 1
+
+
 def assign_number(conn: Connection, tenant: str, period: str, pattern: str, now: float) -> str:
     """The period's invoice number, assigned now if it has none (in the caller's transaction)."""
     issued = issued_number(conn, tenant, period)
     if issued is not None:
         return issued
-    seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) FROM invoices").fetchone()[0]) + 1
+    seq = next_seq(conn)
     number = invoice_number(pattern, tenant, period, seq)
     taken = conn.execute("SELECT tenant, period FROM invoices WHERE number = ?", (number,)).fetchone()
     if taken is not None:
