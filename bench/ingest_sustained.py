@@ -862,10 +862,14 @@ def settle(bases: Sequence[str], admin: str, tenants: Sequence[str], backend: st
     counters read in one statement afterwards; a collector that counts wrong never settles."""
     started = time.monotonic()
     first_empty: tuple[int, int] | None = None
+    api_reports = api_dups = hosts = rows = counted = -1
     while True:
-        drained = all(writer_drained(base) for base in bases)
-        api_reports, api_dups, hosts = stored_totals(bases[0], admin, tenants)
-        rows, counted, _dups = db_counts(backend, db)
+        try:
+            drained = all(writer_drained(base) for base in bases)
+            api_reports, api_dups, hosts = stored_totals(bases[0], admin, tenants)
+            rows, counted, _dups = db_counts(backend, db)
+        except OSError:  # a timed-out poll: the collector is still too busy to answer, so not settled
+            drained = False
         if drained and first_empty is None:
             first_empty = (api_reports, rows)
         quiet = drained and api_reports == counted == rows
