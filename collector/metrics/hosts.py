@@ -19,7 +19,7 @@ from ..alerting import metric_names as m
 from . import send_intervals
 from .source import Family, Source, counter, gauge
 
-__all__ = ["SEND_REFRESH_S", "host_families", "refresh_send_intervals"]
+__all__ = ["SEND_REFRESH_S", "host_families", "warm_send_intervals"]
 
 HOST = m.HOST_LABELS
 _decode = msgspec.json.Decoder(Report).decode
@@ -28,33 +28,45 @@ _decode = msgspec.json.Decoder(Report).decode
 SEND_REFRESH_S = 120.0
 
 
-def refresh_send_intervals(src: Source) -> None:
-    """Estimate every host's send interval again when the last estimate is
-    ``SEND_REFRESH_S`` old (or from the future: the clock went back)."""
-    with src.state.sends_lock:
-        _refresh(src)
+def warm_send_intervals(src: Source) -> None:
+    """Every host's send interval, as scrapes of all hosts will ask for it,
+    ``CHUNK`` hosts at a time: a scrape arriving meanwhile waits for one
+    chunk at most, then computes what it still misses itself."""
+    hosts = src.conn.execute(
+        "SELECT agent_id, interval_s, last_seen FROM hosts WHERE last_seen IS NOT NULL ORDER BY agent_id"
+    ).fetchall()
+    for start in range(0, len(hosts), send_intervals.CHUNK):
+        _send_intervals(src, hosts[start : start + send_intervals.CHUNK])
 
 
 def _refresh(src: Source) -> None:
     state = src.state
     if src.now - state.send_intervals_at >= SEND_REFRESH_S or src.now < state.send_intervals_at:
-        state.send_intervals = send_intervals.estimate(src.conn, src.now)
+        state.send_intervals = send_intervals.window(src.conn, src.now)
         state.send_intervals_at = src.now
 
 
-def _send_intervals(src: Source, hosts: list[tuple[str, float | None]]) -> dict[str, float]:
+def _send_intervals(src: Source, hosts: list[tuple[str, float | None, float]]) -> dict[str, float]:
     """Each host's observed send interval (send_intervals.py), at least its
-    sample interval and 1 s. All hosts are estimated together every
-    ``SEND_REFRESH_S``; a host that appeared since is estimated alone, by
-    the same rules, so a value never depends on which scrape computed it."""
+    sample interval and 1 s, for (agent id, sample interval, last seen).
+
+    The window estimates all hosts together every ``SEND_REFRESH_S``. A host
+    the window leaves out (silent: offline, switched off for the night) gets
+    the estimate from its last reports, computed for the hosts of this scrape
+    only and kept until the host reports again (its last_seen moves): its
+    last reports cannot change before that (unless retention prunes them,
+    after storage.retention_days of silence), so the kept value is the one
+    a new collector computes."""
     state = src.state
     with state.sends_lock:
         _refresh(src)
-        missing = [a for a, _ in hosts if a not in state.send_intervals]
-        if missing:
-            state.send_intervals.update(send_intervals.estimate(src.conn, src.now, missing))
-        known = state.send_intervals
-    return {a: max(known[a], interval_s or 0.0, 1.0) for a, interval_s in hosts}
+        window, kept = state.send_intervals, state.send_fallbacks
+        silent = [(a, seen) for a, _, seen in hosts if a not in window and kept.get(a, (None, 0.0))[0] != seen]
+        if silent:
+            estimates = send_intervals.last_reports(src.conn, [a for a, _ in silent])
+            kept.update({a: (seen, estimates[a]) for a, seen in silent})
+        found = {a: window[a] if a in window else kept[a][1] for a, _, _ in hosts}
+    return {a: max(found[a], interval_s or 0.0, 1.0) for a, interval_s, _ in hosts}
 
 
 def host_families(src: Source) -> Iterator[Family]:
@@ -66,7 +78,7 @@ def host_families(src: Source) -> Iterator[Family]:
         "ORDER BY tenant, hostname",
         args,
     ).fetchall()
-    sends = _send_intervals(src, [(r[0], r[10]) for r in rows])
+    sends = _send_intervals(src, [(r[0], r[10], r[8]) for r in rows])
 
     info = gauge("leitstand_host_info", "Host identity; always 1.", [*HOST, "os", "version"])
     up = gauge("leitstand_host_up", "1 while the host reports (within hosts.offline_after_s), else 0.", HOST)

@@ -12,7 +12,8 @@ arrivals at all gets 0 (the caller then uses its sample interval).
 Both are set-based: one query over the window for all hosts, and one
 query per ``CHUNK`` hosts for those the window leaves out. At 10,000 hosts
 a round trip per host made the first scrape after a start several seconds
-slower than the next (issue 18).
+slower than the next (issue 18). What to keep, and for how long, is the
+caller's (hosts.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 from ..db import Connection
 
-__all__ = ["FALLBACK_REPORTS", "SEND_WINDOW_S", "estimate"]
+__all__ = ["FALLBACK_REPORTS", "SEND_WINDOW_S", "last_reports", "window"]
 
 #: arrivals of this window estimate each host's send interval ...
 SEND_WINDOW_S = 900.0
@@ -34,7 +35,7 @@ CHUNK = 500
 
 _WINDOW = (
     "SELECT agent_id, count(*), max(received_at) - min(received_at) FROM "
-    "(SELECT DISTINCT agent_id, received_at FROM samples WHERE received_at >= ?{only}) AS arrivals "
+    "(SELECT DISTINCT agent_id, received_at FROM samples WHERE received_at >= ?) AS arrivals "
     "GROUP BY agent_id"
 )
 # The arrival times of each host's last reports: the ts of its FALLBACK_REPORTS-th
@@ -58,24 +59,19 @@ def _chunks(agents: Sequence[str]) -> Iterable[Sequence[str]]:
         yield agents[start : start + CHUNK]
 
 
-def _window(conn: Connection, now: float, agents: Sequence[str] | None) -> dict[str, float]:
+def window(conn: Connection, now: float) -> dict[str, float]:
+    """Mean gap between the distinct arrival times of each host with two or
+    more arrivals in the last ``SEND_WINDOW_S``, one query for all hosts."""
     found: dict[str, float] = {}
-    queries = (
-        [(_WINDOW.format(only=""), (now - SEND_WINDOW_S,))]
-        if agents is None
-        else [
-            (_WINDOW.format(only=f" AND agent_id IN ({_in(chunk)})"), (now - SEND_WINDOW_S, *chunk))
-            for chunk in _chunks(agents)
-        ]
-    )
-    for sql, args in queries:
-        for agent_id, arrivals, span in conn.execute(sql, args).fetchall():
-            if arrivals >= 2 and span > 0:
-                found[agent_id] = span / (arrivals - 1)
+    for agent_id, arrivals, span in conn.execute(_WINDOW, (now - SEND_WINDOW_S,)).fetchall():
+        if arrivals >= 2 and span > 0:
+            found[agent_id] = span / (arrivals - 1)
     return found
 
 
-def _last_reports(conn: Connection, agents: Sequence[str]) -> dict[str, float]:
+def last_reports(conn: Connection, agents: Sequence[str]) -> dict[str, float]:
+    """Median gap between the distinct arrival times of each host's last
+    ``FALLBACK_REPORTS`` reports, 0 without two; one query per ``CHUNK`` hosts."""
     arrivals: dict[str, set[float]] = {a: set() for a in agents}
     for chunk in _chunks(agents):
         for agent_id, received_at in conn.execute(_LAST.format(agents=_in(chunk)), tuple(chunk)).fetchall():
@@ -84,18 +80,4 @@ def _last_reports(conn: Connection, agents: Sequence[str]) -> dict[str, float]:
     for agent_id, times in arrivals.items():
         gaps = [b - a for a, b in itertools.pairwise(sorted(times)) if b - a > 0]
         found[agent_id] = statistics.median(gaps) if gaps else 0.0
-    return found
-
-
-def estimate(conn: Connection, now: float, agents: Sequence[str] | None = None) -> dict[str, float]:
-    """Observed seconds between sends of ``agents`` (every host with a report
-    when None), 0 for a host without two arrivals in the store."""
-    if agents is None:
-        agents = [a for (a,) in conn.execute("SELECT agent_id FROM hosts WHERE last_seen IS NOT NULL").fetchall()]
-        found = _window(conn, now, None)
-    else:
-        found = _window(conn, now, agents)
-    rest = [a for a in agents if a not in found]
-    if rest:
-        found.update(_last_reports(conn, rest))
     return found

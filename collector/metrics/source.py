@@ -76,9 +76,11 @@ class ScrapeState:
     #: one lock per cache, so a scrape never waits for a cache it does not need yet (warmup.py)
     sends_lock: threading.Lock = field(default_factory=threading.Lock)
     history_lock: threading.Lock = field(default_factory=threading.Lock)
-    #: agent id -> observed seconds between its sends (send_intervals.py)
+    #: agent id -> mean seconds between its sends in the window (send_intervals.py), and when estimated
     send_intervals: dict[str, float] = field(default_factory=dict)
     send_intervals_at: float = float("-inf")
+    #: agent id -> (its last_seen, estimate from its last reports) of hosts the window leaves out
+    send_fallbacks: dict[str, tuple[float, float]] = field(default_factory=dict)
     #: (ledger cutoff hour, period) -> sums of the ledger history before the cutoff
     history_key: tuple[int, str] | None = None
     history: dict[str, Any] = field(default_factory=dict)

@@ -5,9 +5,10 @@ what a later one does.
 What a first scrape would otherwise compute alone is what later scrapes
 take from ``ScrapeState``: the ledger's history sums (every hour before the
 daily cutoff: at 20 tenants and 14 months 0.8 million rows, most of a
-second) and every host's send interval. A scrape that arrives while the
-warm-up runs waits only for the cache it needs, when it needs it (one lock
-per cache), and never computes it twice. A warm-up that fails is logged;
+second) and every host's send interval (hosts.py). A scrape that arrives
+while the warm-up runs waits only for the cache it needs, when it needs it
+(one lock per cache; the send intervals are warmed 500 hosts at a time), and
+never computes the same thing twice. A warm-up that fails is logged;
 the scrape then computes the cache itself, as before.
 """
 
@@ -22,7 +23,7 @@ from starlette.applications import Starlette
 
 from ..context import Collector
 from ..db import Connection
-from .hosts import refresh_send_intervals
+from .hosts import warm_send_intervals
 from .metering import history
 from .source import ScrapeState, Source
 
@@ -41,7 +42,7 @@ def scrape_state(app: Starlette) -> ScrapeState:
 
 def warm(src: Source) -> None:
     """Fill the caches in the order a scrape needs them: hosts come first."""
-    refresh_send_intervals(src)
+    warm_send_intervals(src)
     history(src)
 
 

@@ -44,7 +44,7 @@ async def scrape(env: Env, tenant: str | None = None) -> Samples:
     return samples(r.text)
 
 
-async def fleet(env: Env) -> None:
+async def fleet(env: Env) -> dict[str, str]:
     """Two agents sending one report at a time, GAPS apart (so each send is
     an arrival of its own), and ledger history before the scrape's daily cutoff."""
     enroll = env.tenant("stadt-lohne")
@@ -65,6 +65,7 @@ async def fleet(env: Env) -> None:
             )
     finally:
         conn.close()
+    return tokens
 
 
 def host(agent: str) -> tuple[tuple[str, str], ...]:
@@ -91,6 +92,25 @@ async def test_a_new_collector_scrapes_what_a_long_running_one_does(make_env: Ca
     assert first[("leitstand_metering_network_bytes_total", (("tenant", "stadt-lohne"),))] >= 24 * 30 * 10**9
     assert first == later
     assert await scrape(started) == first
+
+
+async def test_a_silent_host_that_reports_again_is_estimated_again(make_env: Callable[..., Env]) -> None:
+    """The estimate from a silent host's last reports is kept only until it
+    reports again: then it is the one a new collector computes."""
+    env = make_env()
+    tokens = await fleet(env)
+    env.clock.now += 3600
+    send, pc1 = "leitstand_host_send_interval_seconds", host("pc-1")
+    assert (await scrape(env))[(send, pc1)] == 30.0
+    for seq in (6, 7):  # each alone in the window: still estimated from the last reports
+        env.clock.now += 1000
+        r = await env.post(tokens["pc-1"], batch("pc-1", [report(seq, env.clock.now)]))
+        assert r.status_code == 200, r.text
+    again = await scrape(env)
+    assert again[(send, pc1)] == 60.0  # gaps 30, 30, 90, 30, 4600, 1000
+    started = make_env()
+    started.clock.now = env.clock.now
+    assert await scrape(started) == again
 
 
 async def test_a_tenant_scrape_first_sums_its_own_ledger_alike(make_env: Callable[..., Env]) -> None:
