@@ -5,6 +5,8 @@ agent's report. Through the real app on a real SQLite file."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from collector.metering.model import Period
 from collector.metrics import http as metrics_http
+from collector.metrics import warmup
 from collector.metrics.hosts import SEND_REFRESH_S
 from collector.metrics.source import Source
 from collector.metrics.warmup import scrape_state
@@ -161,6 +164,26 @@ async def test_the_caches_are_warm_before_the_first_scrape(make_env: Callable[..
         assert set(state.send_intervals) == {"pc-1", "pc-2"}
         assert state.send_intervals_at == env.clock.now
         assert await scrape(env) == expected
+
+
+async def test_a_failed_warm_up_is_logged_and_the_scrape_computes_the_caches(
+    make_env: Callable[..., Env], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A warm-up that fails leaves the caches to the scrape, as without one."""
+    env = make_env()  # never started (no lifespan): no warm-up
+    await fleet(env)
+    expected = await scrape(env)
+
+    def broken(src: Source) -> None:
+        raise sqlite3.OperationalError("database disk image is malformed")
+
+    monkeypatch.setattr(warmup, "warm_send_intervals", broken)
+    started = make_env()
+    started.clock.now = env.clock.now
+    with caplog.at_level(logging.ERROR, logger="collector.metrics.warmup"):
+        async with started.app.router.lifespan_context(started.app):
+            assert await scrape(started) == expected
+    assert "warm-up failed" in caplog.text and "malformed" in caplog.text
 
 
 async def test_a_report_is_answered_while_a_scrape_renders(
