@@ -128,6 +128,8 @@ class RunbookOut(msgspec.Struct):
     rule: str
     severity: str
     owner: str
+    #: the language of the runbook's text ("de" when it has no file in the one asked for)
+    lang: str
 
 
 class RuleOut(msgspec.Struct):
@@ -379,14 +381,15 @@ async def runbook_handler(request: Request) -> Response:
     alert_id = _param(request, "alert") or ""
     if alert_id and not _ALERT_ID.match(alert_id):
         raise ValidationError("query parameter 'alert' must be an alert id (letters, digits, - and _)")
-    book = runbooks.load(alerting.settings.runbooks_dir, request.path_params["name"])
+    book = runbooks.load(alerting.settings.runbooks_dir, request.path_params["name"], lang)
     config = collector.config
     show = config.escalation.public_contacts
     if request.headers.get("authorization"):
         principal = await principal_of(collector, request.headers.get("authorization"))
         show = show or principal.role in ("admin", "tenant")
     body = escalation.fill(book, config.contacts, config.escalation, lang=lang, show_contacts=show)
-    headers = {"Cache-Control": "no-store"} if show else None
+    # the body's own language: German when the runbook has no file in the one asked for
+    headers = {"Content-Language": book.lang, **({"Cache-Control": "no-store"} if show else {})}
     if fmt == "json":
         return json_response(
             {
@@ -396,6 +399,7 @@ async def runbook_handler(request: Request) -> Response:
                 "rule": book.meta.get("rule", ""),
                 "severity": book.meta.get("severity", ""),
                 "owner": book.meta.get("owner", ""),
+                "lang": book.lang,
             },
             headers=headers,
         )

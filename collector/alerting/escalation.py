@@ -9,11 +9,13 @@ from collections.abc import Sequence
 
 from ..contacts import ContactConfig, EscalationConfig, limit_s
 from .documents import duration
-from .runbooks import Runbook
+from .runbooks import SECTIONS_BY_LANG, Runbook, fallback_note
 
-__all__ = ["HEADING", "block", "fill", "for_runbook"]
+__all__ = ["HEADING", "HEADINGS", "block", "fill", "for_runbook"]
 
-HEADING = "## Eskalation"
+#: the section's heading in a runbook file of each language
+HEADINGS = {lang: f"## {sections[-1]}" for lang, sections in SECTIONS_BY_LANG.items()}
+HEADING = HEADINGS["de"]
 _SEVERITY = {
     "de": {"critical": "kritisch", "warning": "Warnung", "info": "Info"},
     "en": {"critical": "critical", "warning": "warning", "info": "info"},
@@ -93,12 +95,18 @@ def fill(
     lang: str = "de",
     show_contacts: bool = True,
 ) -> str:
-    """The runbook's body (no front matter) with the escalation block under its
-    heading; a runbook without the section gets one at its end."""
+    """The runbook's body (no front matter) with the escalation block in ``lang``
+    under its heading; a runbook without the section gets one at its end. A
+    German runbook shown for another ``lang`` says so under its title."""
     mine = for_runbook(contacts, book.meta.get("owner", ""))
     filled = block(book.meta.get("severity", ""), mine, escalation, lang=lang, show_contacts=show_contacts)
+    heading = HEADINGS.get(book.lang, HEADING)
     lines = book.body.splitlines()
-    at = next((i for i, line in enumerate(lines) if line.strip() == HEADING), None)
+    note = fallback_note(book, lang)
+    if note:
+        title = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
+        lines[title + 1 : title + 1] = ["", note] if title >= 0 else [note, ""]
+    at = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
     if at is None:
-        return book.body.rstrip("\n") + f"\n\n{HEADING}\n\n{filled}\n"
+        return "\n".join(lines).rstrip("\n") + f"\n\n{heading}\n\n{filled}\n"
     return "\n".join([*lines[: at + 1], "", filled, *lines[at + 1 :]]) + "\n"

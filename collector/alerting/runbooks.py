@@ -1,9 +1,13 @@
-"""Runbooks: one Markdown file per alert rule in ``runbooks/``, German, for on-call staff.
+"""Runbooks: one Markdown file per alert rule in ``runbooks/``, German, for
+on-call staff, and its English twin in ``runbooks/en/`` (same name).
 
 A runbook starts with YAML front matter (``rule``, ``severity``, ``owner``),
 then a ``# title`` and the sections Symptome, Auswirkung, Diagnose, Behebung
-and Eskalation (``## ...``). The front matter is data for the collector, never
-text for a reader: ``Runbook.body`` is the Markdown without it.
+and Eskalation (``## ...``; in English Symptoms, Impact, Diagnosis, Fix,
+Escalation). The front matter is data for the collector, never text for a
+reader: ``Runbook.body`` is the Markdown without it. A runbook asked for in
+English that has no English file is the German one (``Runbook.lang`` says
+which was read), so an alert link never ends in a 404 for a language.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import yaml
 from ..errors import ConfigError, NotFoundError
 
 __all__ = [
+    "LANGS",
     "NAME_RE",
     "SECTIONS",
+    "SECTIONS_BY_LANG",
     "MissingRunbooksError",
     "Runbook",
     "RunbookError",
+    "fallback_note",
     "list_names",
     "load",
     "parse",
@@ -29,6 +36,13 @@ __all__ = [
 ]
 
 SECTIONS = ("Symptome", "Auswirkung", "Diagnose", "Behebung", "Eskalation")
+SECTIONS_BY_LANG = {"de": SECTIONS, "en": ("Symptoms", "Impact", "Diagnosis", "Fix", "Escalation")}
+#: German is the runbooks' own language (the top folder); every other one is a subfolder named after it
+LANGS = tuple(SECTIONS_BY_LANG)
+_FALLBACK = {
+    "en": "> **No English version of this runbook yet:** shown in German. "
+    "Translations go to `runbooks/en/<name>.md` (README, section „Alerts and runbooks“).",
+}
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
 
 
@@ -42,6 +56,8 @@ class Runbook:
     markdown: str
     #: what a reader sees: the Markdown after the front matter
     body: str
+    #: the language of the file read: "de", or the one asked for when it has a file
+    lang: str = "de"
 
 
 class RunbookError(ConfigError):
@@ -51,8 +67,9 @@ class RunbookError(ConfigError):
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^---[ \t]*\r?\n", re.DOTALL | re.MULTILINE)
 
 
-def parse(name: str, text: str) -> Runbook:
+def parse(name: str, text: str, lang: str = "de") -> Runbook:
     """``text`` as a runbook; RunbookError naming the file when its front matter is broken."""
+    shown = name if lang == "de" else f"{lang}/{name}"
     meta: dict[str, str] = {}
     body = text
     match = _FRONT_MATTER.match(text)
@@ -60,17 +77,18 @@ def parse(name: str, text: str) -> Runbook:
         try:
             data = yaml.safe_load(match.group(1))
         except yaml.YAMLError as exc:
-            raise RunbookError(f"runbook {name}.md: front matter is not valid YAML: {exc}") from None
+            raise RunbookError(f"runbook {shown}.md: front matter is not valid YAML: {exc}") from None
         if data is not None and not isinstance(data, dict):
-            raise RunbookError(f"runbook {name}.md: front matter must be `key: value` lines, not {type(data).__name__}")
+            kind = type(data).__name__
+            raise RunbookError(f"runbook {shown}.md: front matter must be `key: value` lines, not {kind}")
         for key, value in (data or {}).items():
             if isinstance(value, dict | list):
-                raise RunbookError(f"runbook {name}.md: front matter key {key!r} must be a single value")
+                raise RunbookError(f"runbook {shown}.md: front matter key {key!r} must be a single value")
             meta[str(key)] = "" if value is None else str(value)
         body = text[match.end() :]
     title = next((line[2:].strip() for line in body.splitlines() if line.startswith("# ")), name)
     sections = tuple(line[3:].strip() for line in body.splitlines() if line.startswith("## "))
-    return Runbook(name=name, title=title, meta=meta, sections=sections, markdown=text, body=body)
+    return Runbook(name=name, title=title, meta=meta, sections=sections, markdown=text, body=body, lang=lang)
 
 
 def list_names(directory: Path) -> list[str]:
@@ -91,7 +109,8 @@ def require_dir(directory: Path) -> Path:
     else:
         for name in list_names(directory):
             try:
-                load(directory, name)
+                for lang in LANGS:
+                    load(directory, name, lang)
             except RunbookError as exc:
                 raise RunbookError(f"{directory}: {exc.message}") from None
         return directory
@@ -101,11 +120,26 @@ def require_dir(directory: Path) -> Path:
     )
 
 
-def load(directory: Path, name: str) -> Runbook:
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def load(directory: Path, name: str, lang: str = "de") -> Runbook:
+    """The runbook ``name`` in ``lang`` ("de" or "en"), the German one when it has no
+    file in ``lang``; NotFoundError when there is no German one either."""
     if not NAME_RE.match(name):
         raise NotFoundError(f"no runbook {name!r}")
-    try:
-        text = (directory / f"{name}.md").read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError):
-        raise NotFoundError(f"no runbook {name!r}") from None
-    return parse(name, text)
+    # the German file makes the runbook (alerts link its name); a translation alone is none
+    text = _read(directory / f"{name}.md")
+    if text is None:
+        raise NotFoundError(f"no runbook {name!r}")
+    translated = _read(directory / lang / f"{name}.md") if lang != "de" else None
+    return parse(name, text) if translated is None else parse(name, translated, lang)
+
+
+def fallback_note(book: Runbook, lang: str) -> str:
+    """The line that opens a runbook shown in German to someone who asked for ``lang``; "" when none is needed."""
+    return _FALLBACK.get(lang, "") if book.lang != lang else ""

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.alerting.escalation import HEADING
-from collector.alerting.runbooks import list_names, load
+from collector.alerting.escalation import HEADINGS
+from collector.alerting.runbooks import LANGS, list_names, load
 
 RUNBOOK_DIR = Path(__file__).resolve().parents[2] / "runbooks"
+#: every runbook in German and in English (runbooks/en/)
+BOOKS = [(lang, name) for lang in LANGS for name in list_names(RUNBOOK_DIR)]
 
 _WORD_COUNT = (
     r"(?:\d+(?:[.,]\d+)?|ein|eine|einen|einer|zwei|drei|vier|fünf|zehn|zwölf|fünfzehn|dreißig|a|one|two|three)"
@@ -25,15 +27,16 @@ _UNIT = (
 FIXED_TIME = re.compile(rf"(?<![\w-]){_WORD_COUNT}\s+{_UNIT}(?!\w)", re.IGNORECASE)
 
 
-def _escalation(markdown: str) -> str:
-    return markdown.split(HEADING, 1)[1].split("\n## ", 1)[0]
+def _escalation(markdown: str, lang: str = "de") -> str:
+    return markdown.split(HEADINGS[lang], 1)[1].split("\n## ", 1)[0]
 
 
-@pytest.mark.parametrize("name", list_names(RUNBOOK_DIR))
-def test_escalation_names_no_fixed_time(name: str) -> None:
-    text = _escalation(load(RUNBOOK_DIR, name).markdown)
-    found = FIXED_TIME.findall(text)
-    assert not found, f"runbooks/{name}.md, section Eskalation: {found}; refer to the block's time limit instead"
+@pytest.mark.parametrize(("lang", "name"), BOOKS)
+def test_escalation_names_no_fixed_time(lang: str, name: str) -> None:
+    book = load(RUNBOOK_DIR, name, lang)
+    assert book.lang == lang, f"runbooks/{lang}/{name}.md missing"
+    found = FIXED_TIME.findall(_escalation(book.markdown, lang))
+    assert not found, f"runbook {lang}/{name}.md, section {HEADINGS[lang]}: {found}; refer to the block's time limit"
 
 
 @pytest.mark.parametrize(
@@ -66,5 +69,5 @@ def test_negative_control_references_to_the_block_pass() -> None:
 
 def test_every_escalation_section_is_found() -> None:
     """The section split above sees text in every runbook (an empty match would pass vacuously)."""
-    for name in list_names(RUNBOOK_DIR):
-        assert _escalation(load(RUNBOOK_DIR, name).markdown).strip(), name
+    for lang, name in BOOKS:
+        assert _escalation(load(RUNBOOK_DIR, name, lang).markdown, lang).strip(), (lang, name)

@@ -41,6 +41,25 @@ Kartusche tauschen; Bestellung beim Rahmenvertragspartner auslösen.
 ## Eskalation
 IT-Leitung, wenn kein Ersatz im Haus ist.
 """
+#: what the collector serves under `lang=en` (runbooks/en/)
+RUNBOOK_MD_EN = """# Toner almost empty
+
+## Symptoms
+The printer reports a level below 10 %.
+
+## Impact
+Print jobs in the citizens' office stop as soon as the cartridge is empty.
+
+## Diagnosis
+1. Check the level in the device view.
+2. Check the stock in the supplies store.
+
+## Fix
+Replace the cartridge; place an order with the framework contract partner.
+
+## Escalation
+Head of IT, if there is no replacement in the building.
+"""
 
 
 def contract_alerts() -> list[dict[str, Any]]:
@@ -123,6 +142,11 @@ class AlertsContract:
             "printer-supply-low": RUNBOOK_MD,
             "host-down": RUNBOOK_MD.replace("Toner fast leer", "Host antwortet nicht"),
         }
+        #: the English twins; a name missing here is served in German, as the collector does
+        self.runbooks_en = {
+            "printer-supply-low": RUNBOOK_MD_EN,
+            "host-down": RUNBOOK_MD_EN.replace("Toner almost empty", "Host is not answering"),
+        }
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -165,6 +189,8 @@ class AlertsContract:
         m = re.fullmatch(r"/api/v1/runbooks/([^/]+)", path)
         if request.method == "GET" and m:
             text = self.runbooks.get(m.group(1))
+            if text is not None and request.url.params.get("lang") == "en":
+                text = self.runbooks_en.get(m.group(1), text)
             if text is None:
                 return _error(404, f"no runbook {m.group(1)!r}")
             return httpx.Response(200, text=text, headers={"Content-Type": "text/markdown; charset=utf-8"})

@@ -197,12 +197,12 @@ async def test_the_runbook_opens_inside_the_tui(make_tui: MakeTui) -> None:
         await pilot.press("down", "b")
         await settle(pilot)
         assert isinstance(app.screen, RunbookScreen) and app.screen.runbook == "printer-supply-low"
-        assert "Toner fast leer" in app.screen.markdown and "## Eskalation" in app.screen.markdown
+        assert "Toner almost empty" in app.screen.markdown and "## Escalation" in app.screen.markdown
         viewer = app.screen.query_one(MarkdownViewer)
-        assert any("Abhilfe" in str(h.render()) for h in viewer.document.query("MarkdownH2"))
+        assert any("Fix" in str(h.render()) for h in viewer.document.query("MarkdownH2"))
         await pilot.press("escape", "up", "up", "enter")  # enter opens it too; host_down has one
         await settle(pilot)
-        assert isinstance(app.screen, RunbookScreen) and "Host antwortet nicht" in app.screen.markdown
+        assert isinstance(app.screen, RunbookScreen) and "Host is not answering" in app.screen.markdown
         await pilot.press("escape", "down", "down", "b")  # disk-full: not on the collector
         await settle(pilot)
         assert isinstance(app.screen, RunbookScreen)

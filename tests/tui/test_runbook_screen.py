@@ -33,14 +33,15 @@ async def fleet_with_contacts(tmp_path: Path) -> AsyncIterator[Fleet]:
 
 
 @pytest.mark.parametrize(
-    ("lang", "title", "limit", "order"),
+    ("lang", "title", "limit", "order", "section"),
     [
-        ("de", "USV läuft auf Batterie", "Zeitlimit (kritisch)", "Reihenfolge"),
-        ("en", "USV läuft auf Batterie", "Time limit (critical)", "Order"),
+        ("de", "USV läuft auf Batterie", "Zeitlimit (kritisch)", "Reihenfolge", "Symptome"),
+        # the English TUI shows the English runbook (runbooks/en/), headings, title and all
+        ("en", "UPS is on battery", "Time limit (critical)", "Order", "Symptoms"),
     ],
 )
 async def test_runbook_screen_shows_its_title_and_contacts_but_no_front_matter(
-    fleet_with_contacts: Fleet, lang: str, title: str, limit: str, order: str
+    fleet_with_contacts: Fleet, lang: str, title: str, limit: str, order: str, section: str
 ) -> None:
     source = CollectorSource(
         "http://collector", fleet_with_contacts.admin_token, transport=fleet_with_contacts.transport()
@@ -54,7 +55,8 @@ async def test_runbook_screen_shows_its_title_and_contacts_but_no_front_matter(
         assert screen.sub_title == title and "{name}" not in screen.sub_title
         source_text = str(screen.query_one(MarkdownViewer).document.source)
         assert not source_text.startswith("---") and "owner: haustechnik" not in source_text
-        assert source_text.startswith("# USV läuft auf Batterie")
+        assert source_text.startswith(f"# {title}\n") and f"\n## {section}\n" in source_text
+        assert ("Symptome" in source_text) == (lang == "de") and "No English version" not in source_text
         assert limit in source_text and f"| {order} |" in source_text
         assert "| 1 | Rufbereitschaft IT-Betrieb | Erika Mustermann | +49 4441 123-456 |" in source_text
         assert "| 2 | Haustechnik | Hans Meier | 04441 789 | Mo–Fr |" in source_text
