@@ -17,7 +17,7 @@ __all__ = ["KINDS", "path"]
 
 #: what `leitstand-collector files` lists: name -> (folder below this package, what it holds)
 KINDS = {
-    "runbooks": ("runbooks", "one Markdown runbook per alert rule"),
+    "runbooks": ("runbooks", "one Markdown runbook per alert rule, German; English twins in en/"),
     "dashboards": ("dashboards", "Grafana dashboard JSON"),
     "provisioning": ("dashboards/provisioning", "Grafana file provisioning: dashboards, datasource"),
     "deploy": ("deploy", "systemd units and default configs"),
