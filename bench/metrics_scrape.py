@@ -52,6 +52,7 @@ import httpx
 
 from collector import admin
 from collector.app import create_app
+from collector.config import Config, ServerConfig
 from collector.db import connect, migrate
 from collector.metrics import ScrapeState, Source, render, render_reference
 
@@ -202,7 +203,8 @@ async def ingest_during_scrape(db: Path, token: str, probes: int = 20) -> tuple[
         enroll = admin.create_token(conn, "enroll", actor="bench", tenant="tenant-00")[1]
     finally:
         conn.close()
-    app = create_app(db)
+    # one agent reporting as fast as it is answered: no per-token limit
+    app = create_app(db, Config(server=ServerConfig(rate_limit_rps=0)))
     seq = 0
 
     async def report(client: httpx.AsyncClient, agent_token: str) -> float:
