@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run", "write_durable"]
 
 AddDb = Callable[[argparse.ArgumentParser], None]
-#: from this many tenants on, --all renders e-invoices ahead in worker processes
-#: (their start, some 0.5 s, pays off from about there: bench/einvoice.py)
-AHEAD_MIN = 24
+#: from this many tenants on, --all renders ZUGFeRD invoices ahead in worker processes:
+#: starting them (about a second of CPU) pays off from about there on 2 cores, never for
+#: XRechnung (some 5 ms each, no more than it costs to ship one to a worker)
+AHEAD_MIN = 100
 
 
 def _jobs(text: str) -> int:
@@ -90,8 +91,8 @@ def add_parser(sub: Any, add_db: AddDb) -> None:
         "--jobs",
         type=_jobs,
         metavar="N",
-        help=f"processes rendering e-invoices of --all ahead (default: one per CPU from {AHEAD_MIN} tenants on; "
-        "1: none); archive and invoice numbers stay in this process",
+        help=f"processes rendering e-invoices of --all ahead (default for zugferd: one per CPU from {AHEAD_MIN} "
+        "tenants on, else 1: none); archive and invoice numbers stay in this process",
     )
     m_export.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     add_db(m_export)
@@ -223,13 +224,13 @@ def _rendered_ahead(
     stack: contextlib.ExitStack,
 ) -> Callable[[EInvoice], bytes] | None:
     """The e-invoices of --all rendered ahead in worker processes (``--jobs``),
-    or None to render each in the loop: one tenant, one CPU, or too few
-    tenants to pay for starting the workers."""
+    or None to render each in the loop: one tenant, one CPU, XRechnung, or
+    too few tenants to pay for starting the workers."""
     from ..usage import einvoice_drafts
     from .einvoice import RENDERERS
     from .einvoice.ahead import RenderedAhead, usable_cpus
 
-    jobs = args.jobs or (usable_cpus() if len(tenants) >= AHEAD_MIN else 1)
+    jobs = args.jobs or (usable_cpus() if args.format == "zugferd" and len(tenants) >= AHEAD_MIN else 1)
     if jobs < 2 or len(tenants) < 2:
         return None
     drafts = einvoice_drafts(conn, tenants, period, args.format, book, lang=args.lang, invoicing=config.invoice)
