@@ -225,6 +225,7 @@ class Booker:
         subject = Subject.of(tenant, StreamKey.host(agent.id), agent.id)
         stream = subject.stream
         coverage: dict[tuple[str, int], list[int]] = {}
+        plain: dict[tuple[str, str, int], int] = {}  # see _summed
         limits = self.settings.limits
         for report in sorted(reports, key=lambda r: r.seq):
             key = (epoch, report.seq)
@@ -239,8 +240,12 @@ class Booker:
                     nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
             self._points.append(PointRow(stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
             if nxt is None:
-                self._book_outcomes(subject, [host_contributions(prev, point, limits=limits)])
+                outcome = host_contributions(prev, point, limits=limits)
+                if not self._summed(subject, outcome, plain):
+                    self._add_summed(subject, plain)  # what is booked next sees them (_overflows)
+                    self._book_outcomes(subject, [outcome])
             else:
+                self._add_summed(subject, plain)
                 self._book_outcomes(
                     subject,
                     [host_contributions(prev, point, limits=limits), host_contributions(point, nxt, limits=limits)],
@@ -254,9 +259,33 @@ class Booker:
                 acc[0] += 1
                 acc[1] = min(acc[1], report.seq)
                 acc[2] = max(acc[2], report.seq)
+        self._add_summed(subject, plain)
         for (period_s, ep), (n, lo, hi) in coverage.items():
             self.buffer.add_coverage(CoverageKey(tenant, period_s, stream, ep), Coverage(agent.role, n, lo, hi))
         return tail
+
+    def _add_summed(self, subject: Subject, plain: dict[tuple[str, str, int], int]) -> None:
+        tenant, kind, subject_id = subject.tenant, subject.kind, subject.id
+        for (meter, dim, hour), scaled in plain.items():
+            self.buffer.add_ledger(LedgerKey(tenant, hour, meter, dim), scaled)
+            self.buffer.add_subject(SubjectKey(tenant, period_of_hour(hour), kind, subject_id, meter, dim), scaled)
+        plain.clear()
+
+    def _summed(self, subject: Subject, outcome: Outcome, plain: dict[tuple[str, str, int], int]) -> bool:
+        """Sum an outcome that books nothing but ledger rows of open periods
+        into `plain` (added to the buffer once per job: the sum is what
+        booking each would add, `_book` with no check to make); False for
+        any other, which is booked as it comes."""
+        if outcome.anomalies or outcome.events:
+            return False
+        tenant = subject.tenant
+        for c in outcome.contributions:
+            if abs(c.scaled) >= CHECK_ABOVE or self.is_closed(tenant, period_of_hour(c.hour)):
+                return False
+        for c in outcome.contributions:
+            key = (c.meter, c.dim, c.hour)
+            plain[key] = plain.get(key, 0) + c.scaled
+        return True
 
     def _workplace_day(self, tenant: str, agent: AgentInfo, report: Report) -> None:
         if agent.role != "thin-client" or not report.sessions:
