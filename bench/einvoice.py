@@ -30,9 +30,9 @@ RSS and output size.
 Goal printed next to the results: every format's whole month under 10 s and
 under 500 MB RSS (the tree's, workers included).
 
-    .venv/bin/python bench/einvoice.py              # about 30 s
-    .venv/bin/python bench/einvoice.py --quick      # 30 tenants, about 10 s
-    .venv/bin/python bench/einvoice.py --profile DIR   # plus cProfile of one ZUGFeRD export run
+    .venv/bin/python bench/einvoice.py              # about 2 minutes
+    .venv/bin/python bench/einvoice.py --quick      # 30 tenants, about 30 s
+    .venv/bin/python bench/einvoice.py --profile DIR   # plus cProfile of one ZUGFeRD export run (--jobs 1)
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ def export_all(month: Month, workdir: Path, profile: Path | None) -> list[Row]:
         out = workdir / "out-profile"
         argv = [sys.executable, "-m", "cProfile", "-o", str(target), exe, "meter", "export", "--all"]
         argv += ["--period", str(month.period), "--format", "zugferd", "--out", str(out)]
-        argv += ["--db", str(month.db), "--config", str(month.config), "--quiet"]
+        argv += ["--db", str(month.db), "--config", str(month.config), "--quiet", "--jobs", "1"]
         run_cli("profile", argv, env, workdir / "profile.log")
         import pstats
 

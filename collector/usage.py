@@ -4,7 +4,7 @@ period, tariffs, and the ten-year record of every export of a closed period."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,16 +124,16 @@ def einvoice_drafts(
     *,
     lang: Lang | None,
     invoicing: InvoiceConfig,
-) -> list[EInvoice]:
+) -> Iterator[EInvoice]:
     """The e-invoices :func:`export_period` is going to render for ``tenants``,
     one after the other, if nothing changes meanwhile: read only, with the
-    numbers not issued yet predicted in that order. For rendering ahead; a
-    wrong guess costs only time (export_period renders what it builds)."""
+    numbers not issued yet predicted in that order, each as soon as it is
+    built. For rendering ahead; a wrong guess costs only time (export_period
+    renders what it builds)."""
     from .metering import einvoice
 
     lang = lang or default_lang(fmt)
     seq = einvoice.next_seq(conn)
-    drafts = []
     for tenant in tenants:
         usage = period_usage(conn, tenant, period)
         invoice = _priced(usage, book)
@@ -145,8 +145,7 @@ def einvoice_drafts(
         if number is None:
             number = einvoice.invoice_number(invoicing.number_pattern, tenant, str(period), seq)
             seq += 1
-        drafts.append(einvoice.build_einvoice(usage, invoice, invoicing, number=number, lang=lang))
-    return drafts
+        yield einvoice.build_einvoice(usage, invoice, invoicing, number=number, lang=lang)
 
 
 @dataclass(frozen=True)
