@@ -302,9 +302,13 @@ class _Producer(OutputProducer):
         if all(key in _EMBEDDED for key in keys):
             made: dict[int, PDFFont | PDFType3Font] = {}
             for font, key in zip(fonts, keys, strict=True):
-                assert key is not None  # all(...) above
+                assert key is not None and isinstance(font, TTFFont)  # all(...) above
                 for obj, label in _EMBEDDED[key]:
                     self._add_pdf_obj(obj, label)
+                # as fpdf2 ends a font: its caches hold every SubsetMap of the process until cleared
+                font.subset.pick.cache_clear()
+                font.subset.get_glyph.cache_clear()
+                font.close()
                 top = _EMBEDDED[key][0][0]
                 assert isinstance(top, PDFFont)
                 made[font.i] = top

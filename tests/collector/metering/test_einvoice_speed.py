@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fontTools import ttLib
+from fpdf.fonts import SubsetMap
 from fpdf.output import OutputProducer
 
 from collector.cli import main as collector_main
@@ -38,6 +39,8 @@ def test_font_objects_made_once_are_those_fpdf2_makes_for_each_pdf(
     # German and English invoices set in the same glyphs: one entry per font (regular, bold)
     assert len(_pdf._EMBEDDED) == 2
     again = [einvoice.render_zugferd(doc) for doc in docs]
+    # fpdf2's class-wide caches would keep every PDF's glyph map alive were they not cleared
+    assert SubsetMap.pick.cache_info().currsize == 0
     monkeypatch.setattr(_pdf, "_Producer", OutputProducer)  # fpdf2's own writer, fonts made per PDF
     plain = [einvoice.render_zugferd(doc) for doc in docs]
     assert first == again == plain
