@@ -166,8 +166,13 @@ class Writer:
             assert streams is not None
             streams.extend(item.streams)
         # On PostgreSQL the batch is pipelined: statements whose results a job
-        # does not read go out without a round trip each, and the sync after
-        # each job pins any error on the job that caused it.
+        # does not read go out without a round trip each. The sync after a
+        # job that runs alone pins any error on it. An ingest job reads its
+        # host's UPDATE count first (a round trip that syncs what the job
+        # before it wrote), so it gets no sync of its own: its writes cannot
+        # fail on data that passed validation, and should one fail anyway,
+        # the error fails the whole batch (nothing is acknowledged; the agents
+        # resend), never another job alone.
         with db.pipeline(conn):
             db.begin(conn, streams)
             state.batch_started()
@@ -179,7 +184,8 @@ class Writer:
                 conn.execute(f"SAVEPOINT {savepoint}")
                 try:
                     result = item.call(conn, state)
-                    db.sync(conn)
+                    if serial:
+                        db.sync(conn)
                 except Exception as exc:
                     state.job_failed()
                     if isinstance(exc, db.ERRORS) and not isinstance(exc, db.INTEGRITY_ERRORS):

@@ -8,16 +8,19 @@ command, enrollment) still does. A real PostgreSQL (Debian's package)."""
 from __future__ import annotations
 
 import concurrent.futures
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from collector import db
+from collector import db, store
 from collector.admin import Principal
 from collector.db import connect
+from collector.errors import StorageError
 from collector.metering.streams import StreamKey
 from collector.writer import Writer
+from collector.writestate import WriteState
 from tests.collector.test_writer_cache import AGENTS, direct, rep, setup_db, snapshot, staged
 
 pytestmark = pytest.mark.sqlite_only  # each test picks its backend itself
@@ -89,3 +92,41 @@ def test_two_writers_ingesting_the_same_tenant_at_once_never_deadlock(
     ref = tmp_path / "ref.db"
     direct(ref, setup_db(ref), [(a, [rep(s) for s in range(1, 61)]) for a in AGENTS])
     assert snapshot(url) == snapshot(ref)
+
+
+class _FailsOnTheServer:
+    """An ingest job whose last write the server refuses (a duplicate key),
+    which the pipeline reports only at the next job's first round trip."""
+
+    def __init__(self, job: store.IngestJob) -> None:
+        self.job = job
+
+    @property
+    def streams(self) -> Sequence[int]:
+        return self.job.streams
+
+    def __call__(self, conn: db.Connection, state: WriteState) -> Any:
+        ack = self.job(conn, state)
+        conn.execute("INSERT INTO tenants (name) SELECT name FROM tenants")
+        return ack
+
+
+def test_an_ingest_write_the_server_refuses_fails_the_batch_not_another_job(postgres_url: str) -> None:
+    """Ingest jobs get no sync of their own: a write refused by the server
+    surfaces in the next job's round trip. Then nothing of the batch is
+    acknowledged (never the next job's failure alone, never the refused job's
+    success), and the resend is stored."""
+    principals = setup_db(postgres_url)
+    writer = Writer(lambda: connect(postgres_url))
+    bad = writer.submit_staged(_FailsOnTheServer(staged(principals["h1"], "h1", [rep(1)])))  # type: ignore[arg-type]
+    good = writer.submit_staged(staged(principals["h2"], "h2", [rep(1)]))
+    writer.start()  # both jobs were waiting: one batch
+    try:
+        for future in (bad, good):
+            with pytest.raises(StorageError):
+                future.result(10)
+        assert writer.submit_staged(staged(principals["h2"], "h2", [rep(1)])).result(10).stored == 1
+        assert writer.submit_staged(staged(principals["h1"], "h1", [rep(1)])).result(10).stored == 1
+    finally:
+        writer.stop()
+    assert [h[:2] for h in snapshot(postgres_url)["hosts"]] == [("h1", 1), ("h2", 1), ("h3", 0)]
