@@ -16,6 +16,7 @@ import os
 import sqlite3
 
 from prometheus_client import CollectorRegistry, generate_latest
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,6 +27,7 @@ from ..errors import ForbiddenError, NotFoundError
 from ..http import collector_of, principal_of
 from .collector import LeitstandCollector, scrape
 from .exposition import CONTENT_TYPE, Writer
+from .metering import history_outdated, refresh_history
 from .source import Source, WriterStats
 from .warmup import scrape_state
 
@@ -126,4 +128,11 @@ async def metrics_handler(request: Request) -> Response:
     if len(body) >= GZIP_MIN_BYTES and "gzip" in request.headers.get("accept-encoding", ""):
         body = await asyncio.to_thread(gzip.compress, body, 1)
         headers["Content-Encoding"] = "gzip"
-    return Response(body, media_type=content_type, headers=headers)
+    now = collector.clock()
+    # the daily move of the ledger history's cutoff, after the answer: no scrape waits for it
+    refresh = (
+        BackgroundTask(collector.read_off_loop, lambda conn: refresh_history(Source(conn=conn, now=now, state=state)))
+        if history_outdated(state, now)
+        else None
+    )
+    return Response(body, media_type=content_type, headers=headers, background=refresh)

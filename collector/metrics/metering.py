@@ -9,14 +9,16 @@ invoice of that month shows so far, in the meter's invoice unit, and
 ``leitstand_metering_period_cost`` its priced lines (only with tariffs).
 
 Cheap at any age of the ledger: the history before a daily cutoff is summed
-once a day (``ScrapeState``); a scrape reads the last two days and the
-running month. Late data for hours before the cutoff shows in the counters
-at the next daily refresh (they jump, never go back).
+once a day (``ScrapeState``), after a scrape and off it (``refresh_history``,
+called by http.py); a scrape reads the hours from the history's cutoff on.
+Late data for hours before the cutoff shows in the counters at the next
+daily refresh (they jump, never go back).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 
 from ..alerting import metric_names as m
@@ -24,9 +26,9 @@ from ..metering import pricing
 from ..metering.model import METERS, Adjustment, MeterTotal, Period, PeriodUsage
 from ..metering.reading import DEVICE_METERS, HOST_METERS
 from ..metering.tariffs import TariffBook
-from .source import Family, Source, counter, gauge
+from .source import Family, ScrapeState, Source, counter, gauge
 
-__all__ = ["COUNTERS", "history", "metering_families"]
+__all__ = ["COUNTERS", "History", "history", "history_outdated", "metering_families", "refresh_history"]
 
 #: meter -> (counter name, factor from the stored integer to the base unit, help)
 COUNTERS: dict[str, tuple[str, float, str]] = {
@@ -76,33 +78,66 @@ def _cutoff(now: float) -> int:
     return int(now // 86400) * 86400 - 2 * 86400
 
 
-def history(src: Source) -> dict[str, dict[Key, int]]:
-    """Sums of everything before the cutoff, recomputed when the cutoff
-    (daily) or the period moves: of all tenants, or for a scrape narrowed
-    to a tenant that finds none yet, of that tenant alone (its rows are a
-    range of the ledger's primary key, a twentieth of 20 tenants' ledger),
-    so sharded scrapes after a start do not wait for the whole ledger."""
-    period = Period.containing(src.now)
-    cutoff = _cutoff(src.now)
+@dataclass(frozen=True)
+class History:
+    """The ledger's sums of every hour before ``cutoff`` (``month``: those in
+    ``period``), and the workplace days of the periods before ``period``."""
+
+    cutoff: int
+    period: str
+    total: dict[Key, int]
+    month: dict[Key, int]
+
+
+def history(src: Source) -> History:
+    """The history a scrape adds its live sums to. Any cutoff gives exact
+    counters, as the scrape reads the live sums from the history's own
+    cutoff on: so a scrape takes whatever history there is, and only the
+    first one after a start (when the warm-up has not finished) waits for
+    one. A scrape narrowed to a tenant that finds none sums that tenant
+    alone (a range of the ledger's primary key, a twentieth of 20 tenants'
+    ledger), so sharded scrapes after a start do not wait for the whole
+    ledger. ``refresh_history`` moves the cutoff, off the scrape."""
     state = src.state
-    key = (cutoff, str(period))
+    if state.history is not None:
+        return state.history
     if src.tenant is not None:
-        if state.history_key == key:
-            return state.history
         with state.tenant_history_lock:
             kept = state.tenant_history.get(src.tenant)
-            if kept is None or kept[0] != key:
-                kept = state.tenant_history[src.tenant] = (key, _sum_history(src, cutoff, period, src.tenant))
-            return kept[1]
+            if kept is None:
+                kept = state.tenant_history[src.tenant] = _sum_history(src, src.tenant)
+            return kept
     with state.history_lock:
-        if state.history_key != key:
-            state.history = _sum_history(src, cutoff, period)
-            state.history_key = key
+        if state.history is None:
+            state.history = _sum_history(src)
             state.tenant_history.clear()
         return state.history
 
 
-def _sum_history(src: Source, cutoff: int, period: Period, tenant: str | None = None) -> dict[str, dict[Key, int]]:
+def history_outdated(state: ScrapeState, now: float) -> bool:
+    """Whether the history's cutoff (daily) or period should move on, or
+    there is none of all tenants yet (tenant scrapes only, no warm-up)."""
+    kept = state.history
+    return kept is None or (kept.cutoff, kept.period) != (_cutoff(now), str(Period.containing(now)))
+
+
+def refresh_history(src: Source) -> None:
+    """Sum the history again up to today's cutoff (late data before the old
+    cutoff shows now) while scrapes go on with the old one; one at a time."""
+    state = src.state
+    if not state.history_lock.acquire(blocking=False):
+        return  # another refresh runs
+    try:
+        if state.history is None or history_outdated(state, src.now):
+            state.history = _sum_history(src)
+            state.tenant_history.clear()
+    finally:
+        state.history_lock.release()
+
+
+def _sum_history(src: Source, tenant: str | None = None) -> History:
+    period = Period.containing(src.now)
+    cutoff = _cutoff(src.now)
     where, args = ("tenant = ? AND ", (tenant,)) if tenant is not None else ("", ())
     total: dict[Key, int] = {}
     month: dict[Key, int] = {}
@@ -116,17 +151,18 @@ def _sum_history(src: Source, cutoff: int, period: Period, tenant: str | None = 
         f"SELECT tenant, count(*) FROM workplace_days WHERE {where}period < ? GROUP BY tenant", (*args, str(period))
     ):
         total[(t, "workplace_days", "")] = int(n)
-    return {"total": total, "month": month}
+    return History(cutoff, str(period), total, month)
 
 
 def metering_families(src: Source) -> Iterator[Family]:
     tenants = src.tenants()
     period = Period.containing(src.now)
     p, pstart = str(period), int(period.start_ts)
-    cutoff = _cutoff(src.now)
     hist = history(src)
-    total: dict[Key, int] = {k: v for k, v in hist["total"].items() if k[0] in tenants}
-    month: dict[Key, int] = {k: v for k, v in hist["month"].items() if k[0] in tenants}
+    cutoff = hist.cutoff
+    total: dict[Key, int] = {k: v for k, v in hist.total.items() if k[0] in tenants}
+    # a history of an earlier period holds no hour of this one: its cutoff lies before this period's start
+    month: dict[Key, int] = {k: v for k, v in hist.month.items() if k[0] in tenants} if hist.period == p else {}
     workplaces: dict[str, int] = {}
     hosts_by_role: dict[str, dict[str, int]] = {}
     adjustments: dict[str, list[Adjustment]] = {}
@@ -143,6 +179,14 @@ def metering_families(src: Source) -> Iterator[Family]:
             tenants,
         ):
             total[(tenant, meter, dim)] = total.get((tenant, meter, dim), 0) + _join(s_hi, s_lo)
+        if hist.period != p:  # workplace days of the periods since the history's
+            for tenant, n in src.conn.execute(
+                f"SELECT tenant, count(*) FROM workplace_days WHERE {tin} AND period >= ? AND period < ? "
+                "GROUP BY tenant",
+                (*tenants, hist.period, p),
+            ):
+                key = (tenant, "workplace_days", "")
+                total[key] = total.get(key, 0) + int(n)
         for tenant, n, booked, hosts in src.conn.execute(
             "SELECT tenant, count(*), sum(CASE WHEN late = 0 THEN 1 ELSE 0 END), "
             "count(DISTINCT CASE WHEN late = 0 THEN agent_id END) "

@@ -6,12 +6,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 from ..db import Connection
+
+if TYPE_CHECKING:
+    from .metering import History
 
 __all__ = ["Family", "ScrapeState", "Source", "WriterStats", "counter", "gauge"]
 
@@ -81,12 +84,11 @@ class ScrapeState:
     send_intervals_at: float = float("-inf")
     #: agent id -> (its last_seen, estimate from its last reports) of hosts the window leaves out
     send_fallbacks: dict[str, tuple[float, float]] = field(default_factory=dict)
-    #: (ledger cutoff hour, period) -> sums of the ledger history before the cutoff
-    history_key: tuple[int, str] | None = None
-    history: dict[str, Any] = field(default_factory=dict)
-    #: tenant -> (key, its sums), for tenant scrapes that come before the sums of all tenants
+    #: the ledger's sums before a daily cutoff
+    history: History | None = None
+    #: tenant -> its history, for tenant scrapes that come before the history of all tenants
     tenant_history_lock: threading.Lock = field(default_factory=threading.Lock)
-    tenant_history: dict[str, tuple[tuple[int, str], dict[str, Any]]] = field(default_factory=dict)
+    tenant_history: dict[str, History] = field(default_factory=dict)
     #: family group -> scrapes that left it out (leitstand_scrape_errors_total)
     errors: dict[str, int] = field(default_factory=dict)
 

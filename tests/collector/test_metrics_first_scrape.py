@@ -18,7 +18,8 @@ from collector.metering.model import Period
 from collector.metrics import http as metrics_http
 from collector.metrics import warmup
 from collector.metrics.hosts import SEND_REFRESH_S
-from collector.metrics.source import Source
+from collector.metrics.metering import history
+from collector.metrics.source import ScrapeState, Source
 from collector.metrics.warmup import scrape_state
 from tests.collector.conftest import Env, auth, batch, report
 
@@ -131,19 +132,70 @@ async def test_a_tenant_scrape_first_sums_its_own_ledger_alike(make_env: Callabl
     finally:
         other.close()
     await scrape(everyone)
-    assert everyone.app.state.metrics.history_key is not None
+    assert everyone.app.state.metrics.history is not None
     expected = await scrape(everyone, "stadt-lohne")
+
+    conn = everyone.db()
+    try:  # what the first tenant scrape sums: that tenant's rows, to the same sums
+        own = history(Source(conn=conn, now=everyone.clock.now, tenant="stadt-lohne", state=ScrapeState()))
+        full = history(Source(conn=conn, now=everyone.clock.now, state=ScrapeState()))
+    finally:
+        conn.close()
+    assert {t for t, _, _ in own.total} == {"stadt-lohne"} and {t for t, _, _ in full.total} == {
+        "stadt-lohne",
+        "stadt-b",
+    }
+    assert own.total == {k: v for k, v in full.total.items() if k[0] == "stadt-lohne"}
+    assert (own.cutoff, own.period, own.month) == (
+        full.cutoff,
+        full.period,
+        {k: v for k, v in full.month.items() if k[0] == "stadt-lohne"},
+    )
 
     started = make_env()
     started.clock.now = everyone.clock.now
     first = await scrape(started, "stadt-lohne")
-    state = scrape_state(started.app)
-    assert state.history_key is None and set(state.tenant_history) == {"stadt-lohne"}
     assert first[("leitstand_metering_network_bytes_total", (("tenant", "stadt-lohne"),))] >= 24 * 30 * 10**9
     assert first == expected
     b = await scrape(started, "stadt-b")
     assert b[("leitstand_metering_network_bytes_total", (("tenant", "stadt-b"),))] == 7
     assert b == await scrape(everyone, "stadt-b")
+
+
+async def test_the_ledger_history_moves_on_after_a_scrape_and_the_counters_stay_exact(
+    make_env: Callable[..., Env],
+) -> None:
+    """A day later the scrape still adds to the old history (from its own
+    cutoff on, so the counters are exact) and the history moves to the new
+    cutoff after the answer; late data before the old cutoff shows then."""
+    env = make_env()
+    await fleet(env)
+    await scrape(env)
+    state = scrape_state(env.app)
+    assert state.history is not None
+    old = state.history
+    env.clock.now += 3 * 86400
+    conn = env.db()
+    try:
+        with conn:  # late data for an hour before the old cutoff
+            conn.execute(
+                "INSERT INTO ledger (tenant, hour, meter, dim, scaled) VALUES ('stadt-lohne', ?, 'network_gib', '', 5)",
+                (old.cutoff - 7200,),
+            )
+    finally:
+        conn.close()
+    network = ("leitstand_metering_network_bytes_total", (("tenant", "stadt-lohne"),))
+    before = await scrape(env)  # answered from the old history; the new one is summed after
+    deadline = asyncio.get_running_loop().time() + DEADLINE_S
+    while state.history is old:
+        assert asyncio.get_running_loop().time() < deadline, "the history never moved on"
+        await asyncio.sleep(0.01)
+    assert state.history is not None and state.history.cutoff > old.cutoff
+    after = await scrape(env)
+    assert after[network] == before[network] + 5
+    started = make_env()
+    started.clock.now = env.clock.now
+    assert await scrape(started) == after
 
 
 async def test_the_caches_are_warm_before_the_first_scrape(make_env: Callable[..., Env]) -> None:
@@ -158,7 +210,7 @@ async def test_the_caches_are_warm_before_the_first_scrape(make_env: Callable[..
     state = scrape_state(env.app)
     async with env.app.router.lifespan_context(env.app):
         deadline = asyncio.get_running_loop().time() + DEADLINE_S
-        while state.history_key is None or not state.send_intervals:
+        while state.history is None or not state.send_intervals:
             assert asyncio.get_running_loop().time() < deadline, "the warm-up never filled the caches"
             await asyncio.sleep(0.01)
         assert set(state.send_intervals) == {"pc-1", "pc-2"}
