@@ -60,6 +60,7 @@ from fpdf.pattern import Pattern
 from fpdf.syntax import PDFObject
 from lxml import etree, objectify
 
+from ...errors import ValidationError
 from .model import EInvoice
 
 __all__ = ["render_pdf"]
@@ -213,8 +214,19 @@ def render_pdf(inv: EInvoice, xml: bytes) -> bytes:
     """The invoice as PDF/A-3B with ``xml`` attached as factur-x.xml."""
     for regular, bold in _CUTS:
         pdf = _layout(inv, regular, bold)
-        if all(not font.missing_glyphs for font in pdf.fonts.values() if isinstance(font, TTFFont)):
+        missing = {c for font in pdf.fonts.values() if isinstance(font, TTFFont) for c in font.missing_glyphs}
+        if not missing:
             break
+    if missing:
+        # printed as empty boxes, the text would vanish from the invoice a town hall books
+        raise ValidationError(
+            f"the ZUGFeRD PDF of {inv.tenant} cannot show {''.join(sorted(map(chr, missing)))}: "
+            "DejaVu Sans has no glyph for " + ", ".join(f"U+{c:04X}" for c in sorted(missing)),
+            [
+                "write the names and addresses of the [invoice] config in Latin, Greek or Cyrillic script, "
+                "or export --format xrechnung, which has no such limit"
+            ],
+        )
     # output() sets the last page's footer after the fonts are cut here: its text joins the repertoire
     footer = "".join(_footer_lines(inv))
     for font in pdf.fonts.values():

@@ -5,6 +5,7 @@ them, and always against the JSON export's totals."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from collector import admin
 from collector.cli import main as collector_main
 from collector.config import Config, MeteringConfig, load_config
 from collector.db import Connection, connect, migrate, transaction
-from collector.errors import ConfigError, ConflictError
+from collector.errors import ConfigError, ConflictError, ValidationError
 from collector.metering import einvoice, export, ledger
 from collector.metering.einvoice._cii import render_cii
 from collector.metering.invoice_config import EInvoiceConfigError, missing
@@ -264,6 +265,18 @@ def test_zugferd_sets_text_outside_the_latin_cut_in_the_full_font(tmp_path: Path
     assert einvoice.render_zugferd(doc) == pdf
     page = PdfReader(__import__("io").BytesIO(pdf)).pages[0].extract_text()
     assert greek in page and "Rechnung KDO-2026-00043" in page
+
+
+def test_zugferd_refuses_text_no_font_can_show(tmp_path: Path) -> None:
+    # DejaVu Sans has no CJK glyphs: the name would print as empty boxes
+    usage = S.month()
+    invoice = S.priced(usage, S.tariff_book(tmp_path))
+    config = S.invoice_config(S.CONFIG.replace('name = "Stadt Lohne (Oldenburg)"', 'name = "東京都 Minato"'))
+    doc = einvoice.build_einvoice(usage, invoice, config, number="KDO-2026-00044", lang="de")
+    refused = re.escape("cannot show 京東都: DejaVu Sans has no glyph for U+4EAC, U+6771")
+    with pytest.raises(ValidationError, match=refused):
+        einvoice.render_zugferd(doc)
+    assert b"Minato" in einvoice.render_xrechnung(doc)
 
 
 def test_zugferd_with_a_glyph_set_after_the_fonts_are_cut_is_set_uncut(
