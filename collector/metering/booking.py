@@ -301,7 +301,7 @@ class Booker:
             "ON CONFLICT DO NOTHING",
             (agent.id, day.isoformat(), tenant, period, int(closed)),
         )
-        if cur.rowcount and closed:
+        if closed and cur.rowcount:  # the count costs a round trip on PostgreSQL: only where it matters
             self._adjust(tenant, period, "workplace_days", "", "host", agent.id, 1)
 
     # -- devices ---------------------------------------------------------------
