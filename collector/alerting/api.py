@@ -404,7 +404,7 @@ async def runbook_handler(request: Request) -> Response:
             headers=headers,
         )
     if fmt == "html":
-        text = runbook_page.page(book.title, body, lang=lang, alert_id=alert_id)
+        text = runbook_page.page(book.title, body, lang=lang, alert_id=alert_id, body_lang=book.lang)
         return Response(text, media_type="text/html; charset=utf-8", headers=headers)
     return Response(body, media_type="text/markdown; charset=utf-8", headers=headers)
 

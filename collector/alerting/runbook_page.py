@@ -27,11 +27,15 @@ _ALERT = {
 }
 
 
-def page(title: str, markdown: str, *, lang: str, alert_id: str = "") -> str:
-    """A whole HTML document: the alert's note (when the link names one), then the runbook."""
-    note = f'<p class="alert">{_ALERT[lang].format(id=html.escape(alert_id))}</p>\n' if alert_id else ""
+def page(title: str, markdown: str, *, lang: str, alert_id: str = "", body_lang: str | None = None) -> str:
+    """A whole HTML document: the alert's note (when the link names one), then the runbook.
+    `body_lang` is the runbook body's own language when it differs from the one asked for
+    (a runbook without a translation): the document says so, the note keeps its own."""
+    doc_lang = body_lang or lang
+    marked = f' lang="{lang}"' if doc_lang != lang else ""
+    note = f'<p class="alert"{marked}>{_ALERT[lang].format(id=html.escape(alert_id))}</p>\n' if alert_id else ""
     return (
-        f'<!DOCTYPE html>\n<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{doc_lang}">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)} – Leitstand</title>\n<style>{_STYLE}</style>\n</head>\n"
         f"<body>\n{note}{_MD.render(markdown)}</body>\n</html>\n"
     )

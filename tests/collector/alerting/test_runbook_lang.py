@@ -76,6 +76,11 @@ async def test_a_runbook_without_an_english_file_is_served_in_german_and_says_so
     # the German section still gets its block, and the block is in the language asked for
     assert r.text.split("## Eskalation\n\n", 1)[1].startswith("**Time limit (critical):**")
     assert (await env.client.get("/api/v1/runbooks/host-down?lang=en&format=json")).json()["lang"] == "de"
+    page = await env.client.get("/api/v1/runbooks/host-down?lang=en&format=html&alert=a1")
+    # the document is German; the alert's note, asked for in English, says it is English
+    assert '<html lang="de">' in page.text and '<p class="alert" lang="en">Alert <code>a1</code>' in page.text
+    asked_de = await env.client.get("/api/v1/runbooks/host-down?format=html&lang=de&alert=a1")
+    assert '<html lang="de">' in asked_de.text and '<p class="alert">Alarm' in asked_de.text
     de = await env.client.get("/api/v1/runbooks/host-down")
     assert "No English version" not in de.text and "> **" not in de.text.split("## Symptome")[0]
 
