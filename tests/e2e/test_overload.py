@@ -1,6 +1,7 @@
 """Stored = acknowledged under overload, against a real collector process (issue 18).
 
-Many agents at once, each with a client timeout far shorter than the
+Many agents at once (on PostgreSQL also through two collectors sharing the
+database, each attempt to either), each with a client timeout far shorter than the
 overloaded collector's latency and a tiny writer queue (429s), resending every
 batch until it is acknowledged, as agent/sender.py does. The collector keeps
 working on requests whose client gave up, so most resends arrive after the
@@ -27,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from collector import db
@@ -84,6 +84,7 @@ class Delivery:
 
     attempts: int = 0
     timeouts: int = 0
+    dropped: int = 0  # connections refused, reset or closed without an answer
     statuses: collections.Counter[int] = field(default_factory=collections.Counter)
     acked_stored: int = 0  # Σ ack.stored of the acknowledgements received
     acked_duplicates: int = 0
@@ -132,44 +133,69 @@ def _batches(agents: list[str]) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+async def _post_once(url: str, payload: bytes, token: str, timeout: float) -> tuple[int, dict[str, Any]]:
+    """One attempt on a new connection, as an agent after a failed one: the whole request is written,
+    then the answer awaited for `timeout` seconds at most (TimeoutError: the connection is dropped,
+    and the collector, which has the request, may store it all the same)."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(
+            f"POST /api/v1/reports HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+            + payload
+        )
+        await writer.drain()
+        async with asyncio.timeout(timeout):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            body = await reader.readexactly(length)
+        return int(head[9:12]), json.loads(body)
+    finally:
+        writer.close()
+
+
 async def _agent(
-    client: httpx.AsyncClient, token: str, batches: list[dict[str, Any]], seen: Delivery, rng: random.Random
+    urls: list[str], token: str, batches: list[dict[str, Any]], seen: Delivery, rng: random.Random
 ) -> None:
-    """One agent: each batch in turn, resent until acknowledged (timeout doubling, as the agent's sender)."""
-    headers = {"Authorization": f"Bearer {token}"}
+    """One agent: each batch in turn, resent until acknowledged (timeout doubling, as the agent's sender).
+    With several collectors each attempt goes to a random one, as through a load balancer."""
     for body in batches:
         payload = json.dumps(body).encode()
         timeout = FIRST_TIMEOUT_S
         while True:
             seen.attempts += 1
             try:
-                async with asyncio.timeout(timeout):
-                    resp = await client.post("/api/v1/reports", content=payload, headers=headers)
+                status, answer = await _post_once(rng.choice(urls), payload, token, timeout)
             except TimeoutError:
                 seen.timeouts += 1  # the collector may well store it after we gave up
                 timeout = min(2 * timeout, MAX_TIMEOUT_S)
                 continue
-            seen.statuses[resp.status_code] += 1
-            if resp.status_code == 200:
-                ack = resp.json()
-                seen.acked_stored += ack.get("stored", 0)
-                seen.acked_duplicates += ack.get("duplicates", 0)
+            except (OSError, asyncio.IncompleteReadError):
+                seen.dropped += 1  # reset or closed without an answer: resent, as by the agent
+                continue
+            seen.statuses[status] += 1
+            if status == 200:
+                seen.acked_stored += answer.get("stored", 0)
+                seen.acked_duplicates += answer.get("duplicates", 0)
                 break
-            assert resp.status_code in (429, 503), resp.text
+            assert status in (429, 503), answer
             # The agent's back-off after 429/503 (not a wait for the server to start), jittered
             await asyncio.sleep(rng.uniform(0.0, 0.02))
 
 
-async def _deliver(url: str, tokens: dict[str, str], batches: dict[str, list[dict[str, Any]]]) -> Delivery:
+async def _deliver(urls: list[str], tokens: dict[str, str], batches: dict[str, list[dict[str, Any]]]) -> Delivery:
     seen = Delivery()
     rng = random.Random(18)
-    # One connection per agent, as agents behind NAT: a timed-out request's connection is dropped and reopened.
-    async with httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=len(tokens))) as client:
-        try:
-            async with asyncio.timeout(DELIVERY_DEADLINE_S):
-                await asyncio.gather(*(_agent(client, tokens[a], batches[a], seen, rng) for a in tokens))
-        except TimeoutError:
-            raise AssertionError(f"not every batch acknowledged within {DELIVERY_DEADLINE_S} s: {seen}") from None
+    try:
+        async with asyncio.timeout(DELIVERY_DEADLINE_S):
+            await asyncio.gather(*(_agent(urls, tokens[a], batches[a], seen, rng) for a in tokens))
+    except TimeoutError:
+        raise AssertionError(f"not every batch acknowledged within {DELIVERY_DEADLINE_S} s: {seen}") from None
     return seen
 
 
@@ -203,32 +229,41 @@ def overload_config(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def overloaded(request: pytest.FixtureRequest, tmp_path: Path, overload_config: Path) -> Iterator[CollectorProcess]:
+@pytest.fixture(params=["sqlite", "postgres", "postgres-2-collectors"])
+def overloaded(
+    request: pytest.FixtureRequest, tmp_path: Path, overload_config: Path
+) -> Iterator[list[CollectorProcess]]:
+    """The overloaded collectors sharing one database: one on SQLite, one or two on PostgreSQL."""
     target: Path | str = tmp_path / "overloaded.db"
-    if request.param == "postgres":
+    if request.param.startswith("postgres"):
         target = str(request.getfixturevalue("postgres_url"))
-    coll = ConfiguredCollector(target, tmp_path / "overloaded.log", overload_config)
-    coll.start()
-    yield coll
-    coll.stop()
+    count = 2 if request.param.endswith("2-collectors") else 1
+    colls = [ConfiguredCollector(target, tmp_path / f"overloaded-{i}.log", overload_config) for i in range(count)]
+    try:
+        for coll in colls:  # one after the other: the first migrates the empty database
+            coll.start()
+        yield colls
+    finally:
+        for coll in colls:
+            coll.stop()
 
 
 def test_every_acknowledged_report_is_stored_and_counted_once_under_overload(
-    overloaded: CollectorProcess, tmp_path: Path
+    overloaded: list[CollectorProcess], tmp_path: Path
 ) -> None:
+    first = overloaded[0]
     agents = [f"host-{i:02d}" for i in range(AGENTS)]
     batches = _batches(agents)
     reports = AGENTS * BATCHES * PER_BATCH
 
-    seen = asyncio.run(_deliver(overloaded.url, _enroll(overloaded, agents), batches))
+    seen = asyncio.run(_deliver([c.url for c in overloaded], _enroll(first, agents), batches))
 
     # The overload really happened: first attempts timed out, and resends reached reports the
     # collector had committed after their client gave up (answered as duplicates).
     assert seen.timeouts > 0, seen
     assert seen.acked_duplicates > 0, seen
     # Every batch acknowledged, so every report is in. Late attempts can only be duplicates now.
-    snap = _snapshot(overloaded.db)
+    snap = _snapshot(first.db)
     expected_hosts = {a: (BATCHES * PER_BATCH,) * 3 for a in agents}
     assert {a: v[:3] for a, v in snap["hosts"].items()} == expected_hosts  # reports_total = rows = last_seq
     assert sum(v[1] for v in snap["hosts"].values()) == reports
@@ -240,13 +275,14 @@ def test_every_acknowledged_report_is_stored_and_counted_once_under_overload(
     assert snap["coverage"] == snap["points"]
     assert sorted(v[0] for v in snap["points"].values()) == [BATCHES * PER_BATCH] * AGENTS
     # The API's counters are the database's.
-    admin = overloaded.token("admin")
-    api = {
-        h["id"]: h["reports_total"]
-        for tenant in TENANTS
-        for h in _get(overloaded.url, f"/api/v1/hosts?tenant={tenant}", admin)["hosts"]
-    }
-    assert api == {a: BATCHES * PER_BATCH for a in agents}
+    admin = first.token("admin")
+    for coll in overloaded:
+        api = {
+            h["id"]: h["reports_total"]
+            for tenant in TENANTS
+            for h in _get(coll.url, f"/api/v1/hosts?tenant={tenant}", admin)["hosts"]
+        }
+        assert api == {a: BATCHES * PER_BATCH for a in agents}
 
     # The ledger equals one of a collector that got every batch once, in order, without overload.
     ref = CollectorProcess(tmp_path / "ref.db", tmp_path / "ref.log")
@@ -261,4 +297,4 @@ def test_every_acknowledged_report_is_stored_and_counted_once_under_overload(
         ref.stop()
     ledger = _snapshot(tmp_path / "ref.db")["ledger"]
     assert ledger, "nothing was metered"
-    assert _snapshot(overloaded.db)["ledger"] == ledger
+    assert _snapshot(first.db)["ledger"] == ledger
