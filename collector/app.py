@@ -251,7 +251,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
             )
     elif encoding not in ("identity", ""):
         raise ValidationError(f"unsupported Content-Encoding {encoding!r}", ["use gzip or none"])
-    if _JSON_NUL.search(body):
+    # The substring test first: it is ~100x cheaper than the regex (which must try
+    # every position of the body), and nearly every body has no \u0000 at all.
+    if b"\\u0000" in body and _JSON_NUL.search(body):
         # No text column of either backend can hold it (PostgreSQL refuses it
         # outright), and no host name, mount or message needs it.
         raise ValidationError("a JSON string contains a NUL character (\\u0000), which is not allowed")

@@ -239,3 +239,31 @@ async def test_billing_token_may_not_read_hosts(env: Env) -> None:
     billing = env.token("billing")
     r = await env.client.get("/api/v1/hosts", headers=auth(billing))
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("hostname", "refused"),
+    [
+        (b"a\\u0000b", True),  # an escaped NUL
+        (b"a\\\\\\u0000b", True),  # an escaped backslash, then an escaped NUL
+        (b"a\\\\u0000b", False),  # an escaped backslash, then the text "u0000": no NUL
+    ],
+)
+async def test_nul_in_a_json_string_is_400_and_an_escaped_backslash_is_not(
+    env: Env, hostname: bytes, refused: bool
+) -> None:
+    token = await _ready(env)
+    content = (
+        json.dumps(batch("a1", [report(2, T0 - 30)]))
+        .encode()
+        .replace(b'"hostname": "a1"', b'"hostname": "' + hostname + b'"')
+    )
+    assert hostname in content
+    r = await _raw(env, token, content)
+    if refused:
+        assert r.status_code == 400
+        assert "NUL character" in r.json()["error"]
+        _assert_nothing_new(env)
+    else:
+        assert r.status_code == 200, r.text
+        assert env.count("SELECT count(*) FROM samples") == 2
