@@ -289,18 +289,36 @@ def oldest_accepted_ts(now: float, max_past_s: float) -> float:
     belongs to a month whose invoice is long out and is a broken clock or a replay."""
     if max_past_s > 0:
         return now - max_past_s
-    return Period.containing(now).previous().start_ts
+    # Every report asks: the answer changes only at a month boundary, and the
+    # time-zone arithmetic costs more than the rest of the timestamp checks.
+    start, end, oldest = _oldest_memo[0]
+    if start <= now < end:
+        return oldest
+    period = Period.containing(now)
+    oldest = period.previous().start_ts
+    _oldest_memo[0] = (period.start_ts, period.end_ts, oldest)
+    return oldest
 
 
-def _check_times(batch: Batch, now: float, max_future_s: float, max_past_s: float = 0.0) -> None:
-    problems = []
-    oldest = oldest_accepted_ts(now, max_past_s)
+#: the month `oldest_accepted_ts` last answered for: (its start, its end, the answer);
+#: one tuple replaced whole, so the housekeeping thread never reads half of it
+_oldest_memo: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)]
+
+
+def _before_oldest(oldest: float, max_past_s: float) -> str:
+    """The "stamped before ..." part of a too-old report's message (only built for one)."""
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest))
     limit = (
         f"limit ingest.max_past_s = {max_past_s:.0f} s"
         if max_past_s > 0
         else "limit ingest.max_past_s: the start of the previous billing month"
     )
-    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(oldest))
+    return f"{since} ({limit})"
+
+
+def _check_times(batch: Batch, now: float, max_future_s: float, max_past_s: float = 0.0) -> None:
+    problems = []
+    oldest = oldest_accepted_ts(now, max_past_s)
     for i, report in enumerate(batch.reports):
         if report.ts > now + max_future_s:
             problems.append(
@@ -309,7 +327,7 @@ def _check_times(batch: Batch, now: float, max_future_s: float, max_past_s: floa
             )
         elif report.ts < oldest:
             problems.append(
-                f"$.reports[{i}].ts: seq {report.seq} is stamped before {since} ({limit}); "
+                f"$.reports[{i}].ts: seq {report.seq} is stamped before {_before_oldest(oldest, max_past_s)}; "
                 "check the agent's clock, or drop reports that old from its spool"
             )
         for j, reading in enumerate(report.snmp):
@@ -322,7 +340,8 @@ def _check_times(batch: Batch, now: float, max_future_s: float, max_past_s: floa
                 )
             elif reading.ts < oldest:
                 problems.append(
-                    f"$.reports[{i}].snmp[{j}].ts: device {reading.device!r} is stamped before {since} ({limit})"
+                    f"$.reports[{i}].snmp[{j}].ts: device {reading.device!r} is stamped "
+                    f"before {_before_oldest(oldest, max_past_s)}"
                 )
     if batch.agent.boot_time > now + max_future_s:
         problems.append("$.agent.boot_time lies in the future")

@@ -154,3 +154,14 @@ def test_server_settings_reach_uvicorn() -> None:
     assert options["timeout_keep_alive"] == 7
     assert options["limit_concurrency"] == 100
     assert options["access_log"] is False  # uvicorn's own; ours is collector/accesslog.py
+
+
+def test_oldest_accepted_ts_follows_the_month_boundary_when_asked_in_turn() -> None:
+    """The answer is kept per month: asked across a boundary (and back, as a
+    clock set back does), it is the one of the month asked about each time."""
+    first_of_december = dt.datetime(2025, 11, 30, 23, 0, tzinfo=dt.UTC).timestamp()  # 00:00 in Berlin
+    december_answer = dt.datetime(2025, 10, 31, 23, 0, tzinfo=dt.UTC).timestamp()
+    assert oldest_accepted_ts(first_of_december - 1, 0) == OCTOBER_START
+    assert oldest_accepted_ts(first_of_december, 0) == december_answer
+    assert oldest_accepted_ts(first_of_december - 1, 0) == OCTOBER_START
+    assert oldest_accepted_ts(first_of_december + 86400, 0) == december_answer
