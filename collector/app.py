@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-import re
 import time
-import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -34,8 +31,6 @@ from .db import Connection, Leadership, connect, migrate
 from .errors import (
     CollectorError,
     OverloadedError,
-    PayloadTooLargeError,
-    RequestTimeoutError,
     ValidationError,
 )
 from .housekeeping import Housekeeper
@@ -47,6 +42,7 @@ from .http import (
     json_response,
     limit_param,
     query_param,
+    read_body,
     time_window,
 )
 from .metering.model import Period
@@ -210,63 +206,9 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal error", [type(exc).__name__])
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, gunzipped, never more than `limit` bytes either way."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise ValidationError("invalid Content-Length header")
-        if int(declared) > limit:
-            raise PayloadTooLargeError(limit)
-    chunks, size = [], 0
-    timeout_s = collector_of(request).config.server.body_timeout_s
-    try:
-        # a body trickled in a byte at a time must not hold a request open for ever
-        async with asyncio.timeout(timeout_s):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLargeError(limit)
-                chunks.append(chunk)
-    except TimeoutError as exc:
-        raise RequestTimeoutError(timeout_s) from exc
-    body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    if encoding == "gzip":
-        # Bounded decompression: a 10 KB gzip bomb must not become 10 GB.
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            body = inflater.decompress(body, limit + 1)
-        except zlib.error as exc:
-            raise ValidationError("body is not valid gzip", [str(exc)]) from exc
-        if len(body) > limit or inflater.unconsumed_tail:
-            raise PayloadTooLargeError(limit)
-        # zlib only reaches eof after the trailer's CRC-32 and length checked out:
-        # a cut-off upload must not be stored as if it were the whole batch.
-        if not inflater.eof:
-            raise ValidationError("gzip body is truncated", ["the gzip stream ends before its trailer (CRC-32, size)"])
-        if inflater.unused_data:
-            raise ValidationError(
-                "gzip body has trailing data", [f"{len(inflater.unused_data)} bytes after the end of the gzip stream"]
-            )
-    elif encoding not in ("identity", ""):
-        raise ValidationError(f"unsupported Content-Encoding {encoding!r}", ["use gzip or none"])
-    # The substring test first: it is ~100x cheaper than the regex (which must try
-    # every position of the body), and nearly every body has no \u0000 at all.
-    if b"\\u0000" in body and _JSON_NUL.search(body):
-        # No text column of either backend can hold it (PostgreSQL refuses it
-        # outright), and no host name, mount or message needs it.
-        raise ValidationError("a JSON string contains a NUL character (\\u0000), which is not allowed")
-    return body
-
-
-#: an escaped NUL in a JSON string: \u0000 preceded by an even number of backslashes
-_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-
-
 async def _post_reports(request: Request) -> Response:
     collector, principal = await authenticated(request)
-    body = await _read_body(request, collector.config.server.max_body_bytes)
+    body = await read_body(request, collector.config.server.max_body_bytes)
     try:
         decoded = inbound.decode_batch(body)
     except WireError as exc:
@@ -351,7 +293,7 @@ def _check_times(batch: Batch, now: float, max_future_s: float, max_past_s: floa
 
 async def _post_enroll(request: Request) -> Response:
     collector, principal = await authenticated(request)
-    body = await _read_body(request, 64 * 1024)
+    body = await read_body(request, 64 * 1024)
     try:
         req = decode_json(_enroll_decoder, body, "enrollment request")
     except WireError as exc:

@@ -60,6 +60,17 @@ class PayloadTooLargeError(CollectorError):
         super().__init__(f"body too large (limit {limit} bytes, also after gzip)")
 
 
+class ClientDisconnectedError(CollectorError):
+    """The client went away before its whole body arrived; nothing was stored.
+    No one reads the answer: it exists so the access log names what happened,
+    instead of a 500 with a traceback per dropped connection."""
+
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__("client disconnected before the whole body arrived, nothing stored")
+
+
 class RequestTimeoutError(CollectorError):
     """The client sent its body too slowly; nothing was stored, it may send again."""
 

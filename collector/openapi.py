@@ -264,7 +264,7 @@ def _metrics_path(security: list[dict[str, list[str]]]) -> dict[str, Any]:
 
 def _no_nul_in_strings(schema: Any) -> None:
     """Every request body is refused with a 400 if a JSON string in it holds a
-    NUL (app._read_body): say so in the schema of every free-form string."""
+    NUL (http.read_body): say so in the schema of every free-form string."""
     if isinstance(schema, dict):
         if schema.get("type") == "string" and not {"pattern", "enum", "const", "format"} & schema.keys():
             schema["pattern"] = _NO_NUL

@@ -165,3 +165,65 @@ def test_oldest_accepted_ts_follows_the_month_boundary_when_asked_in_turn() -> N
     assert oldest_accepted_ts(first_of_december, 0) == december_answer
     assert oldest_accepted_ts(first_of_december - 1, 0) == OCTOBER_START
     assert oldest_accepted_ts(first_of_december + 86400, 0) == december_answer
+
+
+async def _asgi_post(env: Env, path: str, token: str, parts: list[bytes], declared: int) -> list[dict[str, Any]]:
+    """POST through the real app at the ASGI level: the body's `parts`, then the
+    client disconnects (what httpx cannot do in process). The messages sent back."""
+    events = [{"type": "http.request", "body": p, "more_body": True} for p in parts] + [{"type": "http.disconnect"}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return events.pop(0) if events else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"host", b"test"),
+        (b"authorization", f"Bearer {token}".encode()),
+        (b"content-type", b"application/json"),
+        (b"content-length", str(declared).encode()),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("test", 80),
+        "state": {},
+    }
+    await env.app(scope, receive, send)
+    return sent
+
+
+async def test_a_client_gone_mid_body_is_a_logged_400_not_a_500(env: Env, caplog: Any) -> None:
+    token = await _agent(env)
+    whole = json.dumps(batch("a1", [report(1, T0 - 30), report(2, T0)])).encode()
+    sent = await _asgi_post(env, "/api/v1/reports", token, [whole[:40]], len(whole))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400  # a hostile client dropping connections must not flood the log with tracebacks
+    body = json.loads(b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body"))
+    assert body["error"] == "client disconnected before the whole body arrived, nothing stored"
+    assert not [r for r in caplog.records if r.levelno >= 40], [r.getMessage() for r in caplog.records]
+    assert _stored(env) == 0
+    # the same agent's whole batch afterwards is stored: nothing was half-booked
+    r = await env.post(token, json.loads(whole))
+    assert r.status_code == 200, r.text
+    assert _stored(env) == 2
+
+
+async def test_a_silence_body_is_bounded_while_it_is_read(env: Env) -> None:
+    # refused on the declared length before a byte is read, then on what arrives
+    sent = await _asgi_post(env, "/api/v1/silences", env.admin_token, [b"{" + b" " * 70_000], 10**9)
+    assert next(m for m in sent if m["type"] == "http.response.start")["status"] == 413
+    huge = b"{" + b" " * 70_000 + b"}"
+    r = await env.client.post("/api/v1/silences", content=huge, headers=auth(env.admin_token))
+    assert r.status_code == 413 and "too large" in r.json()["error"]
