@@ -5,7 +5,6 @@ process with an assignment, the agent's own spool, runner and sender, and
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +18,6 @@ from agent.sender import Sender, enroll
 from agent.spool import Spool
 from collector.devices import refusal_line
 from tests.e2e.conftest import CollectorProcess
-from tests.support import leitstand, wait_until
 
 # a collector process of its own, on a SQLite file (the PostgreSQL runs cover the same path in process)
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
@@ -31,27 +29,11 @@ pollers = ["agent-b"]
 """
 
 
-class ConfiguredCollector(CollectorProcess):
-    def __init__(self, db: Path, log: Path, config: Path) -> None:
-        super().__init__(db, log)
-        self.config = config
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [leitstand("leitstand-collector"), "serve", "--db", str(self.db), "--config", str(self.config),
-                 "--listen", f"127.0.0.1:{self.port}"],
-                stdout=log,
-                stderr=log,
-            )  # fmt: skip
-        wait_until(self._healthy, timeout=30, what=f"collector on {self.url}")
-
-
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[ConfiguredCollector]:
+def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
     config = tmp_path / "collector.toml"
     config.write_text(CONFIG)
-    proc = ConfiguredCollector(tmp_path / "collector.db", tmp_path / "collector.log", config)
+    proc = CollectorProcess(tmp_path / "collector.db", tmp_path / "collector.log", config=config)
     proc.token("enroll", "stadt-b")  # the tenant exists before the start: no warning about it
     proc.start()
     yield proc
@@ -64,7 +46,7 @@ class NoSampler:
 
 
 def test_agent_status_shows_the_device_the_collector_refused(
-    collector: ConfiguredCollector, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    collector: CollectorProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     token = enroll(collector.url, collector.token("enroll", "stadt-a"), "agent-a", "rathaus-a")
     state = tmp_path / "state"

@@ -17,18 +17,22 @@ from tests.support import free_port, leitstand, wait_until
 
 
 class CollectorProcess:
-    def __init__(self, db: Path | str, log: Path) -> None:
+    def __init__(self, db: Path | str, log: Path, config: Path | None = None) -> None:
         # a SQLite file, or a postgresql:// URL
         self.db = db
         self.log = log
+        self.config = config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        argv = [leitstand("leitstand-collector"), "serve", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}"]
+        if self.config is not None:
+            argv += ["--config", str(self.config)]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [leitstand("leitstand-collector"), "serve", "--db", str(self.db), "--listen", f"127.0.0.1:{self.port}"],
+                argv,
                 stdout=log,
                 stderr=log,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import os
 import random
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -33,7 +31,6 @@ import pytest
 from collector import db
 from tests.collector.conftest import batch, report
 from tests.e2e.conftest import CollectorProcess
-from tests.support import leitstand, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]  # each test picks its backend itself
 
@@ -57,25 +54,6 @@ access_log = false
 queue_max = 8
 writer_batch_max = 4
 """
-
-
-class ConfiguredCollector(CollectorProcess):
-    """The e2e collector process, served with a config file."""
-
-    def __init__(self, target: Path | str, log: Path, config: Path) -> None:
-        super().__init__(target, log)
-        self.config = config
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [leitstand("leitstand-collector"), "serve", "--config", str(self.config), "--db", str(self.db),
-                 "--listen", f"127.0.0.1:{self.port}"],
-                stdout=out,
-                stderr=out,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
-        wait_until(self._healthy, timeout=30, what=f"collector on {self.url}")
 
 
 @dataclass
@@ -238,7 +216,7 @@ def overloaded(
     if request.param.startswith("postgres"):
         target = str(request.getfixturevalue("postgres_url"))
     count = 2 if request.param.endswith("2-collectors") else 1
-    colls = [ConfiguredCollector(target, tmp_path / f"overloaded-{i}.log", overload_config) for i in range(count)]
+    colls = [CollectorProcess(target, tmp_path / f"overloaded-{i}.log", config=overload_config) for i in range(count)]
     try:
         for coll in colls:  # one after the other: the first migrates the empty database
             coll.start()

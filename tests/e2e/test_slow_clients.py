@@ -4,10 +4,8 @@ within the header timeout, while /healthz and another agent keep being served.""
 
 from __future__ import annotations
 
-import os
 import selectors
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,6 @@ import pytest
 
 from tests.collector.conftest import batch, report
 from tests.e2e.conftest import CollectorProcess
-from tests.support import leitstand, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -25,38 +22,11 @@ HEADER_TIMEOUT_S = 2.0
 SLOW = 1000
 
 
-class ConfiguredCollector(CollectorProcess):
-    """The real `leitstand-collector serve`, with a config file."""
-
-    def __init__(self, db: Path, log: Path, config: Path) -> None:
-        super().__init__(db, log)
-        self.config = config
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    leitstand("leitstand-collector"),
-                    "serve",
-                    "--db",
-                    str(self.db),
-                    "--config",
-                    str(self.config),
-                    "--listen",
-                    f"127.0.0.1:{self.port}",
-                ],
-                stdout=log,
-                stderr=log,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        wait_until(self._healthy, timeout=30, what=f"collector on {self.url}")
-
-
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[ConfiguredCollector]:
+def collector(tmp_path: Path) -> Iterator[CollectorProcess]:
     config = tmp_path / "collector.toml"
     config.write_text(f"[server]\nheader_timeout_s = {HEADER_TIMEOUT_S}\nkeep_alive_timeout_s = 2\n")
-    proc = ConfiguredCollector(tmp_path / "collector.db", tmp_path / "collector.log", config)
+    proc = CollectorProcess(tmp_path / "collector.db", tmp_path / "collector.log", config=config)
     proc.start()
     yield proc
     proc.stop()
@@ -80,7 +50,7 @@ def _closed_by_peer(s: socket.socket) -> bool:
 
 
 def test_unfinished_headers_are_closed_in_bounded_time_and_others_are_served(
-    collector: ConfiguredCollector,
+    collector: CollectorProcess,
 ) -> None:
     enroll = collector.token("enroll", tenant="other")
     with httpx.Client(base_url=collector.url, timeout=5) as client:
@@ -161,7 +131,7 @@ def _response(s: socket.socket) -> bytes:
 
 
 def test_kept_alive_connection_with_timely_requests_outlives_the_header_timeout(
-    collector: ConfiguredCollector,
+    collector: CollectorProcess,
 ) -> None:
     """The deadline runs per request: several requests on one connection over
     more than the header timeout, each with its headers in time, are all answered."""
