@@ -122,7 +122,8 @@ def ingest(
     assert plan is not None and entry is not None  # the loop ends at a successful update
     old, new_state = entry.seq, plan.state
     refused: list[str] = []  # one line per device whose readings ownership refused
-    tail = None
+    # the cached newest point, where it is still the stream's newest
+    tail = entry.tail if entry.tail is not None and entry.tail[0] == (old.epoch, old.last_seq) else None
     if plan.new:
         insert_rows(
             conn,
@@ -142,7 +143,7 @@ def ingest(
             new_state.epoch,
             plan.new,
             newest_after=(old.epoch, old.last_seq),
-            tail=entry.tail if entry.tail is not None and entry.tail[0] == (old.epoch, old.last_seq) else None,
+            tail=tail,
         )
         readings = devices.ingest_readings(conn, entry.tenant, agent.id, plan.new, received_at)
         refused = readings.refused
@@ -150,8 +151,6 @@ def ingest(
             if reading.kind == "printer":
                 booker.book_device_reading(owner, reading.device, device_point(reading), reading.ok, agent_id=agent.id)
         booker.flush()
-    elif entry.tail is not None and entry.tail[0] == (old.epoch, old.last_seq):
-        tail = entry.tail
     if new_state.gaps != old.gaps or new_state.epoch != old.epoch:
         conn.execute("DELETE FROM gaps WHERE agent_id = ?", (agent.id,))
         conn.executemany(
