@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
@@ -62,6 +64,8 @@ if TYPE_CHECKING:
 
 GOAL_BATCH1 = 2000.0  # reports/s, batches of 1
 GOAL_BATCH10 = 5000.0  # reports/s, batches of 10
+#: reports/s as a share of the trivial endpoint's at the same batch size, same run (issue 18)
+GOAL_RATIO = {1: 0.35, 10: 0.25}
 GOAL_WRITE_RATIO = 3.0  # bare executemany rows/s over ours, at most
 
 SERVER_CORE = 0
@@ -238,6 +242,10 @@ class LoadResult:
     max_ms: float
     server_cpu_pct: float = float("nan")
     loadgen_cpu_pct: float = float("nan")
+    #: CPU of the event-loop (main) thread per request, and of every other thread
+    #: (the writer, readers, housekeeping) per report, in microseconds
+    loop_us_per_request: float = float("nan")
+    others_us_per_report: float = float("nan")
 
     @property
     def in_flight_at_stop(self) -> int:
@@ -555,8 +563,15 @@ def drive(
     )
     sampler = TreeSampler(server.pid, interval_s=0.5, pss=False)
     sampler.start_window()
+    threads_before = thread_cpu(server.pid)
     result, output = run_wrk(wrk, spec, tag) if wrk else run_python_loadgen(spec, tag)
+    threads_after = thread_cpu(server.pid)
     stats = sampler.finish()
+    loop_s = threads_after[0] - threads_before[0]
+    others_s = threads_after[1] - threads_before[1]
+    if result.requests:
+        result.loop_us_per_request = loop_s / result.requests * 1e6
+        result.others_us_per_report = others_s / (result.requests * spec.batch) * 1e6
     if profiler is not None:
         print(finish_profiler(profiler, name))
     result.server_cpu_pct = 100.0 * stats.cpu_s / stats.wall_s if stats.wall_s else float("nan")
@@ -565,10 +580,23 @@ def drive(
     print(
         f"  {name}: {result.ok * spec.batch / result.duration_s:,.0f} reports/s, "
         f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, "
-        f"server CPU {result.server_cpu_pct:.0f} %, load generator CPU {result.loadgen_cpu_pct:.0f} %",
+        f"server CPU {result.server_cpu_pct:.0f} %, load generator CPU {result.loadgen_cpu_pct:.0f} %, "
+        f"loop thread {result.loop_us_per_request:.0f} us/request, "
+        f"other threads {result.others_us_per_report:.0f} us/report",
         flush=True,
     )
     return result, runs
+
+
+def thread_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the server's main (event-loop) thread and of all its other threads."""
+    try:
+        threads = psutil.Process(pid).threads()
+    except psutil.Error:
+        return float("nan"), float("nan")
+    loop = sum(t.user_time + t.system_time for t in threads if t.id == pid)
+    others = sum(t.user_time + t.system_time for t in threads if t.id != pid)
+    return loop, others
 
 
 # --- profiling the server with py-spy --------------------------------------------------
@@ -968,19 +996,34 @@ def report(args: argparse.Namespace, rows: list[Row], write: WritePathResult | N
             "errors / non-2xx",
             "server CPU",
             "loadgen CPU",
+            "loop thread µs/request",
+            "other threads µs/report",
             "goal",
+            "vs trivial (goal)",
             "stored = acknowledged?",
         ]
+        trivial = {
+            row.batch: row.result.ok * row.batch / row.result.duration_s
+            for row in rows
+            if row.result is not None and row.verified.startswith("— (stores nothing)") and row.result.duration_s
+        }
         table = []
         for row in rows:
             r = row.result
             if r is None:
-                table.append([row.name, "—", "—", "—", "—", "—", "—", "—", "—", row.note])
+                table.append([row.name, "—", "—", "—", "—", "—", "—", "—", "—", "—", "—", "—", row.note])
                 continue
             reports_s = r.ok * row.batch / r.duration_s
             goal = "—"
             if row.goal is not None:
                 goal = f"≥ {row.goal:,.0f} {'met' if reports_s >= row.goal else 'MISSED'}"
+            versus = "—"
+            if row.goal is not None and trivial.get(row.batch):
+                ratio = reports_s / trivial[row.batch]
+                versus = f"{ratio:.2f}×"
+                if row.batch in GOAL_RATIO:
+                    wanted = GOAL_RATIO[row.batch]
+                    versus += f" (≥ {wanted:.2f}× {'met' if ratio >= wanted else 'MISSED'})"
             errors = r.socket_errors + r.timeouts
             table.append(
                 [
@@ -992,7 +1035,10 @@ def report(args: argparse.Namespace, rows: list[Row], write: WritePathResult | N
                     non2xx(errors, r),
                     f"{r.server_cpu_pct:.0f} %",
                     f"{r.loadgen_cpu_pct:.0f} %",
+                    fmt(r.loop_us_per_request, 0),
+                    fmt(r.others_us_per_report, 0),
                     goal,
+                    versus,
                     row.verified,
                 ]
             )
@@ -1008,6 +1054,22 @@ def report(args: argparse.Namespace, rows: list[Row], write: WritePathResult | N
         for row in rows:
             if row.note:
                 print(f"  {row.name}: {row.note}")
+        for row in rows:
+            r = row.result
+            if r is None or row.goal is None:
+                continue
+            peers = [t.result for t in rows if t.result is not None and t.batch == row.batch and t.goal is None]
+            peer = peers[0] if peers else None
+            if peer is None or not (r.ok and peer.ok):
+                continue
+            # CPU per report is steadier than throughput on a shared machine: a busy
+            # neighbour slows both servers, but not in the same proportion.
+            ours = r.server_cpu_pct / 100 * r.duration_s / (r.ok * row.batch) * 1e6
+            theirs = peer.server_cpu_pct / 100 * peer.duration_s / (peer.ok * row.batch) * 1e6
+            print(
+                f"  batch {row.batch}: server CPU per report {ours:.0f} µs, trivial endpoint {theirs:.0f} µs "
+                f"(efficiency {theirs / ours:.2f}× the trivial endpoint's)"
+            )
         body1 = len(batch_json("b1-0000", 1, 1, time.time()))
         body10 = len(batch_json("b1-0000", 1, 10, time.time()))
         print(f"  request body: {body1} bytes (batch 1), {body10} bytes (batch 10), uncompressed JSON")
