@@ -575,3 +575,35 @@ def m012_invoices(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m013_samples_rowid(db: Database) -> None:
+    """Raw samples in a rowid table (issue 18): a WITHOUT ROWID table keeps each
+    ~0.5 KB report inside its key's B-tree, so every new report lands in the
+    middle of a full leaf (one per agent) and splits it; in rowid order a
+    writer batch's reports share the table's last pages, and only the small
+    key index is written per agent. Measured: a third of the insert's CPU and
+    half the pages per commit. SQLite only: PostgreSQL's tables are heaps
+    already (`pg.translate_ddl` drops WITHOUT ROWID)."""
+    if not isinstance(db, Database):
+        return
+    db.executescript(
+        """
+        CREATE TABLE samples_rowid (
+            agent_id TEXT NOT NULL,
+            epoch INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            received_at REAL NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (agent_id, epoch, seq)
+        );
+        INSERT INTO samples_rowid (agent_id, epoch, seq, ts, received_at, data)
+            SELECT agent_id, epoch, seq, ts, received_at, data FROM samples ORDER BY received_at;
+        DROP TABLE samples;
+        ALTER TABLE samples_rowid RENAME TO samples;
+        CREATE INDEX samples_agent_ts ON samples(agent_id, ts);
+        CREATE INDEX samples_received ON samples(received_at);
+        """
+    )

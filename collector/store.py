@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import msgspec
 
-from agent.wire import AgentInfo, Batch, BatchAck, Report
+from agent.wire import Batch, BatchAck, Report
 
-from . import devices
+from . import devices, hostrow
 from .admin import Principal, visible_tenant
 from .db import Connection, insert_rows, stream_lock
 from .errors import ConflictError, ForbiddenError, NotFoundError, OverloadedError
@@ -23,7 +23,7 @@ from .ingest import HostSeqState, plan_batch
 from .metering.booking import Booker, MeteringSettings
 from .metering.points import device_point
 from .metering.streams import StreamKey
-from .writestate import HostEntry, WriteState
+from .writestate import HostEntry, StaleHostError, WriteState
 
 __all__ = [
     "HostFilter",
@@ -62,6 +62,11 @@ class IngestJob:
                 keys.add(stream_lock("device:" + reading.device))
         return tuple(keys)
 
+    @property
+    def host(self) -> str:
+        """The host row the job writes (`writestate.hosts_of`)."""
+        return self.batch.agent.id
+
     def __call__(self, conn: Connection, state: WriteState) -> BatchAck:
         ack = ingest(conn, self.principal, self.batch, self.received_at, self.metering, state)
         if self.unknown:
@@ -82,19 +87,30 @@ def ingest(
     state: WriteState | None = None,
 ) -> BatchAck:
     """Store the new reports of a batch and book their metering; all or
-    nothing (the writer's savepoint). With the writer's `state`, the host's
-    row and newest point come from its cache, and the ledger rows are left
-    to the writer to upsert for the whole batch."""
+    nothing (the writer's savepoint, or its deferred batch). With the
+    writer's `state`, the host's row and newest point come from its cache,
+    and the ledger rows are left to the writer to upsert for the whole
+    batch; in a deferred batch (`WriteState.deferring`) the samples, points
+    and host update too."""
     agent = batch.agent
     if principal.role != "agent" or principal.agent_id != agent.id:
         raise ForbiddenError(
             "token not valid for this agent",
             [f"the token belongs to agent {principal.agent_id!r}, the batch to {agent.id!r}"],
         )
+    deferring = state is not None and state.deferring
+    if deferring:
+        assert state is not None
+        state.clean = True  # nothing written yet: a refusal below needs no rollback
     entry = state.hosts.get(agent.id) if state is not None else None
+    encoded: dict[int, str] = {}
     for _attempt in range(_STALE_RETRIES):
         cached = entry is not None
         if entry is None:
+            if deferring and agent.id in state.host_updates:  # type: ignore[union-attr]
+                # its row as this batch left it is not stored yet: run the batch job by job
+                state.clean = False  # type: ignore[union-attr]
+                raise StaleHostError(f"host {agent.id} must be read again inside a deferred batch")
             entry = _read_host(conn, agent.id)
         try:
             if entry is None or entry.tenant != principal.tenant:
@@ -104,16 +120,32 @@ def ingest(
             if not cached:
                 raise
             plan = None  # judged on a cached row: judge again on the stored one
-        latest = max(plan.new, key=lambda r: r.ts) if plan and plan.new else None
-        # Updated first, naming the values the entry was built from: a row
-        # someone else changed since (enrollment, another collector) is not
-        # updated, and the entry is read again.
-        if (
-            plan is not None
-            and entry is not None
-            and _update_host(conn, agent, entry, plan.state, latest, received_at, len(plan.new), plan.duplicates)
-        ):
-            break
+        if plan is not None and entry is not None:
+            latest = max(plan.new, key=lambda r: r.ts) if plan.new else None
+            if latest is not None:
+                encoded = {r.seq: _report_encoder.encode(r).decode() for r in plan.new}
+            params = hostrow.host_update(
+                agent,
+                tenant=entry.tenant,
+                old=entry.seq,
+                reports_total=entry.reports_total,
+                duplicates_total=entry.duplicates_total,
+                new=plan.state,
+                latest=(encoded[latest.seq], latest.ts, latest.interval_s) if latest is not None else None,
+                received_at=received_at,
+                stored=len(plan.new),
+                duplicates=plan.duplicates,
+            )
+            if deferring:
+                assert state is not None
+                state.clean = False
+                state.defer_host_update(params)  # written, and checked, before the commit
+                break
+            # Updated first, naming the values the entry was built from: a row
+            # someone else changed since (enrollment, another collector) is not
+            # updated, and the entry is read again.
+            if hostrow.update(conn, params):
+                break
         if state is not None:
             state.hosts.pop(agent.id, None)
         entry = None
@@ -125,18 +157,20 @@ def ingest(
     # the cached newest point, where it is still the stream's newest
     tail = entry.tail if entry.tail is not None and entry.tail[0] == (old.epoch, old.last_seq) else None
     if plan.new:
-        insert_rows(
-            conn,
-            "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data)",
-            [
-                (agent.id, new_state.epoch, r.seq, r.ts, received_at, _report_encoder.encode(r).decode())
-                for r in plan.new
-            ],
-        )
+        rows = [(agent.id, new_state.epoch, r.seq, r.ts, received_at, encoded[r.seq]) for r in plan.new]
+        if deferring:
+            assert state is not None
+            state.samples.extend(rows)
+        else:
+            insert_rows(conn, "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data)", rows)
         booker = Booker(conn, received_at, metering or MeteringSettings(), days=entry.days)
         if state is not None:
             booker.closed, booker.buffer, booker.pending = state.closed, state.staged, state.pending
             booker.write_buffer = False
+            if deferring:
+                # straight into the batch's rows: a failure here reruns the whole batch
+                booker.buffer, booker.pending = state.pending, None
+                booker.points, booker.write_points = state.points, False
         tail = booker.book_host_reports(
             entry.tenant,
             agent,
@@ -198,69 +232,6 @@ def _read_host(conn: Connection, agent_id: str) -> HostEntry | None:
         )
     seq = HostSeqState(last_seq=last_seq, last_ts=last_ts, gaps=gaps, epoch=epoch, rebase_allowed=bool(rebase_allowed))
     return HostEntry(tenant=tenant, seq=seq, reports_total=reports_total, duplicates_total=duplicates_total)
-
-
-def _update_host(
-    conn: Connection,
-    agent: AgentInfo,
-    entry: HostEntry,
-    state: HostSeqState,
-    latest: Report | None,
-    received_at: float,
-    stored: int,
-    duplicates: int,
-) -> bool:
-    """Write the host's new state where its row is still what `entry` says; False where it changed."""
-    old = entry.seq
-    params: dict[str, object] = {
-        "id": agent.id,
-        "hostname": agent.hostname,
-        "role": agent.role,
-        "site": agent.site,
-        "os": agent.os,
-        "version": agent.version,
-        "boot_time": agent.boot_time,
-        "dead_letters": agent.dead_letters,
-        "last_seq": state.last_seq,
-        "last_ts": state.last_ts,
-        "epoch": state.epoch,
-        "seen": received_at,
-        "stored": stored,
-        "dups": duplicates,
-        "gaps": len(state.gaps),
-        "was_tenant": entry.tenant,
-        "was_seq": old.last_seq,
-        "was_epoch": old.epoch,
-        "was_rebase": int(old.rebase_allowed),
-        "was_gaps": len(old.gaps),
-        "was_reports": entry.reports_total,
-        "was_dups": entry.duplicates_total,
-    }
-    sql = (
-        "UPDATE hosts SET hostname=:hostname, role=:role, site=:site, os=:os, version=:version, "
-        "boot_time=:boot_time, dead_letters=:dead_letters, "
-        "last_seq=:last_seq, last_ts=:last_ts, epoch=:epoch, rebase_allowed=0, "
-        "last_seen=:seen, reports_total=reports_total+:stored, duplicates_total=duplicates_total+:dups, "
-        "gap_count=:gaps"
-    )
-    if latest is not None:
-        # Only a report newer than the stored latest replaces it: a late gap
-        # filler must not make the host look like it went back in time.
-        sql += (
-            ", latest = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest ELSE latest END"
-            ", interval_s = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts"
-            " THEN :interval ELSE interval_s END"
-            ", latest_ts = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest_ts ELSE latest_ts END"
-        )
-        params.update(latest=_report_encoder.encode(latest).decode(), latest_ts=latest.ts, interval=latest.interval_s)
-    # Every ingest of this host changes reports_total or duplicates_total,
-    # enrollment sets rebase_allowed: together they say whether the row changed.
-    sql += (
-        " WHERE agent_id=:id AND tenant=:was_tenant AND last_seq=:was_seq AND epoch=:was_epoch"
-        " AND rebase_allowed=:was_rebase AND gap_count=:was_gaps AND reports_total=:was_reports"
-        " AND duplicates_total=:was_dups"
-    )
-    return bool(conn.execute(sql, params).rowcount)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, TypeVar
 from . import db
 from .db import Connection
 from .errors import CollectorError, OverloadedError, StorageError
-from .writestate import StagedJob, WriteState, plain
+from .writestate import StagedJob, StaleHostError, WriteState, hosts_of, plain
 
 __all__ = ["Job", "Writer"]
 
@@ -36,6 +36,8 @@ T = TypeVar("T")
 Job = Callable[[Connection], T]
 
 _STOP = object()
+#: what makes a deferred batch run again job by job (`_deferred`)
+_RERUN: tuple[type[Exception], ...] = (StaleHostError, *db.INTEGRITY_ERRORS)
 
 
 class _Item(NamedTuple):
@@ -156,8 +158,6 @@ class Writer:
                 item.future.set_exception(error)
 
     def _attempt(self, conn: Connection, batch: list[_Item]) -> list[tuple[Future[Any], Any, BaseException | None]]:
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
-        state = self.state
         streams: list[int] | None = []
         for item in batch:
             if item.streams is None:
@@ -165,6 +165,63 @@ class Writer:
                 break
             assert streams is not None
             streams.extend(item.streams)
+        if streams is not None and batch and self.state.deferral:
+            results = self._deferred(conn, batch, streams)
+            if results is not None:
+                return results
+        return self._job_by_job(conn, batch, streams)
+
+    def _deferred(
+        self, conn: Connection, batch: list[_Item], streams: list[int]
+    ) -> list[tuple[Future[Any], Any, BaseException | None]] | None:
+        """Run a batch of ingest jobs without a savepoint each, their rows
+        written together before the commit (`writestate`); None where it has
+        to run job by job instead (rolled back, nothing of it kept)."""
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        state = self.state
+        rerun: BaseException | None = None
+        with db.pipeline(conn):
+            db.begin(conn, streams)
+            state.batch_started(deferring=True)
+            try:
+                state.verify_hosts(conn, hosts_of([item.call for item in batch]))
+                for item in batch:
+                    state.job_started()
+                    try:
+                        result = item.call(conn, state)
+                    except Exception as exc:
+                        if isinstance(exc, db.ERRORS) and not isinstance(exc, db.INTEGRITY_ERRORS):
+                            raise  # the database itself failed: the whole batch goes
+                        if not state.clean or not isinstance(exc, CollectorError):
+                            rerun = exc  # it wrote or staged something: only a savepoint can take that back
+                            break
+                        results.append((item.future, None, exc))  # refused before it wrote anything
+                        continue
+                    results.append((item.future, result, None))
+                else:
+                    state.write_pending(conn)
+                    db.sync(conn)  # a refused row is raised here on PostgreSQL, not at the commit
+            except _RERUN as exc:
+                rerun = exc
+            if rerun is None:
+                conn.execute("COMMIT")
+            else:
+                conn.execute("ROLLBACK")
+                db.sync(conn)
+        state.deferring = False
+        if rerun is not None:
+            state.batch_failed()
+            log.debug("deferred batch of %s jobs runs again job by job: %r", len(batch), rerun)
+            return None
+        self.commits += 1
+        self.last_error = None
+        return results
+
+    def _job_by_job(
+        self, conn: Connection, batch: list[_Item], streams: list[int] | None
+    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        state = self.state
         # On PostgreSQL the batch is pipelined: statements whose results a job
         # does not read go out without a round trip each. The sync after a
         # job that runs alone pins any error on it. An ingest job reads its

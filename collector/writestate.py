@@ -22,6 +22,17 @@ closed, and write each ledger row once per job. The writer keeps instead:
 A job that fails drops its rows and every host entry (its savepoint is
 rolled back: the entries it updated may describe rows that are gone); a
 batch that fails drops everything. A restart starts empty.
+
+A batch of ingest jobs alone is first run *deferred* (`deferring`): no
+savepoint per job, and each job's samples, metering points and host update
+are kept here and written for the whole batch in a few multi-row statements
+before the commit (`write_pending`). The cached host entries the batch uses
+are checked against their rows in one read first (`verify_hosts`), and each
+host update still names the values it was built from. Should anything not
+go as planned (a job fails after it wrote or staged something, a host row
+changed all the same, a staged row is refused), the writer rolls the batch
+back and runs it again job by job with savepoints: deferring saves
+statements, never changes what is stored.
 """
 
 from __future__ import annotations
@@ -31,12 +42,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from .db import Connection
+from . import hostrow
+from .db import Connection, insert_rows
 from .ingest import HostSeqState
-from .metering.booking import HostTail
+from .metering.booking import HostTail, PointRow
 from .metering.buffer import LedgerBuffer
 
-__all__ = ["HostEntry", "StagedJob", "WriteState"]
+__all__ = ["HostEntry", "StagedJob", "StaleHostError", "WriteState", "hosts_of"]
 
 T_co = TypeVar("T_co", covariant=True)
 
@@ -63,12 +75,23 @@ class HostEntry:
 class StagedJob(Protocol[T_co]):
     """A writer job that uses the writer's state and names the streams it
     writes (`db.stream_lock` keys): on PostgreSQL, batches of such jobs of
-    several collectors run in parallel (`db.begin`)."""
+    several collectors run in parallel (`db.begin`). One that writes a host
+    row names it in a `host` attribute (the agent id: `hosts_of`)."""
 
     @property
     def streams(self) -> Sequence[int]: ...
 
     def __call__(self, conn: Connection, state: WriteState, /) -> T_co: ...
+
+
+class StaleHostError(Exception):
+    """A deferred batch cannot be used as it ran: a host row it updates
+    changed under it, or it must be run job by job for another reason."""
+
+
+def hosts_of(jobs: Sequence[object]) -> list[str]:
+    """The host rows the jobs write, where they say (`StagedJob`)."""
+    return [host for job in jobs if isinstance(host := getattr(job, "host", None), str)]
 
 
 @dataclass
@@ -79,18 +102,36 @@ class WriteState:
     pending: LedgerBuffer = field(default_factory=LedgerBuffer)
     #: rows of the running job
     staged: LedgerBuffer = field(default_factory=LedgerBuffer)
+    #: whether batches of ingest jobs alone run deferred first (off: job by job, as a reference)
+    deferral: bool = True
+    #: the running batch is deferred: jobs book into `pending` and stage the rows below
+    deferring: bool = False
+    #: the running job has neither written nor staged anything yet (its failure needs no rollback)
+    clean: bool = False
+    #: staged by a deferred batch: samples rows, metering points and host updates (by agent id)
+    samples: list[tuple[str, int, int, float, float, str]] = field(default_factory=list)
+    points: list[PointRow] = field(default_factory=list)
+    host_updates: dict[str, hostrow.HostUpdate] = field(default_factory=dict)
 
     def remember(self, agent_id: str, entry: HostEntry) -> None:
-        if len(self.hosts) >= MAX_HOSTS and agent_id not in self.hosts:
-            self.hosts.clear()
         if len(entry.days) > MAX_DAYS:
             entry.days.clear()
         self.hosts[agent_id] = entry
 
-    def batch_started(self) -> None:
+    def batch_started(self, *, deferring: bool = False) -> None:
+        # bounded between batches: a deferred batch relies on the entries it made
+        if len(self.hosts) >= MAX_HOSTS:
+            self.hosts.clear()
         self.closed.clear()
         self.pending.clear()
         self.staged.clear()
+        self.deferring = deferring
+        self.samples.clear()
+        self.points.clear()
+        self.host_updates.clear()
+
+    def job_started(self) -> None:
+        self.clean = False
 
     def job_succeeded(self) -> None:
         self.pending.merge(self.staged)
@@ -100,7 +141,55 @@ class WriteState:
         self.staged.clear()
         self.hosts.clear()
 
+    def defer_host_update(self, params: hostrow.HostUpdate) -> None:
+        agent_id = params["id"]
+        earlier = self.host_updates.get(agent_id)
+        self.host_updates[agent_id] = params if earlier is None else hostrow.combine(earlier, params)
+
+    def verify_hosts(self, conn: Connection, agent_ids: Sequence[str]) -> None:
+        """Forget the cached entries of these hosts whose rows changed past
+        the writer (enrollment, a CLI, another collector): one read for all."""
+        cached = sorted({a for a in agent_ids if a in self.hosts})
+        for start in range(0, len(cached), 500):
+            part = cached[start : start + 500]
+            rows = {
+                row[0]: tuple(row[1:])
+                for row in conn.execute(
+                    f"SELECT agent_id, {hostrow.GUARD_COLUMNS} FROM hosts "
+                    f"WHERE agent_id IN ({', '.join('?' * len(part))})",
+                    part,
+                ).fetchall()
+            }
+            for agent_id in part:
+                entry = self.hosts[agent_id]
+                seq = entry.seq
+                expected = (
+                    entry.tenant,
+                    seq.last_seq,
+                    seq.epoch,
+                    int(seq.rebase_allowed),
+                    len(seq.gaps),
+                    entry.reports_total,
+                    entry.duplicates_total,
+                )
+                if rows.get(agent_id) != expected:
+                    del self.hosts[agent_id]
+
     def write_pending(self, conn: Connection) -> None:
+        """Write what the batch's finished jobs left to it: host updates
+        (raises StaleHostError where a row changed), samples, metering
+        points, then the ledger rows."""
+        if self.host_updates:
+            updates = [self.host_updates[a] for a in sorted(self.host_updates)]
+            self.host_updates.clear()
+            if hostrow.update_all(conn, updates) != len(updates):
+                raise StaleHostError("a host row changed under a deferred batch")
+        if self.samples:
+            insert_rows(conn, "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data)", self.samples)
+            self.samples.clear()
+        if self.points:
+            insert_rows(conn, "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data)", self.points)
+            self.points.clear()
         self.pending.write(conn)
 
     def serial_job_done(self) -> None:

@@ -184,8 +184,9 @@ class Booker:
     pending: LedgerBuffer | None = None
     write_buffer: bool = True
     days: set[tuple[str, dt.date]] = field(default_factory=set)
+    points: list[PointRow] = field(default_factory=list)
+    write_points: bool = True
     _adjustments: list[AdjustmentRow] = field(default_factory=list)
-    _points: list[PointRow] = field(default_factory=list)
 
     # -- periods ---------------------------------------------------------------
 
@@ -238,7 +239,7 @@ class Booker:
                 prev = self._neighbour(stream, key, before=True, decoder=_host_point)
                 if newest_after is None or key <= newest_after:
                     nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
-            self._points.append(PointRow(stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
+            self.points.append(PointRow(stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
             if nxt is None:
                 outcome = host_contributions(prev, point, limits=limits)
                 if not self._summed(subject, outcome, plain):
@@ -334,7 +335,7 @@ class Booker:
                 return  # the same reading again
             prev = self._neighbour(stream, key, before=True, decoder=_device_point)
             nxt = self._neighbour(stream, key, before=False, decoder=_device_point)
-            self._points.append(PointRow(stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
+            self.points.append(PointRow(stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
             limits = self.settings.limits
             if nxt is None:
                 self._book_outcomes(subject, [device_contributions(prev, point, limits=limits)])
@@ -366,9 +367,9 @@ class Booker:
         return decoder.decode(row[0]) if row else None
 
     def _flush_points(self) -> None:
-        if self._points:
-            insert_rows(self.conn, "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data)", self._points)
-            self._points.clear()
+        if self.points:
+            insert_rows(self.conn, "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data)", self.points)
+            self.points.clear()
 
     def _book_outcomes(self, subject: Subject, added: list[Outcome], *, replaced: Outcome | None = None) -> None:
         """Book what new point pairs add; `replaced` is the pair a late point
@@ -541,8 +542,10 @@ class Booker:
 
     def flush(self) -> None:
         """Write what this job booked: one statement per table (the ledger's
-        rows left to the writer's batch where `write_buffer` is off)."""
-        self._flush_points()
+        rows and the points left to the writer's batch where `write_buffer`
+        and `write_points` are off)."""
+        if self.write_points:
+            self._flush_points()
         if self._adjustments:
             insert_rows(
                 self.conn,

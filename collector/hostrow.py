@@ -1,0 +1,130 @@
+"""A host row as ingest writes it: the UPDATE that stores a job's new seq
+state and latest report, guarded by the values the writer's cache was built
+from, and how two such updates of one writer batch combine into one.
+
+Every ingest of a host changes `reports_total` or `duplicates_total`, and
+enrollment sets `rebase_allowed`: the guard (`was_*`) names them, so a row
+someone else changed since updates nothing (rowcount 0) and the caller reads
+it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agent.wire import AgentInfo
+
+from .db import Connection, dialect
+from .ingest import HostSeqState
+
+__all__ = ["GUARD_COLUMNS", "HostUpdate", "combine", "host_update", "update", "update_all"]
+
+#: a host update's parameters (named, as the statement takes them)
+HostUpdate = dict[str, Any]
+
+#: the columns the guard compares, in its order (`was_tenant` … `was_dups`)
+GUARD_COLUMNS = "tenant, last_seq, epoch, rebase_allowed, gap_count, reports_total, duplicates_total"
+
+_SET = (
+    "UPDATE hosts SET hostname=:hostname, role=:role, site=:site, os=:os, version=:version, "
+    "boot_time=:boot_time, dead_letters=:dead_letters, "
+    "last_seq=:last_seq, last_ts=:last_ts, epoch=:epoch, rebase_allowed=0, "
+    "last_seen=:seen, reports_total=reports_total+:stored, duplicates_total=duplicates_total+:dups, "
+    "gap_count=:gaps"
+)
+# Only a report newer than the stored latest replaces it: a late gap filler
+# must not make the host look like it went back in time.
+_LATEST = (
+    ", latest = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest ELSE latest END"
+    ", interval_s = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts"
+    " THEN :interval ELSE interval_s END"
+    ", latest_ts = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest_ts ELSE latest_ts END"
+)
+_WHERE = (
+    " WHERE agent_id=:id AND tenant=:was_tenant AND last_seq=:was_seq AND epoch=:was_epoch"
+    " AND rebase_allowed=:was_rebase AND gap_count=:was_gaps AND reports_total=:was_reports"
+    " AND duplicates_total=:was_dups"
+)
+_SQL = {False: _SET + _WHERE, True: _SET + _LATEST + _WHERE}
+
+
+def host_update(
+    agent: AgentInfo,
+    *,
+    tenant: str,
+    old: HostSeqState,
+    reports_total: int,
+    duplicates_total: int,
+    new: HostSeqState,
+    latest: tuple[str, float, float] | None,
+    received_at: float,
+    stored: int,
+    duplicates: int,
+) -> HostUpdate:
+    """The parameters of a host's update: `latest` is the newest new report
+    as (JSON, ts, interval_s), if any; the rest names the row as it was."""
+    params: HostUpdate = {
+        "id": agent.id,
+        "hostname": agent.hostname,
+        "role": agent.role,
+        "site": agent.site,
+        "os": agent.os,
+        "version": agent.version,
+        "boot_time": agent.boot_time,
+        "dead_letters": agent.dead_letters,
+        "last_seq": new.last_seq,
+        "last_ts": new.last_ts,
+        "epoch": new.epoch,
+        "seen": received_at,
+        "stored": stored,
+        "dups": duplicates,
+        "gaps": len(new.gaps),
+        "was_tenant": tenant,
+        "was_seq": old.last_seq,
+        "was_epoch": old.epoch,
+        "was_rebase": int(old.rebase_allowed),
+        "was_gaps": len(old.gaps),
+        "was_reports": reports_total,
+        "was_dups": duplicates_total,
+    }
+    if latest is not None:
+        params["latest"], params["latest_ts"], params["interval"] = latest
+    return params
+
+
+def combine(earlier: HostUpdate, later: HostUpdate) -> HostUpdate:
+    """One update with the effect of `earlier` then `later` (two jobs of one
+    host in a writer batch): guarded by the row as `earlier` found it."""
+    merged = dict(later)
+    for key, value in earlier.items():
+        if key.startswith("was_"):
+            merged[key] = value
+    merged["stored"] = earlier["stored"] + later["stored"]
+    merged["dups"] = earlier["dups"] + later["dups"]
+    # Applied in turn, each replaces the stored latest when its ts is at least
+    # as new: the result is the later of the two where it is as new, else the earlier.
+    if "latest_ts" in earlier and ("latest_ts" not in later or later["latest_ts"] < earlier["latest_ts"]):
+        for key in ("latest", "latest_ts", "interval"):
+            merged[key] = earlier[key]
+    return merged
+
+
+def update(conn: Connection, params: HostUpdate) -> bool:
+    """Write one host update; False where the row is no longer what it names."""
+    return bool(conn.execute(_SQL["latest_ts" in params], params).rowcount)
+
+
+def update_all(conn: Connection, updates: Sequence[HostUpdate]) -> int:
+    """Write host updates; the number of rows that were still what they name."""
+    done = 0
+    for with_latest in (False, True):
+        group = [u for u in updates if ("latest_ts" in u) == with_latest]
+        if not group:
+            continue
+        if dialect(conn) == "sqlite":  # sqlite3 sums an executemany's row counts
+            done += conn.executemany(_SQL[with_latest], group).rowcount
+        else:
+            cursors = [conn.execute(_SQL[with_latest], params) for params in group]
+            done += sum(cur.rowcount for cur in cursors)  # one sync for all (pipeline mode)
+    return done
