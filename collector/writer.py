@@ -8,6 +8,13 @@ fsync, not a thousand, and there is never a `database is locked`. A job's
 result is delivered only after the commit: an acknowledgement always means
 the data is on disk.
 
+Two kinds of waiters: `submit` hands back a `concurrent.futures.Future` (the
+CLI, benches, tests), `run`/`run_staged` await an asyncio future of the
+calling event loop. The results of a batch reach each event loop with one
+`call_soon_threadsafe` (one wake-up of the loop), not one per job: a
+concurrent Future per request costs a `threading.Condition`, and bridging it
+with `asyncio.wrap_future` a wake-up of its own.
+
 Ingest jobs (`StagedJob`) share what the writer keeps between jobs
 (`writestate`): host rows, each stream's newest point, closed periods, and the
 ledger rows of the whole batch, upserted once before the commit.
@@ -16,6 +23,7 @@ ledger rows of the whole batch, upserted once before the commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -40,11 +48,58 @@ _STOP = object()
 _RERUN: tuple[type[Exception], ...] = (StaleHostError, *db.INTEGRITY_ERRORS)
 
 
+#: who waits for a job: a concurrent Future, or an asyncio future of some event loop
+Waiter = Future[Any] | asyncio.Future[Any]
+
+
 class _Item(NamedTuple):
     call: Callable[[Connection, WriteState], Any]
-    future: Future[Any]
+    future: Waiter
     #: the stream locks a staged job needs; None: the job runs alone (db.begin)
     streams: Sequence[int] | None
+
+
+#: a job's waiter, its result, the error it raised (then the result is None)
+Outcome = tuple[Waiter, Any, BaseException | None]
+
+
+def _claim(waiter: Waiter) -> bool:
+    """False for a waiter already cancelled: its job is not run. A concurrent
+    Future can no longer be cancelled after this; an asyncio one can (its
+    outcome is then dropped, and the job may well have been stored)."""
+    if isinstance(waiter, Future):
+        return waiter.set_running_or_notify_cancel()
+    return not waiter.cancelled()  # read across threads: a stale False only means the job runs
+
+
+def _deliver(outcomes: list[Outcome]) -> None:
+    """Hand every outcome to its waiter: concurrent Futures here, asyncio
+    futures with one call per event loop, in that loop's thread."""
+    per_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for outcome in outcomes:
+        waiter, result, error = outcome
+        if isinstance(waiter, Future):
+            if error is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(result)
+        else:
+            per_loop.setdefault(waiter.get_loop(), []).append(outcome)
+    for loop, mine in per_loop.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is left to wait
+            loop.call_soon_threadsafe(_settle, mine)
+
+
+def _settle(outcomes: list[Outcome]) -> None:
+    """In the waiters' event loop: set each outcome, unless its waiter was
+    cancelled meanwhile (the client went away)."""
+    for waiter, result, error in outcomes:
+        if waiter.done():
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(result)
 
 
 class Writer:
@@ -83,25 +138,35 @@ class Writer:
         return self._queue.qsize()
 
     def submit(self, job: Job[T]) -> Future[T]:
-        return self._put(plain(job), None)
+        future: Future[T] = Future()
+        self._put(plain(job), None, future)
+        return future
 
     def submit_staged(self, job: StagedJob[T]) -> Future[T]:
-        return self._put(job, tuple(job.streams))
+        future: Future[T] = Future()
+        self._put(job, tuple(job.streams), future)
+        return future
 
-    def _put(self, call: Callable[[Connection, WriteState], T], streams: Sequence[int] | None) -> Future[T]:
+    def _put(
+        self, call: Callable[[Connection, WriteState], Any], streams: Sequence[int] | None, waiter: Waiter
+    ) -> None:
         if self._queue.qsize() >= self._queue_max:
             # Back-pressure instead of unbounded memory: agents keep the
             # reports spooled and retry after the hint.
             raise OverloadedError("collector is busy, retry later", retry_after_s=5)
-        future: Future[T] = Future()
-        self._queue.put(_Item(call, future, streams))
-        return future
+        self._queue.put(_Item(call, waiter, streams))
 
     async def run(self, job: Job[T]) -> T:
-        return await asyncio.wrap_future(self.submit(job))
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put(plain(job), None, future)
+        return await future
 
     async def run_staged(self, job: StagedJob[T]) -> T:
-        return await asyncio.wrap_future(self.submit_staged(job))
+        """`job`'s result once it is committed. A waiter cancelled (its
+        client gone) before the writer takes the job: the job is skipped."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._put(job, tuple(job.streams), future)
+        return await future
 
     def _run(self) -> None:
         conn = self._connect()
@@ -128,18 +193,14 @@ class Writer:
             conn.close()
 
     def _commit(self, conn: Connection, batch: list[_Item]) -> None:
-        batch = [item for item in batch if item.future.set_running_or_notify_cancel()]
+        batch = [item for item in batch if _claim(item.future)]
         try:
             results = self._attempt(conn, batch)
         except Exception as exc:  # the database (or the batch's last write) failed: the whole batch goes
             self._fail(conn, batch, exc)
             return
-        for future, result, error_ in results:
-            self.jobs_done += 1
-            if error_ is not None:
-                future.set_exception(error_)
-            else:
-                future.set_result(result)
+        self.jobs_done += len(results)
+        _deliver(results)
 
     def _fail(self, conn: Connection, batch: list[_Item], exc: BaseException) -> None:
         # Disk full, I/O error, corruption, a lost database server: nothing of
@@ -153,11 +214,9 @@ class Writer:
         except db.ERRORS:
             pass  # the connection is lost; the next batch starts on a new one
         error = StorageError("storage unavailable, nothing stored", [self.last_error])
-        for item in batch:
-            if item.future.running():
-                item.future.set_exception(error)
+        _deliver([(item.future, None, error) for item in batch])
 
-    def _attempt(self, conn: Connection, batch: list[_Item]) -> list[tuple[Future[Any], Any, BaseException | None]]:
+    def _attempt(self, conn: Connection, batch: list[_Item]) -> list[Outcome]:
         streams: list[int] | None = []
         for item in batch:
             if item.streams is None:
@@ -171,13 +230,11 @@ class Writer:
                 return results
         return self._job_by_job(conn, batch, streams)
 
-    def _deferred(
-        self, conn: Connection, batch: list[_Item], streams: list[int]
-    ) -> list[tuple[Future[Any], Any, BaseException | None]] | None:
+    def _deferred(self, conn: Connection, batch: list[_Item], streams: list[int]) -> list[Outcome] | None:
         """Run a batch of ingest jobs without a savepoint each, their rows
         written together before the commit (`writestate`); None where it has
         to run job by job instead (rolled back, nothing of it kept)."""
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+        results: list[Outcome] = []
         state = self.state
         rerun: BaseException | None = None
         with db.pipeline(conn):
@@ -217,10 +274,8 @@ class Writer:
         self.last_error = None
         return results
 
-    def _job_by_job(
-        self, conn: Connection, batch: list[_Item], streams: list[int] | None
-    ) -> list[tuple[Future[Any], Any, BaseException | None]]:
-        results: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _job_by_job(self, conn: Connection, batch: list[_Item], streams: list[int] | None) -> list[Outcome]:
+        results: list[Outcome] = []
         state = self.state
         # On PostgreSQL the batch is pipelined: statements whose results a job
         # does not read go out without a round trip each. The sync after a
