@@ -28,10 +28,10 @@ async def test_overload_answers_429_with_retry_after(env: Env) -> None:
 
     writer = env.app.state.collector.writer
 
-    def full(job: object) -> object:
+    def full(*job: object) -> None:  # the writer's queue, full
         raise OverloadedError("collector is busy, retry later", retry_after_s=7)
 
-    writer.submit = full
+    writer._put = full
     enroll = env.tenant("t1")
     r = await env.client.post("/api/v1/enroll", json={"agent_id": "a1"}, headers=auth(enroll))
     assert r.status_code == 429
