@@ -82,6 +82,13 @@ def period_of_hour(hour: int) -> str:
     return str(Period.containing(hour))
 
 
+@lru_cache(maxsize=1024)
+def _berlin_day(hour: int) -> dt.date:
+    """The Berlin date of a UTC hour (hours since the epoch): Berlin's offsets
+    are whole hours, so its midnight is a UTC hour boundary."""
+    return dt.datetime.fromtimestamp(hour * 3600, BERLIN).date()
+
+
 def _period_of(ts: float) -> str:
     return period_of_hour(int(ts // 3600) * 3600)
 
@@ -266,10 +273,16 @@ class Booker:
         return tail
 
     def _add_summed(self, subject: Subject, plain: dict[tuple[str, str, int], int]) -> None:
+        if not plain:
+            return
         tenant, kind, subject_id = subject.tenant, subject.kind, subject.id
+        # the buffer's add_ledger and add_subject, inlined: this runs for every report
+        ledger, subjects = self.buffer.ledger, self.buffer.subjects
         for (meter, dim, hour), scaled in plain.items():
-            self.buffer.add_ledger(LedgerKey(tenant, hour, meter, dim), scaled)
-            self.buffer.add_subject(SubjectKey(tenant, period_of_hour(hour), kind, subject_id, meter, dim), scaled)
+            key = LedgerKey(tenant, hour, meter, dim)
+            ledger[key] = ledger.get(key, 0) + scaled
+            skey = SubjectKey(tenant, period_of_hour(hour), kind, subject_id, meter, dim)
+            subjects[skey] = subjects.get(skey, 0) + scaled
         plain.clear()
 
     def _summed(self, subject: Subject, outcome: Outcome, plain: dict[tuple[str, str, int], int]) -> bool:
@@ -291,7 +304,7 @@ class Booker:
     def _workplace_day(self, tenant: str, agent: AgentInfo, report: Report) -> None:
         if agent.role != "thin-client" or not report.sessions:
             return
-        day = dt.datetime.fromtimestamp(report.ts, BERLIN).date()
+        day = _berlin_day(int(report.ts // 3600))
         if (agent.id, day) in self.days:
             return  # a job's reports mostly fall on the same day
         self.days.add((agent.id, day))
