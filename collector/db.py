@@ -205,8 +205,12 @@ def stream_lock(stream: str) -> int:
 
 def insert_rows(conn: Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "", chunk: int = 256) -> None:
     """`head VALUES (…), (…), … tail`: many rows in one statement (per
-    `chunk` rows) where executemany would run one per row."""
+    `chunk` rows) where executemany would run one per row. On PostgreSQL
+    one statement of column arrays instead (`PgConnection.insert_rows`)."""
     if not rows:
+        return
+    if not isinstance(conn, sqlite3.Connection):
+        conn.insert_rows(head, rows, tail)  # type: ignore[attr-defined]
         return
     group = "(" + ", ".join("?" * len(rows[0])) + ")"
     for start in range(0, len(rows), chunk):

@@ -9,7 +9,12 @@ only has to bridge what the drivers do differently:
   would hand back as `Decimal`; SQLite gives `int`. Billing code adds and
   compares these, so NUMERIC is loaded as `int` when it is whole, else `float`;
 - Python `bool` parameters go in as integers, as SQLite stores them;
-- the schema: the SQLite migrations' DDL with PostgreSQL's column types.
+- the schema: the SQLite migrations' DDL with PostgreSQL's column types;
+- cost per statement, which is psycopg's Python code more than the server's
+  work: many rows go as column arrays in one statement of a fixed text
+  (`PgConnection.insert_rows`), statements without parameters are sent
+  unconverted and unprepared, and those whose result nobody reads share one
+  cursor.
 
 Several collector processes can share one database: the schema is migrated
 under an advisory lock, and every write transaction holds another one
@@ -109,6 +114,36 @@ def _refuse_nul(parameters: Sequence[Any] | Mapping[str, Any]) -> None:
             raise ValidationError("text contains a NUL character, which cannot be stored")
 
 
+def _plain(sql: str) -> str:
+    """A statement without parameters as psycopg sends it unconverted (no `%%`)."""
+    return "BEGIN" if sql.lstrip().upper().startswith("BEGIN IMMEDIATE") else sql
+
+
+#: psycopg converts a statement once (and keeps it) up to this many parameters
+_CACHED_PARAMS = 50
+
+
+@lru_cache(maxsize=256)
+def _values(head: str, tail: str, rows: int, width: int) -> str:
+    group = "(" + ", ".join(["%s"] * width) + ")"
+    return f"{translate(head)} VALUES {', '.join([group] * rows)} {translate(tail)}"
+
+
+#: statements whose result nobody reads (`PgConnection._run`)
+_CONTROL = re.compile(r"\s*(?:SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT)\b", re.IGNORECASE)
+_INSERT_HEAD = re.compile(r"\s*INSERT\s+INTO\s+(\w+)(?:\s+AS\s+\w+)?\s*\(([^)]*)\)\s*", re.IGNORECASE)
+
+
+def _column(values: tuple[Any, ...], kind: str) -> list[Any]:
+    """One column's values as one array of its type: psycopg refuses a list
+    that mixes Python types (an int among floats, a bool among ints)."""
+    if kind == "double precision":
+        return [float(v) if isinstance(v, int) else v for v in values]
+    if kind == "bigint":
+        return [int(v) if isinstance(v, bool) else v for v in values]
+    return list(values)
+
+
 def _is_read(sql: str) -> bool:
     return sql.lstrip()[:6].upper() == "SELECT"
 
@@ -153,6 +188,9 @@ class PgConnection:
         self._lock = threading.RLock()
         self._conn = self._open()
         self._pipe: psycopg.Pipeline | None = None
+        #: column name -> PostgreSQL type, per table (`insert_rows`)
+        self._types: dict[str, dict[str, str]] = {}
+        self._shared: psycopg.Cursor[Any] | None = None
 
     def _open(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
@@ -173,17 +211,90 @@ class PgConnection:
         _refuse_nul(parameters)
         with self._lock:
             if self.in_transaction or self._pipe:
-                cur = self._conn.execute(translate(sql), parameters)
+                cur = self._run(self._conn, sql, parameters)
                 return cur if self._pipe is None else _PipelinedCursor(cur, self._pipe)  # type: ignore[return-value]
             try:
-                return self._ready().execute(translate(sql), parameters)
+                return self._run(self._ready(), sql, parameters)
             except psycopg.OperationalError:
                 # A server restart or failover ends the session under a read: a
                 # read outside a transaction can simply run again on a new one
                 # (a write might have committed, so it is never repeated).
                 if not self._conn.broken or not _is_read(sql):
                     raise
-                return self._ready().execute(translate(sql), parameters)
+                return self._run(self._ready(), sql, parameters)
+
+    def _run(
+        self, conn: psycopg.Connection[Any], sql: str, parameters: Sequence[Any] | Mapping[str, Any]
+    ) -> psycopg.Cursor[Any]:
+        if parameters:
+            return conn.execute(translate(sql), parameters)
+        # Without parameters psycopg has nothing to convert, and nothing is
+        # worth preparing: the writer's SAVEPOINT job0 … job499 and RELEASEs
+        # would otherwise push the hot statements out of psycopg's query cache
+        # (128 texts) and its prepared statements (100) on every batch.
+        sql = _plain(sql)
+        if _CONTROL.match(sql):
+            # Nobody reads what these return: one cursor for all of them (a
+            # new psycopg cursor per statement costs more than the statement).
+            return self._cursor(conn).execute(sql, prepare=False)
+        return conn.execute(sql, prepare=False)
+
+    def _cursor(self, conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+        """The connection's cursor for statements whose results nobody reads."""
+        if self._shared is None or self._shared.connection is not conn:
+            self._shared = conn.cursor()
+        return self._shared
+
+    def insert_rows(self, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+        """Many rows in one statement whose text psycopg converts once and the
+        server prepares once. A few rows (up to the parameters psycopg caches
+        a conversion for) go as `head VALUES (…), (…) tail`; more as `head
+        SELECT * FROM unnest(<one array per column>) tail`, one text for any
+        row count: a VALUES list of hundreds of rows is a new text for every
+        row count, which psycopg parses anew in Python, while arrays of a row
+        or two cost more to build than their values."""
+        for row in rows:
+            _refuse_nul(row)
+        with self._lock:
+            if len(rows) * len(rows[0]) <= _CACHED_PARAMS:
+                sql, params = _values(head, tail, len(rows), len(rows[0])), [v for row in rows for v in row]
+            else:
+                sql, params = (
+                    self._unnest(head, tail),
+                    [
+                        _column(values, kind)
+                        for values, kind in zip(zip(*rows, strict=True), self._kinds(head), strict=True)
+                    ],
+                )
+            conn = self._conn if self.in_transaction or self._pipe else self._ready()
+            self._cursor(conn).execute(sql, params)
+
+    def _kinds(self, head: str) -> list[str]:
+        """The PostgreSQL types of the columns `head` names, in its order."""
+        match = _INSERT_HEAD.fullmatch(head)
+        if match is None:
+            raise ValueError(f"insert_rows: expected 'INSERT INTO table (columns)', got {head!r}")
+        table, columns = match.group(1), [c.strip() for c in match.group(2).split(",")]
+        types = self._column_types(table)
+        try:
+            return [types[c] for c in columns]
+        except KeyError as exc:
+            raise ValueError(f"insert_rows: table {table} has no column {exc}") from None
+
+    def _unnest(self, head: str, tail: str) -> str:
+        casts = ", ".join(f"CAST(%b AS {kind}[])" for kind in self._kinds(head))
+        return f"{translate(head)} SELECT * FROM unnest({casts}) {translate(tail)}"
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        types = self._types.get(table)
+        if types is None:
+            rows = self.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = CAST(? AS regclass) AND attnum > 0 AND NOT attisdropped",
+                (table,),
+            ).fetchall()
+            types = self._types[table] = {name: kind for name, kind in rows}
+        return types
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[Any] | Mapping[str, Any]], /) -> psycopg.Cursor[Any]:
         parameters = list(parameters)
@@ -217,11 +328,11 @@ class PgConnection:
 
     def commit(self) -> None:
         if self.in_transaction:
-            self._conn.execute("COMMIT")
+            self.execute("COMMIT")
 
     def rollback(self) -> None:
         if self.in_transaction:
-            self._conn.execute("ROLLBACK")
+            self.execute("ROLLBACK")
 
     def close(self) -> None:
         self._conn.close()

@@ -114,6 +114,44 @@ def test_results_have_sqlite_types(postgres_url: str) -> None:
         conn.close()
 
 
+@pytest.mark.parametrize("count", [1, 7, 300])
+def test_insert_rows_stores_what_sqlite_stores(postgres_url: str, count: int) -> None:
+    """A few rows go as VALUES, many as column arrays (unnest): either way the
+    rows, the upsert tail and the column types come out as on SQLite, also
+    for an int among floats and a bool among ints."""
+    ddl = "CREATE TABLE r (k TEXT PRIMARY KEY, n INTEGER, f REAL, b BLOB)"
+    head, tail = "INSERT INTO r AS x (k, n, f, b)", "ON CONFLICT (k) DO UPDATE SET n = x.n + excluded.n"
+    rows = [(f"k{i}", True if i % 5 == 0 else i * 2**33, i if i % 2 else i / 4, bytes([i % 256])) for i in range(count)]
+    rows.append(("none", None, None, None))
+    stored = {}
+    for name, conn in (("sqlite", db.connect(":memory:")), ("postgres", db.connect(postgres_url))):
+        try:
+            if name == "sqlite":
+                conn.execute(ddl)
+            else:
+                conn.execute(translate_ddl(ddl))
+            db.insert_rows(conn, head, rows, tail)
+            db.insert_rows(conn, head, rows[:1], tail)  # the upsert: n doubles for the first row
+            stored[name] = [tuple(r) for r in conn.execute("SELECT k, n, f, b FROM r ORDER BY k").fetchall()]
+        finally:
+            conn.close()
+    assert len(stored["postgres"]) == count + 1
+    assert stored["postgres"] == stored["sqlite"]
+
+
+def test_insert_rows_refuses_nul_and_names_a_bad_head(postgres_url: str) -> None:
+    conn = db.connect(postgres_url)
+    try:
+        db.migrate(conn)
+        with pytest.raises(ValidationError, match="NUL"):
+            db.insert_rows(conn, "INSERT INTO tenants (name, created_at)", [("a\x00b", 1.0)] * 60)
+        with pytest.raises(ValueError, match="has no column"):
+            db.insert_rows(conn, "INSERT INTO tenants (name, nope)", [("a", 1.0)] * 60)
+        assert conn.execute("SELECT count(*) FROM tenants").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
 def test_nul_in_text_is_bad_input_not_a_storage_failure(postgres_url: str) -> None:
     conn = db.connect(postgres_url)
     try:
