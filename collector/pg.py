@@ -304,7 +304,8 @@ class PgConnection:
             conn = self._conn if self.in_transaction or self._pipe else self._ready()
             cur = conn.cursor()
             cur.executemany(translate(sql), parameters)
-            return cur
+            # in a pipeline the summed row count is there after a sync
+            return cur if self._pipe is None else _PipelinedCursor(cur, self._pipe)  # type: ignore[return-value]
 
     @contextlib.contextmanager
     def pipeline(self) -> Iterator[None]:

@@ -139,6 +139,25 @@ def test_insert_rows_stores_what_sqlite_stores(postgres_url: str, count: int) ->
     assert stored["postgres"] == stored["sqlite"]
 
 
+def test_executemany_counts_every_row_in_a_pipeline(postgres_url: str) -> None:
+    """The writer pipelines its batch: an executemany's row count (host rows
+    still as cached) must be the sum over all its statements, not what had
+    arrived when it was read."""
+    conn = db.connect(postgres_url)
+    try:
+        conn.execute("CREATE TABLE c (k TEXT PRIMARY KEY, n BIGINT)")
+        db.insert_rows(conn, "INSERT INTO c (k, n)", [(f"k{i}", 0) for i in range(100)])
+        with db.pipeline(conn):
+            db.begin(conn)
+            params = [{"k": f"k{i}", "was": 0 if i % 3 else 1} for i in range(100)]
+            updated = conn.executemany("UPDATE c SET n = n + 1 WHERE k = :k AND n = :was", params).rowcount
+            conn.execute("COMMIT")
+        assert updated == 66
+        assert conn.execute("SELECT sum(n) FROM c").fetchone()[0] == 66
+    finally:
+        conn.close()
+
+
 def test_insert_rows_refuses_nul_and_names_a_bad_head(postgres_url: str) -> None:
     conn = db.connect(postgres_url)
     try:
