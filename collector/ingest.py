@@ -10,7 +10,8 @@ depends only on the set of seqs seen, never on arrival order or batching.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+import msgspec
 
 from agent.wire import Report
 
@@ -21,8 +22,9 @@ __all__ = ["Gap", "HostSeqState", "IngestPlan", "plan_batch"]
 Gap = tuple[int, int]  # inclusive seq range
 
 
-@dataclass(frozen=True)
-class HostSeqState:
+class HostSeqState(msgspec.Struct, frozen=True, gc=False):
+    """A host's seq bookkeeping (a Struct: one is made per writer job)."""
+
     last_seq: int = 0
     last_ts: float | None = None
     gaps: tuple[Gap, ...] = ()
@@ -33,13 +35,12 @@ class HostSeqState:
     rebase_allowed: bool = False
 
 
-@dataclass(frozen=True)
-class IngestPlan:
+class IngestPlan(msgspec.Struct, frozen=True):
     new: list[Report]
     duplicates: int
     state: HostSeqState
     #: gaps opened by this batch (for the data-gap record)
-    opened: list[Gap] = field(default_factory=list)
+    opened: list[Gap] = msgspec.field(default_factory=list)
     accepted_through_seq: int = 0
 
 

@@ -98,12 +98,22 @@ def split_by_hour(start: float, end: float, quantity: int) -> list[tuple[int, in
     """
     if quantity == 0:
         return []
-    last_hour = _hour_of(end)
-    if end <= start or _hour_of(start) == last_hour:
+    # The UTC hour holding an instant; one exactly on an hour boundary belongs
+    # to the hour it ends (spans are half-open on the left). Inline: this runs
+    # per meter and report.
+    last_hour = math.floor(end / HOUR) * HOUR
+    if last_hour == end:
+        last_hour -= HOUR
+    if end <= start:
+        return [(last_hour, quantity)]
+    first_hour = math.floor(start / HOUR) * HOUR
+    if first_hour == start:
+        first_hour -= HOUR
+    if first_hour == last_hour:
         return [(last_hour, quantity)]
     hours: list[int] = []
     lengths: list[int] = []
-    hour = _hour_of(start)
+    hour = first_hour
     while hour <= last_hour:
         lo, hi = max(start, hour), min(end, hour + HOUR)
         if hi > lo:
@@ -123,12 +133,3 @@ def split_by_hour(start: float, end: float, quantity: int) -> list[tuple[int, in
     for i in order[:remainder]:
         parts[i] += 1
     return [(h, sign * p) for h, p in zip(hours, parts, strict=True) if p]
-
-
-def _hour_of(ts: float) -> int:
-    """Start of the UTC hour holding `ts`, where an instant exactly on an hour
-    boundary belongs to the hour it ends (spans are half-open on the left)."""
-    hour = math.floor(ts / HOUR) * HOUR
-    if hour == ts:
-        hour -= HOUR
-    return hour
