@@ -80,6 +80,25 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def asgi_scope(path: str, headers: list[tuple[bytes, bytes]], method: str = "POST") -> dict[str, Any]:
+    """An HTTP scope as uvicorn builds it, for driving the app at the ASGI level."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), *headers],
+        "client": ("127.0.0.1", 40000),
+        "server": ("test", 80),
+        "state": {},
+    }
+
+
 def report(seq: int, ts: float, **over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "seq": seq,

@@ -13,7 +13,7 @@ from typing import Any
 
 from collector.app import oldest_accepted_ts
 from collector.config import Config, IngestConfig, ServerConfig
-from tests.collector.conftest import Env, auth, batch, report
+from tests.collector.conftest import Env, asgi_scope, auth, batch, report
 
 # 2025-11-24 17:20 Berlin (the FakeClock's default): the previous month, October, starts
 # 2025-10-01 00:00 CEST = 2025-09-30 22:00 UTC.
@@ -180,26 +180,11 @@ async def _asgi_post(env: Env, path: str, token: str, parts: list[bytes], declar
         sent.append(message)
 
     headers = [
-        (b"host", b"test"),
         (b"authorization", f"Bearer {token}".encode()),
         (b"content-type", b"application/json"),
         (b"content-length", str(declared).encode()),
     ]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 40000),
-        "server": ("test", 80),
-        "state": {},
-    }
+    scope = asgi_scope(path, headers)
     await env.app(scope, receive, send)
     return sent
 
