@@ -1,0 +1,141 @@
+"""The writer thread's work per report: deferred batches against job by job, in one run.
+
+Ingest jobs (`collector.store.IngestJob`, metering on) of `--agents` enrolled
+agents go straight into `collector.writer.Writer._commit`, `--batch` jobs per
+writer transaction, into a real SQLite file (WAL, synchronous=full: the
+production default), the way the writer thread runs them: no HTTP, no event
+loop, batches decoded before the clock starts. Jobs of 1 report (the agent
+default, an agent that keeps up) and of 10 (one catching up). Each setting
+runs twice, alternating, each into a fresh file: with deferred batches (the
+shipped default, `WriteState.deferral`) and job by job, each job in its
+savepoint writing its own rows (the reference, as before issue 18's
+deferral); the best of `--repeat` rounds counts. Measured: process CPU per
+report, SQL statements SQLite runs per report (sqlite3's trace callback: an
+executemany counts once per row), and pages
+written per commit (WAL frames, with the automatic checkpoint off for that
+count only).
+
+    .venv/bin/python bench/writer_batches.py            # about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _common import fmt, machine_notes, print_table
+from ingest import batch_json
+
+from agent.wire import decode_batch
+from collector import store
+from collector.admin import Principal, add_tenant, authenticate, create_token
+from collector.db import connect, migrate
+from collector.enroll import enroll
+from collector.metering.booking import MeteringSettings
+from collector.writer import Writer, _Item
+
+WAL_FRAME_HEADER = 24
+
+
+def setup(path: Path, agents: int) -> list[str]:
+    conn = connect(path)
+    try:
+        migrate(conn)
+        add_tenant(conn, "bench", actor="bench")
+        enroller = authenticate(conn, "Bearer " + create_token(conn, "enroll", actor="bench", tenant="bench")[1])
+        ids = [f"wp-{i:04d}" for i in range(agents)]
+        for agent_id in ids:
+            enroll(conn, enroller, agent_id, agent_id)
+        return ids
+    finally:
+        conn.close()
+
+
+def jobs_for(ids: list[str], job_size: int, reports: int) -> list[store.IngestJob]:
+    seqs = dict.fromkeys(ids, 0)
+    ts0 = time.time() - 3600
+    jobs = []
+    for n in range(reports // job_size):
+        agent_id = ids[n % len(ids)]
+        first = seqs[agent_id] + 1
+        seqs[agent_id] += job_size
+        body = batch_json(agent_id, first, job_size, ts0 + n * job_size / 1000)
+        principal = Principal(token_id=agent_id, role="agent", tenant="bench", agent_id=agent_id)
+        jobs.append(store.IngestJob(principal, decode_batch(body.encode()), time.time(), MeteringSettings()))
+    return jobs
+
+
+def run(args: argparse.Namespace, job_size: int, *, deferral: bool, counting: bool) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="leitstand-writer-") as tmp:
+        path = Path(tmp) / "w.db"
+        ids = setup(path, args.agents)
+        jobs = jobs_for(ids, job_size, args.reports)
+        items = [[_Item(job, Future(), tuple(job.streams)) for job in jobs[i : i + args.batch]]
+                 for i in range(0, len(jobs), args.batch)]  # fmt: skip
+        writer = Writer(lambda: connect(path))
+        writer.state.deferral = deferral
+        conn = connect(path)
+        assert isinstance(conn, sqlite3.Connection)
+        statements: list[str] = []
+        if counting:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn.set_trace_callback(statements.append)
+        cpu = time.process_time()
+        for batch in items:
+            writer._commit(conn, batch)
+        cpu = time.process_time() - cpu
+        for batch in items:
+            for item in batch:
+                item.future.result()  # every job stored
+        result = {"us_per_report": cpu / (len(jobs) * job_size) * 1e6, "commits": writer.commits}
+        if counting:
+            frames = (os.path.getsize(f"{path}-wal") - 32) / (4096 + WAL_FRAME_HEADER)
+            result["statements"] = len(statements) / (len(jobs) * job_size)
+            result["pages"] = frames / writer.commits
+        conn.close()
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=64, help="enrolled agents the jobs rotate over")
+    parser.add_argument("--batch", type=int, default=16, help="jobs per writer transaction")
+    parser.add_argument("--reports", type=int, default=3200, help="reports per run")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; the best CPU of each side counts")
+    parser.add_argument("--core", type=int, help="pin the process to this core (default: not pinned)")
+    args = parser.parse_args()
+    if args.core is not None:
+        os.sched_setaffinity(0, {args.core})
+    rows = []
+    for job_size in (1, 10):
+        best: dict[bool, float] = {}
+        counts: dict[bool, dict[str, float]] = {}
+        for deferral in (True, False):
+            counts[deferral] = run(args, job_size, deferral=deferral, counting=True)
+        for _ in range(args.repeat):
+            for deferral in (True, False):
+                cpu = run(args, job_size, deferral=deferral, counting=False)["us_per_report"]
+                best[deferral] = min(best.get(deferral, cpu), cpu)
+        for deferral, label in ((True, "deferred batch"), (False, "job by job (reference)")):
+            ratio = best[deferral] / best[False]
+            rows.append([f"jobs of {job_size}, {label}", fmt(best[deferral]), f"{ratio:.2f}x",
+                         fmt(counts[deferral]["statements"], 2), fmt(counts[deferral]["pages"])])  # fmt: skip
+    print(machine_notes())
+    title = (f"Writer thread per report: {args.agents} agents, {args.batch} jobs per commit, {args.reports} reports "
+             f"per run, best of {args.repeat}, SQLite synchronous=full, metering on")  # fmt: skip
+    header = ["setting", "CPU µs/report", "vs job by job", "statements/report", "pages/commit"]
+    print_table(header, rows, title=title)
+
+
+if __name__ == "__main__":
+    main()
