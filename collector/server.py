@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import resource
 from typing import Any
@@ -124,9 +125,32 @@ def _raise_file_limit(connections: int) -> None:
             )
 
 
+def _lean_runtime() -> None:
+    """What every request pays for and nobody reads, switched off for the server process.
+
+    Log records: the caller's file and line, thread and process are looked up
+    for each record (the access log writes one per request) although the
+    collector's log format shows none of them; the switches are the logging
+    HOWTO's ("Optimization"). Garbage collection: what start-up built (modules,
+    config, routes, caches) is moved out of the collector's sight with
+    gc.freeze(), and the youngest generation is collected every 10,000 instead
+    of every 700 allocations (the older ones every 10 of those): a request's
+    objects die by reference counting. Measured in process (16 requests in flight,
+    issue 18): collections cost 46 us of CPU per POST of
+    10 reports before, 0.8 us after; 1.0-1.7 us and 0.5-1.2 us for 1 report."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 10, 10)
+
+
 def serve(db_path: Target, config: Config, *, listen: str) -> None:
     host, port = parse_listen(listen)
     app = create_app(db_path, config)
     _raise_file_limit(config.server.max_connections)
+    _lean_runtime()
     log.info("collector on http://%s:%s, database %s", host, port, describe(db_path))
     uvicorn.run(app, host=host, port=port, **uvicorn_options(config.server))
