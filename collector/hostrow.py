@@ -145,7 +145,6 @@ def update_all(conn: Connection, updates: Sequence[HostUpdate]) -> int:
         if dialect(conn) == "sqlite":  # sqlite3 sums an executemany's row counts
             rows = [_numbered(params, with_latest) for params in group]
             done += conn.executemany(_NUMBERED[with_latest], rows).rowcount
-        else:
-            cursors = [conn.execute(_SQL[with_latest], params) for params in group]
-            done += sum(cur.rowcount for cur in cursors)  # one sync for all (pipeline mode)
+        else:  # one cursor for all (a cursor each costs 6x): its row count is their sum, after one sync
+            done += conn.executemany(_SQL[with_latest], group).rowcount
     return done
