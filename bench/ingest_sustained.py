@@ -16,7 +16,9 @@ agents at 15 s offer 667 requests/s. Latency is measured from each request's
 *scheduled* send time, so a stalled collector shows up as latency (no
 coordinated omission). Throughput is what was acknowledged in the window; the
 ratios mean capacity only where the setup was offered more than it served
-(the output says when neither was). Each request is a real wire-format v1
+(the output says when neither was); `--rates` steps each setup through
+rising rates until it misses the goal and compares capacities, the highest
+rate met. Each request is a real wire-format v1
 batch of one report of a simulated host of collector.sim (seq increasing per
 agent, gzip like agent/sender.py), with the agent's own bearer token from
 POST /api/v1/enroll.
@@ -48,6 +50,7 @@ answered (client timeouts), acknowledged <= stored <= acknowledged + those.
     .venv/bin/python bench/ingest_sustained.py --setups sqlite         # about 3 minutes
     .venv/bin/python bench/ingest_sustained.py --setups sqlite --agents 2000 --duration 30   # smoke run
     .venv/bin/python bench/ingest_sustained.py --setups sqlite --profile /tmp/prof           # plus py-spy
+    .venv/bin/python bench/ingest_sustained.py --agents 3000 --duration 20 --rates 600,900,1200,1500  # capacities
     .venv/bin/python bench/ingest_sustained.py --setups pg1,pg2 --db postgresql://u@host:5432/leitstand
 
 PostgreSQL needs Debian's `postgresql` package (a private server is started on
@@ -612,6 +615,9 @@ def set_tree_affinity(pid: int, cores: set[int]) -> None:
 @dataclass
 class Outcome:
     setup: Setup
+    #: seconds between two reports of one agent in this run (a --rates sweep varies it)
+    interval: float = float("nan")
+    warmup: float = float("nan")
     db: str = ""
     note: str = ""  # "skipped: ..." / "failed: ..." when there are no results
     placement: str = ""
@@ -887,8 +893,9 @@ def run_setup(
     pg_server: Callable[[], _postgres.PostgresServer],
     cores: set[int] | None,
 ) -> Outcome:
-    out = Outcome(setup)
-    bdir = workdir / setup.key
+    out = Outcome(setup, interval=args.interval, warmup=args.warmup)
+    step = f"{setup.key}_{args.agents / args.interval:.0f}" if args.rates else setup.key  # one per rate of a sweep
+    bdir = workdir / step
     bdir.mkdir()
     env = {
         **os.environ,
@@ -909,7 +916,7 @@ def run_setup(
                 except _postgres.PostgresUnavailable as exc:
                     out.note = f"skipped: {exc}"
                     return out
-                db = pg.create_database(f"{PG_DATABASE}_{setup.key}")
+                db = pg.create_database(f"{PG_DATABASE}_{step}")
         else:
             db = db_override or str(bdir / "collector.db")
         out.db = db
@@ -1165,7 +1172,7 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> Non
     rows = []
     for o in outcomes:
         if o.load is None:
-            rows.append([o.setup.label, fmt(args.agents), f"{args.interval:g} s", *["—"] * 12, o.note])
+            rows.append([o.setup.label, fmt(args.agents), f"{o.interval:g} s", *["—"] * 12, o.note])
             continue
         load = o.load
         growth = "—"
@@ -1176,7 +1183,7 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> Non
             [
                 o.setup.label,
                 fmt(args.agents),
-                f"{args.interval:g} s",
+                f"{o.interval:g} s",
                 fmt(load["scheduled"] / args.duration, 0),
                 fmt(load["ok_in_window"] / args.duration, 0),
                 errors_text(load["errors"]),
@@ -1192,13 +1199,17 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> Non
                 goal_text(o),
             ]
         )
+    every = (
+        f"at {', '.join(f'{r:,g}' for r in args.rates)} req/s in turn (interval = agents / rate, warm-up one interval)"
+        if args.rates
+        else f"one report every {args.interval:g} s each (open loop), after {args.warmup:.0f} s warm-up"
+    )
     print_table(
         header,
         rows,
         title=(
-            f"Sustained ingest on {cores} cores: {args.agents:,} agents, one report every "
-            f"{args.interval:g} s each (open loop), {args.duration:.0f} s measured after {args.warmup:.0f} s "
-            f"warm-up, {args.connections} keep-alive connections, seed {args.seed}"
+            f"Sustained ingest on {cores} cores: {args.agents:,} agents, {every}, {args.duration:.0f} s measured, "
+            f"{args.connections} keep-alive connections, seed {args.seed}"
         ),
     )
     for o in outcomes:
@@ -1239,7 +1250,7 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> Non
             age = o.collector_age_s
             print(
                 f"    slowest stretches over {GOAL_P99_MS:.0f} ms (s since the collector started; load began at "
-                f"{age:.0f} s, window at {age + args.warmup:.0f} s): "
+                f"{age:.0f} s, window at {age + o.warmup:.0f} s): "
                 + ", ".join(
                     f"{age + p['from_s']:.0f}–{age + p['to_s']:.0f} s max {p['max_ms']:,.0f} ms ({p['requests']:,})"
                     for p in sorted(load["slow_periods"], key=lambda p: p["from_s"])
@@ -1247,10 +1258,54 @@ def report(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> Non
             )
         if o.profile:
             print(o.profile)
-    lines = ratio_lines(args, outcomes, cores)
+    lines = capacity_lines(args, outcomes, cores) if args.rates else ratio_lines(args, outcomes, cores)
     if lines:
         print(f"\nRatios (same run, {cores} cores):")
         print("\n".join(lines))
+
+
+def met(o: Outcome) -> bool:
+    """The goal met: no errors and p99 under the goal (a generator that fell behind still counts)."""
+    return o.load is not None and goal_text(o).startswith("met")
+
+
+def capacity(outcomes: Sequence[Outcome], key: str, agents: int) -> tuple[float, str] | None:
+    """A setup's capacity from a --rates sweep: the highest offered rate it served meeting the goal,
+    and what that number is ("" exact, "<": below the lowest rate tried, ">=": every rate was met)."""
+    runs = sorted((o for o in outcomes if o.setup.key == key and o.load is not None), key=lambda o: -o.interval)
+    if not runs:
+        return None
+    passed = [agents / o.interval for o in runs if met(o)]
+    if not passed:
+        return agents / runs[0].interval, "<"
+    return max(passed), ">=" if len(passed) == len(runs) else ""
+
+
+def capacity_lines(args: argparse.Namespace, outcomes: list[Outcome], cores: int) -> list[str]:
+    """Each setup's capacity (max offered req/s with no errors and p99 < 250 ms) and their ratios."""
+    found = {s.key: capacity(outcomes, s.key, args.agents) for s in SETUPS.values()}
+    lines = [
+        f"  capacity of {SETUPS[key].label}: {bound + ' ' if bound else ''}{value:,.0f} req/s"
+        for key, got in found.items()
+        if got is not None
+        for value, bound in [got]
+    ]
+    for num, den, goal, what in RATIOS:
+        a, b = found.get(num), found.get(den)
+        if a is None or b is None:
+            continue
+        value = a[0] / b[0]
+        verdict = "met" if value >= goal else "MISSED"
+        lower = a[1] == ">=" or b[1] == "<"  # the numerator's capacity is higher, or the denominator's lower
+        upper = a[1] == "<" or b[1] == ">="
+        if lower and upper:
+            verdict = "not measured: the capacities lie outside the rates tried (widen --rates)"
+        elif lower or upper:
+            verdict += f" ({'a lower' if lower else 'an upper'} bound: a capacity lies outside the rates tried)"
+        if num == "pg2" and cores < 4:
+            verdict += f"; on {cores} cores the collectors, PostgreSQL and the generator share them (scale-out needs 4)"
+        lines.append(f"  {what}: {value:.2f}x capacity (goal >= {goal}x): {verdict}")
+    return lines
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -1275,6 +1330,16 @@ SIZES: dict[str, tuple[float, float]] = {
 }
 
 
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(r) for r in text.split(",") if r.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated numbers, e.g. 600,900,1200") from None
+    if not rates or any(not r > 0 for r in rates) or rates != sorted(rates):
+        raise argparse.ArgumentTypeError(f"{text!r}: positive rates, lowest first, e.g. 600,900,1200")
+    return rates
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench/ingest_sustained.py",
@@ -1292,7 +1357,8 @@ def build_parser() -> argparse.ArgumentParser:
             "  bench/ingest_sustained.py --quick                           # all three setups, under a minute\n"
             "  bench/ingest_sustained.py                                   # SQLite, PostgreSQL x1 and x2\n"
             "  bench/ingest_sustained.py --setups sqlite --profile /tmp/p  # plus py-spy of the collector\n"
-            "  bench/ingest_sustained.py --setups sqlite --agents 2000 --duration 30   # smoke run"
+            "  bench/ingest_sustained.py --setups sqlite --agents 2000 --duration 30   # smoke run\n"
+            "  bench/ingest_sustained.py --agents 3000 --duration 20 --rates 600,900,1200,1500  # capacities"
         ),
         formatter_class=_HelpFormatter,
     )
@@ -1339,9 +1405,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="record the collector with py-spy during the window; keep stacks"
     )
+    parser.add_argument(
+        "--rates",
+        type=_rates,
+        help="offered req/s to step through, lowest first, instead of --interval (agents / rate each): every "
+        "setup runs at each rate until it misses the goal; prints each setup's capacity (the highest rate with "
+        "no errors and p99 < 250 ms) and the ratios of the capacities",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp directory (databases, logs)")
     parser.add_argument("--loadgen-worker", type=Path, help=argparse.SUPPRESS)
     return parser
+
+
+def steps(args: argparse.Namespace) -> list[argparse.Namespace]:
+    """The runs of one setup: one, or one per --rates rate (interval = agents / rate, warm-up one interval)."""
+    if not args.rates:
+        return [args]
+    return [
+        argparse.Namespace(**{**vars(args), "interval": args.agents / rate, "warmup": args.agents / rate})
+        for rate in args.rates
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1356,6 +1439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = "bench/ingest_sustained.py"
     if args.config is not None and not args.config.is_file():
         print(f"{prog}: --config {args.config}: no such file", file=sys.stderr)
+        return 2
+    if args.rates and args.db:
+        print(f"{prog}: --rates enrolls the agents anew for every rate: it needs the temporary databases, not --db",
+              file=sys.stderr)  # fmt: skip
         return 2
     if args.agents < 1 or args.interval <= 0 or args.duration <= 0 or args.warmup < 0 or args.connections < 1:
         print(f"{prog}: --agents, --interval, --duration and --connections must be positive", file=sys.stderr)
@@ -1396,11 +1483,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             for setup in setups:
-                try:
-                    outcomes.append(run_setup(setup, args, workdir, overrides[setup.backend], pg_server, cores))
-                except BenchError as exc:
-                    outcomes.append(Outcome(setup, note=f"failed: {str(exc).splitlines()[0][:300]}"))
-                    print(f"{prog}: {setup.label}: {exc}", file=sys.stderr)
+                for step in steps(args):
+                    try:
+                        outcomes.append(run_setup(setup, step, workdir, overrides[setup.backend], pg_server, cores))
+                    except BenchError as exc:
+                        outcomes.append(Outcome(setup, note=f"failed: {str(exc).splitlines()[0][:300]}"))
+                        print(f"{prog}: {setup.label}: {exc}", file=sys.stderr)
+                        break
+                    if args.rates and not met(outcomes[-1]):
+                        break  # a higher rate would miss as well
             report(args, outcomes, len(cores) if cores else os.cpu_count() or 1)
         finally:
             if args.keep:
