@@ -309,7 +309,7 @@ def test_a_writer_batch_costs_few_statements_per_report(tmp_path: Path) -> None:
     assert len(counted) / reports <= 0.2, sorted(set(counted))
     assert not [s for s in counted if s.startswith(("SAVEPOINT", "ROLLBACK"))]
     reads = [s for s in counted if s.startswith("SELECT")]
-    # a known host costs no read of its own: its row is checked with the
-    # batch's others; whether its month is closed, once per batch
-    assert all(" FROM periods " in s or " FROM hosts WHERE agent_id IN " in s for s in reads), reads
-    assert len(reads) <= 2 * batches
+    # a known host costs no read (on SQLite the host update's guard alone
+    # checks its row); whether its month is closed, once per batch
+    assert all(" FROM periods " in s for s in reads), reads
+    assert len(reads) <= batches
