@@ -26,6 +26,7 @@ from . import quarantine
 from .buffer import Coverage, CoverageKey, LedgerBuffer, LedgerKey, SubjectKey
 from .counters import split_by_hour
 from .model import BERLIN, METERS, Period, QuarantineItem
+from .nics import nic_matcher
 from .plausibility import Anomaly, Contribution, Limits, Outcome
 from .points import (
     DevicePoint,
@@ -194,6 +195,8 @@ class Booker:
     points: list[PointRow] = field(default_factory=list)
     write_points: bool = True
     _adjustments: list[AdjustmentRow] = field(default_factory=list)
+    #: hours whose period is open, as found by `_summed` (periods do not close during a job)
+    _open_hours: set[int] = field(default_factory=set)
 
     # -- periods ---------------------------------------------------------------
 
@@ -235,9 +238,10 @@ class Booker:
         coverage: dict[tuple[str, int], list[int]] = {}
         plain: dict[tuple[str, str, int], int] = {}  # see _summed
         limits = self.settings.limits
+        counts = nic_matcher(limits.nic_filter(tenant, agent.role))  # once per job, not per report
         for report in sorted(reports, key=lambda r: r.seq):
             key = (epoch, report.seq)
-            point = host_point(agent, report, tenant=tenant, limits=limits)
+            point = host_point(agent, report, tenant=tenant, limits=limits, counts=counts)
             prev: HostPoint | None
             nxt: HostPoint | None = None
             if tail is not None and key > tail[0]:
@@ -263,10 +267,13 @@ class Booker:
             self._workplace_day(tenant, agent, report)
             period = _period_of(report.ts)
             if not self.is_closed(tenant, period):
-                acc = coverage.setdefault((period, epoch), [0, report.seq, report.seq])
-                acc[0] += 1
-                acc[1] = min(acc[1], report.seq)
-                acc[2] = max(acc[2], report.seq)
+                acc = coverage.get((period, epoch))
+                if acc is None:
+                    coverage[(period, epoch)] = [1, report.seq, report.seq]
+                else:
+                    acc[0] += 1
+                    acc[1] = min(acc[1], report.seq)
+                    acc[2] = max(acc[2], report.seq)
         self._add_summed(subject, plain)
         for (period_s, ep), (n, lo, hi) in coverage.items():
             self.buffer.add_coverage(CoverageKey(tenant, period_s, stream, ep), Coverage(agent.role, n, lo, hi))
@@ -293,9 +300,15 @@ class Booker:
         if outcome.anomalies or outcome.events:
             return False
         tenant = subject.tenant
+        open_hours = self._open_hours
         for c in outcome.contributions:
-            if abs(c.scaled) >= CHECK_ABOVE or self.is_closed(tenant, period_of_hour(c.hour)):
+            if abs(c.scaled) >= CHECK_ABOVE:
                 return False
+            hour = c.hour
+            if hour not in open_hours:
+                if self.is_closed(tenant, period_of_hour(hour)):
+                    return False
+                open_hours.add(hour)  # a job's contributions mostly share an hour or two
         for c in outcome.contributions:
             key = (c.meter, c.dim, c.hour)
             plain[key] = plain.get(key, 0) + c.scaled

@@ -74,10 +74,14 @@ class DevicePoint(msgspec.Struct, array_like=True, frozen=True):
     model: str | None = None
 
 
-def host_point(agent: AgentInfo, report: Report, *, tenant: str, limits: Limits) -> HostPoint:
+def host_point(
+    agent: AgentInfo, report: Report, *, tenant: str, limits: Limits, counts: Callable[[str, str], bool] | None = None
+) -> HostPoint:
     """What metering keeps of a report: only the interfaces that count for
-    this tenant and role (see nics.py)."""
-    counts = nic_matcher(limits.nic_filter(tenant, agent.role))
+    this tenant and role (see nics.py; `counts`, that matcher where the
+    caller has it)."""
+    if counts is None:
+        counts = nic_matcher(limits.nic_filter(tenant, agent.role))
     nics: dict[str, tuple[int, int]] = {}
     speeds: dict[str, int] = {}
     for n in report.net:
