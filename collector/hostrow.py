@@ -19,7 +19,7 @@ from agent.wire import AgentInfo
 from .db import Connection, dialect
 from .ingest import HostSeqState
 
-__all__ = ["GUARD_COLUMNS", "HostUpdate", "combine", "host_update", "update", "update_all"]
+__all__ = ["GUARD_COLUMNS", "HostUpdate", "combine", "guard", "host_update", "update", "update_all"]
 
 #: a host update's parameters (named, as the statement takes them)
 HostUpdate = dict[str, Any]
@@ -60,6 +60,17 @@ def _numbered_sql(sql: str, names: tuple[str, ...]) -> str:
 _NUMBERED = {latest: _numbered_sql(sql, _NAMES[latest]) for latest, sql in _SQL.items()}
 
 
+#: the guard's parameters, in the order of GUARD_COLUMNS
+_GUARD = ("was_tenant", "was_seq", "was_epoch", "was_rebase", "was_gaps", "was_reports", "was_dups")
+
+
+def guard(tenant: str, seq: HostSeqState, reports_total: int, duplicates_total: int) -> tuple[object, ...]:
+    """The values of GUARD_COLUMNS a host row has when it is as a cache entry
+    built from these says: what the update's guard compares, and what
+    `WriteState.verify_hosts` reads back."""
+    return (tenant, seq.last_seq, seq.epoch, int(seq.rebase_allowed), len(seq.gaps), reports_total, duplicates_total)
+
+
 def host_update(
     agent: AgentInfo,
     *,
@@ -91,20 +102,11 @@ def host_update(
         "stored": stored,
         "dups": duplicates,
         "gaps": len(new.gaps),
-        "was_tenant": tenant,
-        "was_seq": old.last_seq,
-        "was_epoch": old.epoch,
-        "was_rebase": int(old.rebase_allowed),
-        "was_gaps": len(old.gaps),
-        "was_reports": reports_total,
-        "was_dups": duplicates_total,
     }
+    params.update(zip(_GUARD, guard(tenant, old, reports_total, duplicates_total), strict=True))
     if latest is not None:
         params["latest"], params["latest_ts"], params["interval"] = latest
     return params
-
-
-_GUARD = ("was_tenant", "was_seq", "was_epoch", "was_rebase", "was_gaps", "was_reports", "was_dups")
 
 
 def combine(earlier: HostUpdate, later: HostUpdate) -> HostUpdate:

@@ -170,16 +170,7 @@ class WriteState:
             }
             for agent_id in part:
                 entry = self.hosts[agent_id]
-                seq = entry.seq
-                expected = (
-                    entry.tenant,
-                    seq.last_seq,
-                    seq.epoch,
-                    int(seq.rebase_allowed),
-                    len(seq.gaps),
-                    entry.reports_total,
-                    entry.duplicates_total,
-                )
+                expected = hostrow.guard(entry.tenant, entry.seq, entry.reports_total, entry.duplicates_total)
                 if rows.get(agent_id) != expected:
                     del self.hosts[agent_id]
 
