@@ -232,6 +232,13 @@ def sync(conn: Connection) -> None:
         conn.sync()  # type: ignore[attr-defined]
 
 
+def settle(conn: Connection) -> None:
+    """After a failed statement: let the connection take the rollback that
+    follows (PostgreSQL's pipeline skips statements up to its next sync)."""
+    if not isinstance(conn, sqlite3.Connection):
+        conn.settle()  # type: ignore[attr-defined]
+
+
 #: the advisory lock every write transaction on PostgreSQL holds (exclusive,
 #: or shared by writer batches of ingest jobs: `begin`)
 WRITE_LOCK = 0x4C656975

@@ -321,6 +321,16 @@ class PgConnection:
         if self._pipe is not None:
             self._pipe.sync()
 
+    def settle(self) -> None:
+        """After a statement of a pipeline failed: the server skipped every
+        statement sent since, up to the next sync; wait for that sync, so the
+        transaction can be rolled back (to a savepoint). The skipped ones
+        report PipelineAborted, and the failed one its refusal where nobody
+        fetched it yet: both are the failure being handled."""
+        if self._pipe is not None:
+            with contextlib.suppress(psycopg.errors.PipelineAborted, psycopg.IntegrityError):
+                self._pipe.sync()
+
     def executescript(self, script: str) -> None:
         """Several statements, no parameters (psycopg's simple query protocol)."""
         with self._lock:

@@ -259,13 +259,17 @@ class Writer:
                     results.append((item.future, result, None))
                 else:
                     state.write_pending(conn)
-                    db.sync(conn)  # a refused row is raised here on PostgreSQL, not at the commit
+                    # On PostgreSQL the staged rows go out with the COMMIT in one
+                    # round trip: a row the server refuses aborts the transaction
+                    # (the COMMIT is skipped), and its error is raised here.
+                    conn.execute("COMMIT")
+                    db.sync(conn)
             except _RERUN as exc:
                 rerun = exc
-            if rerun is None:
-                conn.execute("COMMIT")
-            else:
-                conn.execute("ROLLBACK")
+            if rerun is not None:
+                db.settle(conn)
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 db.sync(conn)
         state.deferring = False
         if rerun is not None:
@@ -280,13 +284,11 @@ class Writer:
         results: list[Outcome] = []
         state = self.state
         # On PostgreSQL the batch is pipelined: statements whose results a job
-        # does not read go out without a round trip each. The sync after a
-        # job that runs alone pins any error on it. An ingest job reads its
-        # host's UPDATE count first (a round trip that syncs what the job
-        # before it wrote), so it gets no sync of its own: its writes cannot
-        # fail on data that passed validation, and should one fail anyway,
-        # the error fails the whole batch (nothing is acknowledged; the agents
-        # resend), never another job alone.
+        # does not read go out without a round trip each. The sync after each
+        # job pins an error on the job that caused it: a row the server
+        # refuses fails that job alone, as on SQLite, while the other agents'
+        # reports in the batch are stored (this path is the rerun of a
+        # deferred batch that did not go as planned, so it must isolate).
         with db.pipeline(conn):
             db.begin(conn, streams)
             state.batch_started()
@@ -298,14 +300,14 @@ class Writer:
                 conn.execute(f"SAVEPOINT {savepoint}")
                 try:
                     result = item.call(conn, state)
-                    if serial:
-                        db.sync(conn)
+                    db.sync(conn)
                 except Exception as exc:
                     state.job_failed()
                     if isinstance(exc, db.ERRORS) and not isinstance(exc, db.INTEGRITY_ERRORS):
                         raise  # the database itself failed: the whole batch goes
                     # A rejected job (a seq conflict, or a bug) must not take
                     # the other agents' reports in the same commit down with it.
+                    db.settle(conn)
                     conn.execute(f"ROLLBACK TO {savepoint}")
                     conn.execute(f"RELEASE {savepoint}")
                     if not isinstance(exc, CollectorError):

@@ -17,7 +17,6 @@ import pytest
 from collector import db, store
 from collector.admin import Principal
 from collector.db import connect
-from collector.errors import StorageError
 from collector.metering.streams import StreamKey
 from collector.writer import Writer
 from collector.writestate import WriteState
@@ -96,7 +95,7 @@ def test_two_writers_ingesting_the_same_tenant_at_once_never_deadlock(
 
 class _FailsOnTheServer:
     """An ingest job whose last write the server refuses (a duplicate key),
-    which the pipeline reports only at the next job's first round trip."""
+    which the pipeline reports only at a later round trip."""
 
     def __init__(self, job: store.IngestJob) -> None:
         self.job = job
@@ -111,21 +110,21 @@ class _FailsOnTheServer:
         return ack
 
 
-def test_an_ingest_write_the_server_refuses_fails_the_batch_not_another_job(postgres_url: str) -> None:
-    """Ingest jobs get no sync of their own: a write refused by the server
-    surfaces in the next job's round trip. Then nothing of the batch is
-    acknowledged (never the next job's failure alone, never the refused job's
-    success), and the resend is stored."""
+def test_an_ingest_write_the_server_refuses_fails_that_job_alone(postgres_url: str) -> None:
+    """A write the server refuses surfaces only at a later round trip (the
+    deferred batch's commit). The batch runs again job by job, a sync after
+    each job pins the refusal on its job: that job fails with the refusal,
+    the other agent's report in the same batch is stored and acknowledged."""
     principals = setup_db(postgres_url)
     writer = Writer(lambda: connect(postgres_url))
     bad = writer.submit_staged(_FailsOnTheServer(staged(principals["h1"], "h1", [rep(1)])))  # type: ignore[arg-type]
     good = writer.submit_staged(staged(principals["h2"], "h2", [rep(1)]))
     writer.start()  # both jobs were waiting: one batch
     try:
-        for future in (bad, good):
-            with pytest.raises(StorageError):
-                future.result(10)
-        assert writer.submit_staged(staged(principals["h2"], "h2", [rep(1)])).result(10).stored == 1
+        with pytest.raises(db.INTEGRITY_ERRORS):
+            bad.result(10)
+        assert good.result(10).stored == 1
+        assert writer.commits == 1
         assert writer.submit_staged(staged(principals["h1"], "h1", [rep(1)])).result(10).stored == 1
     finally:
         writer.stop()

@@ -9,6 +9,7 @@ as the job-by-job reference (`WriteState.deferral` off). Real database files
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import tempfile
 from collections.abc import Sequence
@@ -152,10 +153,14 @@ def test_a_job_refused_before_it_wrote_leaves_its_batch_deferred(tmp_path: Path)
     assert dump(path)["hosts"][0][10] == 3  # h1's last_seq: the reset stored nothing
 
 
-def test_a_staged_row_the_database_refuses_reruns_the_batch_job_by_job(tmp_path: Path) -> None:
+def test_a_staged_row_the_database_refuses_reruns_the_batch_job_by_job(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A sample already stored under a seq its host row does not know (a
-    database changed by hand): the batch ends as it does job by job (on
-    SQLite only the clashing job fails)."""
+    database changed by hand): the database refuses the row only when it is
+    written (on PostgreSQL, at the deferred batch's commit), and the batch
+    ends as it does job by job: the clashing job fails alone, the other
+    agent's reports are stored and acknowledged."""
     runs = []
     for deferral in (False, True):
         path = tmp_path / f"{deferral}.db"
@@ -173,22 +178,24 @@ def test_a_staged_row_the_database_refuses_reruns_the_batch_job_by_job(tmp_path:
             writer.submit_staged(job(principals, "h1", [rep(1), rep(2)], T0 + 10**6)),
             writer.submit_staged(job(principals, "h2", [rep(1), rep(2)], T0 + 10**6)),
         ]
-        writer.start()
-        outcomes: list[Any] = []
-        try:
-            for future in futures:
-                try:
-                    outcomes.append(future.result(30))
-                except Exception as exc:
-                    outcomes.append(type(exc).__name__)
-        finally:
-            writer.stop()
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="leitstand.collector.writer"):
+            writer.start()
+            outcomes: list[Any] = []
+            try:
+                for future in futures:
+                    try:
+                        outcomes.append(future.result(30))
+                    except db.INTEGRITY_ERRORS:
+                        outcomes.append("refused")
+            finally:
+                writer.stop()
         runs.append((outcomes, dump(path)))
+        assert writer.commits == 1  # a deferred batch that fails commits nothing
+        assert ("runs again job by job" in caplog.text) == deferral
     assert runs[1] == runs[0]
-    if isinstance(runs[1][0][1], str):
-        return  # PostgreSQL: the whole batch fails, as it does job by job
     outcomes, stored = runs[1]
-    assert outcomes[0] == "IntegrityError" and outcomes[1].stored == 2
+    assert outcomes[0] == "refused" and outcomes[1].stored == 2
     assert [r[:3] for r in stored["samples"]] == [("h1", 0, 2), ("h2", 0, 1), ("h2", 0, 2)]
     assert [r[0] for r in stored["meter_points"]] == ["h:h2", "h:h2"]
     assert [(r[0], r[10]) for r in stored["hosts"]] == [("h1", 0), ("h2", 2), ("h3", 0)]
