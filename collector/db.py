@@ -22,6 +22,7 @@ from .migrations import migrations
 
 __all__ = [
     "ERRORS",
+    "FAIL_WHERE",
     "INTEGRITY_ERRORS",
     "STORAGE_FAILURES",
     "Connection",
@@ -244,6 +245,14 @@ def settle(conn: Connection) -> None:
 WRITE_LOCK = 0x4C656975
 #: the first key of the two-key advisory locks of streams (`stream_lock` the second)
 STREAM_LOCKS = 0x4C656977
+
+
+#: PostgreSQL: followed by a condition, a statement that fails its
+#: transaction where the condition holds, so that a COMMIT sent after it
+#: does not commit, and the writer need not wait for a result before sending
+#: it: the row it then inserts has no id, a NOT NULL violation, an integrity
+#: error (a deferred writer batch runs again job by job: `collector.writer`)
+FAIL_WHERE = "INSERT INTO hosts (agent_id) SELECT NULL WHERE "
 
 
 #: what a background task (leadership, housekeeping) logs and tries again later

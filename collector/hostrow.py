@@ -16,7 +16,7 @@ from typing import Any
 
 from agent.wire import AgentInfo
 
-from .db import Connection, dialect
+from .db import FAIL_WHERE, Connection, dialect
 from .ingest import HostSeqState
 
 __all__ = ["GUARD_COLUMNS", "HostUpdate", "combine", "guard", "host_update", "update", "update_all"]
@@ -48,6 +48,14 @@ _WHERE = (
     " AND duplicates_total=:was_dups"
 )
 _SQL = {False: _SET + _WHERE, True: _SET + _LATEST + _WHERE}
+# PostgreSQL, a deferred batch's updates (`update_all`): one whose guard does
+# not hold fails the transaction on the server (`db.FAIL_WHERE`), so the
+# writer need not wait for the row counts before sending the COMMIT (a round
+# trip per batch), and the batch runs again job by job, reading the row.
+_ENFORCED = {
+    latest: f"WITH u AS ({sql} RETURNING 1) {FAIL_WHERE}NOT EXISTS (SELECT 1 FROM u)" for latest, sql in _SQL.items()
+}
+
 #: SQLite binds numbered parameters (`?3`) from a tuple at a third of what
 #: it costs to bind names from a dict; PostgreSQL (`pg.translate`) takes names
 _NAMES = {latest: tuple(dict.fromkeys(re.findall(r":(\w+)", sql))) for latest, sql in _SQL.items()}
@@ -138,7 +146,10 @@ def update(conn: Connection, params: HostUpdate) -> bool:
 
 
 def update_all(conn: Connection, updates: Sequence[HostUpdate]) -> int:
-    """Write host updates; the number of rows that were still what they name."""
+    """Write host updates; the number of rows that were still what they name.
+    On PostgreSQL all of them: one that is not fails the transaction (an
+    integrity error, raised where its result arrives, by the COMMIT's sync
+    at the latest)."""
     done = 0
     for with_latest in (False, True):
         group = [u for u in updates if ("latest_ts" in u) == with_latest]
@@ -147,6 +158,7 @@ def update_all(conn: Connection, updates: Sequence[HostUpdate]) -> int:
         if dialect(conn) == "sqlite":  # sqlite3 sums an executemany's row counts
             rows = [_numbered(params, with_latest) for params in group]
             done += conn.executemany(_NUMBERED[with_latest], rows).rowcount
-        else:  # one cursor for all (a cursor each costs 6x): its row count is their sum, after one sync
-            done += conn.executemany(_SQL[with_latest], group).rowcount
+        else:  # one cursor for all (a cursor each costs 6x); nothing read back
+            conn.executemany(_ENFORCED[with_latest], group)
+            done += len(group)
     return done

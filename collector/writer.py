@@ -244,6 +244,7 @@ class Writer:
             state.batch_started(deferring=True)
             try:
                 state.verify_hosts(conn, hosts_of([item.call for item in batch]))
+                state.assume_periods(conn)
                 for item in batch:
                     state.job_started()
                     try:

@@ -26,10 +26,11 @@ batch that fails drops everything. A restart starts empty.
 A batch of ingest jobs alone is first run *deferred* (`deferring`): no
 savepoint per job, and each job's samples, metering points and host update
 are kept here and written for the whole batch in a few multi-row statements
-before the commit (`write_pending`). On PostgreSQL the cached host entries
-the batch uses are checked against their rows in one read first
-(`verify_hosts`); everywhere each host update still names the values it was
-built from. Should anything not
+before the commit (`write_pending`). Each host update names the values its
+entry was built from; on PostgreSQL one whose row changed fails the
+transaction on the server (`hostrow.update_all`), and after that has
+happened the cached host entries of the next batches are checked against
+their rows in one read first (`verify_hosts`). Should anything not
 go as planned (a job fails after it wrote or staged something, a host row
 changed all the same, a staged row is refused), the writer rolls the batch
 back and runs it again job by job with savepoints: deferring saves
@@ -44,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from . import hostrow
-from .db import Connection, dialect, insert_rows
+from .db import FAIL_WHERE, Connection, dialect, insert_rows
 from .ingest import HostSeqState
 from .metering.booking import HostTail, PointRow
 from .metering.buffer import LedgerBuffer
@@ -57,6 +58,11 @@ T_co = TypeVar("T_co", covariant=True)
 MAX_HOSTS = 50_000
 #: workplace days remembered per host (a batch's reports fall on one or two)
 MAX_DAYS = 4
+#: PostgreSQL: deferred batches that check their cached host rows first
+#: after a host row was found changed past the writer (`verify_hosts`)
+VERIFY_BATCHES = 64
+#: PostgreSQL: periods remembered as closed or open (`assume_periods`)
+MAX_PERIODS = 1000
 
 
 @dataclass
@@ -113,6 +119,10 @@ class WriteState:
     samples: list[tuple[str, int, int, float, float, str]] = field(default_factory=list)
     points: list[PointRow] = field(default_factory=list)
     host_updates: dict[str, hostrow.HostUpdate] = field(default_factory=dict)
+    #: PostgreSQL: how many more deferred batches check their cached host rows first
+    verify_batches: int = 0
+    #: PostgreSQL: whether each period (tenant, period) was closed, as batches found it (`assume_periods`)
+    periods: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def remember(self, agent_id: str, entry: HostEntry) -> None:
         if len(entry.days) > MAX_DAYS:
@@ -151,12 +161,17 @@ class WriteState:
         """Forget the cached entries of these hosts whose rows changed past
         the writer (enrollment, a CLI, another collector): one read for all.
 
-        PostgreSQL only: there another collector may ingest the same hosts
-        any time. On SQLite this writer is the only one that ingests, a row
-        changes past it only by an enrollment from the CLI, and the host
-        update's guard catches that (the batch runs again job by job)."""
-        if dialect(conn) == "sqlite":
+        PostgreSQL only, and only for a while after a row was found changed
+        (`verify_batches`): there another collector may ingest the same hosts.
+        Otherwise a batch trusts its entries without this round trip: a host
+        update whose row changed fails the batch's transaction on the server
+        (`hostrow.update_all`), the batch runs again job by job, and the
+        batches after it check. On SQLite this writer is the only one that
+        ingests, a row changes past it only by an enrollment from the CLI,
+        and the host update's guard catches that the same way."""
+        if dialect(conn) == "sqlite" or self.verify_batches <= 0:
             return
+        self.verify_batches -= 1
         cached = sorted({a for a in agent_ids if a in self.hosts})
         for start in range(0, len(cached), 500):
             part = cached[start : start + 500]
@@ -173,6 +188,28 @@ class WriteState:
                 expected = hostrow.guard(entry.tenant, entry.seq, entry.reports_total, entry.duplicates_total)
                 if rows.get(agent_id) != expected:
                     del self.hosts[agent_id]
+                    self.verify_batches = VERIFY_BATCHES  # still changing past the writer
+
+    def assume_periods(self, conn: Connection) -> None:
+        """PostgreSQL, a deferred batch: take the periods earlier batches
+        found closed or open as still so, without a read each (a round trip
+        per tenant and batch), and have the database fail the transaction
+        where one is no longer so (`db.FAIL_WHERE`; closing a period waits
+        for the batch's shared write lock, so what holds now holds until the
+        COMMIT). The batch then runs again job by job, reading them."""
+        if dialect(conn) == "sqlite" or not self.periods:
+            return
+        if len(self.periods) > MAX_PERIODS:
+            self.periods.clear()
+            return
+        self.closed.update(self.periods)
+        tenants, periods, closed = zip(*((t, p, int(c)) for (t, p), c in self.periods.items()), strict=True)
+        conn.execute(
+            FAIL_WHERE + "EXISTS (SELECT 1 FROM unnest(CAST(? AS text[]), CAST(? AS text[]), CAST(? AS bigint[])) "
+            "AS a(tenant, period, closed) WHERE (a.closed = 1) <> EXISTS "
+            "(SELECT 1 FROM periods p WHERE p.tenant = a.tenant AND p.period = a.period))",
+            (list(tenants), list(periods), list(closed)),
+        )
 
     def write_pending(self, conn: Connection) -> None:
         """Write what the batch's finished jobs left to it: host updates
@@ -190,6 +227,7 @@ class WriteState:
             insert_rows(conn, "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data)", self.points)
             self.points.clear()
         self.pending.write(conn)
+        self.periods.update(self.closed)  # read in this transaction, or checked in it (`assume_periods`)
 
     def serial_job_done(self) -> None:
         # it may have closed a period
@@ -198,6 +236,8 @@ class WriteState:
     def batch_failed(self) -> None:
         self.hosts.clear()
         self.batch_started()
+        self.verify_batches = VERIFY_BATCHES  # perhaps a host row changed past the writer
+        self.periods.clear()
 
 
 def plain(job: Callable[[Connection], T_co]) -> Callable[[Connection, WriteState], T_co]:

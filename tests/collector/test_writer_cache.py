@@ -8,6 +8,7 @@ database files (PostgreSQL with LEITSTAND_TEST_BACKEND=postgres)."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +28,7 @@ from collector.errors import ConflictError
 from collector.metering import ledger
 from collector.metering.model import Period
 from collector.writer import Writer
-from collector.writestate import WriteState
+from collector.writestate import VERIFY_BATCHES, WriteState
 
 T0 = 1_793_000_000.0  # 2026-10-26 05:33 UTC
 GIB = 2**30
@@ -165,6 +166,48 @@ def test_reports_another_writer_stored_are_seen_past_the_cache(
     assert snapshot(path) == snapshot(ref)
 
 
+@pytest.mark.parametrize("verify", [False, True])
+def test_a_host_row_changed_past_the_cache_is_never_written_over(
+    writer_db: tuple[Path, dict[str, Principal], Writer],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    verify: bool,
+) -> None:
+    """Another collector stores reports of a host this writer has cached,
+    then a deferred batch of that host and another one runs. Trusting its
+    entry (on PostgreSQL the default until a row was found changed), the
+    host update's guard fails the whole transaction on the database before
+    its COMMIT (on SQLite the update's row count says so), and the batch
+    runs again job by job; checking its entries first (PostgreSQL, for a
+    while after such a failure), it reads the row again and commits as
+    planned. Either way each report is stored, metered and acknowledged once."""
+    path, principals, writer = writer_db
+    writer.submit_staged(staged(principals["h1"], "h1", [rep(1), rep(2)])).result(30)
+    writer.submit_staged(staged(principals["h2"], "h2", [rep(1)])).result(30)
+    direct(path, principals, [("h1", [rep(3), rep(4)])])
+    conn = connect(path)
+    postgres = db.dialect(conn) == "postgres"
+    conn.close()
+    writer.stop()  # both jobs wait, so they run in one batch
+    writer.state.verify_batches = VERIFY_BATCHES if verify else 0
+    futures = [
+        writer.submit_staged(staged(principals["h1"], "h1", [rep(4), rep(5)])),
+        writer.submit_staged(staged(principals["h2"], "h2", [rep(2)])),
+    ]
+    commits = writer.commits
+    with caplog.at_level(logging.DEBUG, logger="leitstand.collector.writer"):
+        writer.start()
+        acks = [future.result(30) for future in futures]
+    assert [(a.stored, a.duplicates, a.accepted_through_seq) for a in acks] == [(1, 1, 5), (1, 0, 2)]
+    assert writer.commits == commits + 1
+    assert ("runs again job by job" in caplog.text) == (not (verify and postgres))
+    if postgres:  # the next batches check their entries first
+        assert writer.state.verify_batches > 0
+    ref = tmp_path / "ref.db"
+    direct(ref, setup_db(ref), [("h1", [rep(s) for s in range(1, 6)]), ("h2", [rep(1), rep(2)])])
+    assert snapshot(path) == snapshot(ref)
+
+
 def test_a_re_enrollment_past_the_cache_lets_the_agent_restart_its_sequence(
     writer_db: tuple[Path, dict[str, Principal], Writer],
 ) -> None:
@@ -187,8 +230,12 @@ def test_a_re_enrollment_past_the_cache_lets_the_agent_restart_its_sequence(
 
 
 def test_a_period_closed_past_the_cache_gets_late_data_as_an_adjustment(
-    writer_db: tuple[Path, dict[str, Principal], Writer],
+    writer_db: tuple[Path, dict[str, Principal], Writer], caplog: pytest.LogCaptureFixture
 ) -> None:
+    """On PostgreSQL the writer's batches take periods as earlier batches
+    found them (`WriteState.assume_periods`): October, found open, is closed
+    past the writer; the database fails the deferred batch that took it as
+    open, and the batch runs again job by job, reading it."""
     path, principals, writer = writer_db
     october = Period(2026, 10)
     end = october.end_ts
@@ -200,9 +247,13 @@ def test_a_period_closed_past_the_cache_gets_late_data_as_an_adjustment(
         frozen = ledger.period_usage(conn, "t1", october)
     finally:
         conn.close()
-    writer.submit_staged(staged(p, "h1", [rep(3, ts=end - 120)])).result(30)  # fills the gap, in October
+    with caplog.at_level(logging.DEBUG, logger="leitstand.collector.writer"):
+        writer.submit_staged(staged(p, "h1", [rep(3, ts=end - 120)])).result(30)  # fills the gap, in October
     conn = connect(path)
     try:
+        postgres = db.dialect(conn) == "postgres"
+        assert ("runs again job by job" in caplog.text) == postgres
+        assert writer.state.periods[("t1", "2026-10")] is True
         assert ledger.period_usage(conn, "t1", october) == frozen
         late = conn.execute("SELECT count(*) FROM adjustments WHERE for_period = '2026-10'").fetchone()[0]
         assert late > 0
