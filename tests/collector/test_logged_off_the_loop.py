@@ -5,6 +5,7 @@ through the handlers configured before, and those are back afterwards."""
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 
 from collector.server import logged_off_the_loop
@@ -50,3 +51,16 @@ def test_every_record_reaches_the_handlers_from_another_thread_and_they_are_rest
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def test_a_record_without_arguments_is_handed_over_as_it_is() -> None:
+    # no copy, no rewriting: the listener's handlers format the record itself
+    from collector.server import _HandOver
+
+    handing_over = _HandOver(queue.SimpleQueue())
+    plain = logging.LogRecord("leitstand.collector.access", logging.INFO, "", 0, "method=POST status=200", None, None)
+    assert handing_over.prepare(plain) is plain
+    with_args = logging.LogRecord("x", logging.INFO, "", 0, "status=%s", (200,), None)
+    prepared = handing_over.prepare(with_args)
+    assert prepared is not with_args
+    assert (prepared.msg, prepared.args, with_args.args) == ("status=200", None, (200,))
