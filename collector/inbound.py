@@ -3,9 +3,10 @@
 The wire format ignores unknown fields so that a newer agent can talk to an
 older collector. Ignoring them silently loses data a misspelled field was
 meant to carry (`pages_mono_total` instead of `pages_mono`), so the collector
-decodes against strict mirrors of the wire types first: a batch without
-unknown fields (nearly all of them) costs one more decode and nothing else.
-Only when that fails is the body walked to name every unknown field path.
+decodes against strict mirrors of the wire types first (subclasses that
+forbid unknown fields): a batch without unknown fields (nearly all of them)
+is decoded once, the mirror's result being the batch. Only when that fails
+is the body decoded leniently and walked to name every unknown field path.
 
 Nesting is bounded: the typed decoders stop at the first unknown key without
 descending into its value, and the walk refuses anything deeper than
@@ -58,22 +59,23 @@ def _strict_type(tp: Any, done: dict[type, type]) -> Any:
 
 
 def _mirror(cls: type[msgspec.Struct], done: dict[type, type]) -> type:
+    """A subclass of `cls` that forbids unknown fields, its nested structs
+    mirrored too: what the strict decoder builds is a `cls` (same fields,
+    same encoding), so a batch it accepts needs no second decode."""
     if cls in done:
         return done[cls]
-    fields: list[tuple[str, Any, Any]] = []
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
     for f in msgspec.structs.fields(cls):
         tp = _strict_type(f.type, done)
+        if tp == f.type:
+            continue  # inherited as it is
         if f.default is not msgspec.NODEFAULT:
             fields.append((f.name, tp, f.default))
         elif f.default_factory is not msgspec.NODEFAULT:
             fields.append((f.name, tp, msgspec.field(default_factory=f.default_factory)))
         else:
-            fields.append((f.name, tp, msgspec.NODEFAULT))
-    required = [(n, t) for n, t, d in fields if d is msgspec.NODEFAULT]
-    optional = [(n, t, d) for n, t, d in fields if d is not msgspec.NODEFAULT]
-    mirror = msgspec.defstruct(
-        f"Strict{cls.__name__}", [*required, *optional], forbid_unknown_fields=True, kw_only=True
-    )
+            fields.append((f.name, tp))
+    mirror = msgspec.defstruct(f"Strict{cls.__name__}", fields, bases=(cls,), forbid_unknown_fields=True)
     done[cls] = mirror
     return mirror
 
@@ -85,11 +87,11 @@ _generic_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder()
 def decode_batch(body: bytes) -> Decoded:
     """Decode and validate a batch; raises WireError naming the offending field."""
     try:
-        _strict_decoder.decode(body)
+        strict: Batch = _strict_decoder.decode(body)
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         pass  # the lenient decode below names the problem, or finds only unknown fields
     else:
-        return Decoded(wire.decode_batch(body))
+        return Decoded(strict)
     batch = wire.decode_batch(body)  # WireError for anything but unknown fields
     try:
         raw = _generic_decoder.decode(body)

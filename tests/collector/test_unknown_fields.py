@@ -7,11 +7,12 @@ import json
 import logging
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.wire import WireError
+from agent.wire import Batch, Report, WireError
 from agent.wire import decode_batch as wire_decode
 from collector.inbound import MAX_DEPTH, decode_batch
 from tests.collector.conftest import Env, auth, batch, report
@@ -31,7 +32,43 @@ def test_a_batch_without_unknown_fields_decodes_as_the_wire_module_does() -> Non
     body = json.dumps(batch("a1", [_printer_report(1), _printer_report(2)])).encode()
     decoded = decode_batch(body)
     assert decoded.unknown == ()
-    assert decoded.batch == wire_decode(body)
+    assert_same_batch(decoded.batch, wire_decode(body))
+
+
+def assert_same_batch(decoded: Batch, expected: Batch) -> None:
+    """The strict decoder's batch is built of subclasses of the wire types
+    (they forbid unknown fields): the same fields, values and encoding."""
+    assert isinstance(decoded, Batch)
+    assert all(isinstance(r, Report) for r in decoded.reports)
+    assert msgspec.to_builtins(decoded) == msgspec.to_builtins(expected)
+    assert msgspec.json.encode(decoded) == msgspec.json.encode(expected)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    agent=st.dictionaries(st.sampled_from(["id", "hostname", "role", "boot_time"]), json_values, max_size=4),
+    fields=st.dictionaries(
+        st.sampled_from(["seq", "ts", "cpu", "memory", "disks", "net", "load1", "snmp"]), json_values, max_size=8
+    ),
+)
+def test_whatever_the_wire_module_decodes_decodes_the_same_here(agent: dict[str, Any], fields: dict[str, Any]) -> None:
+    # One decode where the strict one succeeds: its result must be the wire module's batch.
+    body = json.dumps({"agent": {"id": "a1", "hostname": "a1", **agent}, "reports": [{**report(1, T0), **fields}]})
+    try:
+        expected = wire_decode(body.encode())
+    except WireError as exc:
+        with pytest.raises(WireError) as refused:
+            decode_batch(body.encode())
+        assert (str(refused.value), refused.value.detail) == (str(exc), exc.detail)
+    else:
+        assert_same_batch(decode_batch(body.encode()).batch, expected)
 
 
 def test_unknown_paths_are_named_with_indices_folded() -> None:
@@ -96,7 +133,7 @@ def test_inserted_unknown_fields_are_found_and_change_nothing_else(extra: list[t
         expected.add(f"{path}.{name}")
     decoded = decode_batch(json.dumps(body).encode())
     assert set(decoded.unknown) == expected
-    assert decoded.batch == wire_decode(clean)
+    assert_same_batch(decoded.batch, wire_decode(clean))
 
 
 # -- through the real app ----------------------------------------------------------
