@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from agent.wire import Batch, WireError, decode_json
+from agent.wire import Batch, BatchAck, WireError, decode_json
 
 from . import db, devices, devices_api, host_health, inbound, rollups, store, usage
 from . import enroll as enrollment
@@ -47,6 +47,7 @@ from .http import (
     query_param,
     read_body,
     receive_body,
+    send_json,
     time_window,
 )
 from .metering.model import Period
@@ -242,10 +243,11 @@ class _ReportsEndpoint:
             elif name == b"content-encoding" and encoding is None:
                 encoding = value.decode("latin-1")
         try:
-            response = await _reports(self.collector, authorization, length, encoding, receive)
+            ack = await _reports(self.collector, authorization, length, encoding, receive)
         except CollectorError as exc:
-            response = _collector_error_response("POST", REPORTS_PATH, exc)
-        await response(scope, receive, send)
+            await _collector_error_response("POST", REPORTS_PATH, exc)(scope, receive, send)
+            return
+        await send_json(send, ack)
 
 
 def _rate_limit(config: Config) -> list[Middleware]:
@@ -283,18 +285,19 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 async def _post_reports(request: Request) -> Response:
     headers = request.headers
-    return await _reports(
+    ack = await _reports(
         collector_of(request),
         headers.get("authorization"),
         headers.get("content-length"),
         headers.get("content-encoding"),
         request.receive,
     )
+    return json_response(ack)
 
 
 async def _reports(
     collector: Collector, authorization: str | None, length: str | None, encoding: str | None, receive: Receive
-) -> Response:
+) -> BatchAck:
     """An agent's batch: authenticated, read, checked, stored; the ack after the commit."""
     principal = await principal_of(collector, authorization)
     server = collector.config.server
@@ -311,7 +314,7 @@ async def _reports(
     if unknown:
         _UNKNOWN_WARNINGS.warn(batch.agent.id, principal.tenant, batch.agent.version, unknown)
         ack = msgspec.structs.replace(ack, unknown_fields=list(unknown))
-    return json_response(ack)
+    return ack
 
 
 def oldest_accepted_ts(now: float, max_past_s: float) -> float:

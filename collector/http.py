@@ -34,6 +34,7 @@ __all__ = [
     "query_param",
     "read_body",
     "receive_body",
+    "send_json",
     "time_window",
 ]
 
@@ -198,6 +199,21 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """`body` (msgspec structs, dataclasses, dicts) as JSON."""
     return Response(_encoder.encode(body), status_code=status, media_type="application/json", headers=headers)
+
+
+async def send_json(send: Send, body: object) -> None:
+    """`json_response(body)` sent straight to the ASGI `send`: the same
+    messages and headers, without building a Response (the reports fast
+    path answers every acknowledgement this way)."""
+    encoded = _encoder.encode(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", str(len(encoded)).encode()), (b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": encoded})
 
 
 def error_response(
