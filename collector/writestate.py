@@ -30,7 +30,8 @@ before the commit (`write_pending`). Each host update names the values its
 entry was built from; on PostgreSQL one whose row changed fails the
 transaction on the server (`hostrow.update_all`), and after that has
 happened the cached host entries of the next batches are checked against
-their rows in one read first (`verify_hosts`). Should anything not
+their rows in one read first (`verify_hosts`, which on PostgreSQL also reads
+the hosts not cached, with their streams' newest points). Should anything not
 go as planned (a job fails after it wrote or staged something, a host row
 changed all the same, a staged row is refused), the writer rolls the batch
 back and runs it again job by job with savepoints: deferring saves
@@ -44,11 +45,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+import msgspec
+
 from . import hostrow
 from .db import FAIL_WHERE, Connection, dialect, insert_rows
 from .ingest import HostSeqState
 from .metering.booking import HostTail, PointRow
 from .metering.buffer import LedgerBuffer
+from .metering.points import HostPoint
+from .metering.streams import StreamKey
 
 __all__ = ["HostEntry", "StagedJob", "StaleHostError", "WriteState", "hosts_of"]
 
@@ -63,6 +68,22 @@ MAX_DAYS = 4
 VERIFY_BATCHES = 64
 #: PostgreSQL: periods remembered as closed or open (`assume_periods`)
 MAX_PERIODS = 1000
+
+
+#: PostgreSQL (`verify_hosts`): host rows with their gaps and the newest
+#: point of their stream, by agent id and stream; the guard's columns first
+_READ_HOSTS = (
+    f"SELECT h.agent_id, {', '.join('h.' + c for c in hostrow.GUARD_COLUMNS.split(', '))}, h.last_ts, "
+    "(SELECT array_agg(g.from_seq ORDER BY g.from_seq) FROM gaps g WHERE g.agent_id = h.agent_id "
+    "AND g.epoch = h.epoch), "
+    "(SELECT array_agg(g.to_seq ORDER BY g.from_seq) FROM gaps g WHERE g.agent_id = h.agent_id "
+    "AND g.epoch = h.epoch), "
+    "p.k1, p.k2, p.data "
+    "FROM unnest(CAST(? AS text[]), CAST(? AS text[])) AS a(agent_id, stream) "
+    "JOIN hosts h ON h.agent_id = a.agent_id LEFT JOIN LATERAL "
+    "(SELECT k1, k2, data FROM meter_points m WHERE m.stream = a.stream ORDER BY k1 DESC, k2 DESC LIMIT 1) p ON true"
+)
+_host_point = msgspec.msgpack.Decoder(HostPoint)
 
 
 @dataclass
@@ -158,37 +179,49 @@ class WriteState:
         self.host_updates[agent_id] = params if earlier is None else hostrow.combine(earlier, params)
 
     def verify_hosts(self, conn: Connection, agent_ids: Sequence[str]) -> None:
-        """Forget the cached entries of these hosts whose rows changed past
-        the writer (enrollment, a CLI, another collector): one read for all.
+        """PostgreSQL, before a deferred batch's jobs: read in one round trip
+        the rows of these hosts not cached, each with its stream's newest
+        metering point (a job would read each, two round trips per host),
+        and, only for a while after a row was found changed past the writer
+        (`verify_batches`: another collector may ingest the same hosts), those
+        of the cached ones, whose entries are replaced where the row changed.
 
-        PostgreSQL only, and only for a while after a row was found changed
-        (`verify_batches`): there another collector may ingest the same hosts.
-        Otherwise a batch trusts its entries without this round trip: a host
+        Otherwise a batch trusts its entries without this read: a host
         update whose row changed fails the batch's transaction on the server
         (`hostrow.update_all`), the batch runs again job by job, and the
         batches after it check. On SQLite this writer is the only one that
         ingests, a row changes past it only by an enrollment from the CLI,
-        and the host update's guard catches that the same way."""
-        if dialect(conn) == "sqlite" or self.verify_batches <= 0:
+        and the host update's guard catches that the same way; a read costs
+        no round trip there."""
+        if dialect(conn) == "sqlite":
             return
-        self.verify_batches -= 1
-        cached = sorted({a for a in agent_ids if a in self.hosts})
-        for start in range(0, len(cached), 500):
-            part = cached[start : start + 500]
-            rows = {
-                row[0]: tuple(row[1:])
-                for row in conn.execute(
-                    f"SELECT agent_id, {hostrow.GUARD_COLUMNS} FROM hosts "
-                    f"WHERE agent_id IN ({', '.join('?' * len(part))})",
-                    part,
-                ).fetchall()
-            }
-            for agent_id in part:
-                entry = self.hosts[agent_id]
-                expected = hostrow.guard(entry.tenant, entry.seq, entry.reports_total, entry.duplicates_total)
-                if rows.get(agent_id) != expected:
-                    del self.hosts[agent_id]
+        verify = self.verify_batches > 0
+        if verify:
+            self.verify_batches -= 1
+        wanted = sorted({a for a in agent_ids if verify or a not in self.hosts})
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            rows = conn.execute(_READ_HOSTS, (part, [StreamKey.host(a).encode() for a in part])).fetchall()
+            for gone in set(part).difference(row[0] for row in rows):
+                self.hosts.pop(gone, None)  # not enrolled (any more): the job says so
+            for agent_id, *guarded, last_ts, from_seqs, to_seqs, key1, key2, point in rows:
+                entry = self.hosts.get(agent_id)
+                if entry is not None:
+                    if tuple(guarded) == hostrow.guard(
+                        entry.tenant, entry.seq, entry.reports_total, entry.duplicates_total
+                    ):
+                        continue
                     self.verify_batches = VERIFY_BATCHES  # still changing past the writer
+                tenant, last_seq, epoch, rebase_allowed, gap_count, reports_total, duplicates_total = guarded
+                gaps = tuple(zip(from_seqs, to_seqs, strict=True)) if gap_count and from_seqs else ()
+                seq = HostSeqState(
+                    last_seq=last_seq, last_ts=last_ts, gaps=gaps, epoch=epoch, rebase_allowed=bool(rebase_allowed)
+                )
+                # no point at all: its first report has no predecessor, as a read would find
+                tail: HostTail = (
+                    ((key1, int(key2)), _host_point.decode(point)) if point is not None else ((epoch, last_seq), None)
+                )
+                self.hosts[agent_id] = HostEntry(tenant, seq, reports_total, duplicates_total, tail=tail)
 
     def assume_periods(self, conn: Connection) -> None:
         """PostgreSQL, a deferred batch: take the periods earlier batches

@@ -141,7 +141,8 @@ class PointRow(NamedTuple):
 
 
 #: a host stream's newest point and its key (epoch, seq)
-HostTail = tuple[tuple[int, int], HostPoint]
+#: a host stream's newest point and its key; None for the point: the stream has none (`writestate.verify_hosts`)
+HostTail = tuple[tuple[int, int], HostPoint | None]
 
 
 def _by_meter(contributions: Iterable[Contribution]) -> dict[tuple[str, str], list[Contribution]]:

@@ -208,6 +208,33 @@ def test_a_host_row_changed_past_the_cache_is_never_written_over(
     assert snapshot(path) == snapshot(ref)
 
 
+def test_a_new_writer_takes_stored_hosts_up_as_they_are(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A restarted collector's writer knows no host. Its first deferred
+    batch (on PostgreSQL: the rows of all its hosts, their gaps and their
+    streams' newest points in one read first; none for a host that has no
+    reports yet) stores what direct ingest stores: a gap filled, a report
+    after a stored one, a host's first report."""
+    path = tmp_path / "w.db"
+    principals = setup_db(path)
+    stored = [("h1", [rep(1), rep(2), rep(5)]), ("h2", [rep(1)])]  # h1 misses 3 and 4
+    direct(path, principals, stored)
+    later = [("h1", [rep(3), rep(6)]), ("h2", [rep(2)]), ("h3", [rep(1)])]
+    writer = Writer(lambda: connect(path))
+    futures = [writer.submit_staged(staged(principals[a], a, reports)) for a, reports in later]
+    with caplog.at_level(logging.DEBUG, logger="leitstand.collector.writer"):
+        writer.start()
+        try:
+            acks = [future.result(30) for future in futures]
+        finally:
+            writer.stop()
+    assert [(a.stored, a.accepted_through_seq) for a in acks] == [(2, 6), (1, 2), (1, 1)]
+    assert writer.commits == 1
+    assert "runs again job by job" not in caplog.text
+    ref = tmp_path / "ref.db"
+    direct(ref, setup_db(ref), [*stored, *later])
+    assert snapshot(path) == snapshot(ref)
+
+
 def test_a_re_enrollment_past_the_cache_lets_the_agent_restart_its_sequence(
     writer_db: tuple[Path, dict[str, Principal], Writer],
 ) -> None:
