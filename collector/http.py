@@ -183,9 +183,10 @@ def _decoded(body: bytes, encoding: str | None, limit: int) -> bytes:
             )
     elif encoding not in ("identity", ""):
         raise ValidationError(f"unsupported Content-Encoding {encoding!r}", ["use gzip or none"])
-    # The substring test first: it is ~100x cheaper than the regex (which must try
-    # every position of the body), and nearly every body has no \u0000 at all.
-    if b"\\u0000" in body and _JSON_NUL.search(body):
+    # The cheap tests first: a backslash (memchr: 0.2 us for 5 KB, where the
+    # substring search takes 2.3 us), then the substring (~100x cheaper than
+    # the regex, which must try every position); nearly every body has neither.
+    if b"\\" in body and b"\\u0000" in body and _JSON_NUL.search(body):
         # No text column of either backend can hold it (PostgreSQL refuses it
         # outright), and no host name, mount or message needs it.
         raise ValidationError("a JSON string contains a NUL character (\\u0000), which is not allowed")
