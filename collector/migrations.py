@@ -577,6 +577,24 @@ def m012_invoices(db: Database) -> None:
     )
 
 
+def _into_rowid_table(db: Database, table: str, columns: str, key: str, order_by: str, after: str = "") -> None:
+    """Move `table` (`columns`: "name TYPE NOT NULL, ...", the key `key`) from
+    a WITHOUT ROWID table into a rowid table of the same columns and key,
+    every row copied in `order_by` order; `after`: statements to run once it
+    stands (its indexes). SQLite only: PostgreSQL's tables are heaps already
+    (`pg.translate_ddl` drops WITHOUT ROWID)."""
+    names = ", ".join(column.split()[0] for column in columns.split(","))
+    db.executescript(
+        f"""
+        CREATE TABLE {table}_rowid ({columns}, PRIMARY KEY ({key}));
+        INSERT INTO {table}_rowid ({names}) SELECT {names} FROM {table} ORDER BY {order_by};
+        DROP TABLE {table};
+        ALTER TABLE {table}_rowid RENAME TO {table};
+        {after}
+        """
+    )
+
+
 @migrations()
 def m013_samples_rowid(db: Database) -> None:
     """Raw samples in a rowid table (issue 18): a WITHOUT ROWID table keeps each
@@ -584,26 +602,39 @@ def m013_samples_rowid(db: Database) -> None:
     middle of a full leaf (one per agent) and splits it; in rowid order a
     writer batch's reports share the table's last pages, and only the small
     key index is written per agent. Measured: a third of the insert's CPU and
-    half the pages per commit. SQLite only: PostgreSQL's tables are heaps
-    already (`pg.translate_ddl` drops WITHOUT ROWID)."""
+    half the pages per commit."""
     if not isinstance(db, Database):
         return
-    db.executescript(
-        """
-        CREATE TABLE samples_rowid (
-            agent_id TEXT NOT NULL,
-            epoch INTEGER NOT NULL,
-            seq INTEGER NOT NULL,
-            ts REAL NOT NULL,
-            received_at REAL NOT NULL,
-            data TEXT NOT NULL,
-            PRIMARY KEY (agent_id, epoch, seq)
-        );
-        INSERT INTO samples_rowid (agent_id, epoch, seq, ts, received_at, data)
-            SELECT agent_id, epoch, seq, ts, received_at, data FROM samples ORDER BY received_at;
-        DROP TABLE samples;
-        ALTER TABLE samples_rowid RENAME TO samples;
-        CREATE INDEX samples_agent_ts ON samples(agent_id, ts);
-        CREATE INDEX samples_received ON samples(received_at);
-        """
+    _into_rowid_table(
+        db,
+        "samples",
+        "agent_id TEXT NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL, "
+        "received_at REAL NOT NULL, data TEXT NOT NULL",
+        "agent_id, epoch, seq",
+        "received_at",
+        "CREATE INDEX samples_agent_ts ON samples(agent_id, ts); "
+        "CREATE INDEX samples_received ON samples(received_at);",
+    )
+
+
+@migrations()
+def m014_meter_points_rowid(db: Database) -> None:
+    """Metering points in a rowid table (issue 18), as `m013_samples_rowid`
+    did for samples: in the WITHOUT ROWID table each ~150-byte point lands
+    inside its stream's leaf, so every report's point is inserted into the
+    middle of the B-tree and the leaves split in turn; in rowid order a
+    writer batch's points share the table's last page, and per stream only
+    the small key index is written. Measured: the points' insert at a third
+    of its CPU, a fifth fewer pages per commit. Same key, still unique.
+    stream: 'h:<agent>' or 'd:<device>'; k1: the epoch (hosts) or 0
+    (devices); k2: the seq (hosts) or ts (devices)."""
+    if not isinstance(db, Database):
+        return
+    _into_rowid_table(
+        db,
+        "meter_points",
+        "stream TEXT NOT NULL, k1 INTEGER NOT NULL, k2 REAL NOT NULL, ts REAL NOT NULL, tenant TEXT NOT NULL, "
+        "data BLOB NOT NULL",
+        "stream, k1, k2",
+        "ts",
     )

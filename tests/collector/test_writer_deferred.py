@@ -266,3 +266,34 @@ def test_samples_move_to_a_rowid_table_with_every_row_and_index(tmp_path: Path) 
             conn.execute("INSERT INTO samples VALUES ('h1', 0, 2, 0, 0, '{}')")
     finally:
         conn.close()
+
+
+@pytest.mark.sqlite_only  # PostgreSQL's meter_points table is a heap already: the step changes nothing there
+def test_meter_points_move_to_a_rowid_table_with_every_row(tmp_path: Path) -> None:
+    """m014_meter_points_rowid on a database with points in the WITHOUT
+    ROWID table: every row kept, the key still unique, a point's
+    neighbour still found in key order."""
+    path = tmp_path / "old.db"
+    conn = connect(path)
+    assert isinstance(conn, sqlite3.Connection)
+    try:
+        migrations.apply(Database(conn), stop_before="m014_meter_points_rowid")
+        old_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'meter_points'").fetchone()[0]
+        assert "WITHOUT ROWID" in old_sql
+        rows = [("h:h1", 0, float(seq), T0 + seq, "t1", bytes([seq])) for seq in (3, 1, 2)]
+        rows.append(("d:t1/prn-1", 0, T0, T0, "t1", b"\x00"))
+        conn.executemany("INSERT INTO meter_points VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.migrate(conn)
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'meter_points'").fetchone()[0]
+        assert "WITHOUT ROWID" not in sql
+        assert "PRIMARY KEY (stream, k1, k2)" in sql
+        assert conn.execute("SELECT * FROM meter_points ORDER BY stream, k1, k2").fetchall() == sorted(rows)
+        before = conn.execute(
+            "SELECT data FROM meter_points WHERE stream = ? AND (k1, k2) < (?, ?) ORDER BY k1 DESC, k2 DESC",
+            ("h:h1", 0, 3.0),
+        ).fetchone()
+        assert before == (bytes([2]),)
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO meter_points VALUES ('h:h1', 0, 2.0, 0, 't1', x'00')")
+    finally:
+        conn.close()
