@@ -56,11 +56,14 @@ class IngestJob:
         """Lock keys: the agent's stream and each device it polled (by device
         id alone: its owner is decided inside the job; a shared key only
         serializes)."""
-        keys = {stream_lock(StreamKey.host(self.batch.agent.id).encode())}
+        host = _host_lock(self.batch.agent.id)
+        keys: set[int] | None = None
         for report in self.batch.reports:
             for reading in report.snmp:
+                if keys is None:
+                    keys = {host}
                 keys.add(stream_lock("device:" + reading.device))
-        return tuple(keys)
+        return (host,) if keys is None else tuple(keys)
 
     @property
     def host(self) -> str:
@@ -72,6 +75,22 @@ class IngestJob:
         if self.unknown:
             record_unknown_fields(conn, self.batch.agent.id, self.unknown)
         return ack
+
+
+#: host streams' lock keys by agent id: the event loop asks for them on
+#: every request, and hashing the stream name again cost ~3 µs each time
+_HOST_LOCKS: dict[str, int] = {}
+#: agent ids remembered; beyond this the memo starts over
+_HOST_LOCKS_MAX = 100_000
+
+
+def _host_lock(agent_id: str) -> int:
+    key = _HOST_LOCKS.get(agent_id)
+    if key is None:
+        if len(_HOST_LOCKS) >= _HOST_LOCKS_MAX:
+            _HOST_LOCKS.clear()
+        key = _HOST_LOCKS[agent_id] = stream_lock(StreamKey.host(agent_id).encode())
+    return key
 
 
 #: how often a host row is read again because someone changed it under a cached entry

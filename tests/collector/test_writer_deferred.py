@@ -27,6 +27,7 @@ from collector.admin import Principal
 from collector.db import connect
 from collector.errors import ConflictError
 from collector.ingest import HostSeqState
+from collector.metering.streams import StreamKey
 from collector.migrations import migrations
 from collector.store import IngestJob
 from collector.writer import Writer
@@ -297,3 +298,15 @@ def test_meter_points_move_to_a_rowid_table_with_every_row(tmp_path: Path) -> No
             conn.execute("INSERT INTO meter_points VALUES ('h:h1', 0, 2.0, 0, 't1', x'00')")
     finally:
         conn.close()
+
+
+def test_a_jobs_lock_keys_are_its_host_stream_and_each_polled_device() -> None:
+    """IngestJob.streams: the host stream's key (memoized per agent id) and
+    one per device polled, each as `db.stream_lock` hashes it."""
+    principal = Principal(token_id="t", role="agent", tenant="t1", agent_id="h1")
+    host = db.stream_lock(StreamKey.host("h1").encode())
+    plain = job({"h1": principal}, "h1", [report("h1", 1, printer=False)], T0)
+    assert plain.streams == (host,)
+    assert plain.streams == (host,)  # the memoized key
+    polled = job({"h1": principal}, "h1", [report("h1", 1, printer=True), report("h1", 2, printer=True)], T0)
+    assert sorted(polled.streams) == sorted({host, db.stream_lock("device:pr-h1")})
