@@ -83,7 +83,7 @@ def run(args: argparse.Namespace, job_size: int, *, deferral: bool, counting: bo
                  for i in range(0, len(jobs), args.batch)]  # fmt: skip
         writer = Writer(lambda: connect(path))
         writer.state.deferral = deferral
-        conn = connect(path)
+        conn = writer.connection()
         assert isinstance(conn, sqlite3.Connection)
         statements: list[str] = []
         if counting:

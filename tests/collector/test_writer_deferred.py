@@ -310,3 +310,15 @@ def test_a_jobs_lock_keys_are_its_host_stream_and_each_polled_device() -> None:
     assert plain.streams == (host,)  # the memoized key
     polled = job({"h1": principal}, "h1", [report("h1", 1, printer=True), report("h1", 2, printer=True)], T0)
     assert sorted(polled.streams) == sorted({host, db.stream_lock("device:pr-h1")})
+
+
+@pytest.mark.sqlite_only  # a SQLite pragma
+def test_the_writers_statement_journals_stay_in_memory(tmp_path: Path) -> None:
+    """The writer's connection keeps SQLite's temp files (a batch's statement
+    journals) in memory, and still commits durably (synchronous=FULL)."""
+    conn = Writer(lambda: connect(tmp_path / "w.db")).connection()
+    try:
+        assert conn.execute("PRAGMA temp_store").fetchone() == (2,)
+        assert conn.execute("PRAGMA synchronous").fetchone() == (2,)
+    finally:
+        conn.close()
