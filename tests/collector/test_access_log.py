@@ -7,8 +7,10 @@ import shlex
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from collector.accesslog import AuthFailureLimiter, format_fields
+from collector.accesslog import AuthFailureLimiter, RequestNote, access_line, format_fields
 from collector.config import Config, ServerConfig
 from tests.collector.conftest import Env, auth, batch, report
 
@@ -113,3 +115,25 @@ def test_values_a_client_controls_cannot_forge_fields_or_lines() -> None:
     line = format_fields([("token", 'x" status=200\nforged=1'), ("route", "/api/v1/hosts/{agent_id}")])
     assert "\n" not in line
     assert line == 'token="x\\" status=200\\u000aforged=1" route=/api/v1/hosts/{agent_id}'
+
+
+@settings(max_examples=300)
+@given(
+    texts=st.lists(st.text(max_size=20), min_size=5, max_size=5),
+    status=st.integers(min_value=-1, max_value=999),
+    duration_ms=st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_the_access_line_is_format_fields_of_its_fields(texts: list[str], status: int, duration_ms: float) -> None:
+    method, route, token, role, client = texts
+    expected = format_fields(
+        (
+            ("method", method),
+            ("route", route),
+            ("status", status),
+            ("duration_ms", f"{duration_ms:.1f}"),
+            ("token", token),
+            ("role", role),
+            ("client", client),
+        )
+    )
+    assert access_line(method, route, status, duration_ms, RequestNote(token, role), client) == expected
