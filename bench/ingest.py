@@ -874,6 +874,15 @@ def http_benchmarks(args: argparse.Namespace, batches: list[int], workdir: Path,
         processes.append(collector)
         base = f"http://127.0.0.1:{port}"
         wait_ready(http_ok(f"{base}/healthz"), what="leitstand-collector serve", process=collector)
+        # Both servers are up from the start and each batch size runs on the
+        # collector and then at once on the trivial endpoint: on a shared
+        # machine the neighbours' load moves between runs, and the share is
+        # only meaningful for two runs close together. The idle one waits on
+        # its socket and costs the other nothing.
+        peer = None if args.no_peer else start_trivial_peer(workdir, env)
+        if peer is not None:
+            processes.append(peer[0])
+        dummy = [Agent(id=f"peer-{i:04d}", token=f"lst_000000000000_{i}") for i in range(args.agents)]
         for batch in batches:
             name = f"leitstand collector, batch {batch}"
             print(f"{name}: enrolling {args.agents} agents …", flush=True)
@@ -899,54 +908,55 @@ def http_benchmarks(args: argparse.Namespace, batches: list[int], workdir: Path,
             verified = verify(base, admin_token, tenants[batch], batch, runs, collector)
             goal = GOAL_BATCH1 if batch == 1 else GOAL_BATCH10 if batch == 10 else None
             rows.append(Row(name, batch, result, verified, goal))
-        collector_rss = collector_rss_mb(collector)
-        rows[-1].note = f"collector RSS after the runs: {collector_rss:.0f} MB"
-        collector.stop()
-        processes.remove(collector)
-
-        if not args.no_peer:
-            app_dir = workdir / "trivial"
-            app_dir.mkdir()
-            (app_dir / "trivial_app.py").write_text(TRIVIAL_APP)
-            port = free_port()
-            uvicorn = start_process(
-                "uvicorn-trivial",
-                pinned(
-                    SERVER_CORE,
-                    [
-                        sys.executable,
-                        "-m",
-                        "uvicorn",
-                        "--app-dir",
-                        str(app_dir),
-                        "trivial_app:app",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--loop",
-                        "uvloop",
-                        "--http",
-                        "httptools",
-                        "--log-level",
-                        "warning",
-                        "--no-access-log",
-                    ],
-                ),
-                log_dir=workdir,
-                env=env,
-            )
-            processes.append(uvicorn)
-            wait_ready(http_ok(f"http://127.0.0.1:{port}/healthz"), what="uvicorn trivial app", process=uvicorn)
-            dummy = [Agent(id=f"peer-{i:04d}", token=f"lst_000000000000_{i}") for i in range(args.agents)]
-            for batch in batches:
-                name = f"uvicorn trivial POST, batch {batch}"
-                spec = LoadSpec(port, batch, args.connections, args.threads, args.duration, dummy, workdir)
-                result, _ = drive(
-                    name=name, spec=spec, warmup_s=args.warmup, server=uvicorn, wrk=wrk, tag=f"peer-b{batch}"
+            if peer is not None:
+                peer_name = f"uvicorn trivial POST, batch {batch}"
+                peer_spec = LoadSpec(peer[1], batch, args.connections, args.threads, args.duration, dummy, workdir)
+                peer_result, _ = drive(
+                    name=peer_name, spec=peer_spec, warmup_s=args.warmup, server=peer[0], wrk=wrk, tag=f"peer-b{batch}"
                 )
-                rows.append(Row(name, batch, result, "— (stores nothing)"))
+                rows.append(Row(peer_name, batch, peer_result, "— (stores nothing)"))
+        collector_rss = collector_rss_mb(collector)
+        last_collector_row = next(row for row in reversed(rows) if not row.verified.startswith("— (stores nothing)"))
+        last_collector_row.note = f"collector RSS after the runs: {collector_rss:.0f} MB"
     return rows
+
+
+def start_trivial_peer(workdir: Path, env: dict[str, str]) -> tuple[ManagedProcess, int]:
+    """The trivial endpoint under uvicorn (httptools, uvloop, no access log), pinned
+    to the collector's core; returns the process and its port."""
+    app_dir = workdir / "trivial"
+    app_dir.mkdir()
+    (app_dir / "trivial_app.py").write_text(TRIVIAL_APP)
+    port = free_port()
+    uvicorn = start_process(
+        "uvicorn-trivial",
+        pinned(
+            SERVER_CORE,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(app_dir),
+                "trivial_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--loop",
+                "uvloop",
+                "--http",
+                "httptools",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+        ),
+        log_dir=workdir,
+        env=env,
+    )
+    wait_ready(http_ok(f"http://127.0.0.1:{port}/healthz"), what="uvicorn trivial app", process=uvicorn)
+    return uvicorn, port
 
 
 def collector_rss_mb(process: ManagedProcess) -> float:
