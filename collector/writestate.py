@@ -232,9 +232,6 @@ class WriteState:
         COMMIT). The batch then runs again job by job, reading them."""
         if dialect(conn) == "sqlite" or not self.periods:
             return
-        if len(self.periods) > MAX_PERIODS:
-            self.periods.clear()
-            return
         self.closed.update(self.periods)
         tenants, periods, closed = zip(*((t, p, int(c)) for (t, p), c in self.periods.items()), strict=True)
         conn.execute(
@@ -260,6 +257,8 @@ class WriteState:
             insert_rows(conn, "INSERT INTO meter_points (stream, k1, k2, ts, tenant, data)", self.points)
             self.points.clear()
         self.pending.write(conn)
+        if len(self.periods) > MAX_PERIODS:
+            self.periods.clear()
         self.periods.update(self.closed)  # read in this transaction, or checked in it (`assume_periods`)
 
     def serial_job_done(self) -> None:
