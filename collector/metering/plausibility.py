@@ -179,10 +179,13 @@ class Contribution(msgspec.Struct, frozen=True, gc=False):
     scaled: int
 
 
-@dataclass
-class Outcome:
-    """What a point adds: contributions to book, anomalies to quarantine, events to record."""
+class Outcome(msgspec.Struct, gc=False):
+    """What a point adds: contributions to book, anomalies to quarantine, events to record.
 
-    contributions: list[Contribution] = field(default_factory=list)
-    anomalies: list[Anomaly] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    A Struct: one is made per point pair, and a dataclass with three default
+    factories cost ten times as much to make. Untracked by the garbage
+    collector: it only holds lists of values, never a cycle."""
+
+    contributions: list[Contribution] = msgspec.field(default_factory=list)
+    anomalies: list[Anomaly] = msgspec.field(default_factory=list)
+    events: list[Event] = msgspec.field(default_factory=list)

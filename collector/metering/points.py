@@ -16,6 +16,7 @@ quantity, so contributions + anomalies always add up to what was measured.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,7 +24,7 @@ import msgspec
 
 from agent.wire import AgentInfo, Report, SnmpReading
 
-from .counters import INT64_MAX, counter_delta, covered_span, rebooted_between, split_by_hour, to_scaled
+from .counters import HOUR, INT64_MAX, counter_delta, covered_span, rebooted_between, split_by_hour, to_scaled
 from .nics import nic_matcher
 from .plausibility import Anomaly, Contribution, Event, Limits, Outcome
 
@@ -89,20 +90,32 @@ def host_point(
             nics[n.nic] = (n.rx_bytes_total, n.tx_bytes_total)
             if n.speed_bps:
                 speeds[n.nic] = n.speed_bps
+    # one pass over the disks, each part of the report looked up once: this runs for every report
+    disk_used: int | None = None
+    disks: tuple[tuple[str, int, int], ...] = ()
+    if report.disks:
+        disk_used = 0
+        rows = []
+        for d in report.disks:
+            used = d.used_bytes
+            disk_used += used
+            rows.append((d.mount, used, d.total_bytes))
+        disks = tuple(rows)
+    cpu, memory = report.cpu, report.memory
     return HostPoint(
-        ts=report.ts,
-        interval_s=report.interval_s,
-        boot_time=agent.boot_time,
-        role=agent.role,
-        cpu_busy=report.cpu.busy_seconds_total if report.cpu else None,
-        nics=nics,
-        mem_used=report.memory.used_bytes if report.memory else None,
-        disk_used=sum(d.used_bytes for d in report.disks) if report.disks else None,
-        sessions=report.sessions,
-        cpu_count=report.cpu.count if report.cpu else None,
-        mem_total=report.memory.total_bytes if report.memory else None,
-        disks=tuple((d.mount, d.used_bytes, d.total_bytes) for d in report.disks),
-        nic_speeds=speeds,
+        report.ts,
+        report.interval_s,
+        agent.boot_time,
+        agent.role,
+        cpu.busy_seconds_total if cpu else None,
+        nics,
+        memory.used_bytes if memory else None,
+        disk_used,
+        report.sessions,
+        cpu.count if cpu else None,
+        memory.total_bytes if memory else None,
+        disks,
+        speeds,
     )
 
 
@@ -127,16 +140,43 @@ Raw = dict[str, float | int | str | None]
 Why = Callable[..., tuple[str, Raw]]
 
 
-def _book(out: Outcome, meter: str, dim: str, start: float, end: float, scaled: int, why: Why, *args: Any) -> None:
+#: a span (start, end] and the one UTC hour `split_by_hour` books all of it into, if it does
+Window = tuple[float, float, int | None]
+
+
+def _window(start: float, end: float) -> Window:
+    """The span with its hour where `split_by_hour` puts a quantity of it into
+    one hour (the span ends at or before its start, or lies in one hour):
+    worked out once per point pair instead of once per meter. Not finite:
+    no hour, so a quantity books (and fails) as `split_by_hour` has it."""
+    try:
+        last_hour = math.floor(end / HOUR) * HOUR
+        first_hour = math.floor(start / HOUR) * HOUR
+    except (OverflowError, ValueError):
+        return (start, end, None)
+    if last_hour == end:
+        last_hour -= HOUR
+    if end <= start:
+        return (start, end, last_hour)
+    if first_hour == start:
+        first_hour -= HOUR
+    return (start, end, last_hour if first_hour == last_hour else None)
+
+
+def _book(out: Outcome, meter: str, dim: str, window: Window, scaled: int, why: Why, *args: Any) -> None:
     """Book a quantity that passed its physical check, unless the ledger
     cannot hold it (then it is an anomaly like any other). `why(*args)` gives
     the evidence; it is not built for what is booked (this runs for every
     report)."""
+    start, end, hour = window
     if -INT64_MAX <= scaled <= INT64_MAX:
         if scaled:
+            if hour is not None:  # what split_by_hour gives for it
+                out.contributions.append(Contribution(meter, dim, hour, scaled))
+                return
             append = out.contributions.append
-            for hour, part in split_by_hour(start, end, scaled):
-                append(Contribution(meter, dim, hour, part))
+            for part_hour, part in split_by_hour(start, end, scaled):
+                append(Contribution(meter, dim, part_hour, part))
         return
     evidence, raw = why(*args)
     out.anomalies.append(
@@ -219,23 +259,25 @@ def host_contributions(prev: HostPoint | None, cur: HostPoint, *, limits: Limits
     start, end = covered_span(cur.ts, cur.interval_s, prev.ts if prev else None, limits.max_interval_s)
     covered = end - start
     if covered > 0:
-        _host_gauges(out, cur, start, end, covered)
+        _host_gauges(out, cur, _window(start, end), covered)
     if prev is None or prev.ts >= cur.ts:
         return out  # the first point is the baseline of every counter
     # Counters: the delta belongs to the span between the two readings.
     span = cur.ts - prev.ts
+    window = _window(prev.ts, cur.ts)
     rebooted = rebooted_between(prev.boot_time, cur.boot_time, prev.ts, cur.ts)
     if cur.cpu_busy is not None and prev.cpu_busy is not None:
-        _cpu(out, prev, cur, span, rebooted, limits)
+        _cpu(out, prev, cur, span, window, rebooted, limits)
     if cur.nics and prev.nics:
-        _network(out, prev, cur, span, rebooted, limits)
+        _network(out, prev, cur, span, window, rebooted, limits)
     return out
 
 
-def _host_gauges(out: Outcome, cur: HostPoint, start: float, end: float, covered: float) -> None:
+def _host_gauges(out: Outcome, cur: HostPoint, window: Window, covered: float) -> None:
     """Gauges: value at the end of the interval x covered time. host_hours in
     ms, memory and storage in KiB·s (model.METERS)."""
-    _book(out, "host_hours", cur.role, start, end, to_scaled(covered, 1000), _why_covered, covered)
+    start, end, _ = window
+    _book(out, "host_hours", cur.role, window, to_scaled(covered, 1000), _why_covered, covered)
     used, total = cur.mem_used, cur.mem_total
     if used is not None:
         scaled = to_scaled(used / 1024 * covered, 1)
@@ -243,15 +285,15 @@ def _host_gauges(out: Outcome, cur: HostPoint, start: float, end: float, covered
             _hold(out, "memory_above_total", "memory_gib_hours", scaled, start, end, "limit: total_bytes",
                   _why_memory, used, total, covered)  # fmt: skip
         else:
-            _book(out, "memory_gib_hours", "", start, end, scaled, _why_memory, used, total, covered)
+            _book(out, "memory_gib_hours", "", window, scaled, _why_memory, used, total, covered)
     if cur.disks:
-        _storage(out, cur.disks, start, end, covered)
+        _storage(out, cur.disks, window, covered)
     elif cur.disk_used is not None:  # a point stored before disks were kept one by one
         scaled = to_scaled(cur.disk_used / 1024 * covered, 1)
-        _book(out, "storage_gib_hours", "", start, end, scaled, _why_disks, cur.disk_used, 0, covered)
+        _book(out, "storage_gib_hours", "", window, scaled, _why_disks, cur.disk_used, 0, covered)
 
 
-def _storage(out: Outcome, disks: tuple[tuple[str, int, int], ...], start: float, end: float, covered: float) -> None:
+def _storage(out: Outcome, disks: tuple[tuple[str, int, int], ...], window: Window, covered: float) -> None:
     """Storage per disk: a disk fuller than its size is quarantined, the rest booked.
 
     Both parts are derived from one rounded total, so booked + quarantined is
@@ -264,17 +306,19 @@ def _storage(out: Outcome, disks: tuple[tuple[str, int, int], ...], start: float
             bad.append(disk)
     total_scaled = to_scaled(used / 1024 * covered, 1)
     if not bad:
-        _book(out, "storage_gib_hours", "", start, end, total_scaled, _why_disks, used, len(disks), covered)
+        _book(out, "storage_gib_hours", "", window, total_scaled, _why_disks, used, len(disks), covered)
         return
     bad_used = sum(u for _, u, _ in bad)
     bad_scaled = to_scaled(bad_used / 1024 * covered, 1)
+    start, end, _ = window
     _hold(out, "disk_above_total", "storage_gib_hours", bad_scaled, start, end, "limit: total_bytes per disk",
           _why_overfull, bad, covered)  # fmt: skip
-    _book(out, "storage_gib_hours", "", start, end, total_scaled - bad_scaled, _why_disks, used - bad_used,
+    _book(out, "storage_gib_hours", "", window, total_scaled - bad_scaled, _why_disks, used - bad_used,
           len(disks) - len(bad), covered)  # fmt: skip
 
 
-def _cpu(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, rebooted: bool, limits: Limits) -> None:
+def _cpu(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, window: Window, rebooted: bool,
+         limits: Limits) -> None:  # fmt: skip
     before, after = prev.cpu_busy, cur.cpu_busy
     assert before is not None and after is not None
     delta = counter_delta(before, after, reset=rebooted)
@@ -288,10 +332,11 @@ def _cpu(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, rebooted: b
             _hold(out, "cpu_above_cores", "cpu_core_seconds", scaled, prev.ts, cur.ts, f"limit {_fmt(limit)} s",
                   _why_cpu, before, after, span, cores, rebooted, limit)  # fmt: skip
             return
-    _book(out, "cpu_core_seconds", "", prev.ts, cur.ts, scaled, _why_cpu, before, after, span, cores, rebooted, None)
+    _book(out, "cpu_core_seconds", "", window, scaled, _why_cpu, before, after, span, cores, rebooted, None)
 
 
-def _network(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, rebooted: bool, limits: Limits) -> None:
+def _network(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, window: Window, rebooted: bool,
+             limits: Limits) -> None:  # fmt: skip
     """Traffic per interface, each direction within its link speed (full
     duplex) or, where the speed is unknown, the configured ceiling."""
     wall = span * limits.network_tolerance + limits.network_slack_s
@@ -316,7 +361,7 @@ def _network(out: Outcome, prev: HostPoint, cur: HostPoint, span: float, reboote
     if bad:
         _hold(out, "network_above_link", "network_gib", sum(b[1] + b[2] for b in bad), prev.ts, cur.ts,
               "limit: link speed x time per direction", _why_links, bad, span, rebooted)  # fmt: skip
-    _book(out, "network_gib", "", prev.ts, cur.ts, good, _why_traffic, good, span)
+    _book(out, "network_gib", "", window, good, _why_traffic, good, span)
 
 
 # -- devices -------------------------------------------------------------------
@@ -352,6 +397,7 @@ def device_contributions(prev: DevicePoint | None, cur: DevicePoint, *, limits: 
             )
         )
     limit = limits.pages_per_minute * span / 60 + limits.pages_slack
+    window = _window(prev.ts, cur.ts)
     # Counter32: after a reboot a decrease is a reset, never a wrap.
     bits = None if rebooted else 32
     for meter, before, now in zip(_PAGE_METERS, _pages(prev), _pages(cur), strict=True):
@@ -363,7 +409,7 @@ def device_contributions(prev: DevicePoint | None, cur: DevicePoint, *, limits: 
             _hold(out, "pages_above_ceiling", meter, delta, prev.ts, cur.ts, ceiling,
                   _why_pages, meter, before, now, delta, replaced, prev, cur, limit)  # fmt: skip
         else:
-            _book(out, meter, "", prev.ts, cur.ts, delta, _why_pages, meter, before, now, delta, replaced, prev, cur,
+            _book(out, meter, "", window, delta, _why_pages, meter, before, now, delta, replaced, prev, cur,
                   limit)  # fmt: skip
     return out
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.wire import Report
+from collector import ingest
 from collector.errors import ConflictError
 from collector.ingest import HostSeqState, plan_batch
 
@@ -102,3 +103,47 @@ def test_gaps_are_exactly_the_missing_seqs(delivered: set[int]) -> None:
     assert sorted(stored) == sorted(delivered)
     missing = {s for lo, hi in state.gaps for s in range(lo, hi + 1)}
     assert missing == set(range(1, max(delivered) + 1)) - delivered
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    last_seq=st.integers(0, 30),
+    last_ts=st.one_of(st.none(), st.floats(0, 60)),
+    gap_bounds=st.lists(st.integers(1, 30), max_size=6, unique=True),
+    seqs=st.lists(st.integers(1, 45), max_size=8),
+    ts=st.lists(st.floats(0, 60), min_size=8, max_size=8),
+    epoch=st.integers(0, 2),
+    rebase_allowed=st.booleans(),
+)
+def test_in_order_fast_path_plans_as_the_general_loop(
+    last_seq: int,
+    last_ts: float | None,
+    gap_bounds: list[int],
+    seqs: list[int],
+    ts: list[float],
+    epoch: int,
+    rebase_allowed: bool,
+) -> None:
+    """`plan_batch` takes a short way for reports in ascending seq order above
+    `last_seq`; whatever it plans, the loop for any batch plans the same."""
+    bounds = sorted(b for b in gap_bounds if b <= last_seq)
+    gaps = tuple((lo, hi) for lo, hi in zip(bounds[::2], bounds[1::2], strict=False))
+    state = HostSeqState(last_seq=last_seq, last_ts=last_ts, gaps=gaps, epoch=epoch, rebase_allowed=rebase_allowed)
+    reports = [rep(s, ts=t) for s, t in zip(seqs, ts, strict=False)]
+    fast = ingest._in_order(state, reports)
+    try:
+        general = ingest._plan_any(state, reports)
+    except ConflictError:
+        assert fast is None
+        return
+    if fast is not None:
+        assert fast == general
+    assert plan_batch(state, reports) == general
+
+
+def test_in_order_fast_path_is_taken_for_a_new_report_and_a_catching_up_batch() -> None:
+    state = HostSeqState(last_seq=3, last_ts=1_700_000_003.0, gaps=((1, 1),))
+    assert ingest._in_order(state, [rep(4)]) == ingest._plan_any(state, [rep(4)])
+    assert ingest._in_order(state, [rep(5), rep(6), rep(9)]) == ingest._plan_any(state, [rep(5), rep(6), rep(9)])
+    assert ingest._in_order(state, [rep(5), rep(4)]) is None
+    assert ingest._in_order(state, [rep(3)]) is None
