@@ -115,7 +115,9 @@ def _in_order(state: HostSeqState, reports: Sequence[Report]) -> IngestPlan | No
     """The plan of the common batch, reports in ascending seq order all above
     `last_seq` (an agent that keeps up): what the loop of `plan_batch` gives
     for it, without sorting and searching gaps; None for any other batch."""
-    last_seq = state.last_seq
+    if not reports:
+        return None
+    last_seq, last_ts = state.last_seq, state.last_ts
     opened: list[Gap] = []
     for report in reports:
         seq = report.seq
@@ -124,10 +126,6 @@ def _in_order(state: HostSeqState, reports: Sequence[Report]) -> IngestPlan | No
         if seq > last_seq + 1:
             opened.append((last_seq + 1, seq - 1))
         last_seq = seq
-    if not reports:
-        return None
-    last_ts = state.last_ts
-    for report in reports:
         last_ts = report.ts if last_ts is None else max(last_ts, report.ts)
     gaps = tuple(sorted([*state.gaps, *opened])) if state.gaps or opened else ()
     return IngestPlan(

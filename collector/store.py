@@ -148,9 +148,10 @@ def ingest(
             latest: Report | None = None
             if new:
                 # the first of the newest, as max() picks it
-                latest_i = 0
-                if len(new) > 1:
-                    latest_i = max(range(len(new)), key=lambda i: new[i].ts)
+                latest_i, newest_ts = 0, new[0].ts
+                for i in range(1, len(new)):
+                    if new[i].ts > newest_ts:
+                        latest_i, newest_ts = i, new[i].ts
                 latest = new[latest_i]
             params = hostrow.host_update(
                 agent,

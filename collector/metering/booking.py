@@ -67,6 +67,7 @@ LEDGER_MAX = 2**62
 CHECK_ABOVE = 2**40
 
 _host_point = msgspec.msgpack.Decoder(HostPoint)
+_tuple_new = tuple.__new__
 _device_point = msgspec.msgpack.Decoder(DevicePoint)
 _pack = msgspec.msgpack.Encoder()
 
@@ -91,12 +92,13 @@ def _berlin_day(hour: int) -> dt.date:
     return dt.datetime.fromtimestamp(hour * 3600, BERLIN).date()
 
 
-#: a subject's ledger and subject row keys by (tenant, kind, subject, meter,
-#: dim, hour): the same few per host and hour, each made once instead of
-#: once per report (two named tuples and a period)
-_ROW_KEYS: dict[tuple[str, str, str, str, str, int], tuple[LedgerKey, SubjectKey]] = {}
-#: keys remembered; beyond this the memo starts over
+#: a subject's (tenant, kind, id) ledger and subject row keys by (meter, dim, hour): the same
+#: few per host and hour, each made once instead of once per report (two
+#: named tuples and a period)
+_ROW_KEYS: dict[tuple[str, str, str], dict[tuple[str, str, int], tuple[LedgerKey, SubjectKey]]] = {}
+#: subjects remembered, and keys per subject; beyond these a memo starts over
 _ROW_KEYS_MAX = 65536
+_ROW_KEYS_PER_SUBJECT = 64
 
 
 def _period_of(ts: float) -> str:
@@ -252,13 +254,13 @@ class Booker:
         newest point after these reports, where known."""
         subject = host_subject(tenant, agent.id)
         stream = subject.stream
-        coverage: dict[tuple[str, int], list[int]] = {}
+        coverage: dict[str, list[int]] = {}  # by period: reports, lowest and highest seq
         plain: dict[tuple[str, str, int], int] = {}  # see _summed
         limits = self.settings.limits
         counts = nic_matcher(limits.nic_filter(tenant, agent.role))  # once per job, not per report
         workplace = agent.role == "thin-client"
         last_hour, period, closed = None, "", False
-        for report in sorted(reports, key=lambda r: r.seq):
+        for report in reports if len(reports) == 1 else sorted(reports, key=lambda r: r.seq):
             key = (epoch, report.seq)
             point = host_point(agent, report, tenant=tenant, limits=limits, counts=counts)
             prev: HostPoint | None
@@ -269,7 +271,8 @@ class Booker:
                 prev = self._neighbour(stream, key, before=True, decoder=_host_point)
                 if newest_after is None or key <= newest_after:
                     nxt = self._neighbour(stream, key, before=False, decoder=_host_point)
-            self.points.append(PointRow(stream, key[0], key[1], point.ts, tenant, _pack.encode(point)))
+            # tuple.__new__: a named tuple's own __new__ is a Python function, and this runs per report
+            self.points.append(_tuple_new(PointRow, (stream, epoch, key[1], point.ts, tenant, _pack.encode(point))))
             if nxt is None:
                 outcome = host_contributions(prev, point, limits=limits)
                 if not self._summed(subject, outcome, plain):
@@ -290,16 +293,15 @@ class Booker:
                 last_hour, period = hour, period_of_hour(hour)
                 closed = self.is_closed(tenant, period)
             if not closed:
-                acc = coverage.get((period, epoch))
+                acc = coverage.get(period)
                 if acc is None:
-                    coverage[(period, epoch)] = [1, report.seq, report.seq]
-                else:
+                    coverage[period] = [1, report.seq, report.seq]
+                else:  # in ascending seq order: the first is the lowest, this one the highest
                     acc[0] += 1
-                    acc[1] = min(acc[1], report.seq)
-                    acc[2] = max(acc[2], report.seq)
+                    acc[2] = report.seq
         self._add_summed(subject, plain)
-        for (period_s, ep), (n, lo, hi) in coverage.items():
-            self.buffer.add_coverage(CoverageKey(tenant, period_s, stream, ep), Coverage(agent.role, n, lo, hi))
+        for period_s, (n, lo, hi) in coverage.items():
+            self.buffer.add_coverage(CoverageKey(tenant, period_s, stream, epoch), Coverage(agent.role, n, lo, hi))
         return tail
 
     def _add_summed(self, subject: Subject, plain: dict[tuple[str, str, int], int]) -> None:
@@ -308,12 +310,17 @@ class Booker:
         tenant, kind, subject_id = subject.tenant, subject.kind, subject.id
         # the buffer's add_ledger and add_subject, inlined: this runs for every report
         ledger, subjects = self.buffer.ledger, self.buffer.subjects
-        keys = _ROW_KEYS
-        for (meter, dim, hour), scaled in plain.items():
-            found = keys.get(memo := (tenant, kind, subject_id, meter, dim, hour))
+        keys = _ROW_KEYS.get(whose := (tenant, kind, subject_id))
+        if keys is None:
+            if len(_ROW_KEYS) >= _ROW_KEYS_MAX:
+                _ROW_KEYS.clear()
+            keys = _ROW_KEYS[whose] = {}
+        for memo, scaled in plain.items():
+            found = keys.get(memo)
             if found is None:
-                if len(keys) >= _ROW_KEYS_MAX:
+                if len(keys) >= _ROW_KEYS_PER_SUBJECT:
                     keys.clear()
+                meter, dim, hour = memo
                 found = keys[memo] = (
                     LedgerKey(tenant, hour, meter, dim),
                     SubjectKey(tenant, period_of_hour(hour), kind, subject_id, meter, dim),

@@ -258,13 +258,17 @@ def host_contributions(prev: HostPoint | None, cur: HostPoint, *, limits: Limits
     # already covered all of this one's time.
     start, end = covered_span(cur.ts, cur.interval_s, prev.ts if prev else None, limits.max_interval_s)
     covered = end - start
+    window: Window | None = None
     if covered > 0:
-        _host_gauges(out, cur, _window(start, end), covered)
+        window = _window(start, end)
+        _host_gauges(out, cur, window, covered)
     if prev is None or prev.ts >= cur.ts:
         return out  # the first point is the baseline of every counter
-    # Counters: the delta belongs to the span between the two readings.
+    # Counters: the delta belongs to the span between the two readings (most
+    # often the span the gauges cover: a report follows within its interval).
     span = cur.ts - prev.ts
-    window = _window(prev.ts, cur.ts)
+    if window is None or start != prev.ts or end != cur.ts:
+        window = _window(prev.ts, cur.ts)
     rebooted = rebooted_between(prev.boot_time, cur.boot_time, prev.ts, cur.ts)
     if cur.cpu_busy is not None and prev.cpu_busy is not None:
         _cpu(out, prev, cur, span, window, rebooted, limits)
