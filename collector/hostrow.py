@@ -11,7 +11,7 @@ it again.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 from agent.wire import AgentInfo
@@ -19,7 +19,7 @@ from agent.wire import AgentInfo
 from .db import FAIL_WHERE, Connection, dialect
 from .ingest import HostSeqState
 
-__all__ = ["GUARD_COLUMNS", "HostUpdate", "combine", "guard", "host_update", "update", "update_all"]
+__all__ = ["GUARD_COLUMNS", "HostUpdate", "combine", "guard", "host_update", "placement", "update", "update_all"]
 
 #: a host update's parameters (named, as the statement takes them)
 HostUpdate = dict[str, Any]
@@ -28,12 +28,19 @@ HostUpdate = dict[str, Any]
 GUARD_COLUMNS = "tenant, last_seq, epoch, rebase_allowed, gap_count, reports_total, duplicates_total"
 
 _SET = (
-    "UPDATE hosts SET hostname=:hostname, role=:role, site=:site, os=:os, version=:version, "
+    "UPDATE hosts SET hostname=:hostname, {placement}os=:os, version=:version, "
     "boot_time=:boot_time, dead_letters=:dead_letters, "
     "last_seq=:last_seq, last_ts=:last_ts, epoch=:epoch, rebase_allowed=0, "
     "last_seen=:seen, reports_total=reports_total+:stored, duplicates_total=duplicates_total+:dups, "
     "gap_count=:gaps"
 )
+#: role and site are in the index hosts_tenant: naming them in SET rewrites
+#: its entry (a page per commit) even when they are unchanged, so where the
+#: writer knows the row already has the report's role and site (`lean`) the
+#: update leaves them out and names them in its guard instead: a row someone
+#: changed them in updates nothing, as any other changed row.
+_PLACEMENT = "role=:role, site=:site, "
+_PLACED = " AND role=:role AND site=:site"
 # Only a report newer than the stored latest replaces it: a late gap filler
 # must not make the host look like it went back in time.
 _LATEST = (
@@ -47,25 +54,33 @@ _WHERE = (
     " AND rebase_allowed=:was_rebase AND gap_count=:was_gaps AND reports_total=:was_reports"
     " AND duplicates_total=:was_dups"
 )
-_SQL = {False: _SET + _WHERE, True: _SET + _LATEST + _WHERE}
+#: by (with latest, lean)
+_SQL = {
+    (latest, lean): _SET.format(placement="" if lean else _PLACEMENT)
+    + (_LATEST if latest else "")
+    + _WHERE
+    + (_PLACED if lean else "")
+    for latest in (False, True)
+    for lean in (False, True)
+}
 # PostgreSQL, a deferred batch's updates (`update_all`): one whose guard does
 # not hold fails the transaction on the server (`db.FAIL_WHERE`), so the
 # writer need not wait for the row counts before sending the COMMIT (a round
 # trip per batch), and the batch runs again job by job, reading the row.
 _ENFORCED = {
-    latest: f"WITH u AS ({sql} RETURNING 1) {FAIL_WHERE}NOT EXISTS (SELECT 1 FROM u)" for latest, sql in _SQL.items()
+    key: f"WITH u AS ({sql} RETURNING 1) {FAIL_WHERE}NOT EXISTS (SELECT 1 FROM u)" for key, sql in _SQL.items()
 }
 
 #: SQLite binds numbered parameters (`?3`) from a tuple at a third of what
 #: it costs to bind names from a dict; PostgreSQL (`pg.translate`) takes names
-_NAMES = {latest: tuple(dict.fromkeys(re.findall(r":(\w+)", sql))) for latest, sql in _SQL.items()}
+_NAMES = {key: tuple(dict.fromkeys(re.findall(r":(\w+)", sql))) for key, sql in _SQL.items()}
 
 
 def _numbered_sql(sql: str, names: tuple[str, ...]) -> str:
     return re.sub(r":(\w+)", lambda m: f"?{names.index(m.group(1)) + 1}", sql)
 
 
-_NUMBERED = {latest: _numbered_sql(sql, _NAMES[latest]) for latest, sql in _SQL.items()}
+_NUMBERED = {key: _numbered_sql(sql, _NAMES[key]) for key, sql in _SQL.items()}
 
 
 #: the guard's parameters, in the order of GUARD_COLUMNS
@@ -133,32 +148,42 @@ def combine(earlier: HostUpdate, later: HostUpdate) -> HostUpdate:
     return merged
 
 
-def _numbered(params: HostUpdate, with_latest: bool) -> tuple[Any, ...]:
-    return tuple(map(params.__getitem__, _NAMES[with_latest]))
+def _numbered(params: HostUpdate, key: tuple[bool, bool]) -> tuple[Any, ...]:
+    return tuple(map(params.__getitem__, _NAMES[key]))
+
+
+def placement(params: HostUpdate) -> tuple[str, str]:
+    """The (role, site) the update stores: what `lean` compares."""
+    return params["role"], params["site"]
 
 
 def update(conn: Connection, params: HostUpdate) -> bool:
     """Write one host update; False where the row is no longer what it names."""
-    with_latest = "latest_ts" in params
+    key = ("latest_ts" in params, False)
     if dialect(conn) == "sqlite":
-        return bool(conn.execute(_NUMBERED[with_latest], _numbered(params, with_latest)).rowcount)
-    return bool(conn.execute(_SQL[with_latest], params).rowcount)
+        return bool(conn.execute(_NUMBERED[key], _numbered(params, key)).rowcount)
+    return bool(conn.execute(_SQL[key], params).rowcount)
 
 
-def update_all(conn: Connection, updates: Sequence[HostUpdate]) -> int:
+def update_all(conn: Connection, updates: Sequence[HostUpdate], lean: Container[str] = frozenset()) -> int:
     """Write host updates; the number of rows that were still what they name.
-    On PostgreSQL all of them: one that is not fails the transaction (an
-    integrity error, raised where its result arrives, by the COMMIT's sync
-    at the latest)."""
+    `lean`: the agent ids whose rows the caller knows to have the role and
+    site their update stores already (a guess: a wrong one makes the row
+    look changed). On PostgreSQL all of them: one that is not fails the
+    transaction (an integrity error, raised where its result arrives, by the
+    COMMIT's sync at the latest)."""
+    groups: dict[tuple[bool, bool], list[HostUpdate]] = {}
+    for params in updates:
+        groups.setdefault(("latest_ts" in params, params["id"] in lean), []).append(params)
     done = 0
-    for with_latest in (False, True):
-        group = [u for u in updates if ("latest_ts" in u) == with_latest]
-        if not group:
-            continue
+    for key in sorted(groups):
+        group = groups[key]
+        # SQLite: one UPDATE ... FROM (VALUES ...) for the group costs 3x the
+        # executemany (it materializes every new row, `latest` included, first)
         if dialect(conn) == "sqlite":  # sqlite3 sums an executemany's row counts
-            rows = [_numbered(params, with_latest) for params in group]
-            done += conn.executemany(_NUMBERED[with_latest], rows).rowcount
+            rows = [_numbered(params, key) for params in group]
+            done += conn.executemany(_NUMBERED[key], rows).rowcount
         else:  # one cursor for all (a cursor each costs 6x); nothing read back
-            conn.executemany(_ENFORCED[with_latest], group)
+            conn.executemany(_ENFORCED[key], group)
             done += len(group)
     return done

@@ -140,6 +140,9 @@ class WriteState:
     samples: list[tuple[str, int, int, float, float, str]] = field(default_factory=list)
     points: list[PointRow] = field(default_factory=list)
     host_updates: dict[str, hostrow.HostUpdate] = field(default_factory=dict)
+    #: (role, site) as this writer's last deferred update of each host stored
+    #: them (`hostrow.update_all`'s `lean`): only a guess, checked by the update
+    placed: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: PostgreSQL: how many more deferred batches check their cached host rows first
     verify_batches: int = 0
     #: PostgreSQL: whether each period (tenant, period) was closed, as batches found it (`assume_periods`)
@@ -154,6 +157,8 @@ class WriteState:
         # bounded between batches: a deferred batch relies on the entries it made
         if len(self.hosts) >= MAX_HOSTS:
             self.hosts.clear()
+        if len(self.placed) >= MAX_HOSTS:
+            self.placed.clear()
         self.closed.clear()
         self.pending.clear()
         self.staged.clear()
@@ -248,8 +253,12 @@ class WriteState:
         if self.host_updates:
             updates = [self.host_updates[a] for a in sorted(self.host_updates)]
             self.host_updates.clear()
-            if hostrow.update_all(conn, updates) != len(updates):
-                raise StaleHostError("a host row changed under a deferred batch")
+            placed = self.placed
+            lean = {u["id"] for u in updates if placed.get(u["id"]) == hostrow.placement(u)}
+            if hostrow.update_all(conn, updates, lean) != len(updates):
+                raise StaleHostError("a host row changed under a deferred batch")  # `batch_failed` forgets `placed`
+            for u in updates:
+                placed[u["id"]] = hostrow.placement(u)
         if self.samples:
             insert_rows(conn, "INSERT INTO samples (agent_id, epoch, seq, ts, received_at, data)", self.samples)
             self.samples.clear()
@@ -267,6 +276,7 @@ class WriteState:
 
     def batch_failed(self) -> None:
         self.hosts.clear()
+        self.placed.clear()  # perhaps its guess was wrong, or the rows it wrote are gone
         self.batch_started()
         self.verify_batches = VERIFY_BATCHES  # perhaps a host row changed past the writer
         self.periods.clear()

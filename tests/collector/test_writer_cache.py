@@ -208,6 +208,35 @@ def test_a_host_row_changed_past_the_cache_is_never_written_over(
     assert snapshot(path) == snapshot(ref)
 
 
+def test_a_host_s_role_and_site_changed_past_the_cache_are_stored_again(
+    writer_db: tuple[Path, dict[str, Principal], Writer], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Once a deferred batch stored a host's role and site, the writer's next
+    updates of it leave them out (they are in the index hosts_tenant) and
+    name them in the guard instead: a row someone changed them in (here a
+    plain UPDATE from another connection; nothing else of the row changes)
+    runs the batch again job by job, which stores the agent's role and site
+    as direct ingest does."""
+    path, principals, writer = writer_db
+    writer.submit_staged(staged(principals["h1"], "h1", [rep(1)])).result(30)
+    writer.submit_staged(staged(principals["h1"], "h1", [rep(2)])).result(30)
+    assert writer.state.placed["h1"] == ("thin-client", "")
+    conn = connect(path)
+    try:
+        conn.execute("UPDATE hosts SET role = 'server', site = 'elsewhere' WHERE agent_id = 'h1'")
+    finally:
+        conn.close()
+    with caplog.at_level(logging.DEBUG, logger="leitstand.collector.writer"):
+        ack = writer.submit_staged(staged(principals["h1"], "h1", [rep(3)])).result(30)
+    assert ack.stored == 1
+    assert "runs again job by job" in caplog.text
+    ref = tmp_path / "ref.db"
+    direct(ref, setup_db(ref), [("h1", [rep(1), rep(2), rep(3)])])
+    placement = {"hosts": "SELECT agent_id, role, site, last_seq, reports_total FROM hosts ORDER BY 1"}
+    assert snapshot(path, placement) == snapshot(ref, placement)
+    assert snapshot(path) == snapshot(ref)
+
+
 def test_a_new_writer_takes_stored_hosts_up_as_they_are(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A restarted collector's writer knows no host. Its first deferred
     batch (on PostgreSQL: the rows of all its hosts, their gaps and their
@@ -386,6 +415,9 @@ def test_a_writer_batch_costs_few_statements_per_report(tmp_path: Path) -> None:
     # a batch's samples, points, host rows and ledger rows: one statement per table
     assert len(counted) / reports <= 0.2, sorted(set(counted))
     assert not [s for s in counted if s.startswith(("SAVEPOINT", "ROLLBACK"))]
+    # role and site left as they are (their index not rewritten) from the second batch of a host on
+    updates = [s for s in counted if s.startswith("UPDATE hosts")]
+    assert sum("role=" in s.split(" WHERE ")[0] for s in updates) <= len(AGENTS), updates
     reads = [s for s in counted if s.startswith("SELECT")]
     # a known host costs no read (on SQLite the host update's guard alone
     # checks its row); whether its month is closed, once per batch
