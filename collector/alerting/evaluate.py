@@ -23,7 +23,7 @@ notifications, not one per toggle.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from .model import Alert, Book, Key, Observation, Transition, alert_id
@@ -75,7 +75,10 @@ def evaluate(
     policy: Policy,
     settings: EvalSettings,
     now: float,
+    pause: Callable[[], None] | None = None,
 ) -> Outcome:
+    """`pause`, when given, is called before each key: the collector paces a
+    fleet-wide evaluation in its worker thread there (`periodic.Pacer`)."""
     observed = _dedup(rules, observations)
     alerts: list[Alert] = []
     transitions: list[Transition] = []
@@ -85,6 +88,8 @@ def evaluate(
         transitions.append(Transition(alert, event))  # type: ignore[arg-type]
 
     for key in sorted(set(observed) | set(book.open)):
+        if pause is not None:
+            pause()
         ob = observed.get(key)
         prev = book.open.get(key)
         rule = rules.get(key[0])

@@ -8,6 +8,7 @@ the object's; `host` matches the hostname or the agent id.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -59,14 +60,36 @@ class Policy:
     disabled: frozenset[str] = frozenset()
     overrides: tuple[Override, ...] = ()
 
+    @functools.cached_property
+    def _by_specificity(self) -> tuple[Override, ...]:
+        # least specific first, so the most specific one is applied last; ties keep file order (a stable sort)
+        return tuple(sorted(self.overrides, key=lambda o: o.specificity))
+
     def resolve(self, rule: Rule, scope: Scope) -> Resolved:
+        if not self.overrides:
+            # no overrides: one answer per rule, and a fleet's evaluation asks about 7 times per host
+            return self._global(rule)
         threshold = self.thresholds.get(rule.name, rule.threshold)
         for_s = self.for_s.get(rule.name, rule.for_s)
         enabled = rule.name not in self.disabled
-        # least specific first, so the most specific one is applied last; ties keep file order
-        for ov in sorted((o for o in self.overrides if o.matches(scope)), key=lambda o: o.specificity):
+        for ov in self._by_specificity:
+            if not ov.matches(scope):
+                continue
             threshold = ov.thresholds.get(rule.name, threshold)
             for_s = ov.for_s.get(rule.name, for_s)
             if rule.name in ov.disabled:
                 enabled = False
         return Resolved(threshold=threshold, for_s=for_s, enabled=enabled)
+
+    def _global(self, rule: Rule) -> Resolved:
+        # frozen: the cache lives beside the fields, outside equality and hashing
+        cache: dict[tuple[str, float, float], Resolved] = self.__dict__.setdefault("_global_cache", {})
+        key = (rule.name, rule.threshold, rule.for_s)
+        resolved = cache.get(key)
+        if resolved is None:
+            resolved = cache[key] = Resolved(
+                threshold=self.thresholds.get(rule.name, rule.threshold),
+                for_s=self.for_s.get(rule.name, rule.for_s),
+                enabled=rule.name not in self.disabled,
+            )
+        return resolved

@@ -26,6 +26,8 @@ class Alerting:
     send: Sender = post_json
     last_refresh: float = float("-inf")
     last_prune: float = float("-inf")
+    #: share of a core the evaluation's worker thread may use (`periodic.Pacer`); 1: unpaced
+    duty: float = 0.25
 
     def sources(self) -> Sources:
         return Sources(

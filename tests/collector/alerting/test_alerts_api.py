@@ -9,7 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from collector import admin
+from collector.alerting import gather, storage
 from collector.alerting.gather import KritisStatus
+from collector.alerting.model import Ack
+from collector.db import transaction
+from collector.metering import ledger
+from collector.metering.model import Period
 from tests.collector.alerting.conftest import printer, switch, tick, ups
 from tests.collector.conftest import Env, auth, batch, report
 
@@ -175,6 +180,14 @@ async def test_metering_coverage_low_for_a_tenant(env: Env) -> None:
     assert "metering_coverage_low" in firing
     assert firing["metering_coverage_low"]["object"] == "stadt-a"
     assert "21 von 41 erwarteten Meldungen" in firing["metering_coverage_low"]["description"]
+    # the alert reads the hosts' coverage alone: the same numbers as the period's whole usage
+    conn = env.db()
+    try:
+        period = Period.containing(env.clock.now)
+        whole = ledger.period_usage(conn, "stadt-a", period).coverage["host_hours"]
+        assert gather._host_coverage(conn, "stadt-a", period) == whole
+    finally:
+        conn.close()
 
 
 async def fire_host_down(env: Env, tenant: str, agent: str) -> dict[str, Any]:
@@ -217,6 +230,32 @@ async def test_acknowledge_records_who_when_and_why(env: Env) -> None:
     assert r.status_code == 404 and r.json()["error"] == "no alert 'nope'"
     r = await env.client.post(f"/api/v1/alerts/{alert['id']}/ack", content=b"{", headers=auth(token))
     assert r.status_code == 400 and set(r.json()) == {"error", "detail"}
+
+
+async def test_acknowledgement_made_while_the_fleet_is_evaluated_is_kept(env: Env) -> None:
+    """The fleet is read and evaluated outside the writer; an acknowledgement
+    stored meanwhile must not be overwritten by that (stale) result."""
+    alert = await fire_host_down(env, "stadt-a", "srv-1")
+    alerting = env.app.state.alerting
+
+    def ack_during_the_reading(conn: Any, now: float) -> list[KritisStatus]:
+        other = env.db()  # what the API's writer would do meanwhile, on a connection of its own
+        try:
+            with transaction(other):
+                storage.set_ack(other, alert["id"], Ack(by="token:t1", at=now, comment="Techniker unterwegs"))
+        finally:
+            other.close()
+        return []
+
+    alerting.kritis = ack_during_the_reading
+    env.clock.now += 60
+    result = await tick(env)
+    alerting.kritis = None
+    assert [(a.id, a.ack) for a in result.outcome.alerts] == [
+        (alert["id"], Ack(by="token:t1", at=env.clock.now, comment="Techniker unterwegs"))
+    ]
+    (firing,) = await alerts(env, state="firing")
+    assert firing["acknowledged"] == {"by": "token:t1", "at": env.clock.now, "comment": "Techniker unterwegs"}
 
 
 async def test_silence_marks_alerts_silenced_until_deleted(env: Env) -> None:
