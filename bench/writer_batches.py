@@ -13,14 +13,21 @@ deferral); the best of `--repeat` rounds counts. Measured: process CPU per
 report, SQL statements SQLite runs per report (sqlite3's trace callback: an
 executemany counts once per row), and pages
 written per commit (WAL frames, with the automatic checkpoint off for that
-count only).
+count only), with `--btrees` also per B-tree (`dbstat`).
+
+Pages per commit grow with the database: once each agent's entries fill
+leaves of their own, the indexes keyed by agent take a leaf per report
+(README, Ingest per core). `--warm` stores that many reports first,
+outside the measurement, to measure a database that has run for a while.
 
     .venv/bin/python bench/writer_batches.py            # about a minute
+    .venv/bin/python bench/writer_batches.py --batch 8 --warm 25600 --reports 1600 --btrees
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import sqlite3
 import sys
@@ -81,13 +88,17 @@ def run(args: argparse.Namespace, job_size: int, *, deferral: bool, counting: bo
     with tempfile.TemporaryDirectory(prefix="leitstand-writer-") as tmp:
         path = Path(tmp) / "w.db"
         ids = setup(path, args.agents)
-        jobs = jobs_for(ids, job_size, args.reports)
+        warm = args.warm // job_size // args.batch * args.batch
+        jobs = jobs_for(ids, job_size, warm * job_size + args.reports)
         items = [[_Item(job, Future(), tuple(job.streams)) for job in jobs[i : i + args.batch]]
                  for i in range(0, len(jobs), args.batch)]  # fmt: skip
         writer = Writer(lambda: connect(path))
         writer.state.deferral = deferral
         conn = writer.connection()
         assert isinstance(conn, sqlite3.Connection)
+        for batch in items[: warm // args.batch]:
+            writer._commit(conn, batch)
+        items, jobs, writer.commits = items[warm // args.batch :], jobs[warm:], 0
         statements: list[str] = []
         if counting:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -105,8 +116,24 @@ def run(args: argparse.Namespace, job_size: int, *, deferral: bool, counting: bo
             frames = (os.path.getsize(f"{path}-wal") - 32) / (4096 + WAL_FRAME_HEADER)
             result["statements"] = len(statements) / (len(jobs) * job_size)
             result["pages"] = frames / writer.commits
+            if args.btrees:
+                result.update({f"btree {name}": n / writer.commits for name, n in pages_by_btree(conn, path).items()})
         conn.close()
         return result
+
+
+def pages_by_btree(conn: sqlite3.Connection, path: Path) -> dict[str, int]:
+    """WAL frames per B-tree (table or index name) of what the WAL holds now."""
+    names = dict(conn.execute("SELECT pageno, name FROM dbstat"))
+    found: collections.Counter[str] = collections.Counter()
+    with open(f"{path}-wal", "rb") as wal:
+        wal.seek(32)
+        while header := wal.read(WAL_FRAME_HEADER):
+            if len(header) < WAL_FRAME_HEADER:
+                break
+            found[names.get(int.from_bytes(header[:4], "big"), "?")] += 1
+            wal.seek(4096, os.SEEK_CUR)
+    return dict(found.most_common())
 
 
 def main() -> None:
@@ -116,10 +143,13 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=3200, help="reports per run")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; the best CPU of each side counts")
     parser.add_argument("--core", type=int, help="pin the process to this core (default: not pinned)")
+    parser.add_argument("--warm", type=int, default=0, help="reports stored first, not measured (an older database)")
+    parser.add_argument("--btrees", action="store_true", help="also print pages per commit by B-tree")
     args = parser.parse_args()
     if args.core is not None:
         os.sched_setaffinity(0, {args.core})
-    rows = []
+    rows: list[list[str]] = []
+    btrees: list[list[str]] = []
     for job_size in (1, 10):
         best: dict[bool, float] = {}
         counts: dict[bool, dict[str, float]] = {}
@@ -133,11 +163,17 @@ def main() -> None:
             ratio = best[deferral] / best[False]
             rows.append([f"jobs of {job_size}, {label}", fmt(best[deferral]), f"{ratio:.2f}x",
                          fmt(counts[deferral]["statements"], 2), fmt(counts[deferral]["pages"])])  # fmt: skip
+            for key, pages in counts[deferral].items():
+                if deferral and key.startswith("btree "):
+                    btrees.append([f"jobs of {job_size}, {label}", key.removeprefix("btree "), fmt(pages, 1)])
     print(machine_notes())
     title = (f"Writer thread per report: {args.agents} agents, {args.batch} jobs per commit, {args.reports} reports "
-             f"per run, best of {args.repeat}, SQLite synchronous=full, metering on")  # fmt: skip
+             f"per run after {args.warm} stored first, best of {args.repeat}, SQLite synchronous=full, "
+             "metering on")  # fmt: skip
     header = ["setting", "CPU µs/report", "vs job by job", "statements/report", "pages/commit"]
     print_table(header, rows, title=title)
+    if btrees:
+        print_table(["setting", "B-tree", "pages/commit"], btrees, title="Pages per commit by B-tree, deferred batches")
 
 
 if __name__ == "__main__":
