@@ -45,7 +45,7 @@ async def test_a_round_rolls_up_prunes_and_ingest_goes_on(make_env: Callable[...
 def test_stop_ends_the_thread_while_it_waits() -> None:
     ran = threading.Event()
 
-    def work(conn: Connection) -> None:
+    def work(conn: Connection, pause: Callable[[], None]) -> None:
         ran.set()
 
     keeper = Housekeeper(lambda: cast(Connection, _Dummy()), work, every_s=3600, first_after_s=0)
