@@ -35,7 +35,7 @@ from .errors import (
     OverloadedError,
     ValidationError,
 )
-from .housekeeping import Housekeeper
+from .housekeeping import Housekeeper, Work
 from .http import (
     KnownQueryParams,
     authenticated,
@@ -60,7 +60,15 @@ from .ratelimit import RateLimit, TokenBuckets
 from .readiness import api as readiness_api
 from .writer import Writer
 
-__all__ = ["REPORTS_PATH", "Collector", "CollectorApp", "create_app", "error_response", "oldest_accepted_ts"]
+__all__ = [
+    "REPORTS_PATH",
+    "Collector",
+    "CollectorApp",
+    "create_app",
+    "error_response",
+    "housekeeping_work",
+    "oldest_accepted_ts",
+]
 
 log = logging.getLogger("leitstand.collector.api")
 
@@ -82,37 +90,17 @@ def create_app(
     reader = connect(db_path, synchronous=synchronous)
     migrate(reader)
     devices.sync_assignments(reader, config.devices.assign)
-    retention_s = config.storage.retention_days * 86400
-
-    def housekeeping(conn: Connection) -> None:
-        now = clock()
-        prune_points(
-            conn,
-            before=now - config.metering.points_days * 86400,
-            keep_from=oldest_accepted_ts(now, config.ingest.max_past_s),  # a late printer reading's neighbours
-        )
-        # before the raw prune: rollups are built from the raw samples it deletes
-        rolled, expired = rollups.housekeep(
-            conn,
-            now=clock(),
-            downsample_after_s=config.storage.downsample_after_days * 86400,
-            rollup_retention_s=config.storage.rollup_retention_days * 86400,
-        )
-        if rolled or expired:
-            log.info("rollups: %s buckets rolled up, %s expired ones removed", rolled, expired)
-        if retention_s:
-            devices.prune_readings(conn, before=clock() - retention_s)
-            deleted = store.prune_samples(conn, before=clock() - retention_s)
-            if deleted:
-                log.info("retention: %s raw samples older than %s days removed", deleted, retention_s // 86400)
-
     writer = Writer(
         lambda: connect(db_path, synchronous=synchronous),
         batch_max=config.ingest.writer_batch_max,
         queue_max=config.ingest.queue_max,
     )
     writer.start()
-    housekeeper = Housekeeper(lambda: connect(db_path, synchronous=synchronous), housekeeping)
+    # the leader of the alert evaluation, asked by housekeeping too (see db.Leadership)
+    leader = Leadership(db_path)
+    housekeeper = Housekeeper(
+        lambda: connect(db_path, synchronous=synchronous), housekeeping_work(config, clock), leader=leader
+    )
     housekeeper.start()
     collector = Collector(
         config=config,
@@ -121,7 +109,7 @@ def create_app(
         clock=clock,
         tariffs=prepared.tariffs,
         target=str(db_path),
-        leader=Leadership(db_path),
+        leader=leader,
         housekeeper=housekeeper,
         readiness=readiness,
         alerting=alerting,
@@ -185,6 +173,38 @@ def create_app(
     app.state.readiness = readiness
     app.state.alerting = alerting
     return app
+
+
+def housekeeping_work(config: Config, clock: Callable[[], float] = time.time) -> Work:
+    """A collector's hourly housekeeping round (`Housekeeper`): metering
+    points, rollups, raw retention, calling `pause` between steps of their loops."""
+    retention_s = config.storage.retention_days * 86400
+
+    def housekeeping(conn: Connection, pause: Callable[[], None]) -> None:
+        now = clock()
+        prune_points(
+            conn,
+            before=now - config.metering.points_days * 86400,
+            keep_from=oldest_accepted_ts(now, config.ingest.max_past_s),  # a late printer reading's neighbours
+            pause=pause,
+        )
+        # before the raw prune: rollups are built from the raw samples it deletes
+        rolled, expired = rollups.housekeep(
+            conn,
+            now=clock(),
+            downsample_after_s=config.storage.downsample_after_days * 86400,
+            rollup_retention_s=config.storage.rollup_retention_days * 86400,
+            pause=pause,
+        )
+        if rolled or expired:
+            log.info("rollups: %s buckets rolled up, %s expired ones removed", rolled, expired)
+        if retention_s:
+            devices.prune_readings(conn, before=clock() - retention_s, pause=pause)
+            deleted = store.prune_samples(conn, before=clock() - retention_s, pause=pause)
+            if deleted:
+                log.info("retention: %s raw samples older than %s days removed", deleted, retention_s // 86400)
+
+    return housekeeping
 
 
 class CollectorApp(Starlette):

@@ -91,7 +91,7 @@ class Collector:
     tariffs: TariffBook | None = None
     #: where the store is: a SQLite path or a postgresql:// URL
     target: str = ""
-    #: whether this process runs the periodic evaluations (see db.Leadership)
+    #: whether this process runs the periodic evaluations and housekeeping (see db.Leadership)
     leader: Leadership | None = None
     housekeeper: Housekeeper | None = None
     readiness: ReadinessSettings = field(default_factory=ReadinessSettings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
@@ -260,11 +261,25 @@ STORAGE_FAILURES: tuple[type[Exception], ...] = (StorageError, *ERRORS)
 
 
 class Leadership:
-    """Whether this collector runs the periodic evaluations (alerts, readiness).
+    """Whether this collector runs the periodic evaluations (alerts, readiness)
+    and housekeeping.
 
     On SQLite there is one collector per database: always. On PostgreSQL the
     first collector to take a session advisory lock leads until its
     connection ends (it stopped or died); the others ask again every tick.
+
+    Callable from several threads: the event loop asks before each evaluation
+    and the housekeeping thread before each round. One instance for both, not
+    one each: a second session of the same process could never take the lock
+    the first holds, and a second key would let alerts and housekeeping lead
+    on different collectors: two leaders to look for in the logs, and a stop
+    that hands over only half of the work. The instance's connection and its
+    `_held` flag are guarded by `_lock`: unguarded, two first calls at once
+    would each open a session, the one whose session took the lock would be
+    overwritten by the other, and the lock would stay held by a session nobody
+    closes: no collector would lead again until the process ends. A caller
+    waits at most for the other's one round trip, the wait the event loop
+    already has on its own.
     """
 
     _KEY = 0x4C656976
@@ -273,22 +288,28 @@ class Leadership:
         self._target = target
         self._conn: Connection | None = None
         self._held = False
+        self._lock = threading.Lock()
 
     def __call__(self) -> bool:
         if not is_postgres(self._target):
             return True
-        try:
-            if self._conn is None:
-                self._conn = connect(self._target)
-            if self._held:
-                self._conn.execute("SELECT 1")  # the lock lives as long as this session
-            else:
-                self._held = bool(self._conn.execute("SELECT pg_try_advisory_lock(?)", (self._KEY,)).fetchone()[0])
-        except STORAGE_FAILURES:
-            self.close()
-        return self._held
+        with self._lock:
+            try:
+                if self._conn is None:
+                    self._conn = connect(self._target)
+                if self._held:
+                    self._conn.execute("SELECT 1")  # the lock lives as long as this session
+                else:
+                    self._held = bool(self._conn.execute("SELECT pg_try_advisory_lock(?)", (self._KEY,)).fetchone()[0])
+            except STORAGE_FAILURES:
+                self._close()
+            return self._held
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         self._held = False
         if self._conn is not None:
             with suppress(*ERRORS):

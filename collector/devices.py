@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from .admin import Principal, visible_tenant
 from .config import DeviceAssignment
 from .db import Connection, dialect
 from .errors import ConflictError, NotFoundError
+from .periodic import no_pause
 
 __all__ = [
     "Assignment",
@@ -301,10 +302,12 @@ def _upsert(
     )
 
 
-def prune_readings(conn: Connection, *, before: float, chunk: int = 10000) -> int:
-    """Delete device readings received before ``before`` (raw-sample retention)."""
+def prune_readings(conn: Connection, *, before: float, chunk: int = 10000, pause: Callable[[], None] = no_pause) -> int:
+    """Delete device readings received before ``before`` (raw-sample retention),
+    calling `pause` before each chunk (as `store.prune_samples`)."""
     deleted = 0
     while True:
+        pause()
         cur = conn.execute(
             "DELETE FROM device_readings WHERE (tenant, device_id, ts, agent_id) IN "
             "(SELECT tenant, device_id, ts, agent_id FROM device_readings WHERE received_at < ? LIMIT ?)",

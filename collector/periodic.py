@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from .errors import CollectorError
 
-__all__ = ["Pacer", "in_background", "run_periodically"]
+__all__ = ["Pacer", "in_background", "no_pause", "run_periodically"]
 
 log = logging.getLogger("leitstand.collector")
 
@@ -56,6 +56,10 @@ async def in_background(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def no_pause() -> None:
+    """The `pause` of a long loop nobody paces (the CLI, tests): a `Pacer` where one is wanted."""
 
 
 class Pacer:

@@ -24,7 +24,7 @@ reports are decoded here with msgspec, never with SQL JSON functions.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -34,6 +34,7 @@ from agent.wire import Report
 from .db import Connection, transaction
 from .metering.counters import counter_delta
 from .migrations import ROLLUPS_DDL
+from .periodic import no_pause
 
 __all__ = [
     "DEFAULT_RESOLUTION_S",
@@ -198,14 +199,20 @@ def summarize(reports: Iterable[Report], *, bucket: int, previous: Report | None
 
 
 def rollup_reports(
-    reports: Iterable[Report], *, resolution_s: int = DEFAULT_RESOLUTION_S, previous: Report | None = None
+    reports: Iterable[Report],
+    *,
+    resolution_s: int = DEFAULT_RESOLUTION_S,
+    previous: Report | None = None,
+    pause: Callable[[], None] = no_pause,
 ) -> list[Rollup]:
     """Rollups of one host's reports (any order), one per bucket that has a
-    report, oldest first; each bucket's counter baseline is the report before it."""
+    report, oldest first; each bucket's counter baseline is the report before it.
+    `pause` is called before each bucket (see `rollup_samples`)."""
     ordered = sorted(reports, key=_order)
     out: list[Rollup] = []
     start = 0
     while start < len(ordered):
+        pause()
         bucket = bucket_of(ordered[start].ts, resolution_s)
         stop = start
         while stop < len(ordered) and ordered[stop].ts < bucket + resolution_s:
@@ -286,6 +293,7 @@ def rollup_samples(
     after: float | None = None,
     chunk: int = 5000,
     max_rows: int | None = None,
+    pause: Callable[[], None] = no_pause,
 ) -> int:
     """Roll up every complete bucket older than `before` not yet rolled up; returns
     the rollup rows inserted or grown. Idempotent: running it again with nothing
@@ -301,6 +309,9 @@ def rollup_samples(
 
     A report arriving after its bucket and a later one were rolled up is not
     added: it stays in the raw samples until their retention ends.
+
+    `pause` is called before each host and each bucket, outside any
+    transaction: housekeeping paces its thread there (`periodic.Pacer`).
     """
     if resolution_s <= 0 or chunk <= 0:
         raise ValueError("resolution_s and chunk must be positive")
@@ -311,6 +322,7 @@ def rollup_samples(
     for agent_id in _agents(conn):
         if max_rows is not None and read >= max_rows:
             break
+        pause()
         start = _resume_at(conn, agent_id, resolution_s)
         if start is None:
             continue
@@ -333,7 +345,7 @@ def rollup_samples(
                     rows = _samples(conn, agent_id, first, stop, None)
             read += len(rows)
             reports = [_decoder.decode(data) for _, data in rows]
-            built = rollup_reports(reports, resolution_s=resolution_s, previous=previous)
+            built = rollup_reports(reports, resolution_s=resolution_s, previous=previous, pause=pause)
             with transaction(conn):
                 cur = conn.executemany(_UPSERT, [_row(agent_id, resolution_s, r) for r in built])
             # rows inserted or grown; a rebuilt bucket that gained nothing is not counted
@@ -343,12 +355,14 @@ def rollup_samples(
     return written
 
 
-def prune_rollups(conn: Connection, *, before: float, resolution_s: int) -> int:
+def prune_rollups(conn: Connection, *, before: float, resolution_s: int, pause: Callable[[], None] = no_pause) -> int:
     """Delete rollups whose bucket ended at or before `before`; host by host, so
-    each statement touches one host's expired rows (an hour's worth, normally)."""
+    each statement touches one host's expired rows (an hour's worth, normally).
+    `pause` is called before each host's statement."""
     last = math.floor(before) - resolution_s  # bucket + resolution_s <= before
     deleted = 0
     for agent_id in _agents(conn):
+        pause()
         cur = conn.execute(
             "DELETE FROM rollups WHERE agent_id = ? AND resolution_s = ? AND bucket <= ?",
             (agent_id, resolution_s, last),
@@ -377,17 +391,24 @@ def housekeep(
     downsample_after_s: float,
     rollup_retention_s: float,
     max_rows: int | None = 200_000,
+    pause: Callable[[], None] = no_pause,
 ) -> tuple[int, int]:
-    """The writer's hourly rollup step: (rollup rows written, rollups pruned).
+    """Housekeeping's hourly rollup step: (rollup rows written, rollups pruned).
     Run it before the raw samples are pruned. 0 disables either half, as in
-    the config (`storage.downsample_after_days`, `storage.rollup_retention_days`)."""
+    the config (`storage.downsample_after_days`, `storage.rollup_retention_days`).
+    `pause` is called between hosts and buckets, never inside a transaction."""
     rolled = pruned = 0
     after = now - rollup_retention_s if rollup_retention_s > 0 else None
     for resolution_s in RESOLUTIONS:
         if downsample_after_s > 0:
             rolled += rollup_samples(
-                conn, before=now - downsample_after_s, resolution_s=resolution_s, after=after, max_rows=max_rows
+                conn,
+                before=now - downsample_after_s,
+                resolution_s=resolution_s,
+                after=after,
+                max_rows=max_rows,
+                pause=pause,
             )
         if rollup_retention_s > 0:
-            pruned += prune_rollups(conn, before=now - rollup_retention_s, resolution_s=resolution_s)
+            pruned += prune_rollups(conn, before=now - rollup_retention_s, resolution_s=resolution_s, pause=pause)
     return rolled, pruned

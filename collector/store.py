@@ -7,7 +7,7 @@ transaction; read functions take any connection.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -23,6 +23,7 @@ from .ingest import HostSeqState, plan_batch
 from .metering.booking import Booker, MeteringSettings
 from .metering.points import device_point
 from .metering.streams import StreamKey
+from .periodic import no_pause
 from .writestate import HostEntry, StaleHostError, WriteState
 
 __all__ = [
@@ -372,11 +373,13 @@ def _headline(report: Report | None) -> dict[str, float | int | None]:
     }
 
 
-def prune_samples(conn: Connection, *, before: float, chunk: int = 10000) -> int:
+def prune_samples(conn: Connection, *, before: float, chunk: int = 10000, pause: Callable[[], None] = no_pause) -> int:
     """Delete raw samples received before `before`, in chunks so the writer
-    never holds the database for long."""
+    never holds the database for long. `pause` is called before each chunk:
+    on SQLite the deleting is this thread's own CPU (housekeeping paces it)."""
     deleted = 0
     while True:
+        pause()
         cur = conn.execute(
             "DELETE FROM samples WHERE (agent_id, epoch, seq) IN "
             "(SELECT agent_id, epoch, seq FROM samples WHERE received_at < ? LIMIT ?)",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..db import Connection, transaction
+from ..periodic import no_pause
 from .model import Period
 from .streams import sql_host_stream, sql_kind
 
 __all__ = ["prune_points"]
 
 
-def prune_points(conn: Connection, *, before: float, keep_from: float | None = None) -> int:
+def prune_points(
+    conn: Connection, *, before: float, keep_from: float | None = None, pause: Callable[[], None] = no_pause
+) -> int:
     """Drop metering points older than `before` that late data can no longer need.
 
     A late host report is stored only if its seq fills a recorded gap, so a
@@ -20,6 +25,9 @@ def prune_points(conn: Connection, *, before: float, keep_from: float | None = N
     accepts (`ingest.max_past_s`; by default the start of the previous month,
     which is also what is kept without it): every reading ingest accepts finds
     its true neighbours. A device stream remembers how far it was pruned.
+
+    `pause` is called before each device stream's transaction, never inside
+    one: housekeeping paces its thread there (`periodic.Pacer`).
     """
     device_before = min(before, Period.containing(before).previous().start_ts)
     if keep_from is not None:
@@ -44,6 +52,7 @@ def prune_points(conn: Connection, *, before: float, keep_from: float | None = N
         )
     ]
     for stream in streams:
+        pause()
         with transaction(conn):
             deleted += conn.execute(
                 "DELETE FROM meter_points AS m WHERE stream = ? AND ts < ? "
