@@ -473,6 +473,53 @@ async def test_row_budget_stops_early_and_the_next_call_carries_on(env: Env, con
     ]
 
 
+async def test_a_budget_smaller_than_a_rounds_reports_starves_no_host(env: Env, conn: Connection) -> None:
+    # Six hosts each send a bucket's worth of reports between two rounds, and a
+    # round may read two hosts' worth: in agent id order a1 and a2 took the
+    # budget every round and a3..a6 were never rolled up. Furthest behind first,
+    # every host gets its turn.
+    agents = [f"a{i}" for i in range(1, 7)]
+    tokens = {a: await env.enroll(env.tenant("t1"), a) for a in agents}
+    seq = dict.fromkeys(agents, 0)
+    rounds = 12
+    for r in range(rounds):
+        for a in agents:
+            reports = [report(seq[a] + i + 1, B + 300 * r + 60 * i) for i in range(5)]
+            seq[a] += 5
+            await post(env, a, reports, tokens[a])
+        rollups.rollup_samples(conn, before=B + 300 * (r + 1), resolution_s=300, max_rows=10)
+        if r == 0:
+            assert [a for a in agents if rows(conn, a)] == ["a1", "a2"]  # the budget: two hosts a round
+    newest = {a: max((int(str(row["bucket"])) for row in rows(conn, a)), default=None) for a in agents}
+    assert all(bucket is not None for bucket in newest.values()), newest
+    # the budget is below what arrives, so no host keeps up, but they take turns:
+    # none is more than one turn of all six behind the newest complete bucket
+    last = B + 300 * (rounds - 1)
+    assert max(b for b in newest.values() if b is not None) == last
+    assert min(b for b in newest.values() if b is not None) >= last - 300 * len(agents), newest
+
+
+def test_housekeeping_budget_grows_with_the_fleet(conn: Connection, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no samples at all: what is checked is the budget rollup_samples is given
+    conn.execute("INSERT INTO tenants (name, created_at) VALUES ('t1', 0)")
+    conn.executemany(
+        "INSERT INTO hosts (agent_id, tenant, hostname, enrolled_at) VALUES (?, 't1', ?, 0)",
+        [(f"h{i:03d}", f"h{i:03d}") for i in range(300)],
+    )
+    conn.commit()
+    seen: list[int | None] = []
+    real = rollups.rollup_samples
+
+    def spy(*args: Any, **kwargs: Any) -> int:
+        seen.append(kwargs["max_rows"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rollups, "rollup_samples", spy)
+    for floor in (1_000, 10**9, None):
+        rollups.housekeep(conn, now=T0, downsample_after_s=86_400, rollup_retention_s=0, max_rows=floor)
+    assert seen == [300 * rollups.ROWS_PER_HOST, 10**9, None]
+
+
 async def test_counters_beyond_bigint_are_clamped(env: Env, conn: Connection) -> None:
     # The wire format does not bound counters. Two interfaces near 2**63 add up beyond
     # BIGINT; written straight into samples, since ingest's ledger refuses them itself.
