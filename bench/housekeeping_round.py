@@ -5,7 +5,8 @@ tests/pg_server.py) with N hosts of one tenant and M raw samples each, 15 s
 apart and received five days ago: beyond `storage.retention_days` = 3 and
 `storage.downsample_after_days` = 1, so a round rolls them all up into
 5-minute buckets and then deletes them (with defaults a round reads at most
-200,000 raw samples: keep N x M at or under it). Then runs the collector's
+200,000 raw samples or 960 per host, whichever is more: keep N x M at or
+under it). Then runs the collector's
 own round (`housekeeping_work` in a `Housekeeper`) once at duty 1 (unpaced)
 and once at the default duty on an identical copy, and prints wall time, the
 round thread's CPU time and the time it slept for the pacer. Rows written
