@@ -111,7 +111,7 @@ class Housekeeper:
             log.debug("housekeeping round skipped: another collector leads")
             return False
         started = time.perf_counter()
-        # created in the thread it paces: it counts that thread's CPU time. Paced, a round takes
+        # created in the thread it paces: it counts that thread's CPU time. Paced, a round
         # may outlast the 30 s a stopping collector waits for it, so a pause is where it is cut.
         pace = Pacer(self.duty, cpu=self._cpu, sleep=self._pause)
         cpu = time.thread_time()
