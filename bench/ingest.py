@@ -2,14 +2,19 @@
 
 Starts `leitstand-collector serve` pinned to core 0, enrolls simulated agents,
 and drives them with wrk (pinned to core 1) posting real wire-format batches of
-1 and of 10 reports. Next to it, for scale, a trivial Starlette JSON POST
-endpoint under the same uvicorn (httptools/uvloop) with the same load. Then it
-verifies through the API that every acknowledged report was stored exactly
-once, and times the SQLite write path (collector.store.ingest through the
-single writer) against a bare executemany of the same rows.
+1 and of 10 reports. Next to it, for scale, two references under the same
+uvicorn (httptools/uvloop) with the same load: a trivial Starlette JSON POST
+endpoint (the framework's ceiling), and a durable one that stores each report
+once in SQLite (WAL, synchronous=FULL, group commit; the storage floor: what
+any collector that acknowledges only stored reports must at least do). With
+--rounds N each batch size runs N times, collector then references, and the
+shares are printed as medians over rounds. Then it verifies through the API
+that every acknowledged report was stored exactly once, and times the SQLite
+write path (collector.store.ingest through the single writer) against a bare executemany of the same rows.
 
     .venv/bin/python bench/ingest.py            # a few minutes
     .venv/bin/python bench/ingest.py --quick    # about 30 s smoke run
+    .venv/bin/python bench/ingest.py --rounds 3 --duration 8 --write-rows 0   # shares as medians
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -218,6 +224,100 @@ app = Starlette(routes=[Route("/api/v1/reports", reports, methods=["POST"]), Rou
 """
 
 
+# The storage floor: the same uvicorn and Starlette, the body parsed as above, and
+# each report stored durably once, the least a collector that acknowledges only
+# what it stored must do: one row per report keyed by (agent, seq) so a resend is
+# ignored, SQLite WAL with synchronous=FULL (the collector's default), one writer
+# thread committing whatever queued meanwhile in one transaction (group commit),
+# answers delivered to the event loop once per commit. No auth, no validation,
+# no host rows, no metering.
+DURABLE_APP = """\
+import asyncio
+import json
+import os
+import queue
+import sqlite3
+import threading
+
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+DB = os.environ["BENCH_DURABLE_DB"]
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS samples (agent TEXT NOT NULL, seq INTEGER NOT NULL, ts REAL NOT NULL, "
+    "data TEXT NOT NULL, PRIMARY KEY (agent, seq))"
+)
+jobs = queue.SimpleQueue()
+
+
+def connect():
+    conn = sqlite3.connect(DB, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(SCHEMA)
+    return conn
+
+
+def deliver(futures):
+    for future in futures:
+        if not future.done():
+            future.set_result(None)
+
+
+def writer():
+    conn = connect()
+    while True:
+        items = [jobs.get()]
+        while True:
+            try:
+                items.append(jobs.get_nowait())
+            except queue.Empty:
+                break
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT OR IGNORE INTO samples VALUES (?, ?, ?, ?)", [r for rows, _ in items for r in rows])
+        conn.execute("COMMIT")
+        loop = items[0][1].get_loop()
+        loop.call_soon_threadsafe(deliver, [future for _, future in items])
+
+
+threading.Thread(target=writer, daemon=True).start()
+reader = connect()
+
+
+async def reports(request):
+    batch = json.loads(await request.body())
+    agent = batch["agent"]["id"]
+    rows = [(agent, r["seq"], r["ts"], json.dumps(r)) for r in batch["reports"]]
+    future = asyncio.get_running_loop().create_future()
+    jobs.put((rows, future))
+    await future
+    seq = max(r["seq"] for r in batch["reports"])
+    return JSONResponse({"accepted_through_seq": seq, "stored": len(rows), "duplicates": 0})
+
+
+async def last(request):
+    return JSONResponse(dict(reader.execute("SELECT agent, max(seq) FROM samples GROUP BY agent").fetchall()))
+
+
+async def healthz(request):
+    return Response("ok")
+
+
+app = Starlette(
+    routes=[
+        Route("/api/v1/reports", reports, methods=["POST"]),
+        Route("/last", last),
+        Route("/healthz", healthz),
+    ]
+)
+"""
+
+#: Row.kind of the two references
+TRIVIAL = "trivial"
+DURABLE = "durable"
+
+
 @dataclass
 class Agent:
     id: str
@@ -278,6 +378,9 @@ class Row:
     verified: str = "—"
     goal: float | None = None
     note: str = ""
+    #: "collector", or the reference it is (TRIVIAL, DURABLE)
+    kind: str = "collector"
+    round: int = 1
 
 
 # --- HTTP helpers ---------------------------------------------------------------
@@ -766,7 +869,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="full",
         help="SQLite synchronous of the collector (its config's storage.synchronous; full is its default)",
     )
-    parser.add_argument("--no-peer", action="store_true", help="skip the trivial uvicorn endpoint")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="rounds of each batch size (collector, then the references); shares printed as medians",
+    )
+    parser.add_argument("--no-peer", action="store_true", help="skip the reference endpoints (trivial, durable)")
     parser.add_argument("--no-http", action="store_true", help="only the in-process write-path comparison")
     parser.add_argument(
         "--loadgen", choices=["auto", "wrk", "python"], default="auto", help="load generator (auto: wrk if installed)"
@@ -798,6 +907,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         batches = [int(b) for b in args.batches.split(",") if b.strip()]
     except ValueError:
         print(f"bench/ingest.py: --batches expects integers, got {args.batches!r}", file=sys.stderr)
+        return 2
+    if args.rounds < 1:
+        print("bench/ingest.py: --rounds must be at least 1", file=sys.stderr)
         return 2
     if not batches or any(not 1 <= b <= 1000 for b in batches) or args.agents < args.threads:
         print("bench/ingest.py: batches must be 1..1000 and --agents at least --threads", file=sys.stderr)
@@ -850,11 +962,12 @@ def http_benchmarks(args: argparse.Namespace, batches: list[int], workdir: Path,
     # 64 agents sending flat out measure the write path, not real agents (one report per
     # interval): the per-token rate limit would turn that into 429s
     config.write_text(f'[storage]\nsynchronous = "{args.synchronous}"\n[server]\nrate_limit_rps = 0\n')
-    tenants = {b: f"bench-b{b}" for b in batches}
+    # a tenant per round and batch size: each round's check of stored = acknowledged counts its own hosts
+    tenants = {(n, b): f"bench-r{n}-b{b}" for n in range(1, args.rounds + 1) for b in batches}
     enroll_tokens = {}
-    for batch, tenant in tenants.items():
+    for key, tenant in tenants.items():
         cli(["tenant", "add", tenant], db, env)
-        enroll_tokens[batch] = cli(["token", "create", "--role", "enroll", "--tenant", tenant], db, env)
+        enroll_tokens[key] = cli(["token", "create", "--role", "enroll", "--tenant", tenant], db, env)
     admin_token = cli(["token", "create", "--role", "admin"], db, env)
 
     rows: list[Row] = []
@@ -874,62 +987,103 @@ def http_benchmarks(args: argparse.Namespace, batches: list[int], workdir: Path,
         processes.append(collector)
         base = f"http://127.0.0.1:{port}"
         wait_ready(http_ok(f"{base}/healthz"), what="leitstand-collector serve", process=collector)
-        # Both servers are up from the start and each batch size runs on the
-        # collector and then at once on the trivial endpoint: on a shared
-        # machine the neighbours' load moves between runs, and the share is
-        # only meaningful for two runs close together. The idle one waits on
-        # its socket and costs the other nothing.
-        peer = None if args.no_peer else start_trivial_peer(workdir, env)
-        if peer is not None:
-            processes.append(peer[0])
-        dummy = [Agent(id=f"peer-{i:04d}", token=f"lst_000000000000_{i}") for i in range(args.agents)]
-        for batch in batches:
-            name = f"leitstand collector, batch {batch}"
-            print(f"{name}: enrolling {args.agents} agents …", flush=True)
-            agents = enroll_agents(base, enroll_tokens[batch], f"b{batch}", args.agents)
-            spec = LoadSpec(port, batch, args.connections, args.threads, args.duration, agents, workdir)
-
-            def refresh(agents: list[Agent] = agents, tenant: str = tenants[batch]) -> None:
-                # Continue each agent's sequence where the collector has it (warm-up done).
-                last = settled_last_seqs(base, admin_token, tenant, collector)
-                for agent in agents:
-                    agent.next_seq = last[agent.id]
-
-            result, runs = drive(
-                name=name,
-                spec=spec,
-                warmup_s=args.warmup,
-                server=collector,
-                wrk=wrk,
-                tag=f"b{batch}",
-                refresh_seqs=refresh,
-                profile_dir=args.profile,
+        # All servers are up from the start and each batch size runs on the
+        # collector and then at once on each reference: on a shared machine the
+        # neighbours' load moves between runs, and a share is only meaningful
+        # for runs close together. An idle server waits on its socket and costs
+        # the others nothing.
+        peers: dict[str, tuple[ManagedProcess, int]] = {}
+        if not args.no_peer:
+            peers[TRIVIAL] = start_peer(workdir, env, "uvicorn-trivial", TRIVIAL_APP)
+            peers[DURABLE] = start_peer(
+                workdir, env, "uvicorn-durable", DURABLE_APP, {"BENCH_DURABLE_DB": str(workdir / "durable.db")}
             )
-            verified = verify(base, admin_token, tenants[batch], batch, runs, collector)
-            goal = GOAL_BATCH1 if batch == 1 else GOAL_BATCH10 if batch == 10 else None
-            rows.append(Row(name, batch, result, verified, goal))
-            if peer is not None:
-                peer_name = f"uvicorn trivial POST, batch {batch}"
-                peer_spec = LoadSpec(peer[1], batch, args.connections, args.threads, args.duration, dummy, workdir)
-                peer_result, _ = drive(
-                    name=peer_name, spec=peer_spec, warmup_s=args.warmup, server=peer[0], wrk=wrk, tag=f"peer-b{batch}"
-                )
-                rows.append(Row(peer_name, batch, peer_result, "— (stores nothing)"))
+            processes.extend(process for process, _ in peers.values())
+        peer_agents = {kind: {b: dummy_agents(f"{kind}-b{b}", args.agents) for b in batches} for kind in peers}
+        for n in range(1, args.rounds + 1):
+            for batch in batches:
+                rows.extend(one_round(args, n, batch, base, admin_token, tenants[n, batch], enroll_tokens[n, batch],
+                                      collector, peers, peer_agents, workdir, wrk))  # fmt: skip
         collector_rss = collector_rss_mb(collector)
-        last_collector_row = next(row for row in reversed(rows) if not row.verified.startswith("— (stores nothing)"))
+        last_collector_row = next(row for row in reversed(rows) if row.kind == "collector")
         last_collector_row.note = f"collector RSS after the runs: {collector_rss:.0f} MB"
     return rows
 
 
-def start_trivial_peer(workdir: Path, env: dict[str, str]) -> tuple[ManagedProcess, int]:
-    """The trivial endpoint under uvicorn (httptools, uvloop, no access log), pinned
+def one_round(
+    args: argparse.Namespace,
+    n: int,
+    batch: int,
+    base: str,
+    admin_token: str,
+    tenant: str,
+    enroll_token: str,
+    collector: ManagedProcess,
+    peers: dict[str, tuple[ManagedProcess, int]],
+    peer_agents: dict[str, dict[int, list[Agent]]],
+    workdir: Path,
+    wrk: str | None,
+) -> list[Row]:
+    """One batch size on the collector, then on each reference."""
+    suffix = f", round {n}" if args.rounds > 1 else ""
+    name = f"leitstand collector, batch {batch}{suffix}"
+    print(f"{name}: enrolling {args.agents} agents …", flush=True)
+    agents = enroll_agents(base, enroll_token, f"r{n}b{batch}", args.agents)
+    spec = LoadSpec(collector_port(base), batch, args.connections, args.threads, args.duration, agents, workdir)
+
+    def refresh() -> None:
+        # Continue each agent's sequence where the collector has it (warm-up done).
+        last = settled_last_seqs(base, admin_token, tenant, collector)
+        for agent in agents:
+            agent.next_seq = last[agent.id]
+
+    tag = f"r{n}-b{batch}"
+    result, runs = drive(name=name, spec=spec, warmup_s=args.warmup, server=collector, wrk=wrk, tag=tag,
+                         refresh_seqs=refresh, profile_dir=args.profile)  # fmt: skip
+    verified = verify(base, admin_token, tenant, batch, runs, collector)
+    goal = GOAL_BATCH1 if batch == 1 else GOAL_BATCH10 if batch == 10 else None
+    rows = [Row(name, batch, result, verified, goal, round=n)]
+    for kind, (process, port) in peers.items():
+        what = "trivial POST" if kind == TRIVIAL else "durable POST (SQLite, group commit)"
+        peer_name = f"uvicorn {what}, batch {batch}{suffix}"
+        dummies = peer_agents[kind][batch]
+
+        def refresh_peer(dummies: list[Agent] = dummies, port: int = port) -> None:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/last", timeout=30) as answer:
+                last = json.loads(answer.read())
+            for agent in dummies:
+                agent.next_seq = int(last.get(agent.id, agent.next_seq))
+
+        if kind == DURABLE:
+            refresh_peer()  # on from the last round's seqs: a resend would only be ignored
+        peer_spec = LoadSpec(port, batch, args.connections, args.threads, args.duration, dummies, workdir)
+        peer_result, _ = drive(name=peer_name, spec=peer_spec, warmup_s=args.warmup, server=process, wrk=wrk,
+                               tag=f"{kind}-{tag}", refresh_seqs=refresh_peer if kind == DURABLE else None)  # fmt: skip
+        note = "— (stores nothing)" if kind == TRIVIAL else "— (stores each report once, nothing else)"
+        rows.append(Row(peer_name, batch, peer_result, note, kind=kind, round=n))
+    return rows
+
+
+def dummy_agents(prefix: str, count: int) -> list[Agent]:
+    """Agents of a reference endpoint (it checks no token)."""
+    return [Agent(id=f"{prefix}-{i:04d}", token=f"lst_000000000000_{i}") for i in range(count)]
+
+
+def collector_port(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])
+
+
+def start_peer(
+    workdir: Path, env: dict[str, str], name: str, source: str, extra_env: dict[str, str] | None = None
+) -> tuple[ManagedProcess, int]:
+    """A reference app under uvicorn (httptools, uvloop, no access log), pinned
     to the collector's core; returns the process and its port."""
-    app_dir = workdir / "trivial"
+    app_dir = workdir / name
     app_dir.mkdir()
-    (app_dir / "trivial_app.py").write_text(TRIVIAL_APP)
+    (app_dir / "peer_app.py").write_text(source)
     port = free_port()
-    uvicorn = start_process(
-        "uvicorn-trivial",
+    process = start_process(
+        name,
         pinned(
             SERVER_CORE,
             [
@@ -938,7 +1092,7 @@ def start_trivial_peer(workdir: Path, env: dict[str, str]) -> tuple[ManagedProce
                 "uvicorn",
                 "--app-dir",
                 str(app_dir),
-                "trivial_app:app",
+                "peer_app:app",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -953,10 +1107,10 @@ def start_trivial_peer(workdir: Path, env: dict[str, str]) -> tuple[ManagedProce
             ],
         ),
         log_dir=workdir,
-        env=env,
+        env={**env, **(extra_env or {})},
     )
-    wait_ready(http_ok(f"http://127.0.0.1:{port}/healthz"), what="uvicorn trivial app", process=uvicorn)
-    return uvicorn, port
+    wait_ready(http_ok(f"http://127.0.0.1:{port}/healthz"), what=f"{name} app", process=process)
+    return process, port
 
 
 def collector_rss_mb(process: ManagedProcess) -> float:
@@ -995,6 +1149,43 @@ def verify(base: str, admin_token: str, tenant: str, batch: int, runs: list[Load
     return ("OK: " if ok else "MISMATCH: ") + detail
 
 
+def cpu_per_report(row: Row) -> float:
+    r = row.result
+    assert r is not None
+    return r.server_cpu_pct / 100 * r.duration_s / (r.ok * row.batch) * 1e6
+
+
+def round_summary(rows: list[Row], rates: dict[tuple[str, int, int], float]) -> list[list[str]]:
+    """Per batch size: the collector's share of each reference's reports/s, median over rounds."""
+    summary = []
+    for batch in sorted({row.batch for row in rows}):
+        rounds = sorted({row.round for row in rows if row.batch == batch and row.kind == "collector"})
+        shares: dict[str, list[float]] = {TRIVIAL: [], DURABLE: [], "durable/trivial": []}
+        for n in rounds:
+            ours = rates.get(("collector", n, batch))
+            for kind in (TRIVIAL, DURABLE):
+                if ours and rates.get((kind, n, batch)):
+                    shares[kind].append(ours / rates[kind, n, batch])
+            if rates.get((DURABLE, n, batch)) and rates.get((TRIVIAL, n, batch)):
+                shares["durable/trivial"].append(rates[DURABLE, n, batch] / rates[TRIVIAL, n, batch])
+        if not shares[TRIVIAL]:
+            continue
+
+        def spread(values: list[float]) -> str:
+            if not values:
+                return "—"
+            return f"{statistics.median(values):.2f}× ({min(values):.2f}–{max(values):.2f})"
+
+        goal = "—"
+        if batch in GOAL_RATIO:
+            met = statistics.median(shares[TRIVIAL]) >= GOAL_RATIO[batch]
+            goal = f"≥ {GOAL_RATIO[batch]:.2f}× {'met' if met else 'MISSED'}"
+        dt = shares["durable/trivial"]
+        summary.append([str(batch), str(len(rounds)), spread(shares[TRIVIAL]), goal, spread(shares[DURABLE]),
+                        f"{statistics.median(dt):.2f}×" if dt else "—"])  # fmt: skip
+    return summary
+
+
 def report(args: argparse.Namespace, rows: list[Row], write: WritePathResult | None, wrk: bool) -> None:
     if rows:
         header = [
@@ -1010,30 +1201,33 @@ def report(args: argparse.Namespace, rows: list[Row], write: WritePathResult | N
             "other threads µs/report",
             "goal",
             "vs trivial (goal)",
+            "vs durable",
             "stored = acknowledged?",
         ]
-        trivial = {
-            row.batch: row.result.ok * row.batch / row.result.duration_s
+        rates = {
+            (row.kind, row.round, row.batch): row.result.ok * row.batch / row.result.duration_s
             for row in rows
-            if row.result is not None and row.verified.startswith("— (stores nothing)") and row.result.duration_s
+            if row.result is not None and row.result.duration_s
         }
         table = []
         for row in rows:
             r = row.result
             if r is None:
-                table.append([row.name, "—", "—", "—", "—", "—", "—", "—", "—", "—", "—", "—", row.note])
+                table.append([row.name, *["—"] * 12, row.note])
                 continue
             reports_s = r.ok * row.batch / r.duration_s
             goal = "—"
             if row.goal is not None:
                 goal = f"≥ {row.goal:,.0f} {'met' if reports_s >= row.goal else 'MISSED'}"
-            versus = "—"
-            if row.goal is not None and trivial.get(row.batch):
-                ratio = reports_s / trivial[row.batch]
+            versus = versus_durable = "—"
+            if row.kind == "collector" and rates.get((TRIVIAL, row.round, row.batch)):
+                ratio = reports_s / rates[TRIVIAL, row.round, row.batch]
                 versus = f"{ratio:.2f}×"
                 if row.batch in GOAL_RATIO:
                     wanted = GOAL_RATIO[row.batch]
                     versus += f" (≥ {wanted:.2f}× {'met' if ratio >= wanted else 'MISSED'})"
+            if row.kind != DURABLE and rates.get((DURABLE, row.round, row.batch)):
+                versus_durable = f"{reports_s / rates[DURABLE, row.round, row.batch]:.2f}×"
             errors = r.socket_errors + r.timeouts
             table.append(
                 [
@@ -1049,6 +1243,7 @@ def report(args: argparse.Namespace, rows: list[Row], write: WritePathResult | N
                     fmt(r.others_us_per_report, 0),
                     goal,
                     versus,
+                    versus_durable,
                     row.verified,
                 ]
             )
@@ -1064,21 +1259,33 @@ def report(args: argparse.Namespace, rows: list[Row], write: WritePathResult | N
         for row in rows:
             if row.note:
                 print(f"  {row.name}: {row.note}")
+        cpu = {
+            (row.kind, row.round, row.batch): cpu_per_report(row)
+            for row in rows
+            if row.result is not None and row.result.ok
+        }
         for row in rows:
-            r = row.result
-            if r is None or row.goal is None:
-                continue
-            peers = [t.result for t in rows if t.result is not None and t.batch == row.batch and t.goal is None]
-            peer = peers[0] if peers else None
-            if peer is None or not (r.ok and peer.ok):
+            if row.kind != "collector" or (TRIVIAL, row.round, row.batch) not in cpu:
                 continue
             # CPU per report is steadier than throughput on a shared machine: a busy
             # neighbour slows both servers, but not in the same proportion.
-            ours = r.server_cpu_pct / 100 * r.duration_s / (r.ok * row.batch) * 1e6
-            theirs = peer.server_cpu_pct / 100 * peer.duration_s / (peer.ok * row.batch) * 1e6
-            print(
-                f"  batch {row.batch}: server CPU per report {ours:.0f} µs, trivial endpoint {theirs:.0f} µs "
-                f"(efficiency {theirs / ours:.2f}× the trivial endpoint's)"
+            ours, theirs = cpu["collector", row.round, row.batch], cpu[TRIVIAL, row.round, row.batch]
+            line = (
+                f"  batch {row.batch}{f', round {row.round}' if args.rounds > 1 else ''}: server CPU per report "
+                f"{ours:.0f} µs, trivial endpoint {theirs:.0f} µs (efficiency {theirs / ours:.2f}×)"
+            )
+            durable = cpu.get((DURABLE, row.round, row.batch))
+            if durable:
+                line += f", durable endpoint {durable:.0f} µs ({durable / ours:.2f}×)"
+            print(line)
+        summary = round_summary(rows, rates)
+        if summary:
+            summary_header = ["batch", "rounds", "vs trivial: median (min–max)", "goal"]
+            summary_header += ["vs durable: median (min–max)", "durable vs trivial: median"]
+            print_table(
+                summary_header,
+                summary,
+                title="Shares of the references' reports/s, each within one round (collector, then the references)",
             )
         body1 = len(batch_json("b1-0000", 1, 1, time.time()))
         body10 = len(batch_json("b1-0000", 1, 10, time.time()))
