@@ -55,6 +55,7 @@ from .metering.pruning import prune_points
 from .metering.reading import list_periods
 from .metrics import metrics_handler, warmed
 from .openapi import openapi_document
+from .periodic import Budget
 from .preflight import prepare
 from .ratelimit import RateLimit, TokenBuckets
 from .readiness import api as readiness_api
@@ -98,8 +99,16 @@ def create_app(
     writer.start()
     # the leader of the alert evaluation, asked by housekeeping too (see db.Leadership)
     leader = Leadership(db_path)
+    # the alert evaluation and housekeeping are paced together: a round often
+    # runs while an evaluation does, and each at its own quarter of the core
+    # took half of it from a busy ingest path (`periodic.Budget`)
+    background = Budget(alerting.duty)
+    alerting.budget = background
     housekeeper = Housekeeper(
-        lambda: connect(db_path, synchronous=synchronous), housekeeping_work(config, clock), leader=leader
+        lambda: connect(db_path, synchronous=synchronous),
+        housekeeping_work(config, clock),
+        leader=leader,
+        budget=background,
     )
     housekeeper.start()
     collector = Collector(

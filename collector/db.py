@@ -318,9 +318,11 @@ class Leadership:
 
 
 @contextmanager
-def transaction(conn: Connection) -> Iterator[Connection]:
+def transaction(conn: Connection, streams: Iterable[int] | None = None) -> Iterator[Connection]:
     """Atomic block that nests: a savepoint inside the writer's batch
-    transaction, a transaction of its own when called from the CLI."""
+    transaction, a transaction of its own when called from the CLI.
+    `streams`: as for `begin` (a transaction of its own on PostgreSQL holds
+    the write lock shared and locks these streams; None: exclusive)."""
     if conn.in_transaction:
         name = f"sp{id(conn)}_{next(_savepoints)}"
         conn.execute(f"SAVEPOINT {name}")
@@ -332,7 +334,7 @@ def transaction(conn: Connection) -> Iterator[Connection]:
             raise
         conn.execute(f"RELEASE {name}")
         return
-    begin(conn)
+    begin(conn, streams)
     try:
         yield conn
     except BaseException:

@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 from . import db
 from .db import Connection
-from .periodic import Pacer
+from .periodic import Budget, Pacer
 
 __all__ = ["Housekeeper", "Work"]
 
@@ -61,15 +61,17 @@ class Housekeeper:
         first_after_s: float = 60.0,
         leader: Callable[[], bool] | None = None,
         duty: float = 0.25,
+        budget: Budget | None = None,
         cpu: Callable[[], float] = time.thread_time,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         """`leader`: asked before each round, which runs only while it says
         this process leads (None: always). `duty`: the share of a core a
         round's thread may use (`periodic.Pacer`; 1: unpaced), the alert
-        evaluation's share by default. `cpu` and `sleep`: the pacer's clock
-        and pause (tests pass fakes); by default the pause ends early when
-        `stop` is called."""
+        evaluation's share by default; `budget`: a share shared with the
+        process's other paced work (`periodic.Budget`). `cpu` and `sleep`:
+        the pacer's clock and pause (tests pass fakes); by default the pause
+        ends early when `stop` is called."""
         Pacer(duty)  # refuses a duty outside (0, 1] here, not at the first round an hour later
         self._connect = connect
         self._work = work
@@ -77,6 +79,7 @@ class Housekeeper:
         self._first_after_s = first_after_s
         self._leader = leader
         self.duty = duty
+        self.budget = budget
         self._cpu = cpu
         self._stop = threading.Event()
         self._sleep = sleep if sleep is not None else self._stop.wait
@@ -113,7 +116,7 @@ class Housekeeper:
         started = time.perf_counter()
         # created in the thread it paces: it counts that thread's CPU time. Paced, a round
         # may outlast the 30 s a stopping collector waits for it, so a pause is where it is cut.
-        pace = Pacer(self.duty, cpu=self._cpu, sleep=self._pause)
+        pace = Pacer(self.duty, cpu=self._cpu, sleep=self._pause, budget=self.budget)
         cpu = time.thread_time()
         conn = self._connect()
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..periodic import Budget
 from .config import Settings
 from .forward import Sender, post_json
 from .gather import KritisSource, Sources
@@ -28,6 +29,8 @@ class Alerting:
     last_prune: float = float("-inf")
     #: share of a core the evaluation's worker thread may use (`periodic.Pacer`); 1: unpaced
     duty: float = 0.25
+    #: the share of a core it shares with the collector's other paced work (housekeeping)
+    budget: Budget | None = None
 
     def sources(self) -> Sources:
         return Sources(

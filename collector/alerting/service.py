@@ -74,7 +74,8 @@ async def tick(collector: Collector, alerting: Alerting, *, deliver_now: bool = 
     targets = [t.name for t in settings.targets]
 
     def prepare(conn: Connection) -> tuple[list[Observation], Book, Outcome, float, float]:
-        pace = Pacer(alerting.duty)  # created in the thread it paces: it counts that thread's CPU time
+        # created in the thread it paces: it counts that thread's CPU time
+        pace = Pacer(alerting.duty, budget=alerting.budget)
         cpu = time.thread_time()
         book = storage.load_book(conn, now, settings.eval.flap_window_s)
         observations = observe(conn, now, sources, pace)

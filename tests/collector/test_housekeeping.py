@@ -277,3 +277,15 @@ def test_stop_cuts_a_paced_round_at_its_next_pause() -> None:
     keeper.stop()
     assert time.monotonic() - started < 5
     assert steps == [0, 1] and keeper.rounds == 0
+
+
+def test_housekeeping_and_the_alert_evaluation_share_one_background_budget(tmp_path: Path) -> None:
+    # each at its own quarter of the core, the two together took half of it from ingest
+    app = create_app(tmp_path / "c.db", _CONFIG)
+    try:
+        collector = app.state.collector
+        budget = collector.housekeeper.budget
+        assert budget is not None and budget is collector.alerting.budget
+        assert budget.duty == collector.alerting.duty == 0.25
+    finally:
+        app.state.collector.close()
