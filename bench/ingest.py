@@ -1002,7 +1002,7 @@ def http_benchmarks(args: argparse.Namespace, batches: list[int], workdir: Path,
         peer_agents = {kind: {b: dummy_agents(f"{kind}-b{b}", args.agents) for b in batches} for kind in peers}
         for n in range(1, args.rounds + 1):
             for batch in batches:
-                rows.extend(one_round(args, n, batch, base, admin_token, tenants[n, batch], enroll_tokens[n, batch],
+                rows.extend(one_round(args, n, batch, port, admin_token, tenants[n, batch], enroll_tokens[n, batch],
                                       collector, peers, peer_agents, workdir, wrk))  # fmt: skip
         collector_rss = collector_rss_mb(collector)
         last_collector_row = next(row for row in reversed(rows) if row.kind == "collector")
@@ -1014,7 +1014,7 @@ def one_round(
     args: argparse.Namespace,
     n: int,
     batch: int,
-    base: str,
+    port: int,
     admin_token: str,
     tenant: str,
     enroll_token: str,
@@ -1024,12 +1024,13 @@ def one_round(
     workdir: Path,
     wrk: str | None,
 ) -> list[Row]:
-    """One batch size on the collector, then on each reference."""
+    """One batch size on the collector (on `port`), then on each reference."""
+    base = f"http://127.0.0.1:{port}"
     suffix = f", round {n}" if args.rounds > 1 else ""
     name = f"leitstand collector, batch {batch}{suffix}"
     print(f"{name}: enrolling {args.agents} agents …", flush=True)
     agents = enroll_agents(base, enroll_token, f"r{n}b{batch}", args.agents)
-    spec = LoadSpec(collector_port(base), batch, args.connections, args.threads, args.duration, agents, workdir)
+    spec = LoadSpec(port, batch, args.connections, args.threads, args.duration, agents, workdir)
 
     def refresh() -> None:
         # Continue each agent's sequence where the collector has it (warm-up done).
@@ -1043,12 +1044,12 @@ def one_round(
     verified = verify(base, admin_token, tenant, batch, runs, collector)
     goal = GOAL_BATCH1 if batch == 1 else GOAL_BATCH10 if batch == 10 else None
     rows = [Row(name, batch, result, verified, goal, round=n)]
-    for kind, (process, port) in peers.items():
+    for kind, (process, peer_port) in peers.items():
         what = "trivial POST" if kind == TRIVIAL else "durable POST (SQLite, group commit)"
         peer_name = f"uvicorn {what}, batch {batch}{suffix}"
         dummies = peer_agents[kind][batch]
 
-        def refresh_peer(dummies: list[Agent] = dummies, port: int = port) -> None:
+        def refresh_peer(dummies: list[Agent] = dummies, port: int = peer_port) -> None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/last", timeout=30) as answer:
                 last = json.loads(answer.read())
             for agent in dummies:
@@ -1056,7 +1057,7 @@ def one_round(
 
         if kind == DURABLE:
             refresh_peer()  # on from the last round's seqs: a resend would only be ignored
-        peer_spec = LoadSpec(port, batch, args.connections, args.threads, args.duration, dummies, workdir)
+        peer_spec = LoadSpec(peer_port, batch, args.connections, args.threads, args.duration, dummies, workdir)
         peer_result, _ = drive(name=peer_name, spec=peer_spec, warmup_s=args.warmup, server=process, wrk=wrk,
                                tag=f"{kind}-{tag}", refresh_seqs=refresh_peer if kind == DURABLE else None)  # fmt: skip
         note = "— (stores nothing)" if kind == TRIVIAL else "— (stores each report once, nothing else)"
@@ -1067,10 +1068,6 @@ def one_round(
 def dummy_agents(prefix: str, count: int) -> list[Agent]:
     """Agents of a reference endpoint (it checks no token)."""
     return [Agent(id=f"{prefix}-{i:04d}", token=f"lst_000000000000_{i}") for i in range(count)]
-
-
-def collector_port(base: str) -> int:
-    return int(base.rsplit(":", 1)[1])
 
 
 def start_peer(
