@@ -364,9 +364,9 @@ def rollup_samples(
             reports = [_decoder.decode(data) for _, data in rows]
             built = rollup_reports(reports, resolution_s=resolution_s, previous=previous, pause=pause)
             # Only this table, which ingest never writes: on PostgreSQL the write lock shared,
-            # as ingest batches hold it. Exclusive, each of a round's 10,000 transactions
-            # (one per host) waited for the batches in flight and held the next ones back,
-            # and ingest's p99 went to 0.6-1.3 s for the round's 16 s (2026-12-06).
+            # as ingest batches hold it. Exclusive, each of a round's transactions (one per
+            # host, 10,000 with 10,000 hosts) waited for the batches in flight and held the
+            # next ones back.
             with transaction(conn, streams=()):
                 cur = conn.executemany(_UPSERT, [_row(agent_id, resolution_s, r) for r in built])
             # rows inserted or grown; a rebuilt bucket that gained nothing is not counted
