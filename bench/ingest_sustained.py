@@ -1412,9 +1412,25 @@ def build_parser() -> argparse.ArgumentParser:
         "setup runs at each rate until it misses the goal; prints each setup's capacity (the highest rate with "
         "no errors and p99 < 250 ms) and the ratios of the capacities",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temp directory (databases, logs)")
+    parser.add_argument(
+        "--keep", action="store_true",
+        help="keep the temp directory (databases, logs; the private PostgreSQL server's log as postgresql.log, "
+        "with autovacuum runs and statements over 100 ms)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pg-set", action="append", default=[], metavar="NAME=VALUE", type=_pg_setting,
+        help="a setting of the private PostgreSQL server (repeatable), e.g. "
+        "--pg-set shared_preload_libraries=pg_stat_statements --pg-set autovacuum_naptime=5s",
+    )  # fmt: skip
     parser.add_argument("--loadgen-worker", type=Path, help=argparse.SUPPRESS)
     return parser
+
+
+def _pg_setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=VALUE, e.g. autovacuum_naptime=5s")
+    return name.strip(), value.strip()
 
 
 def steps(args: argparse.Namespace) -> list[argparse.Namespace]:
@@ -1478,7 +1494,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         def pg_server() -> _postgres.PostgresServer:
             """One PostgreSQL server for every PostgreSQL setup, started when the first needs it."""
             if not servers:
-                servers.append(stack.enter_context(_postgres.postgres_server()))
+                # --keep: the server log says when autovacuum ran and which statements were slow
+                extra = dict(args.pg_set)
+                if args.keep:
+                    extra = {"log_autovacuum_min_duration": "0", "log_min_duration_statement": "100", **extra}
+                servers.append(stack.enter_context(_postgres.postgres_server(extra=extra)))
             return servers[0]
 
         try:
@@ -1495,6 +1515,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             report(args, outcomes, len(cores) if cores else os.cpu_count() or 1)
         finally:
             if args.keep:
+                for server in servers:
+                    with contextlib.suppress(OSError):
+                        shutil.copy(server.datadir.parent / "server.log", workdir / "postgresql.log")
                 print(f"kept {workdir}")
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
