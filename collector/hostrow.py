@@ -40,7 +40,7 @@ _SET = (
 #: update leaves them out and names them in its guard instead: a row someone
 #: changed them in updates nothing, as any other changed row.
 _PLACEMENT = "role=:role, site=:site, "
-_PLACED = " AND role=:role AND site=:site"
+_PLACED = " AND role{eq}:role AND site{eq}:site"
 # Only a report newer than the stored latest replaces it: a late gap filler
 # must not make the host look like it went back in time.
 _LATEST = (
@@ -50,36 +50,36 @@ _LATEST = (
     ", latest_ts = CASE WHEN latest_ts IS NULL OR :latest_ts >= latest_ts THEN :latest_ts ELSE latest_ts END"
 )
 _WHERE = (
-    " WHERE agent_id=:id AND tenant=:was_tenant AND last_seq=:was_seq AND epoch=:was_epoch"
+    " WHERE agent_id=:id AND tenant{eq}:was_tenant AND last_seq=:was_seq AND epoch=:was_epoch"
     " AND rebase_allowed=:was_rebase AND gap_count=:was_gaps AND reports_total=:was_reports"
     " AND duplicates_total=:was_dups"
 )
-#: by (with latest, lean)
-_SQL = {
-    (latest, lean): _SET.format(placement="" if lean else _PLACEMENT)
-    + (_LATEST if latest else "")
-    + _WHERE
-    + (_PLACED if lean else "")
-    for latest in (False, True)
-    for lean in (False, True)
-}
 
 
-def _unindexed_guard(sql: str) -> str:
-    """PostgreSQL: the guard compares tenant, role and site with IS NOT
-    DISTINCT FROM (the same for these NOT NULL columns), which no index can
-    serve, so the row is always found by its primary key. With `=` the lean
-    update matched every column of hosts_tenant, and without statistics (a
-    fresh or newly enrolled fleet, until autovacuum's first ANALYZE) the
-    planner found both indexes equally cheap and took hosts_tenant: each
-    update read every host of its tenant, site and role (measured, 10,000
-    agents: 616 buffers and 643 µs per update against 6 and 32 once analyzed;
-    the server's CPU per report doubled)."""
-    head, where = sql.split(" WHERE ", 1)
-    return head + " WHERE " + re.sub(r"\b(tenant|role|site)=:(\w+)", r"\1 IS NOT DISTINCT FROM :\2", where)
+def _statements(eq: str) -> dict[tuple[bool, bool], str]:
+    """The updates by (with latest, lean), the guard's tenant, role and site
+    compared with `eq`."""
+    return {
+        (latest, lean): _SET.format(placement="" if lean else _PLACEMENT)
+        + (_LATEST if latest else "")
+        + _WHERE.format(eq=eq)
+        + (_PLACED.format(eq=eq) if lean else "")
+        for latest in (False, True)
+        for lean in (False, True)
+    }
 
 
-_PG_SQL = {key: _unindexed_guard(sql) for key, sql in _SQL.items()}
+_SQL = _statements("=")
+# PostgreSQL: the guard compares tenant, role and site with IS NOT DISTINCT
+# FROM (the same for these NOT NULL columns), which no index can serve, so
+# the row is always found by its primary key. With `=` the lean update
+# matched every column of hosts_tenant, and without statistics (a fresh or
+# newly enrolled fleet, until autovacuum's first ANALYZE) the planner found
+# both indexes equally cheap and took hosts_tenant: each update read every
+# host of its tenant, site and role (measured, 10,000 agents: 616 buffers
+# and 643 µs per update against 6 and 32 once analyzed; the server's CPU
+# per report doubled).
+_PG_SQL = _statements(" IS NOT DISTINCT FROM ")
 # PostgreSQL, a deferred batch's updates (`update_all`): one whose guard does
 # not hold fails the transaction on the server (`db.FAIL_WHERE`), so the
 # writer need not wait for the row counts before sending the COMMIT (a round
